@@ -1,0 +1,74 @@
+from django.contrib import admin
+
+from .models import Assignment, Community, District, Post, PostType, Shift, Street
+
+
+@admin.register(District)
+class DistrictAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "name_en"]
+    search_fields = ["code", "name", "name_en"]
+
+
+@admin.register(Street)
+class StreetAdmin(admin.ModelAdmin):
+    list_display = ["name", "district"]
+    list_filter = ["district"]
+    search_fields = ["name", "name_en"]
+    list_select_related = ["district"]
+
+
+@admin.register(Community)
+class CommunityAdmin(admin.ModelAdmin):
+    list_display = ["name", "code", "street", "geofence_radius_m"]
+    list_filter = ["street__district"]
+    search_fields = ["name", "name_en", "code", "address"]
+    list_select_related = ["street", "street__district"]
+    autocomplete_fields = ["street", "coordinators"]
+
+
+@admin.register(PostType)
+class PostTypeAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "name_en", "requires_insurance", "min_age"]
+    search_fields = ["code", "name", "name_en"]
+    filter_horizontal = ["required_skills", "required_qualifications"]
+
+
+@admin.register(Post)
+class PostAdmin(admin.ModelAdmin):
+    list_display = ["name", "community", "post_type"]
+    list_filter = ["post_type"]
+    search_fields = ["name", "community__name"]
+    list_select_related = ["community", "post_type"]
+    autocomplete_fields = ["community"]
+
+
+@admin.register(Shift)
+class ShiftAdmin(admin.ModelAdmin):
+    list_display = [
+        "__str__",
+        "community",
+        "starts_at",
+        "ends_at",
+        "capacity",
+        "confirmed_count",
+        "waitlist_count",
+        "status",
+    ]
+    list_filter = ["status", "post__post_type", "community__street__district"]
+    search_fields = ["post__name", "community__name"]
+    list_select_related = ["post", "community"]
+    autocomplete_fields = ["post"]
+    date_hierarchy = "starts_at"
+    readonly_fields = ["community", "confirmed_count", "waitlist_count"]
+    list_per_page = 50
+
+
+@admin.register(Assignment)
+class AssignmentAdmin(admin.ModelAdmin):
+    list_display = ["volunteer", "shift", "status", "source", "checked_in_at", "checked_out_at", "credited_minutes"]
+    list_filter = ["status", "source", "hours_status"]
+    search_fields = ["volunteer__volunteer_number", "volunteer__real_name"]
+    list_select_related = ["volunteer", "shift", "shift__post"]
+    raw_id_fields = ["shift", "volunteer"]
+    readonly_fields = ["status", "waitlist_order"]
+    list_per_page = 50

@@ -1,0 +1,254 @@
+"""Places, duties and time: districts, streets, communities, posts, shifts and assignments.
+
+The rules that must hold under concurrency live in the database (see docs/concurrency.md):
+a shift ends after it starts, holds at least one place, and never confirms more volunteers than
+its capacity (``confirmed_count`` is a counter with a check constraint, changed only by atomic
+conditional updates in ``communities.services``); a volunteer holds at most one live assignment
+per shift (a partial unique index).
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from volunteers.models import Named
+
+
+class District(Named):
+    code = models.CharField(_("code"), max_length=16, unique=True)
+
+    class Meta:
+        verbose_name = _("district")
+        verbose_name_plural = _("districts")
+        ordering = ["code"]
+
+
+class Street(Named):
+    district = models.ForeignKey(District, verbose_name=_("district"), on_delete=models.PROTECT, related_name="streets")
+
+    class Meta:
+        verbose_name = _("street")
+        verbose_name_plural = _("streets")
+        ordering = ["district_id", "name"]
+        constraints = [models.UniqueConstraint(fields=["district", "name"], name="street_name_unique_in_district")]
+
+
+class Community(Named):
+    code = models.CharField(_("code"), max_length=32, unique=True)
+    street = models.ForeignKey(Street, verbose_name=_("street"), on_delete=models.PROTECT, related_name="communities")
+    address = models.CharField(_("address"), max_length=200, blank=True)
+    latitude = models.DecimalField(_("latitude"), max_digits=9, decimal_places=6, null=True, blank=True)
+    longitude = models.DecimalField(_("longitude"), max_digits=9, decimal_places=6, null=True, blank=True)
+    geofence_radius_m = models.PositiveIntegerField(
+        _("check-in radius (m)"),
+        null=True,
+        blank=True,
+        help_text=_("With coordinates set, check-ins from farther away are refused."),
+    )
+    coordinators = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, verbose_name=_("coordinators"), blank=True, related_name="coordinated_communities"
+    )
+
+    class Meta:
+        verbose_name = _("community")
+        verbose_name_plural = _("communities")
+        ordering = ["code"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(latitude__isnull=True) | (Q(latitude__gte=-90) & Q(latitude__lte=90)),
+                name="community_latitude_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(longitude__isnull=True) | (Q(longitude__gte=-180) & Q(longitude__lte=180)),
+                name="community_longitude_range",
+            ),
+        ]
+
+
+class PostType(Named):
+    """A duty: checkpoint, on-duty watch, temperature checks, order keeping, screening, publicity …"""
+
+    code = models.SlugField(_("code"), max_length=32, unique=True)
+    description = models.TextField(_("description"), blank=True)
+    required_skills = models.ManyToManyField("volunteers.Skill", verbose_name=_("required skills"), blank=True)
+    required_qualifications = models.ManyToManyField(
+        "volunteers.QualificationType", verbose_name=_("required qualifications"), blank=True
+    )
+    requires_insurance = models.BooleanField(_("requires accident insurance"), default=False)
+    min_age = models.PositiveSmallIntegerField(_("minimum age"), default=18)
+
+    class Meta:
+        verbose_name = _("post type")
+        verbose_name_plural = _("post types")
+        ordering = ["code"]
+
+
+class Post(models.Model):
+    community = models.ForeignKey(
+        Community, verbose_name=_("community"), on_delete=models.PROTECT, related_name="posts"
+    )
+    post_type = models.ForeignKey(PostType, verbose_name=_("post type"), on_delete=models.PROTECT, related_name="posts")
+    name = models.CharField(_("name"), max_length=100)
+    location = models.CharField(_("location"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("post")
+        verbose_name_plural = _("posts")
+        ordering = ["community_id", "name"]
+        constraints = [models.UniqueConstraint(fields=["community", "name"], name="post_name_unique_in_community")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def new_checkin_secret() -> str:
+    return secrets.token_hex(20)
+
+
+class Shift(models.Model):
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    post = models.ForeignKey(Post, verbose_name=_("post"), on_delete=models.PROTECT, related_name="shifts")
+    # Copied from the post so lists filter and scope without a join; set by the services.
+    community = models.ForeignKey(
+        Community, verbose_name=_("community"), on_delete=models.PROTECT, related_name="shifts"
+    )
+    starts_at = models.DateTimeField(_("starts at"))
+    ends_at = models.DateTimeField(_("ends at"))
+    capacity = models.PositiveIntegerField(_("capacity"))
+    confirmed_count = models.PositiveIntegerField(_("confirmed"), default=0, editable=False)
+    waitlist_count = models.PositiveIntegerField(_("waitlisted"), default=0, editable=False)
+    # Next waitlist ticket; only ever grows, so FIFO order survives cancellations.
+    waitlist_seq = models.PositiveIntegerField(default=0, editable=False)
+    signup_opens_at = models.DateTimeField(_("sign-up opens"), null=True, blank=True)
+    signup_closes_at = models.DateTimeField(_("sign-up closes"), null=True, blank=True)
+    cancel_cutoff_at = models.DateTimeField(_("cancellation cutoff"), null=True, blank=True)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.OPEN)
+    notes = models.CharField(_("notes"), max_length=200, blank=True)
+    checkin_secret = models.CharField(max_length=64, default=new_checkin_secret, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("shift")
+        verbose_name_plural = _("shifts")
+        ordering = ["starts_at", "id"]
+        indexes = [
+            models.Index(fields=["community", "starts_at"]),
+            models.Index(fields=["starts_at"]),
+            models.Index(fields=["post", "starts_at"]),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(ends_at__gt=F("starts_at")), name="shift_ends_after_start"),
+            models.CheckConstraint(condition=Q(capacity__gte=1), name="shift_capacity_at_least_one"),
+            models.CheckConstraint(
+                condition=Q(confirmed_count__gte=0) & Q(confirmed_count__lte=F("capacity")),
+                name="shift_confirmed_within_capacity",
+            ),
+            models.CheckConstraint(condition=Q(waitlist_count__gte=0), name="shift_waitlist_count_non_negative"),
+        ]
+
+    def __str__(self) -> str:
+        local = timezone.localtime(self.starts_at)
+        return f"{self.post} {local:%Y-%m-%d %H:%M}"
+
+    @property
+    def duration_minutes(self) -> int:
+        return int((self.ends_at - self.starts_at).total_seconds() // 60)
+
+    @property
+    def has_space(self) -> bool:
+        return self.confirmed_count < self.capacity
+
+
+class Assignment(models.Model):
+    class Status(models.TextChoices):
+        CONFIRMED = "confirmed", _("Confirmed")
+        WAITLISTED = "waitlisted", _("Waitlisted")
+        CANCELLED = "cancelled", _("Cancelled")
+        NO_SHOW = "no_show", _("No-show")
+        COMPLETED = "completed", _("Completed")
+
+    class Source(models.TextChoices):
+        SELF = "self", _("Signed up")
+        COORDINATOR = "coordinator", _("Assigned by a coordinator")
+        DISPATCH = "dispatch", _("Dispatched")
+
+    class HoursStatus(models.TextChoices):
+        NONE = "none", _("Not yet credited")
+        PENDING = "pending", _("Awaiting approval")
+        APPROVED = "approved", _("Approved")
+
+    # Statuses that hold the volunteer's place on the shift: at most one per volunteer and shift.
+    LIVE_STATUSES = (Status.CONFIRMED, Status.WAITLISTED, Status.NO_SHOW, Status.COMPLETED)
+
+    shift = models.ForeignKey(Shift, verbose_name=_("shift"), on_delete=models.PROTECT, related_name="assignments")
+    volunteer = models.ForeignKey(
+        "volunteers.Volunteer", verbose_name=_("volunteer"), on_delete=models.PROTECT, related_name="assignments"
+    )
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices)
+    source = models.CharField(_("source"), max_length=16, choices=Source.choices, default=Source.SELF)
+    waitlist_order = models.PositiveIntegerField(_("waitlist ticket"), null=True, blank=True)
+    assigned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    override_reason = models.CharField(_("eligibility override reason"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+    confirmed_at = models.DateTimeField(_("confirmed at"), null=True, blank=True)
+    cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
+    checked_in_at = models.DateTimeField(_("checked in at"), null=True, blank=True)
+    checked_out_at = models.DateTimeField(_("checked out at"), null=True, blank=True)
+    checkin_flagged = models.BooleanField(_("check-in needs review"), default=False)
+    credited_minutes = models.PositiveIntegerField(_("credited minutes"), null=True, blank=True)
+    hours_status = models.CharField(_("hours"), max_length=16, choices=HoursStatus.choices, default=HoursStatus.NONE)
+    verified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("verified by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    verified_at = models.DateTimeField(_("verified at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("assignment")
+        verbose_name_plural = _("assignments")
+        ordering = ["shift__starts_at", "id"]
+        indexes = [
+            models.Index(fields=["volunteer", "status"]),
+            models.Index(fields=["shift", "status"]),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["shift", "volunteer"],
+                condition=~Q(status="cancelled"),
+                name="one_live_assignment_per_volunteer_and_shift",
+            ),
+            models.UniqueConstraint(
+                fields=["shift", "waitlist_order"],
+                condition=Q(status="waitlisted"),
+                name="one_waitlist_ticket_per_shift",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="waitlisted", waitlist_order__isnull=False) | ~Q(status="waitlisted"),
+                name="waitlisted_has_ticket",
+            ),
+            models.CheckConstraint(
+                condition=Q(checked_out_at__isnull=True)
+                | (Q(checked_in_at__isnull=False) & Q(checked_out_at__gte=F("checked_in_at"))),
+                name="checkout_after_checkin",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.volunteer_id} @ {self.shift_id} ({self.status})"

@@ -1,0 +1,22 @@
+"""Production: every secret must come from the environment; refuse to start without it."""
+
+from config.env import env
+
+from .base import *  # noqa: F403
+
+DEBUG = False
+SECRET_KEY = env.str("SECRET_KEY")
+ID_NUMBER_KEYS = env.list("ID_NUMBER_KEYS")
+ID_NUMBER_HASH_KEY = env.str("ID_NUMBER_HASH_KEY")
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+SESSION_COOKIE_SECURE = True
+CSRF_COOKIE_SECURE = True
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_HSTS_PRELOAD = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")

@@ -1,0 +1,30 @@
+"""Settings for the test suite: fixed keys, fast hashing, and the database from DATABASE_URL."""
+
+from .base import *  # noqa: F403
+
+DEBUG = False
+SECRET_KEY = "test-secret-key-not-for-production"  # noqa: S105
+ID_NUMBER_KEYS = ["hSfnH9OOfJh-yyZiWBtfDIhkTZNwddQQA3SCQ0VBFaQ="]
+ID_NUMBER_HASH_KEY = "test-id-number-hash-key"
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+CELERY_TASK_ALWAYS_EAGER = True
+CELERY_TASK_EAGER_PROPAGATES = True
+ALLOWED_HOSTS = ["*"]
+
+# Without REDIS_URL the suite starts the embedded Redis on this socket (tests/conftest.py).
+# Each xdist worker gets its own server so tests never share a broker.
+import hashlib as _hashlib  # noqa: E402
+import os as _os  # noqa: E402
+import tempfile as _tempfile  # noqa: E402
+
+from config.env import BASE_DIR as _BASE_DIR  # noqa: E402
+from config.env import celery_broker_url as _broker_url  # noqa: E402
+from config.env import env as _env  # noqa: E402
+
+_tag = _hashlib.sha256(str(_BASE_DIR).encode()).hexdigest()[:8]
+TEST_REDIS_SOCKET = (
+    f"{_tempfile.gettempdir()}/vm-redis-{_os.getuid()}-{_tag}-{_os.environ.get('PYTEST_XDIST_WORKER', 'main')}.sock"
+)
+REDIS_URL = _env.str("REDIS_URL", default=f"unix://{TEST_REDIS_SOCKET}?db=0")
+CELERY_BROKER_URL = _broker_url(REDIS_URL)

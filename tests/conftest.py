@@ -1,0 +1,24 @@
+import os
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from rest_framework.test import APIClient
+
+from config import embedded_redis
+
+
+@pytest.fixture(scope="session", autouse=True)
+def redis_server():
+    """The machine's Redis when REDIS_URL is set, else a real embedded redis-server for this run."""
+    if os.environ.get("REDIS_URL"):
+        yield settings.REDIS_URL
+        return
+    process = embedded_redis.start(Path(settings.TEST_REDIS_SOCKET))
+    yield settings.REDIS_URL
+    embedded_redis.stop(process)
+
+
+@pytest.fixture
+def api_client():
+    return APIClient()

@@ -1,0 +1,269 @@
+"""People and the organisations they belong to.
+
+Personal data rules (domain page, PIPL): the public identifier is ``volunteer_number``; the ID
+number is stored only encrypted (``id_number_encrypted``), with a keyed hash for duplicate
+detection and a masked copy for display. Nothing here ever holds the ID number in clear.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
+
+from . import crypto
+from .idcard import mask_mobile, validate_mobile
+
+
+class Named(models.Model):
+    """Reference data with a Chinese name and an English one, shown in the reader's language."""
+
+    name = models.CharField(_("name"), max_length=100)
+    name_en = models.CharField(_("English name"), max_length=100, blank=True)
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        if (get_language() or "").startswith("en") and self.name_en:
+            return self.name_en
+        return self.name
+
+
+class Organization(Named):
+    """League committee → institution (a bank or insurer) → branch."""
+
+    class Kind(models.TextChoices):
+        COMMITTEE = "committee", _("League committee")
+        INSTITUTION = "institution", _("Institution")
+        BRANCH = "branch", _("Branch")
+
+    code = models.CharField(_("code"), max_length=32, unique=True)
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    parent = models.ForeignKey(
+        "self", verbose_name=_("parent"), null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
+    # Materialised path ("/1/7/42/") so a subtree is one indexed prefix query.
+    path = models.CharField(max_length=255, db_index=True, editable=False, default="")
+    depth = models.PositiveSmallIntegerField(default=0, editable=False)
+    contact_person = models.CharField(_("person in charge"), max_length=50, blank=True)
+    contact_phone = models.CharField(_("contact phone"), max_length=20, blank=True)
+
+    class Meta:
+        verbose_name = _("organization")
+        verbose_name_plural = _("organizations")
+        ordering = ["path"]
+
+    def save(self, *args, **kwargs):
+        super().save(*args, **kwargs)
+        path = f"{self.parent.path if self.parent_id else '/'}{self.pk}/"
+        depth = self.parent.depth + 1 if self.parent_id else 0
+        if (path, depth) != (self.path, self.depth):
+            self.path, self.depth = path, depth
+            Organization.objects.filter(pk=self.pk).update(path=path, depth=depth)
+
+
+class Team(models.Model):
+    """A youth commando team (青年突击队)."""
+
+    organization = models.ForeignKey(
+        Organization, verbose_name=_("organization"), on_delete=models.PROTECT, related_name="teams"
+    )
+    name = models.CharField(_("name"), max_length=100)
+    leader = models.ForeignKey(
+        "Volunteer",
+        verbose_name=_("leader"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="led_teams",
+    )
+
+    class Meta:
+        verbose_name = _("team")
+        verbose_name_plural = _("teams")
+        ordering = ["organization_id", "name"]
+        constraints = [models.UniqueConstraint(fields=["organization", "name"], name="team_name_unique_in_org")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Skill(Named):
+    code = models.SlugField(_("code"), max_length=32, unique=True)
+
+    class Meta:
+        verbose_name = _("skill")
+        verbose_name_plural = _("skills")
+        ordering = ["code"]
+
+
+class QualificationType(Named):
+    """A professional qualification (medical, psychological counselling, first aid)."""
+
+    code = models.SlugField(_("code"), max_length=32, unique=True)
+
+    class Meta:
+        verbose_name = _("qualification type")
+        verbose_name_plural = _("qualification types")
+        ordering = ["code"]
+
+
+class VolunteerCategory(Named):
+    """Counting categories: party member, staff, youth, women, veteran, social."""
+
+    code = models.SlugField(_("code"), max_length=32, unique=True)
+
+    class Meta:
+        verbose_name = _("volunteer category")
+        verbose_name_plural = _("volunteer categories")
+        ordering = ["code"]
+
+
+def new_calendar_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class Volunteer(models.Model):
+    class Status(models.TextChoices):
+        RESERVE = "reserve", _("Reserve")
+        ACTIVE = "active", _("Active")
+        SUSPENDED = "suspended", _("Suspended")
+
+    class PoliticalStatus(models.TextChoices):
+        PARTY_MEMBER = "party_member", _("Communist Party member")
+        PROBATIONARY = "probationary", _("Probationary party member")
+        LEAGUE_MEMBER = "league_member", _("Communist Youth League member")
+        MASSES = "masses", _("Ordinary citizen")
+
+    class Gender(models.TextChoices):
+        MALE = "male", _("Male")
+        FEMALE = "female", _("Female")
+
+    class IdType(models.TextChoices):
+        RESIDENT_ID = "resident_id", _("Resident identity card")
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="volunteer")
+    volunteer_number = models.CharField(_("volunteer number"), max_length=20, unique=True)
+    real_name = models.CharField(_("real name"), max_length=50)
+    gender = models.CharField(_("gender"), max_length=8, choices=Gender.choices)
+    mobile = models.CharField(_("mobile number"), max_length=11, unique=True, validators=[validate_mobile])
+    id_type = models.CharField(_("ID type"), max_length=16, choices=IdType.choices, default=IdType.RESIDENT_ID)
+    id_number_encrypted = models.TextField(editable=False)
+    id_number_hash = models.CharField(max_length=64, unique=True, editable=False)
+    id_number_masked = models.CharField(_("ID number"), max_length=24, editable=False)
+    birth_date = models.DateField(_("birth date"))
+    organization = models.ForeignKey(
+        Organization, verbose_name=_("organization"), on_delete=models.PROTECT, related_name="volunteers"
+    )
+    team = models.ForeignKey(
+        Team, verbose_name=_("team"), null=True, blank=True, on_delete=models.SET_NULL, related_name="members"
+    )
+    political_status = models.CharField(
+        _("political status"), max_length=16, choices=PoliticalStatus.choices, default=PoliticalStatus.MASSES
+    )
+    categories = models.ManyToManyField(VolunteerCategory, verbose_name=_("categories"), blank=True)
+    skills = models.ManyToManyField(Skill, verbose_name=_("skills"), blank=True)
+    insurance_valid_until = models.DateField(_("accident insurance valid until"), null=True, blank=True)
+    guardian_consent = models.BooleanField(_("guardian consent (under 18)"), default=False)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.RESERVE)
+    deployed_community = models.ForeignKey(
+        "communities.Community",
+        verbose_name=_("deployed to"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="deployed_volunteers",
+    )
+    deployed_at = models.DateTimeField(_("deployed at"), null=True, blank=True)
+    calendar_token = models.CharField(max_length=64, unique=True, default=new_calendar_token, editable=False)
+    created_at = models.DateTimeField(_("registered at"), default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+    anonymised_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("volunteer")
+        verbose_name_plural = _("volunteers")
+        ordering = ["volunteer_number"]
+        indexes = [
+            models.Index(fields=["organization", "status"]),
+            models.Index(fields=["deployed_community", "status"]),
+            models.Index(fields=["team"]),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(deployed_community__isnull=True) | ~Q(status="reserve"),
+                name="volunteer_deployed_is_not_reserve",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.real_name} ({self.volunteer_number})"
+
+    # The ID number never leaves this class in clear except through ``id_number``, which callers
+    # use only for the volunteer's own profile or an audited superuser view.
+    def set_id_number(self, value: str) -> None:
+        from .idcard import mask_id_number, normalize_id_number
+
+        value = normalize_id_number(value)
+        self.id_number_encrypted = crypto.encrypt(value)
+        self.id_number_hash = crypto.blind_index(value)
+        self.id_number_masked = mask_id_number(value)
+
+    @property
+    def id_number(self) -> str:
+        return crypto.decrypt(self.id_number_encrypted)
+
+    @property
+    def mobile_masked(self) -> str:
+        return mask_mobile(self.mobile)
+
+    def age_on(self, day) -> int:
+        years = day.year - self.birth_date.year
+        if (day.month, day.day) < (self.birth_date.month, self.birth_date.day):
+            years -= 1
+        return years
+
+
+class Qualification(models.Model):
+    volunteer = models.ForeignKey(Volunteer, on_delete=models.CASCADE, related_name="qualifications")
+    qualification_type = models.ForeignKey(QualificationType, verbose_name=_("qualification"), on_delete=models.PROTECT)
+    certificate_number = models.CharField(_("certificate number"), max_length=64, blank=True)
+    valid_until = models.DateField(_("valid until"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("qualification")
+        verbose_name_plural = _("qualifications")
+        constraints = [
+            models.UniqueConstraint(fields=["volunteer", "qualification_type"], name="qualification_once_per_type")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.qualification_type} · {self.volunteer.volunteer_number}"
+
+
+class OrganizationStaff(models.Model):
+    """League committee or organization staff, who see their organization's whole subtree."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_roles")
+    organization = models.ForeignKey(
+        Organization, verbose_name=_("organization"), on_delete=models.CASCADE, related_name="staff"
+    )
+    title = models.CharField(_("title"), max_length=50, blank=True)
+
+    class Meta:
+        verbose_name = _("organization staff")
+        verbose_name_plural = _("organization staff")
+        constraints = [models.UniqueConstraint(fields=["user", "organization"], name="staff_once_per_org")]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.organization}"

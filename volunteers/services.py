@@ -1,0 +1,75 @@
+"""Writes about people and organisations. Views, commands and tasks call these, never the ORM directly."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import date
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+
+from .idcard import id_birth_date, id_gender, normalize_id_number, validate_id_number, validate_mobile
+from .models import Organization, Team, Volunteer
+
+
+def volunteer_number_generate() -> str:
+    """A public volunteer number: prefix + 10 random digits (not guessable from registration order)."""
+    return f"{settings.VOLUNTEER_NUMBER_PREFIX}{secrets.randbelow(10**10):010d}"
+
+
+def organization_create(
+    *, name: str, code: str, kind: str, parent: Organization | None = None, name_en: str = ""
+) -> Organization:
+    organization = Organization(name=name, name_en=name_en, code=code, kind=kind, parent=parent)
+    organization.full_clean()
+    organization.save()
+    return organization
+
+
+@transaction.atomic
+def volunteer_create(
+    *,
+    real_name: str,
+    mobile: str,
+    id_number: str,
+    organization: Organization,
+    team: Team | None = None,
+    password: str | None = None,
+    status: str = Volunteer.Status.RESERVE,
+    political_status: str = Volunteer.PoliticalStatus.MASSES,
+    insurance_valid_until: date | None = None,
+    guardian_consent: bool = False,
+) -> Volunteer:
+    """Register a volunteer with a login whose username is the mobile number."""
+    validate_mobile(mobile)
+    id_number = normalize_id_number(id_number)
+    validate_id_number(id_number)
+    user = get_user_model().objects.create_user(username=mobile, password=password, first_name=real_name)
+    if password is None:
+        user.set_unusable_password()
+        user.save(update_fields=["password"])
+    volunteer = Volunteer(
+        user=user,
+        real_name=real_name,
+        mobile=mobile,
+        birth_date=id_birth_date(id_number),
+        gender=id_gender(id_number),
+        organization=organization,
+        team=team,
+        status=status,
+        political_status=political_status,
+        insurance_valid_until=insurance_valid_until,
+        guardian_consent=guardian_consent,
+    )
+    volunteer.set_id_number(id_number)
+    for _attempt in range(5):
+        volunteer.volunteer_number = volunteer_number_generate()
+        try:
+            with transaction.atomic():
+                volunteer.save()
+            return volunteer
+        except IntegrityError:
+            if not Volunteer.objects.filter(volunteer_number=volunteer.volunteer_number).exists():
+                raise
+    raise RuntimeError("could not draw a free volunteer number")
