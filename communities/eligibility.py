@@ -1,0 +1,115 @@
+"""Who may take which shift: one set of rules, in two forms that must agree.
+
+``ineligibility`` checks one volunteer against one shift in Python (the sign-up service uses it,
+under locks). ``eligible_shifts_q`` expresses the same rules as a query filter, so the shift list
+can offer "eligible for me" without loading every shift. tests/communities/test_eligibility.py
+checks that the two agree.
+
+Rules (domain page, 《志愿服务条例》): the volunteer is active; holds the post type's skills and
+its qualifications, unexpired on the shift's date; has accident insurance valid on that date when
+the post type needs it; is old enough on that date; and has a guardian's consent when under 18.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+
+from django.conf import settings
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+
+from volunteers.models import Volunteer
+
+from .models import PostType, Shift
+
+
+def _local_date(moment: datetime) -> date:
+    return timezone.localtime(moment).date()
+
+
+def _start_of_day(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def _birthday(volunteer: Volunteer, age: int) -> date:
+    born = volunteer.birth_date
+    try:
+        return born.replace(year=born.year + age)
+    except ValueError:  # born on 29 February
+        return born.replace(year=born.year + age, day=28) + timedelta(days=1)
+
+
+def ineligibility(volunteer: Volunteer, shift: Shift, post_type: PostType | None = None) -> dict | None:
+    """Return ``{"reason": ..., ...}`` when ``volunteer`` may not take ``shift``, else None.
+
+    Expects ``volunteer`` with prefetched ``skills`` and ``qualifications`` when called in a loop.
+    """
+    post_type = post_type or shift.post.post_type
+    day = _local_date(shift.starts_at)
+    if volunteer.status != Volunteer.Status.ACTIVE:
+        return {"reason": "status", "status": volunteer.status}
+    required_skills = {skill.code for skill in post_type.required_skills.all()}
+    if required_skills:
+        missing = sorted(required_skills - {skill.code for skill in volunteer.skills.all()})
+        if missing:
+            return {"reason": "skill", "missing": missing}
+    required_quals = {qual.pk: qual.code for qual in post_type.required_qualifications.all()}
+    if required_quals:
+        held = {
+            q.qualification_type_id
+            for q in volunteer.qualifications.all()
+            if q.valid_until is None or q.valid_until >= day
+        }
+        missing = sorted(code for pk, code in required_quals.items() if pk not in held)
+        if missing:
+            return {"reason": "qualification", "missing": missing}
+    if post_type.requires_insurance and (
+        volunteer.insurance_valid_until is None or volunteer.insurance_valid_until < day
+    ):
+        return {"reason": "insurance"}
+    if day < _birthday(volunteer, post_type.min_age):
+        return {"reason": "age", "min_age": post_type.min_age}
+    if day < _birthday(volunteer, settings.RULES["MINOR_AGE"]) and not volunteer.guardian_consent:
+        return {"reason": "guardian_consent"}
+    return None
+
+
+def eligible_shifts_q(volunteer: Volunteer) -> Q:
+    """A filter on ``Shift`` selecting exactly the shifts ``ineligibility`` would accept."""
+    if volunteer.status != Volunteer.Status.ACTIVE:
+        return Q(pk__in=[])
+    skill_ids = list(volunteer.skills.values_list("pk", flat=True))
+    missing_skill = PostType.required_skills.through.objects.filter(posttype_id=OuterRef("post__post_type_id")).exclude(
+        skill_id__in=skill_ids
+    )
+    q = ~Q(Exists(missing_skill))
+
+    # A required qualification the volunteer lacks excludes the post type outright; one they hold
+    # excludes shifts from the day after it expires.
+    through = PostType.required_qualifications.through
+    held = {qual.qualification_type_id: qual.valid_until for qual in volunteer.qualifications.all()}
+    missing_qual = through.objects.filter(posttype_id=OuterRef("post__post_type_id")).exclude(
+        qualificationtype_id__in=list(held)
+    )
+    q &= ~Q(Exists(missing_qual))
+    for type_id, valid_until in held.items():
+        if valid_until is not None:
+            requires_it = through.objects.filter(
+                posttype_id=OuterRef("post__post_type_id"), qualificationtype_id=type_id
+            )
+            q &= ~(Q(Exists(requires_it)) & Q(starts_at__gte=_start_of_day(valid_until + timedelta(days=1))))
+
+    if volunteer.insurance_valid_until is None:
+        q &= Q(post__post_type__requires_insurance=False)
+    else:
+        covered_until = _start_of_day(volunteer.insurance_valid_until + timedelta(days=1))
+        q &= Q(post__post_type__requires_insurance=False) | Q(starts_at__lt=covered_until)
+
+    ages = sorted(set(PostType.objects.values_list("min_age", flat=True)))
+    old_enough = Q(pk__in=[])
+    for age in ages:
+        old_enough |= Q(post__post_type__min_age=age, starts_at__gte=_start_of_day(_birthday(volunteer, age)))
+    q &= old_enough
+    if not volunteer.guardian_consent:
+        q &= Q(starts_at__gte=_start_of_day(_birthday(volunteer, settings.RULES["MINOR_AGE"])))
+    return q

@@ -1,0 +1,285 @@
+"""Writes about shifts and assignments: sign-up, cancellation, waitlist promotion, capacity.
+
+Concurrency (docs/concurrency.md): every operation that changes who holds a place locks the shift
+row first, then volunteer rows in ascending id order, and never locks a shift while holding a
+volunteer. The shift lock serialises its counters and waitlist tickets; the volunteer lock
+serialises the overlap, rest and daily-limit checks across that volunteer's shifts. The counters
+themselves are changed by conditional UPDATEs, and the database's check constraint
+(``confirmed_count <= capacity``) and partial unique index back both locks. On SQLite, where
+row locks do not exist, every write transaction is IMMEDIATE and so runs alone.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from config.errors import ServiceError
+from volunteers.models import Volunteer
+
+from .eligibility import ineligibility
+from .models import Assignment, Shift
+
+Status = Assignment.Status
+
+
+# --- Locks ----------------------------------------------------------------------------------
+
+
+def _lock_shift(shift_id: int) -> Shift:
+    try:
+        return (
+            Shift.objects.select_for_update(of=("self",))
+            .select_related("post__post_type", "community")
+            .get(pk=shift_id)
+        )
+    except Shift.DoesNotExist:
+        raise ServiceError("not_found") from None
+
+
+def _lock_volunteer(volunteer_id: int) -> Volunteer:
+    return (
+        Volunteer.objects.select_for_update(of=("self",))
+        .prefetch_related("skills", "qualifications")
+        .get(pk=volunteer_id)
+    )
+
+
+# --- Rules about time -----------------------------------------------------------------------
+
+
+def _signup_window(shift: Shift) -> tuple[datetime | None, datetime]:
+    closes = shift.signup_closes_at or (shift.starts_at - settings.RULES["DEFAULT_SIGNUP_CLOSES_BEFORE"])
+    return shift.signup_opens_at, closes
+
+
+def _cancel_cutoff(shift: Shift) -> datetime:
+    return shift.cancel_cutoff_at or (shift.starts_at - settings.RULES["DEFAULT_CANCEL_CUTOFF_BEFORE"])
+
+
+def _minutes_per_day(start: datetime, end: datetime) -> dict:
+    """Split an interval into minutes per local calendar day (a night shift counts on both days)."""
+    result: dict = defaultdict(int)
+    cursor = timezone.localtime(start)
+    end = timezone.localtime(end)
+    while cursor < end:
+        next_midnight = timezone.make_aware(datetime.combine(cursor.date() + timedelta(days=1), datetime.min.time()))
+        piece_end = min(end, next_midnight)
+        result[cursor.date()] += int((piece_end - cursor).total_seconds() // 60)
+        cursor = piece_end
+    return result
+
+
+def schedule_conflict(volunteer: Volunteer, shift: Shift) -> ServiceError | None:
+    """Overlap, rest period and daily limit against the volunteer's confirmed shifts."""
+    rest = timedelta(hours=settings.RULES["MIN_REST_HOURS"])
+    window = max(rest, timedelta(days=1))
+    others = list(
+        Shift.objects.filter(
+            assignments__volunteer=volunteer,
+            assignments__status__in=(Status.CONFIRMED, Status.COMPLETED),
+            starts_at__lt=shift.ends_at + window,
+            ends_at__gt=shift.starts_at - window,
+        )
+        .exclude(pk=shift.pk)
+        .only("id", "starts_at", "ends_at")
+    )
+    for other in others:
+        if other.starts_at < shift.ends_at and other.ends_at > shift.starts_at:
+            return ServiceError(
+                "overlapping_shift",
+                {"shift": other.pk, "starts_at": other.starts_at.isoformat(), "ends_at": other.ends_at.isoformat()},
+            )
+    for other in others:
+        if other.starts_at < shift.ends_at + rest and other.ends_at > shift.starts_at - rest:
+            return ServiceError("rest_period", {"shift": other.pk, "min_rest_hours": settings.RULES["MIN_REST_HOURS"]})
+    limit = int(settings.RULES["MAX_HOURS_PER_DAY"] * 60)
+    mine = _minutes_per_day(shift.starts_at, shift.ends_at)
+    totals = defaultdict(int, mine)
+    for other in others:
+        for day, minutes in _minutes_per_day(other.starts_at, other.ends_at).items():
+            if day in mine:
+                totals[day] += minutes
+    for day, minutes in sorted(totals.items()):
+        if minutes > limit:
+            return ServiceError(
+                "daily_limit",
+                {"date": day.isoformat(), "minutes": minutes, "max_hours": settings.RULES["MAX_HOURS_PER_DAY"]},
+            )
+    return None
+
+
+# --- Counters (conditional updates: the database refuses what the locks should prevent) -----
+
+
+def _take_place(shift: Shift) -> bool:
+    taken = Shift.objects.filter(pk=shift.pk, confirmed_count__lt=F("capacity")).update(
+        confirmed_count=F("confirmed_count") + 1
+    )
+    if taken:
+        shift.confirmed_count += 1
+    return bool(taken)
+
+
+def _free_place(shift: Shift) -> None:
+    Shift.objects.filter(pk=shift.pk, confirmed_count__gt=0).update(confirmed_count=F("confirmed_count") - 1)
+    shift.confirmed_count -= 1
+
+
+def _take_ticket(shift: Shift) -> int:
+    Shift.objects.filter(pk=shift.pk).update(waitlist_count=F("waitlist_count") + 1, waitlist_seq=F("waitlist_seq") + 1)
+    shift.waitlist_count += 1
+    shift.waitlist_seq += 1
+    return shift.waitlist_seq
+
+
+def _leave_waitlist(shift: Shift) -> None:
+    Shift.objects.filter(pk=shift.pk, waitlist_count__gt=0).update(waitlist_count=F("waitlist_count") - 1)
+    shift.waitlist_count -= 1
+
+
+# --- Operations -----------------------------------------------------------------------------
+
+
+def _after_commit(event: str, assignment: Assignment) -> None:
+    """Queue the notification for ``event`` once the transaction has committed."""
+    from . import events
+
+    events.publish(event, assignment_id=assignment.pk)
+
+
+@transaction.atomic
+def shift_sign_up(
+    *,
+    shift_id: int,
+    volunteer: Volunteer,
+    source: str = Assignment.Source.SELF,
+    actor=None,
+    override_reason: str = "",
+    now: datetime | None = None,
+) -> Assignment:
+    """Give ``volunteer`` a confirmed place on the shift, or a waitlist ticket when it is full.
+
+    A coordinator (``source=coordinator``) may override an eligibility rule by giving a reason;
+    time windows, capacity and schedule conflicts are never overridden.
+    """
+    now = now or timezone.now()
+    shift = _lock_shift(shift_id)
+    volunteer = _lock_volunteer(volunteer.pk)
+
+    if shift.status == Shift.Status.CANCELLED:
+        raise ServiceError("shift_cancelled")
+    if shift.ends_at <= now:
+        raise ServiceError("shift_over")
+    opens, closes = _signup_window(shift)
+    if (opens and now < opens) or now >= closes:
+        raise ServiceError(
+            "signup_closed", {"opens_at": opens.isoformat() if opens else None, "closes_at": closes.isoformat()}
+        )
+    if Assignment.objects.filter(shift=shift, volunteer=volunteer).exclude(status=Status.CANCELLED).exists():
+        raise ServiceError("already_signed_up")
+    problem = ineligibility(volunteer, shift)
+    if problem and not (source == Assignment.Source.COORDINATOR and override_reason.strip()):
+        raise ServiceError("not_eligible", problem)
+    conflict = schedule_conflict(volunteer, shift)
+    if conflict:
+        raise conflict
+
+    assignment = Assignment(
+        shift=shift,
+        volunteer=volunteer,
+        source=source,
+        assigned_by=actor if source != Assignment.Source.SELF else None,
+        override_reason=override_reason.strip() if problem else "",
+    )
+    if _take_place(shift):
+        assignment.status, assignment.confirmed_at = Status.CONFIRMED, now
+    else:
+        assignment.status, assignment.waitlist_order = Status.WAITLISTED, _take_ticket(shift)
+    try:
+        with transaction.atomic():
+            assignment.save()
+    except IntegrityError:
+        raise ServiceError("already_signed_up") from None
+    _after_commit("confirmed" if assignment.status == Status.CONFIRMED else "waitlisted", assignment)
+    return assignment
+
+
+@transaction.atomic
+def assignment_cancel(*, assignment_id: int, enforce_cutoff: bool = True, now: datetime | None = None) -> Assignment:
+    """Cancel a confirmed or waitlisted place; a freed place goes to the waitlist at once."""
+    now = now or timezone.now()
+    shift_id = Assignment.objects.filter(pk=assignment_id).values_list("shift_id", flat=True).first()
+    if shift_id is None:
+        raise ServiceError("not_found")
+    shift = _lock_shift(shift_id)
+    assignment = Assignment.objects.select_for_update(of=("self",)).get(pk=assignment_id)
+    if assignment.status not in (Status.CONFIRMED, Status.WAITLISTED):
+        raise ServiceError("not_cancellable", {"status": assignment.status})
+    if enforce_cutoff and assignment.status == Status.CONFIRMED and now >= _cancel_cutoff(shift):
+        raise ServiceError("cancel_cutoff_passed", {"cutoff": _cancel_cutoff(shift).isoformat()})
+
+    was_confirmed = assignment.status == Status.CONFIRMED
+    assignment.status, assignment.cancelled_at = Status.CANCELLED, now
+    assignment.waitlist_order = None
+    assignment.save(update_fields=["status", "cancelled_at", "waitlist_order", "updated_at"])
+    if was_confirmed:
+        _free_place(shift)
+        waitlist_promote(shift=shift, now=now)
+    else:
+        _leave_waitlist(shift)
+    _after_commit("cancelled", assignment)
+    return assignment
+
+
+def waitlist_promote(*, shift: Shift, now: datetime | None = None) -> list[Assignment]:
+    """Fill free places from the waitlist, first come first served.
+
+    Call with the shift locked. A waitlisted volunteer who is no longer eligible, or now has a
+    conflicting confirmed shift, keeps their ticket and is passed over for this place.
+    """
+    now = now or timezone.now()
+    promoted: list[Assignment] = []
+    _opens, closes = _signup_window(shift)
+    if shift.status == Shift.Status.CANCELLED or now >= closes:
+        return promoted
+    waiting = list(
+        Assignment.objects.filter(shift=shift, status=Status.WAITLISTED)
+        .order_by("waitlist_order")
+        .only("id", "volunteer_id", "waitlist_order", "source", "override_reason")
+    )
+    for assignment in waiting:
+        if shift.confirmed_count >= shift.capacity:
+            break
+        volunteer = _lock_volunteer(assignment.volunteer_id)
+        if ineligibility(volunteer, shift) and not assignment.override_reason:
+            continue
+        if schedule_conflict(volunteer, shift):
+            continue
+        if not _take_place(shift):
+            break
+        _leave_waitlist(shift)
+        assignment.status, assignment.waitlist_order, assignment.confirmed_at = Status.CONFIRMED, None, now
+        assignment.save(update_fields=["status", "waitlist_order", "confirmed_at", "updated_at"])
+        _after_commit("promoted", assignment)
+        promoted.append(assignment)
+    return promoted
+
+
+@transaction.atomic
+def shift_capacity_set(*, shift_id: int, capacity: int, now: datetime | None = None) -> Shift:
+    """Change a shift's capacity. Lowering it below the confirmed count is refused; raising it promotes."""
+    shift = _lock_shift(shift_id)
+    if capacity < 1:
+        raise ServiceError("invalid", {"capacity": ["Ensure this value is greater than or equal to 1."]})
+    if capacity < shift.confirmed_count:
+        raise ServiceError("capacity_below_confirmed", {"capacity": capacity, "confirmed_count": shift.confirmed_count})
+    Shift.objects.filter(pk=shift.pk).update(capacity=capacity)
+    shift.capacity = capacity
+    waitlist_promote(shift=shift, now=now)
+    return shift

@@ -1,0 +1,109 @@
+"""One error shape for every endpoint: ``{"code", "message", "details"}``.
+
+Services raise ``ServiceError`` with a stable machine-readable code; the API exception handler
+and the web pages turn it into a response. Messages are translated lazily, so the caller's
+language (``Accept-Language`` or the session) decides what a person reads.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DatabaseError, InterfaceError, OperationalError
+from django.http import Http404
+from django.utils.translation import gettext_lazy as _
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+# code -> (HTTP status, message). The single list of codes a client may see.
+ERRORS: dict[str, tuple[int, Any]] = {
+    "already_signed_up": (409, _("You are already signed up for this shift.")),
+    "overlapping_shift": (409, _("You already have a confirmed shift at the same time.")),
+    "not_eligible": (403, _("You do not meet the requirements of this post.")),
+    "signup_closed": (409, _("Sign-up for this shift is not open.")),
+    "shift_cancelled": (409, _("This shift has been cancelled.")),
+    "shift_over": (409, _("This shift has already ended.")),
+    "daily_limit": (409, _("This shift would take you over the daily limit of service hours.")),
+    "rest_period": (409, _("You need more rest between this shift and another of your shifts.")),
+    "cancel_cutoff_passed": (409, _("It is too late to cancel this shift; please contact the coordinator.")),
+    "not_cancellable": (409, _("Only a confirmed or waitlisted place can be cancelled.")),
+    "capacity_below_confirmed": (409, _("Capacity cannot be lower than the number of confirmed volunteers.")),
+    "not_a_volunteer": (403, _("Only registered volunteers can do this.")),
+    "invalid": (400, _("The request contains invalid data.")),
+    "malformed_request": (400, _("The request could not be read.")),
+    "not_authenticated": (401, _("Authentication is required.")),
+    "authentication_failed": (401, _("The credentials are not valid.")),
+    "permission_denied": (403, _("You do not have permission to do this.")),
+    "not_found": (404, _("Not found.")),
+    "method_not_allowed": (405, _("This method is not allowed here.")),
+    "not_acceptable": (406, _("The requested format is not available.")),
+    "unsupported_media_type": (415, _("This content type is not supported.")),
+    "throttled": (429, _("Too many requests. Please wait and try again.")),
+    "service_unavailable": (503, _("The service is temporarily unavailable. Please try again shortly.")),
+}
+
+
+class ServiceError(Exception):
+    """A refused operation. Raised inside a transaction, so nothing it touched is kept."""
+
+    def __init__(self, code: str, details: dict | None = None, message: Any = None):
+        if code not in ERRORS:
+            raise ValueError(f"unknown error code {code!r}")
+        self.code = code
+        self.status = ERRORS[code][0]
+        self.message = message if message is not None else ERRORS[code][1]
+        self.details = details or {}
+        super().__init__(code)
+
+
+def error_body(code: str, message: Any = None, details: dict | None = None) -> dict:
+    return {"code": code, "message": str(message if message is not None else ERRORS[code][1]), "details": details or {}}
+
+
+_DRF_CODES = {
+    exceptions.ParseError: "malformed_request",
+    exceptions.NotAuthenticated: "not_authenticated",
+    exceptions.AuthenticationFailed: "authentication_failed",
+    exceptions.PermissionDenied: "permission_denied",
+    exceptions.NotFound: "not_found",
+    exceptions.MethodNotAllowed: "method_not_allowed",
+    exceptions.NotAcceptable: "not_acceptable",
+    exceptions.UnsupportedMediaType: "unsupported_media_type",
+    exceptions.Throttled: "throttled",
+}
+
+
+def api_exception_handler(exc, context):
+    if isinstance(exc, ServiceError):
+        return Response(error_body(exc.code, exc.message, exc.details), status=exc.status)
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(detail=exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    if isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+    if isinstance(exc, OperationalError | InterfaceError) or (
+        isinstance(exc, DatabaseError) and "connection" in str(exc).lower()
+    ):
+        return Response(error_body("service_unavailable"), status=503, headers={"Retry-After": "5"})
+    if isinstance(exc, exceptions.ValidationError):
+        details = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+        return Response(error_body("invalid", details=details), status=status.HTTP_400_BAD_REQUEST)
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    code = next((c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), None)
+    if code is None:
+        code = getattr(exc, "default_code", "error")
+        message = exc.detail if isinstance(exc.detail, str) else ERRORS.get(code, (0, exc.default_detail))[1]
+        response.data = {"code": code, "message": str(message), "details": {}}
+        return response
+    details = {}
+    if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
+        details["retry_after_seconds"] = int(exc.wait)
+    message = exc.detail if code in ("authentication_failed", "permission_denied") else None
+    response.data = error_body(code, message if isinstance(message, str) else None, details)
+    return response
