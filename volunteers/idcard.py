@@ -13,8 +13,9 @@ from django.utils.translation import gettext_lazy as _
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK_CHARS = "10X98765432"
-_ID_RE = re.compile(r"^\d{17}[\dX]$")
-MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
+# ASCII digits only: ``\d`` would also accept full-width digits, a second spelling of one number.
+_ID_RE = re.compile(r"[0-9]{17}[0-9X]")
+MOBILE_RE = re.compile(r"1[3-9][0-9]{9}")
 
 
 def id_check_char(first17: str) -> str:
@@ -36,9 +37,10 @@ def id_birth_date(value: str) -> date | None:
 def id_number_error(value: str) -> str | None:
     """Return why ``value`` is not a valid ID number, or None when it is."""
     value = normalize_id_number(value)
-    if not _ID_RE.match(value):
+    if not _ID_RE.fullmatch(value):
         return "format"
-    if id_birth_date(value) is None:
+    born = id_birth_date(value)
+    if born is None or born > date.today() or born.year < 1900:
         return "birth_date"
     if id_check_char(value[:17]) != value[17]:
         return "checksum"
@@ -69,7 +71,7 @@ def id_gender(value: str) -> str:
 
 
 def validate_mobile(value: str) -> None:
-    if not MOBILE_RE.match(value or ""):
+    if not MOBILE_RE.fullmatch(value or ""):
         raise ValidationError(_("Enter an 11-digit mainland mobile number starting with 1."), code="mobile_invalid")
 
 

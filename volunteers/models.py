@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -63,13 +64,26 @@ class Organization(Named):
         verbose_name_plural = _("organizations")
         ordering = ["path"]
 
+    def clean(self):
+        super().clean()
+        if self.pk and self.parent_id:
+            parent_path = Organization.objects.filter(pk=self.parent_id).values_list("path", flat=True).first() or ""
+            if f"/{self.pk}/" in parent_path:
+                raise ValidationError({"parent": _("An organization cannot be placed under its own branch.")})
+
     def save(self, *args, **kwargs):
         super().save(*args, **kwargs)
+        old_path = self.path
         path = f"{self.parent.path if self.parent_id else '/'}{self.pk}/"
         depth = self.parent.depth + 1 if self.parent_id else 0
         if (path, depth) != (self.path, self.depth):
             self.path, self.depth = path, depth
             Organization.objects.filter(pk=self.pk).update(path=path, depth=depth)
+            if old_path:
+                # Moved: carry the whole branch along, or staff scopes would go stale.
+                for branch in Organization.objects.filter(path__startswith=old_path).exclude(pk=self.pk):
+                    new_path = path + branch.path[len(old_path) :]
+                    Organization.objects.filter(pk=branch.pk).update(path=new_path, depth=new_path.count("/") - 2)
 
 
 class Team(models.Model):

@@ -28,3 +28,8 @@ TEST_REDIS_SOCKET = (
 )
 REDIS_URL = _env.str("REDIS_URL", default=f"unix://{TEST_REDIS_SOCKET}?db=0")
 CELERY_BROKER_URL = _broker_url(REDIS_URL)
+
+# SQLite tests use a file, not shared-cache memory, so threads in the concurrency tests see
+# the same WAL database with the same locking as production.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    DATABASES["default"]["TEST"] = {"NAME": f"{_tempfile.gettempdir()}/vm-test-{_os.getuid()}-{_tag}.sqlite3"}  # noqa: F405

@@ -1,0 +1,133 @@
+"""Race tests: real threads, each with its own database connection, started together.
+
+On PostgreSQL the shift and volunteer row locks decide; on SQLite every write transaction is
+IMMEDIATE, so writers queue on the database lock. Either way the counters, the check constraint
+and the partial unique index must hold.
+"""
+
+import random
+import threading
+
+import pytest
+from django.db import connection, connections
+from django.db.models import Count, Q
+
+from communities import services
+from communities.models import Assignment, Shift
+from communities.selectors import assignments_with_position
+from config.errors import ServiceError
+from tests.factories import ShiftFactory, VolunteerFactory
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+
+def run_together(jobs):
+    """Run callables in threads released at the same instant; return their results or errors."""
+    barrier = threading.Barrier(len(jobs))
+    results = [None] * len(jobs)
+
+    def worker(index, job):
+        try:
+            barrier.wait()
+            results[index] = job()
+        except Exception as exc:  # collected and asserted on by the caller
+            results[index] = exc
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker, args=(i, job)) for i, job in enumerate(jobs)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads)
+    return results
+
+
+def assert_invariants(shift):
+    shift.refresh_from_db()
+    counts = Assignment.objects.filter(shift=shift).aggregate(
+        confirmed=Count("pk", filter=Q(status="confirmed")), waitlisted=Count("pk", filter=Q(status="waitlisted"))
+    )
+    assert shift.confirmed_count == counts["confirmed"] <= shift.capacity
+    assert shift.waitlist_count == counts["waitlisted"]
+    live = Assignment.objects.filter(shift=shift).exclude(status="cancelled")
+    assert live.values("volunteer_id").distinct().count() == live.count()
+
+
+def test_fifty_concurrent_signups_for_five_places():
+    shift = ShiftFactory(capacity=5)
+    volunteers = [VolunteerFactory() for _ in range(50)]
+    results = run_together([lambda v=v: services.shift_sign_up(shift_id=shift.pk, volunteer=v) for v in volunteers])
+    errors = [r for r in results if isinstance(r, Exception)]
+    assert errors == []
+    assert sorted(r.status for r in results).count("confirmed") == 5
+    assert_invariants(shift)
+    assert (shift.confirmed_count, shift.waitlist_count) == (5, 45)
+    positions = sorted(
+        assignments_with_position(Assignment.objects.filter(shift=shift, status="waitlisted")).values_list(
+            "waitlist_position", flat=True
+        )
+    )
+    assert positions == list(range(1, 46))
+
+
+def test_one_volunteer_racing_for_two_overlapping_shifts_gets_at_most_one():
+    for _ in range(5):
+        first = ShiftFactory(capacity=3)
+        second = ShiftFactory(capacity=3, starts_at=first.starts_at, ends_at=first.ends_at, post=first.post)
+        volunteer = VolunteerFactory()
+        results = run_together(
+            [
+                lambda: services.shift_sign_up(shift_id=first.pk, volunteer=volunteer),
+                lambda: services.shift_sign_up(shift_id=second.pk, volunteer=volunteer),
+            ]
+        )
+        confirmed = Assignment.objects.filter(volunteer=volunteer, status="confirmed").count()
+        assert confirmed == 1
+        refusals = [r for r in results if isinstance(r, Exception)]
+        assert len(refusals) == 1
+        assert isinstance(refusals[0], ServiceError)
+        assert refusals[0].code == "overlapping_shift"
+
+
+def test_concurrent_cancels_and_signups_on_a_full_shift_keep_the_invariant():
+    shift = ShiftFactory(capacity=4)
+    holders = [VolunteerFactory() for _ in range(4)]
+    held = [services.shift_sign_up(shift_id=shift.pk, volunteer=v) for v in holders]
+    newcomers = [VolunteerFactory() for _ in range(12)]
+    stop = threading.Event()
+    violations = []
+
+    def watch():
+        # Reads the counter and the rows in one statement, so one snapshot, while writers run.
+        try:
+            while not stop.is_set():
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        "SELECT s.capacity, s.confirmed_count, "
+                        "(SELECT COUNT(*) FROM communities_assignment a WHERE a.shift_id = s.id AND a.status = 'confirmed') "
+                        "FROM communities_shift s WHERE s.id = %s",
+                        [shift.pk],
+                    )
+                    capacity, counter, rows = cursor.fetchone()
+                if not (counter == rows <= capacity):
+                    violations.append((capacity, counter, rows))
+        finally:
+            connections.close_all()
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    jobs = [lambda a=a: services.assignment_cancel(assignment_id=a.pk) for a in held]
+    jobs += [lambda v=v: services.shift_sign_up(shift_id=shift.pk, volunteer=v) for v in newcomers]
+    random.Random(7).shuffle(jobs)
+    results = run_together(jobs)
+    stop.set()
+    watcher.join()
+    assert [r for r in results if isinstance(r, Exception)] == []
+    assert violations == []
+    assert_invariants(shift)
+    # Four places freed and twelve newcomers queued: all four places end up taken.
+    assert shift.confirmed_count == 4
+    assert shift.waitlist_count == 8
+    assert Shift.objects.get(pk=shift.pk).waitlist_seq >= 8
