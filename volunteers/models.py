@@ -64,13 +64,6 @@ class Organization(Named):
         verbose_name_plural = _("organizations")
         ordering = ["path"]
 
-    def clean(self):
-        super().clean()
-        if self.pk and self.parent_id:
-            parent_path = Organization.objects.filter(pk=self.parent_id).values_list("path", flat=True).first() or ""
-            if f"/{self.pk}/" in parent_path:
-                raise ValidationError({"parent": _("An organization cannot be placed under its own branch.")})
-
     def save(self, *args, **kwargs):
         super().save(*args, **kwargs)
         old_path = self.path
@@ -84,6 +77,13 @@ class Organization(Named):
                 for branch in Organization.objects.filter(path__startswith=old_path).exclude(pk=self.pk):
                     new_path = path + branch.path[len(old_path) :]
                     Organization.objects.filter(pk=branch.pk).update(path=new_path, depth=new_path.count("/") - 2)
+
+    def clean(self):
+        super().clean()
+        if self.pk and self.parent_id:
+            parent_path = Organization.objects.filter(pk=self.parent_id).values_list("path", flat=True).first() or ""
+            if f"/{self.pk}/" in parent_path:
+                raise ValidationError({"parent": _("An organization cannot be placed under its own branch.")})
 
 
 class Team(models.Model):

@@ -79,8 +79,8 @@ def test_one_volunteer_racing_for_two_overlapping_shifts_gets_at_most_one():
         volunteer = VolunteerFactory()
         results = run_together(
             [
-                lambda: services.shift_sign_up(shift_id=first.pk, volunteer=volunteer),
-                lambda: services.shift_sign_up(shift_id=second.pk, volunteer=volunteer),
+                lambda s=first, v=volunteer: services.shift_sign_up(shift_id=s.pk, volunteer=v),
+                lambda s=second, v=volunteer: services.shift_sign_up(shift_id=s.pk, volunteer=v),
             ]
         )
         confirmed = Assignment.objects.filter(volunteer=volunteer, status="confirmed").count()
