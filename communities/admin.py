@@ -1,6 +1,19 @@
 from django.contrib import admin
 
-from .models import Assignment, Community, District, Post, PostType, Shift, Street
+from .models import (
+    Assignment,
+    AuditEntry,
+    Community,
+    DailyReport,
+    DailyTally,
+    Dispatch,
+    District,
+    Notification,
+    Post,
+    PostType,
+    Shift,
+    Street,
+)
 
 
 @admin.register(District)
@@ -72,3 +85,58 @@ class AssignmentAdmin(admin.ModelAdmin):
     raw_id_fields = ["shift", "volunteer"]
     readonly_fields = ["status", "waitlist_order"]
     list_per_page = 50
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "action", "actor", "assignment", "shift", "reason"]
+    list_filter = ["action"]
+    search_fields = ["reason", "assignment__volunteer__volunteer_number", "actor__username"]
+    list_select_related = ["actor", "assignment", "shift"]
+    date_hierarchy = "created_at"
+
+
+@admin.register(Dispatch)
+class DispatchAdmin(admin.ModelAdmin):
+    list_display = ["community", "team", "requested", "created_by", "created_at"]
+    search_fields = ["community__name", "team__name"]
+    list_select_related = ["community", "team", "created_by"]
+    raw_id_fields = ["community", "team", "volunteers"]
+    readonly_fields = ["created_at"]
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "kind", "channel", "recipient", "state", "attempts", "sent_at", "last_error"]
+    list_filter = ["state", "channel", "kind", "urgent"]
+    search_fields = ["key", "recipient__username"]
+    list_select_related = ["recipient"]
+    raw_id_fields = ["recipient", "assignment", "shift"]
+    date_hierarchy = "created_at"
+
+
+@admin.register(DailyTally)
+class DailyTallyAdmin(ReadOnlyAdmin):
+    list_display = ["date", "community", "post_type", "organization", "minutes", "completed", "no_shows"]
+    list_filter = ["post_type"]
+    search_fields = ["community__name", "organization__name"]
+    list_select_related = ["community", "post_type", "organization"]
+    date_hierarchy = "date"
+
+
+@admin.register(DailyReport)
+class DailyReportAdmin(ReadOnlyAdmin):
+    list_display = ["date", "organization", "created_at"]
+    list_select_related = ["organization"]
+    date_hierarchy = "date"

@@ -207,7 +207,11 @@ class Assignment(models.Model):
     cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
     checked_in_at = models.DateTimeField(_("checked in at"), null=True, blank=True)
     checked_out_at = models.DateTimeField(_("checked out at"), null=True, blank=True)
+    checkin_method = models.CharField(_("check-in method"), max_length=16, blank=True)
+    checkout_method = models.CharField(_("check-out method"), max_length=16, blank=True)
     checkin_flagged = models.BooleanField(_("check-in needs review"), default=False)
+    checkin_distance_m = models.PositiveIntegerField(_("distance from the post (m)"), null=True, blank=True)
+    no_show_at = models.DateTimeField(_("marked no-show at"), null=True, blank=True)
     credited_minutes = models.PositiveIntegerField(_("credited minutes"), null=True, blank=True)
     hours_status = models.CharField(_("hours"), max_length=16, choices=HoursStatus.choices, default=HoursStatus.NONE)
     verified_by = models.ForeignKey(
@@ -252,3 +256,170 @@ class Assignment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.volunteer_id} @ {self.shift_id} ({self.status})"
+
+
+class AuditEntry(models.Model):
+    """Every change to attendance or hours: who, when, before, after, why. Never updated or deleted."""
+
+    class Action(models.TextChoices):
+        SIGN_UP = "sign_up", _("Signed up")
+        ASSIGN = "assign", _("Assigned")
+        OVERRIDE = "override", _("Eligibility overridden")
+        CANCEL = "cancel", _("Cancelled")
+        CHECK_IN = "check_in", _("Checked in")
+        CHECK_OUT = "check_out", _("Checked out")
+        MANUAL_CHECK_IN = "manual_check_in", _("Checked in by a coordinator")
+        MANUAL_CHECK_OUT = "manual_check_out", _("Checked out by a coordinator")
+        NO_SHOW = "no_show", _("Marked no-show")
+        NO_SHOW_CLEARED = "no_show_cleared", _("No-show cleared")
+        HOURS_CREDITED = "hours_credited", _("Hours credited")
+        HOURS_APPROVED = "hours_approved", _("Hours approved")
+        HOURS_ADJUSTED = "hours_adjusted", _("Hours adjusted")
+        SHIFT_CHANGED = "shift_changed", _("Shift changed")
+        SHIFT_CANCELLED = "shift_cancelled", _("Shift cancelled")
+
+    assignment = models.ForeignKey(
+        Assignment, null=True, blank=True, on_delete=models.CASCADE, related_name="audit_entries"
+    )
+    shift = models.ForeignKey(Shift, null=True, blank=True, on_delete=models.CASCADE, related_name="audit_entries")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("by"), null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    action = models.CharField(_("action"), max_length=32, choices=Action.choices)
+    before = models.JSONField(_("before"), default=dict, blank=True)
+    after = models.JSONField(_("after"), default=dict, blank=True)
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("when"), default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("audit entry")
+        verbose_name_plural = _("audit trail")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.assignment_id or self.shift_id}"
+
+
+class Dispatch(models.Model):
+    """The league committee sends a team, or reserve volunteers by criteria, to a community."""
+
+    community = models.ForeignKey(
+        Community, verbose_name=_("community"), on_delete=models.PROTECT, related_name="dispatches"
+    )
+    team = models.ForeignKey(
+        "volunteers.Team", verbose_name=_("team"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    requested = models.PositiveIntegerField(_("volunteers requested"), default=0)
+    criteria = models.JSONField(_("criteria"), default=dict, blank=True)
+    volunteers = models.ManyToManyField("volunteers.Volunteer", verbose_name=_("volunteers"), related_name="dispatches")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(_("dispatched at"), default=timezone.now)
+    note = models.CharField(_("note"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("dispatch")
+        verbose_name_plural = _("dispatches")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.community} {self.created_at:%Y-%m-%d}"
+
+
+class Notification(models.Model):
+    """One message to one person on one channel. Its ``key`` makes sending it twice impossible."""
+
+    class Channel(models.TextChoices):
+        SMS = "sms", _("SMS")
+        EMAIL = "email", _("Email")
+        INAPP = "inapp", _("In-app")
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Waiting to be sent")
+        SENDING = "sending", _("Being sent")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+
+    key = models.CharField(max_length=160, unique=True)
+    kind = models.CharField(_("kind"), max_length=32)
+    channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("recipient"), on_delete=models.CASCADE, related_name="notifications"
+    )
+    assignment = models.ForeignKey(
+        Assignment, null=True, blank=True, on_delete=models.CASCADE, related_name="notifications"
+    )
+    shift = models.ForeignKey(Shift, null=True, blank=True, on_delete=models.CASCADE, related_name="notifications")
+    urgent = models.BooleanField(_("urgent"), default=False)
+    subject = models.CharField(_("subject"), max_length=200, blank=True)
+    body = models.TextField(_("text"))
+    state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.PENDING)
+    send_after = models.DateTimeField(_("not before"), default=timezone.now)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    last_error = models.CharField(_("last error"), max_length=300, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    read_at = models.DateTimeField(_("read at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["state", "send_after"]),
+            models.Index(fields=["recipient", "channel", "-created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class DailyTally(models.Model):
+    """Credited minutes per day × community × post type × organization × team (0 = no team).
+
+    Kept by ``communities.tallies``: each cell is recomputed from its assignments, so applying
+    a change twice gives the same cell, and the nightly recount can only find drift, not cause it.
+    """
+
+    date = models.DateField(_("date"))
+    community = models.ForeignKey(Community, on_delete=models.CASCADE, related_name="+")
+    post_type = models.ForeignKey(PostType, on_delete=models.CASCADE, related_name="+")
+    organization = models.ForeignKey("volunteers.Organization", on_delete=models.CASCADE, related_name="+")
+    team_key = models.PositiveBigIntegerField(default=0)
+    minutes = models.PositiveIntegerField(default=0)
+    completed = models.PositiveIntegerField(default=0)
+    no_shows = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("daily tally")
+        verbose_name_plural = _("daily tallies")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["date", "community", "post_type", "organization", "team_key"], name="daily_tally_cell_unique"
+            )
+        ]
+        indexes = [models.Index(fields=["date", "organization"]), models.Index(fields=["organization", "date"])]
+
+    def __str__(self) -> str:
+        return f"{self.date} {self.community_id}/{self.post_type_id}/{self.organization_id}: {self.minutes}"
+
+
+class DailyReport(models.Model):
+    """The league committee's daily report (日报), written every day, also with nothing to report (零报)."""
+
+    date = models.DateField(_("date"))
+    organization = models.ForeignKey(
+        "volunteers.Organization", verbose_name=_("organization"), on_delete=models.CASCADE, related_name="+"
+    )
+    data = models.JSONField(_("figures"), default=dict)
+    created_at = models.DateTimeField(_("written at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("daily report")
+        verbose_name_plural = _("daily reports")
+        ordering = ["-date"]
+        constraints = [models.UniqueConstraint(fields=["date", "organization"], name="daily_report_once_per_day")]
+
+    def __str__(self) -> str:
+        return f"{self.date} {self.organization_id}"

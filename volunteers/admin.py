@@ -2,14 +2,19 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from .models import (
+    Certificate,
+    ImportBatch,
+    LoginFailure,
     Organization,
     OrganizationStaff,
     Qualification,
     QualificationType,
     Skill,
     Team,
+    PersonalDataAccess,
     Volunteer,
     VolunteerCategory,
+    VolunteerTally,
 )
 
 
@@ -84,3 +89,56 @@ class OrganizationStaffAdmin(admin.ModelAdmin):
     search_fields = ["user__username", "organization__name"]
     list_select_related = ["user", "organization"]
     autocomplete_fields = ["user", "organization"]
+
+
+@admin.register(VolunteerTally)
+class VolunteerTallyAdmin(admin.ModelAdmin):
+    list_display = ["volunteer", "total_minutes", "year_minutes", "star_level", "updated_at"]
+    list_filter = ["star_level"]
+    search_fields = ["volunteer__volunteer_number", "volunteer__real_name"]
+    list_select_related = ["volunteer"]
+    readonly_fields = [f.name for f in VolunteerTally._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(Certificate)
+class CertificateAdmin(admin.ModelAdmin):
+    list_display = ["number", "volunteer", "issuer", "period_start", "period_end", "total_minutes", "issued_at"]
+    search_fields = ["number", "volunteer__volunteer_number"]
+    list_filter = ["issuer__kind"]
+    list_select_related = ["volunteer", "issuer"]
+    readonly_fields = [f.name for f in Certificate._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(PersonalDataAccess)
+class PersonalDataAccessAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "actor", "volunteer", "field", "purpose"]
+    search_fields = ["volunteer__volunteer_number", "actor__username"]
+    list_select_related = ["actor", "volunteer"]
+    readonly_fields = [f.name for f in PersonalDataAccess._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(LoginFailure)
+class LoginFailureAdmin(admin.ModelAdmin):
+    list_display = ["username", "ip_address", "created_at"]
+    search_fields = ["username"]
+    date_hierarchy = "created_at"
+
+
+@admin.register(ImportBatch)
+class ImportBatchAdmin(admin.ModelAdmin):
+    list_display = ["kind", "file_name", "rows", "created", "unchanged", "created_by", "created_at"]
+    list_filter = ["kind"]
+    search_fields = ["file_name"]
+    list_select_related = ["created_by"]

@@ -12,7 +12,7 @@ import secrets
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
@@ -203,6 +203,9 @@ class Volunteer(models.Model):
     created_at = models.DateTimeField(_("registered at"), default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
     anonymised_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Notification channels the volunteer chose; the in-app inbox always receives everything.
+    notify_by_sms = models.BooleanField(_("notify me by SMS"), default=True)
+    notify_by_email = models.BooleanField(_("notify me by email"), default=False)
 
     class Meta:
         verbose_name = _("volunteer")
@@ -281,3 +284,119 @@ class OrganizationStaff(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} @ {self.organization}"
+
+
+class VolunteerTally(models.Model):
+    """A volunteer's credited service time, kept by ``communities.tallies`` and nothing else."""
+
+    volunteer = models.OneToOneField(Volunteer, on_delete=models.CASCADE, related_name="tally", primary_key=True)
+    total_minutes = models.PositiveIntegerField(_("total credited minutes"), default=0)
+    year = models.PositiveSmallIntegerField(_("year"), default=0)
+    year_minutes = models.PositiveIntegerField(_("credited minutes this year"), default=0)
+    completed_shifts = models.PositiveIntegerField(_("completed shifts"), default=0)
+    no_shows = models.PositiveIntegerField(_("no-shows"), default=0)
+    star_level = models.PositiveSmallIntegerField(_("star level"), default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("volunteer tally")
+        verbose_name_plural = _("volunteer tallies")
+        indexes = [models.Index(fields=["-total_minutes"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(star_level__lte=5), name="tally_star_level_at_most_five"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.volunteer_id}: {self.total_minutes} min"
+
+
+class Certificate(models.Model):
+    """A volunteer service record certificate (志愿服务记录证明), kept so it can be verified."""
+
+    number = models.CharField(_("certificate number"), max_length=40, unique=True)
+    volunteer = models.ForeignKey(
+        Volunteer, verbose_name=_("volunteer"), on_delete=models.PROTECT, related_name="certificates"
+    )
+    issuer = models.ForeignKey(
+        Organization, verbose_name=_("issuer"), on_delete=models.PROTECT, related_name="certificates"
+    )
+    issued_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("handled by"), null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    period_start = models.DateField(_("from"))
+    period_end = models.DateField(_("to"))
+    total_minutes = models.PositiveIntegerField(_("credited minutes"))
+    # What the certificate says, frozen at issue, so verification shows what was certified.
+    holder_name_masked = models.CharField(_("name"), max_length=50)
+    content = models.JSONField(_("service content"), default=dict)
+    issued_at = models.DateTimeField(_("issued at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("certificate")
+        verbose_name_plural = _("certificates")
+        ordering = ["-issued_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(period_end__gte=F("period_start")), name="certificate_period_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class PersonalDataAccess(models.Model):
+    """Every display of a full ID number (PIPL: sensitive personal information)."""
+
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    volunteer = models.ForeignKey(Volunteer, on_delete=models.CASCADE, related_name="data_accesses")
+    field = models.CharField(max_length=32)
+    purpose = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("personal data access")
+        verbose_name_plural = _("personal data accesses")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.actor_id} → {self.volunteer_id}.{self.field}"
+
+
+class LoginFailure(models.Model):
+    """Failed log-ins, counted per username and per address for throttling and lockout."""
+
+    username = models.CharField(max_length=150, db_index=True)
+    ip_address = models.GenericIPAddressField(null=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("failed log-in")
+        verbose_name_plural = _("failed log-ins")
+
+    def __str__(self) -> str:
+        return f"{self.username} @ {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class ImportBatch(models.Model):
+    """One bulk import (volunteers, communities or posts), kept for the record."""
+
+    class Kind(models.TextChoices):
+        VOLUNTEERS = "volunteers", _("Volunteers")
+        COMMUNITIES = "communities", _("Communities")
+        POSTS = "posts", _("Posts")
+
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    file_name = models.CharField(_("file name"), max_length=200)
+    sha256 = models.CharField(max_length=64, db_index=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    rows = models.PositiveIntegerField(default=0)
+    created = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("import")
+        verbose_name_plural = _("imports")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.file_name}"
