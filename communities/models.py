@@ -124,6 +124,8 @@ class Shift(models.Model):
     starts_at = models.DateTimeField(_("starts at"))
     ends_at = models.DateTimeField(_("ends at"))
     capacity = models.PositiveIntegerField(_("capacity"))
+    # Places taken: assignments that are confirmed, completed or marked no-show. Attendance
+    # changes (check-out, no-show) keep the place; only a cancellation gives it back.
     confirmed_count = models.PositiveIntegerField(_("confirmed"), default=0, editable=False)
     waitlist_count = models.PositiveIntegerField(_("waitlisted"), default=0, editable=False)
     # Next waitlist ticket; only ever grows, so FIFO order survives cancellations.
@@ -189,6 +191,8 @@ class Assignment(models.Model):
 
     # Statuses that hold the volunteer's place on the shift: at most one per volunteer and shift.
     LIVE_STATUSES = (Status.CONFIRMED, Status.WAITLISTED, Status.NO_SHOW, Status.COMPLETED)
+    # Statuses counted in ``Shift.confirmed_count``.
+    PLACE_STATUSES = (Status.CONFIRMED, Status.NO_SHOW, Status.COMPLETED)
 
     shift = models.ForeignKey(Shift, verbose_name=_("shift"), on_delete=models.PROTECT, related_name="assignments")
     volunteer = models.ForeignKey(
@@ -223,6 +227,9 @@ class Assignment(models.Model):
         related_name="+",
     )
     verified_at = models.DateTimeField(_("verified at"), null=True, blank=True)
+    # Set in the same transaction as any change that may move the tallies; cleared once they are
+    # recounted. Durable, so a change made while the broker is down is still counted later.
+    tally_pending = models.BooleanField(default=False, editable=False)
 
     class Meta:
         verbose_name = _("assignment")
@@ -231,6 +238,7 @@ class Assignment(models.Model):
         indexes = [
             models.Index(fields=["volunteer", "status"]),
             models.Index(fields=["shift", "status"]),
+            models.Index(fields=["tally_pending"], condition=Q(tally_pending=True), name="assignment_tally_pending"),
         ]
         constraints = [
             models.UniqueConstraint(
