@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from django.shortcuts import get_object_or_404
+from django.utils.dateparse import parse_date
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -10,8 +13,20 @@ from rest_framework.response import Response
 from config.errors import ServiceError
 from volunteers.selectors import user_volunteer
 
-from . import selectors, services
-from .models import Assignment
+from . import attendance, coordination, coordinator_api, selectors, services
+from .coordinator_serializers import (
+    AssignRequestSerializer,
+    AssignResultSerializer,
+    CandidateSerializer,
+    CheckinCodeSerializer,
+    CheckinRequestSerializer,
+    ReasonSerializer,
+    RosterSerializer,
+    RotaRequestSerializer,
+    RotaResultSerializer,
+    ShiftUpdateSerializer,
+)
+from .models import Assignment, Community, Shift
 from .serializers import (
     AssignmentDetailSerializer,
     AssignmentFilterSerializer,
@@ -57,9 +72,46 @@ class CommunityViewSet(viewsets.ReadOnlyModelViewSet):
     def list(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)
 
+    def _managed_community(self, pk) -> Community:
+        coordinator_api.require_coordinator(self.request.user)
+        return get_object_or_404(selectors.communities_managed_by(self.request.user), pk=pk)
+
+    @extend_schema(
+        tags=["coordination"],
+        request=RotaRequestSerializer,
+        responses={201: RotaResultSerializer, **ERROR_RESPONSES},
+        summary="Create shifts in bulk from a pattern",
+    )
+    @action(detail=True, methods=["post"])
+    def rota(self, request, pk=None):
+        community = self._managed_community(pk)
+        data = coordinator_api.parse(RotaRequestSerializer, request.data)
+        result = coordination.rota_create(
+            actor=request.user,
+            community=community,
+            post_id=data["post"],
+            date_from=data["date_from"],
+            date_to=data["date_to"],
+            slots=[(slot["start"], slot["end"]) for slot in data["slots"]],
+            capacity=data["capacity"],
+            weekdays=data.get("weekdays"),
+            notes=data["notes"],
+        )
+        return Response(result, status=status.HTTP_201_CREATED)
+
+    @extend_schema(tags=["coordination"], parameters=[coordinator_api.ROSTER_DATE], responses=RosterSerializer)
+    @action(detail=True, methods=["get"])
+    def roster(self, request, pk=None):
+        community = self._managed_community(pk)
+        raw = request.query_params.get("date")
+        day = parse_date(raw) if raw else coordinator_api.today()
+        if day is None:
+            raise ServiceError("invalid", {"date": ["Use the format YYYY-MM-DD."]})
+        return Response(RosterSerializer(coordinator_api.roster_payload(community, day)).data)
+
 
 @extend_schema(tags=["shifts"])
-class ShiftViewSet(viewsets.ReadOnlyModelViewSet):
+class ShiftViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = ShiftSerializer
 
     def get_queryset(self):
@@ -92,6 +144,80 @@ class ShiftViewSet(viewsets.ReadOnlyModelViewSet):
         except (TypeError, ValueError):
             raise ServiceError("not_found") from None
 
+    def _managed_shift(self, pk) -> Shift:
+        coordinator_api.require_coordinator(self.request.user)
+        return get_object_or_404(
+            selectors.shifts_managed_by(self.request.user).select_related("post__post_type", "community"),
+            pk=self._shift_id(pk),
+        )
+
+    @extend_schema(
+        tags=["coordination"], request=ShiftUpdateSerializer, responses={200: ShiftSerializer, **ERROR_RESPONSES}
+    )
+    def partial_update(self, request, pk=None):
+        shift = self._managed_shift(pk)
+        data = coordinator_api.parse(ShiftUpdateSerializer, request.data)
+        coordination.shift_update(actor=request.user, shift_id=shift.pk, **data)
+        return Response(self.get_serializer(self.get_queryset().get(pk=shift.pk)).data)
+
+    @extend_schema(tags=["coordination"], request=ReasonSerializer, responses={200: ShiftSerializer, **ERROR_RESPONSES})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        shift = self._managed_shift(pk)
+        data = coordinator_api.parse(ReasonSerializer, request.data)
+        coordination.shift_cancel(actor=request.user, shift_id=shift.pk, reason=data["reason"])
+        return Response(self.get_serializer(self.get_queryset().get(pk=shift.pk)).data)
+
+    @extend_schema(tags=["coordination"], responses=CandidateSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def candidates(self, request, pk=None):
+        shift = self._managed_shift(pk)
+        page = self.paginate_queryset(selectors.shift_candidates(shift=shift))
+        offset = (self.paginator.page.number - 1) * self.paginator.get_page_size(request)
+        for rank, volunteer in enumerate(page, start=offset + 1):
+            volunteer.rank = rank
+            volunteer.reason = candidate_reason(volunteer)
+        return self.get_paginated_response(CandidateSerializer(page, many=True).data)
+
+    @extend_schema(
+        tags=["coordination"],
+        request=AssignRequestSerializer,
+        responses={200: AssignResultSerializer(many=True), **ERROR_RESPONSES},
+    )
+    @action(detail=True, methods=["post"])
+    def assign(self, request, pk=None):
+        shift = self._managed_shift(pk)
+        data = coordinator_api.parse(AssignRequestSerializer, request.data)
+        results = coordination.shift_assign(
+            actor=request.user,
+            shift_id=shift.pk,
+            volunteer_ids=data["volunteer_ids"],
+            override_reason=data["override_reason"],
+        )
+        return Response(AssignResultSerializer(results, many=True).data)
+
+    @extend_schema(tags=["coordination"], responses=CheckinCodeSerializer)
+    @action(detail=True, methods=["get"], url_path="checkin-code")
+    def checkin_code(self, request, pk=None):
+        shift = self._managed_shift(pk)
+        current = attendance.checkin_code_current(shift=shift)
+        url = request.build_absolute_uri(f"/checkin/?shift={shift.pk}&code={current['code']}")
+        response = Response(
+            CheckinCodeSerializer({**current, "checkin_url": url, "qr_svg": coordinator_api.qr_svg(url)}).data
+        )
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+def candidate_reason(volunteer) -> str:
+    parts = []
+    if volunteer.deployed_here:
+        parts.append(str(_("deployed to this community")))
+    if volunteer.matching_skills:
+        parts.append(str(_("%(count)d matching skills") % {"count": volunteer.matching_skills}))
+    parts.append(str(_("%(hours)s h in the last 7 days") % {"hours": round(volunteer.recent_minutes / 60, 1)}))
+    return " · ".join(parts)
+
 
 @extend_schema(tags=["assignments"])
 class AssignmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -111,6 +237,21 @@ class AssignmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     @extend_schema(parameters=[AssignmentFilterSerializer])
     def list(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)
+
+    @extend_schema(request=CheckinRequestSerializer, responses={200: AssignmentDetailSerializer, **ERROR_RESPONSES})
+    @action(detail=True, methods=["post"], url_path="check-in")
+    def check_in(self, request, pk=None):
+        assignment = self.get_object()
+        data = coordinator_api.parse(CheckinRequestSerializer, request.data)
+        attendance.assignment_check_in(assignment_id=assignment.pk, volunteer=assignment.volunteer, **data)
+        return Response(self.get_serializer(self.get_queryset().get(pk=assignment.pk)).data)
+
+    @extend_schema(request=None, responses={200: AssignmentDetailSerializer, **ERROR_RESPONSES})
+    @action(detail=True, methods=["post"], url_path="check-out")
+    def check_out(self, request, pk=None):
+        assignment = self.get_object()
+        attendance.assignment_check_out(assignment_id=assignment.pk, volunteer=assignment.volunteer)
+        return Response(self.get_serializer(self.get_queryset().get(pk=assignment.pk)).data)
 
     @extend_schema(request=None, responses={200: AssignmentDetailSerializer, **ERROR_RESPONSES})
     @action(detail=True, methods=["post"])

@@ -113,3 +113,32 @@ def eligible_shifts_q(volunteer: Volunteer) -> Q:
     if not volunteer.guardian_consent:
         q &= Q(starts_at__gte=_start_of_day(_birthday(volunteer, settings.RULES["MINOR_AGE"])))
     return q
+
+
+def eligible_volunteers_q(shift: Shift, post_type: PostType | None = None) -> Q:
+    """A filter on ``Volunteer`` selecting exactly those ``ineligibility`` accepts for ``shift``."""
+    from volunteers.models import Qualification
+
+    post_type = post_type or shift.post.post_type
+    day = _local_date(shift.starts_at)
+    q = Q(status=Volunteer.Status.ACTIVE)
+    for skill_id in post_type.required_skills.values_list("pk", flat=True):
+        q &= Q(Exists(Volunteer.skills.through.objects.filter(volunteer_id=OuterRef("pk"), skill_id=skill_id)))
+    for type_id in post_type.required_qualifications.values_list("pk", flat=True):
+        valid = Qualification.objects.filter(volunteer_id=OuterRef("pk"), qualification_type_id=type_id).filter(
+            Q(valid_until__isnull=True) | Q(valid_until__gte=day)
+        )
+        q &= Q(Exists(valid))
+    if post_type.requires_insurance:
+        q &= Q(insurance_valid_until__gte=day)
+    q &= Q(birth_date__lte=_latest_birth_date(day, post_type.min_age))
+    q &= Q(guardian_consent=True) | Q(birth_date__lte=_latest_birth_date(day, settings.RULES["MINOR_AGE"]))
+    return q
+
+
+def _latest_birth_date(day: date, age: int) -> date:
+    """The latest birth date of someone at least ``age`` years old on ``day``."""
+    try:
+        return day.replace(year=day.year - age)
+    except ValueError:  # 29 February: a person born on 28 February (or 1 March) is that old
+        return day.replace(year=day.year - age, day=28)

@@ -102,7 +102,11 @@ CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TIMEZONE = "Asia/Shanghai"
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    "tally-pending-sweep": {"task": "communities.tallies.tally_pending_sweep_task", "schedule": 60.0},
+}
+# Task modules outside the apps' tasks.py.
+CELERY_IMPORTS = ["communities.tallies"]
 
 # --- Auth -----------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -170,6 +174,9 @@ RULES = {
     "CHECKIN_OPENS_BEFORE": timedelta(minutes=env.int("RULE_CHECKIN_OPENS_MINUTES", default=30)),
     "NO_SHOW_AFTER": timedelta(minutes=env.int("RULE_NO_SHOW_AFTER_MINUTES", default=30)),
     "STAR_THRESHOLDS_HOURS": [100, 300, 600, 1000, 1500],
+    # Per started hour: (remainder up to N minutes, credit M minutes); [] credits exact minutes.
+    "HOURS_ROUNDING": [(15, 0), (45, 30)],
+    "ROTA_MAX_DAYS": env.int("RULE_ROTA_MAX_DAYS", default=62),
     "MINOR_AGE": 18,
     "MIN_VOLUNTEER_AGE": 14,
 }

@@ -141,9 +141,14 @@ def test_single_digit_typo_is_caught_by_checksum():
 
 
 def test_validation_messages_are_the_documented_ones():
+    from django.utils import translation
+
     with pytest.raises(ValidationError) as excinfo:
         validate_id_number(CLASSIC_ID[:17] + "1")
-    assert excinfo.value.messages == ["The ID number's check digit is wrong."]
+    with translation.override("en"):
+        assert excinfo.value.messages == ["The ID number's check digit is wrong."]
+    with translation.override("zh-hans"):
+        assert excinfo.value.messages == ["身份证号校验位错误。"]
 
 
 def test_lowercase_x_and_surrounding_spaces_are_normalised():

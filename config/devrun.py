@@ -1,0 +1,328 @@
+"""``make run``: the whole system on one machine, with nothing installed but Python.
+
+Steps: check the port, start Redis (the embedded server unless ``REDIS_URL`` is set), migrate,
+load the demo data into an empty database, then run gunicorn, one Celery worker and Celery beat
+until Ctrl-C. Every child runs in its own process group, so stopping (Ctrl-C, SIGTERM, or one
+part dying) ends all of them and leaves nothing behind. Each output line names the part that
+printed it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from urllib.parse import urlparse
+
+import redis
+
+from config import embedded_redis
+from config.env import BASE_DIR, VAR_DIR, default_redis_url, embedded_redis_socket
+
+STEPS = 5
+HEALTH_TIMEOUT = 60  # seconds from starting the servers until /health/ must answer 200
+STOP_TIMEOUT = 10  # seconds the parts get to shut down before they are killed
+COLOURS = {"web": 32, "worker": 35, "beat": 36, "migrate": 33, "seed": 33}
+PARTS = {"web": "web server (gunicorn)", "worker": "Celery worker", "beat": "Celery beat"}
+LABEL_WIDTH = max(len(label) for label in COLOURS)
+
+
+class Stop(Exception):
+    """Ctrl-C, SIGTERM or SIGHUP arrived; raised only at checkpoints, never mid-way through a start."""
+
+
+class Failure(Exception):
+    """Something went wrong; the message says what, and devrun exits 1."""
+
+
+_print_lock = threading.Lock()
+_stop_requested = False
+
+
+def request_stop(signum, frame) -> None:
+    # Only set a flag: an exception raised here could land between starting a process and
+    # recording it, and that process would be left behind.
+    global _stop_requested
+    _stop_requested = True
+
+
+def checkpoint() -> None:
+    if _stop_requested:
+        raise Stop
+
+
+def pause(seconds: float) -> None:
+    checkpoint()
+    time.sleep(seconds)  # a signal ends the sleep early only if its handler raises, so keep it short
+    checkpoint()
+
+
+def say(text: str = "") -> None:
+    with _print_lock:
+        print(text, flush=True)
+
+
+def step(number: int, text: str) -> None:
+    say(f"[{number}/{STEPS}] {text}")
+
+
+def label(name: str) -> str:
+    padded = name.ljust(LABEL_WIDTH)
+    if sys.stdout.isatty():
+        return f"\033[{COLOURS.get(name, 0)}m{padded} |\033[0m "
+    return f"{padded} | "
+
+
+class Children:
+    """The processes devrun started, each the leader of its own process group."""
+
+    def __init__(self):
+        self.running: dict[str, subprocess.Popen] = {}
+        self.pumps: list[threading.Thread] = []
+
+    def start(self, name: str, *args: str) -> subprocess.Popen:
+        process = subprocess.Popen(
+            [sys.executable, *args],
+            cwd=BASE_DIR,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.running[name] = process
+        pump = threading.Thread(target=self._pump, args=(name, process), daemon=True)
+        pump.start()
+        self.pumps.append(pump)
+        return process
+
+    @staticmethod
+    def _pump(name: str, process: subprocess.Popen) -> None:
+        prefix = label(name)
+        for raw in process.stdout:
+            line = raw.decode(errors="replace").rstrip()
+            with _print_lock:
+                sys.stdout.write(f"{prefix}{line}\n")
+                sys.stdout.flush()
+
+    def run(self, name: str, *args: str) -> None:
+        """Run a setup command to completion, raising Failure if it fails."""
+        process = self.start(name, *args)
+        while process.poll() is None:
+            pause(0.1)
+        code = process.returncode
+        del self.running[name]
+        self.flush_output()
+        if code != 0:
+            raise Failure(f"`{' '.join(args)}` failed with exit code {code}.")
+
+    def first_dead(self) -> tuple[str, int] | None:
+        for name, process in self.running.items():
+            if process.poll() is not None:
+                return name, process.returncode
+        return None
+
+    def stop(self) -> None:
+        """Ask every part to stop, wait, then SIGKILL whatever is left of each process group."""
+        for process in self.running.values():
+            if process.poll() is None:
+                process.terminate()  # the leader stops its own workers (gunicorn, Celery's pool)
+            else:
+                _signal_group(process, signal.SIGTERM)  # a dead leader's orphans
+        deadline = time.monotonic() + STOP_TIMEOUT
+        for process in self.running.values():
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(max(0.1, deadline - time.monotonic()))
+        for process in self.running.values():
+            _signal_group(process, signal.SIGKILL)
+            process.wait()
+        self.running.clear()
+        self.flush_output()
+
+    def flush_output(self) -> None:
+        """Let the pumps print what the children wrote last."""
+        for pump in self.pumps:
+            pump.join(timeout=1)
+        self.pumps = [pump for pump in self.pumps if pump.is_alive()]
+
+
+def _signal_group(process: subprocess.Popen, signum: int) -> None:
+    # The group outlives its leader, so this also reaches stragglers of a child that died.
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signum)
+
+
+def check_port(port: int) -> None:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn does
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            raise Failure(
+                f"Port {port} is already in use. Stop the other server or run: PORT={port + 1} make run"
+            ) from None
+
+
+def redacted(url: str) -> str:
+    parsed = urlparse(url)
+    if parsed.password:
+        return url.replace(f":{parsed.password}@", ":***@")
+    return url
+
+
+def start_redis() -> tuple[str, subprocess.Popen | None]:
+    """Return the Redis URL to use and the embedded server devrun started, if any."""
+    url = os.environ.get("REDIS_URL")
+    if url:
+        try:
+            redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=3).ping()
+        except redis.RedisError as exc:
+            raise Failure(
+                f"REDIS_URL={redacted(url)} does not answer PING ({exc}). "
+                "Start that Redis, or unset REDIS_URL to use the embedded one."
+            ) from None
+        step(1, f"Redis: using REDIS_URL={redacted(url)}")
+        return url, None
+    sock = embedded_redis_socket()
+    if _answers_ping(sock):
+        redis_cli = os.path.join(os.path.dirname(sys.executable), "redis-cli")
+        raise Failure(
+            f"A Redis server already answers on {sock}: is another `make run` using {VAR_DIR}? "
+            f"If not, a previous run left it behind; stop it with: {redis_cli} -s {sock} shutdown nosave"
+        )
+    step(1, f"Redis: starting the embedded server on {sock}")
+    return default_redis_url(), embedded_redis.start(sock)
+
+
+def _answers_ping(sock) -> bool:
+    try:
+        return sock.exists() and redis.Redis(unix_socket_path=str(sock), socket_timeout=1).ping()
+    except redis.RedisError:
+        return False  # a stale socket file; embedded_redis.start() replaces it
+
+
+def has_volunteers() -> bool:
+    import django
+
+    django.setup()
+    from django.db import connections
+
+    from volunteers.models import Volunteer
+
+    try:
+        return Volunteer.objects.exists()
+    finally:
+        connections.close_all()
+
+
+def wait_until_healthy(children: Children, url: str) -> None:
+    deadline = time.monotonic() + HEALTH_TIMEOUT
+    last = "no answer yet"
+    while time.monotonic() < deadline:
+        check_children(children)
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - our own http URL
+                if response.status == 200:
+                    return
+        except urllib.error.HTTPError as exc:
+            last = f"HTTP {exc.code}: {exc.read().decode(errors='replace')}"
+        except OSError as exc:
+            last = str(exc)
+        pause(0.5)
+    raise Failure(f"{url} did not answer 200 within {HEALTH_TIMEOUT} s (last answer: {last}).")
+
+
+def check_children(children: Children) -> None:
+    dead = children.first_dead()
+    if dead:
+        name, code = dead
+        how = f"was killed by {signal.Signals(-code).name}" if code < 0 else f"exited with code {code}"
+        raise Failure(f"The {PARTS.get(name, name)} {how} unexpectedly; stopping everything.")
+
+
+def banner(base: str) -> None:
+    from volunteers.demo import DEMO_LOGINS, DEMO_PASSWORD
+
+    width = max(len(username) for _, username, _ in DEMO_LOGINS)
+    role_width = max(len(role) for role, _, _ in DEMO_LOGINS)
+    lines = [
+        "",
+        f"  Ready:     {base}/",
+        f"  Admin:     {base}/admin/",
+        f"  API docs:  {base}/api/docs/",
+        "",
+        f"  Demo logins (password for all: {DEMO_PASSWORD}):",
+    ]
+    lines += [f"    {role:<{role_width}}  {username:<{width}}  {what}" for role, username, what in DEMO_LOGINS]
+    lines += ["", "  Press Ctrl-C to stop.", ""]
+    say("\n".join(lines))
+
+
+def main() -> int:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+    port = int(os.environ.get("PORT", "8000"))
+    base = f"http://127.0.0.1:{port}"
+
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, request_stop)
+
+    redis_server = None
+    children = Children()
+    try:
+        check_port(port)
+        redis_url, redis_server = start_redis()
+        os.environ["REDIS_URL"] = redis_url  # for every child
+
+        step(2, "Migrating the database…")
+        children.run("migrate", "manage.py", "migrate", "--no-input")
+
+        checkpoint()
+        if has_volunteers():
+            step(3, "Demo data: the database already has volunteers; skipping seed_demo.")
+        else:
+            step(3, "Demo data: loading (takes up to half a minute)…")
+            children.run("seed", "manage.py", "seed_demo")
+
+        step(4, "Starting the web server, a Celery worker and Celery beat…")
+        children.start(
+            "web",
+            *("-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{port}"),
+            *("--workers", "2", "--threads", "2", "--graceful-timeout", "5", "--access-logfile", "-"),
+            "--no-control-socket",  # gunicorn's default socket in ~/.gunicorn would clash between checkouts
+        )
+        children.start("worker", "-m", "celery", "-A", "config", "worker", "-l", "info", "--concurrency", "2")
+        schedule = str(VAR_DIR / "celerybeat-schedule")
+        children.start("beat", "-m", "celery", "-A", "config", "beat", "-l", "info", "--schedule", schedule)
+
+        step(5, f"Waiting for {base}/health/ …")
+        wait_until_healthy(children, f"{base}/health/")
+        banner(base)
+        while True:
+            check_children(children)
+            pause(0.5)
+    except Stop:
+        say("\nStopping…")
+        return 0
+    except Failure as exc:
+        with _print_lock:
+            print(f"\nError: {exc}", file=sys.stderr, flush=True)
+        return 1
+    finally:
+        # From here on signals only set the flag again, so a second Ctrl-C cannot cut the cleanup short.
+        started = bool(children.running or redis_server)
+        children.stop()
+        if redis_server:
+            embedded_redis.stop(redis_server)
+        if started:
+            say("Stopped.")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
