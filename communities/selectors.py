@@ -109,3 +109,129 @@ def volunteer_calendar_shifts(*, volunteer: Volunteer) -> QuerySet:
         .select_related("shift__post__post_type", "shift__community__street__district")
         .order_by("shift__starts_at")
     )
+
+
+# --- Coordinators ----------------------------------------------------------------------------
+
+
+def communities_managed_by(user) -> QuerySet:
+    """Communities whose shifts and attendance ``user`` may manage."""
+    if not user.is_authenticated:
+        return Community.objects.none()
+    if user.is_superuser:
+        return Community.objects.all()
+    return Community.objects.filter(coordinators=user)
+
+
+def shifts_managed_by(user) -> QuerySet:
+    return Shift.objects.filter(community__in=communities_managed_by(user))
+
+
+def assignments_managed_by(user) -> QuerySet:
+    return Assignment.objects.filter(shift__community__in=communities_managed_by(user))
+
+
+def shift_candidates(*, shift: Shift) -> QuerySet:
+    """Volunteers who may take ``shift`` now, best first, each with the figures behind its rank.
+
+    Eligibility, schedule and limits are filters in SQL (the rest window around the shift covers
+    overlaps too); ranking is: deployed to this community, then matching skills, then fewest
+    credited hours in the last 7 days. Daily-limit is checked conservatively: any confirmed
+    minutes on a shift touching the same days count in full.
+    """
+    from datetime import timedelta
+
+    from django.conf import settings
+    from django.db.models import Case, DurationField, Exists, ExpressionWrapper, IntegerField, Sum, Value, When
+
+    from .eligibility import eligible_volunteers_q
+
+    post_type = shift.post.post_type
+    rest = timedelta(hours=settings.RULES["MIN_REST_HOURS"])
+    busy = Assignment.objects.filter(
+        volunteer_id=OuterRef("pk"),
+        status__in=(Assignment.Status.CONFIRMED, Assignment.Status.COMPLETED),
+        shift__starts_at__lt=shift.ends_at + rest,
+        shift__ends_at__gt=shift.starts_at - rest,
+    )
+    taken = Assignment.objects.filter(volunteer_id=OuterRef("pk"), shift_id=shift.pk).exclude(
+        status=Assignment.Status.CANCELLED
+    )
+    day_start = timezone.localtime(shift.starts_at).replace(hour=0, minute=0, second=0, microsecond=0)
+    day_end = timezone.localtime(shift.ends_at).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    limit = timedelta(hours=settings.RULES["MAX_HOURS_PER_DAY"]) - (shift.ends_at - shift.starts_at)
+    same_days = (
+        Assignment.objects.filter(
+            volunteer_id=OuterRef("pk"),
+            status=Assignment.Status.CONFIRMED,
+            shift__starts_at__lt=day_end,
+            shift__ends_at__gt=day_start,
+        )
+        .order_by()
+        .values("volunteer_id")
+        .annotate(
+            total=Sum(ExpressionWrapper(F("shift__ends_at") - F("shift__starts_at"), output_field=DurationField()))
+        )
+        .values("total")
+    )
+    week_ago = timezone.now() - timedelta(days=7)
+    recent_minutes = (
+        Assignment.objects.filter(
+            volunteer_id=OuterRef("pk"),
+            hours_status=Assignment.HoursStatus.APPROVED,
+            shift__starts_at__gte=week_ago,
+        )
+        .order_by()
+        .values("volunteer_id")
+        .annotate(total=Sum("credited_minutes"))
+        .values("total")
+    )
+    required_skill_ids = list(post_type.required_skills.values_list("pk", flat=True))
+    matching = (
+        Volunteer.skills.through.objects.filter(volunteer_id=OuterRef("pk"), skill_id__in=required_skill_ids)
+        .order_by()
+        .values("volunteer_id")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    candidates = Volunteer.objects.filter(eligible_volunteers_q(shift, post_type), anonymised_at__isnull=True).exclude(
+        Exists(busy)
+    )
+    candidates = candidates.exclude(Exists(taken))
+    if limit.total_seconds() < 0:
+        return candidates.none()
+    candidates = candidates.annotate(day_load=Subquery(same_days[:1], output_field=DurationField())).filter(
+        Q(day_load__isnull=True) | Q(day_load__lte=limit)
+    )
+    return (
+        candidates.annotate(
+            deployed_here=Case(
+                When(deployed_community_id=shift.community_id, then=Value(1)),
+                default=Value(0),
+                output_field=IntegerField(),
+            ),
+            matching_skills=Coalesce(Subquery(matching[:1], output_field=IntegerField()), 0),
+            recent_minutes=Coalesce(Subquery(recent_minutes[:1], output_field=IntegerField()), 0),
+        )
+        .select_related("organization", "team", "deployed_community")
+        .order_by("-deployed_here", "-matching_skills", "recent_minutes", "volunteer_number")
+    )
+
+
+def community_roster(*, community: Community, day) -> list[Shift]:
+    """The day's shifts at ``community`` with every live assignment, in three queries."""
+    from datetime import datetime, time, timedelta
+
+    start = timezone.make_aware(datetime.combine(day, time.min))
+    end = start + timedelta(days=1)
+    live = (
+        Assignment.objects.exclude(status=Assignment.Status.CANCELLED)
+        .select_related("volunteer__team")
+        .order_by("status", "waitlist_order", "volunteer__volunteer_number")
+    )
+    return list(
+        Shift.objects.filter(community=community, starts_at__lt=end, ends_at__gt=start)
+        .select_related("post__post_type")
+        .prefetch_related(Prefetch("assignments", queryset=live, to_attr="live_assignments"))
+        .order_by("post__name", "starts_at")
+    )
