@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from config.db import retry_on_conflict
 from config.errors import ServiceError
 
 from . import checkin_codes, hours, tallies
@@ -71,6 +72,7 @@ def _check_in_window(shift: Shift, now: datetime) -> None:
         raise ServiceError("shift_over")
 
 
+@retry_on_conflict
 @transaction.atomic
 def assignment_check_in(
     *,
@@ -136,6 +138,7 @@ def _complete(assignment: Assignment, checked_out_at: datetime) -> None:
     assignment.hours_status = Assignment.HoursStatus.PENDING
 
 
+@retry_on_conflict
 @transaction.atomic
 def assignment_check_out(*, assignment_id: int, volunteer, now: datetime | None = None) -> Assignment:
     """The volunteer checks out; the credited time awaits the coordinator's approval."""

@@ -1,0 +1,43 @@
+"""Answer 503 with a clear code, not a traceback, while the database is unreachable."""
+
+from __future__ import annotations
+
+import logging
+
+from django.http import HttpResponse, JsonResponse
+from django.template.loader import render_to_string
+
+from config.db import database_unavailable
+from config.errors import error_body
+
+logger = logging.getLogger(__name__)
+
+
+class DatabaseUnavailableMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        try:
+            return self.get_response(request)
+        except Exception as exc:
+            # Raised outside a view (sessions, authentication middleware) the error reaches here.
+            response = self.process_exception(request, exc)
+            if response is None:
+                raise
+            return response
+
+    def process_exception(self, request, exc):
+        if not database_unavailable(exc):
+            return None
+        logger.error("database unavailable: %s", type(exc).__name__)
+        if request.path.startswith("/api/") or "application/json" in request.headers.get("Accept", ""):
+            response = JsonResponse(error_body("service_unavailable"), status=503)
+        else:
+            try:
+                body = render_to_string("503.html", request=None)
+            except Exception:  # the page must not need the database either
+                body = "<h1>503</h1>"
+            response = HttpResponse(body, status=503)
+        response["Retry-After"] = "5"
+        return response
