@@ -19,7 +19,7 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt $(VENV)/.runtime
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
-run: $(VENV)/.runtime
+run: $(VENV)/.runtime messages
 	$(BIN)/python -m config.devrun
 
 messages: $(VENV)/.runtime
@@ -39,3 +39,16 @@ test: lint pytest
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache
+
+# Shift sign-ups over HTTP (gunicorn, PostgreSQL at DATABASE_URL, default vmbench_signup) next to
+# pgbench; writes its section of docs/performance.md. Options: BENCH_SIGNUP_ARGS="--requests 3000".
+.PHONY: bench-signup
+bench-signup: $(VENV)/.runtime messages
+	$(BIN)/python bench/signup_http.py $(BENCH_SIGNUP_ARGS)
+
+# 100,000 due reminders sent by one Celery worker to the file SMS backend (bench/reminders.py);
+# writes its section of docs/performance.md. Options: BENCH_REMINDERS_ARGS="--count 20000";
+# PostgreSQL: BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/vmbench_reminders (dropped first).
+.PHONY: bench-reminders
+bench-reminders: $(VENV)/.runtime
+	$(BIN)/python bench/reminders.py $(BENCH_REMINDERS_ARGS)

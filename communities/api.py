@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from django.utils.dateparse import parse_date
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -201,7 +202,7 @@ class ShiftViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     def checkin_code(self, request, pk=None):
         shift = self._managed_shift(pk)
         current = attendance.checkin_code_current(shift=shift)
-        url = request.build_absolute_uri(f"/checkin/?shift={shift.pk}&code={current['code']}")
+        url = request.build_absolute_uri(f"{reverse('check-in')}?shift={shift.pk}&code={current['code']}")
         response = Response(
             CheckinCodeSerializer({**current, "checkin_url": url, "qr_svg": coordinator_api.qr_svg(url)}).data
         )

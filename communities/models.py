@@ -346,6 +346,7 @@ class Notification(models.Model):
         SENDING = "sending", _("Being sent")
         SENT = "sent", _("Sent")
         FAILED = "failed", _("Failed")
+        SKIPPED = "skipped", _("Not sent: no longer applies")
 
     key = models.CharField(max_length=160, unique=True)
     kind = models.CharField(_("kind"), max_length=32)

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.conf import settings
+from django.db.models import BooleanField, Count, ExpressionWrapper, F, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from volunteers.models import Volunteer
 
 from .eligibility import eligible_shifts_q
-from .models import Assignment, Community, Shift
+from .models import Assignment, Community, Notification, Shift
 
 
 def community_list(*, district: str | None = None, street: str | None = None, q: str | None = None) -> QuerySet:
@@ -109,6 +110,95 @@ def volunteer_calendar_shifts(*, volunteer: Volunteer) -> QuerySet:
         .select_related("shift__post__post_type", "shift__community__street__district")
         .order_by("shift__starts_at")
     )
+
+
+# --- The volunteer's own pages --------------------------------------------------------------
+
+
+def _mine(volunteer: Volunteer) -> QuerySet:
+    return assignments_with_position(
+        Assignment.objects.filter(volunteer=volunteer).select_related("shift__post__post_type", "shift__community")
+    ).annotate(
+        # Placed from the waitlist: a direct sign-up is confirmed before its row is created, a
+        # promotion only later (see services.shift_sign_up and waitlist_promote).
+        promoted=ExpressionWrapper(Q(confirmed_at__gt=F("created_at")), output_field=BooleanField())
+    )
+
+
+def shift_detail(*, shift_id: int, volunteer: Volunteer | None) -> Shift:
+    """One shift, past ones included, with its requirements and the caller's own assignment."""
+    return (
+        shift_list(volunteer=volunteer, include_past=True)
+        .prefetch_related("post__post_type__required_skills", "post__post_type__required_qualifications")
+        .get(pk=shift_id)
+    )
+
+
+def volunteer_upcoming_assignments(*, volunteer: Volunteer, now: datetime | None = None) -> QuerySet:
+    """Confirmed and waitlisted places on shifts that have not ended, soonest first."""
+    now = now or timezone.now()
+    return (
+        _mine(volunteer)
+        .filter(status__in=(Assignment.Status.CONFIRMED, Assignment.Status.WAITLISTED), shift__ends_at__gt=now)
+        .order_by("shift__starts_at", "id")
+    )
+
+
+def volunteer_past_assignments(*, volunteer: Volunteer, now: datetime | None = None) -> QuerySet:
+    """Everything else: ended shifts and cancelled places, most recent first."""
+    now = now or timezone.now()
+    return (
+        _mine(volunteer)
+        .filter(Q(shift__ends_at__lte=now) | ~Q(status__in=(Assignment.Status.CONFIRMED, Assignment.Status.WAITLISTED)))
+        .order_by("-shift__starts_at", "-id")
+    )
+
+
+def volunteer_assignments_between(*, volunteer: Volunteer, start: datetime, end: datetime) -> QuerySet:
+    """Live places on shifts that overlap [start, end): the week calendar."""
+    return (
+        _mine(volunteer)
+        .exclude(status=Assignment.Status.CANCELLED)
+        .filter(shift__starts_at__lt=end, shift__ends_at__gt=start)
+        .order_by("shift__starts_at", "id")
+    )
+
+
+def volunteer_checkin_open(*, volunteer: Volunteer, now: datetime | None = None) -> QuerySet:
+    """Confirmed places not yet checked in whose check-in window is open now."""
+    now = now or timezone.now()
+    return (
+        _mine(volunteer)
+        .filter(
+            status=Assignment.Status.CONFIRMED,
+            checked_in_at__isnull=True,
+            shift__starts_at__lte=now + settings.RULES["CHECKIN_OPENS_BEFORE"],
+            shift__ends_at__gt=now,
+        )
+        .order_by("shift__starts_at", "id")
+    )
+
+
+def volunteer_completed_assignments(*, volunteer: Volunteer) -> QuerySet:
+    """Attended shifts with their credited time, most recent first: the hours page."""
+    return (
+        Assignment.objects.filter(volunteer=volunteer, status=Assignment.Status.COMPLETED)
+        .select_related("shift__post__post_type", "shift__community")
+        .order_by("-shift__starts_at", "-id")
+    )
+
+
+def notification_inbox(user) -> QuerySet:
+    """The in-app messages addressed to ``user``, newest first."""
+    return Notification.objects.filter(recipient=user, channel=Notification.Channel.INAPP).order_by(
+        "-created_at", "-id"
+    )
+
+
+def notification_unread_count(user) -> int:
+    if not user.is_authenticated:
+        return 0
+    return notification_inbox(user).filter(read_at__isnull=True).count()
 
 
 # --- Coordinators ----------------------------------------------------------------------------
@@ -235,3 +325,11 @@ def community_roster(*, community: Community, day) -> list[Shift]:
         .prefetch_related(Prefetch("assignments", queryset=live, to_attr="live_assignments"))
         .order_by("post__name", "starts_at")
     )
+
+
+def day_bounds(day):
+    """Local midnight to midnight, as aware datetimes."""
+    from datetime import datetime, time, timedelta
+
+    start = timezone.make_aware(datetime.combine(day, time.min))
+    return start, start + timedelta(days=1)

@@ -16,14 +16,15 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, prefetch_related_objects
 from django.utils import timezone
 
+from config.db import retry_on_conflict
 from config.errors import ServiceError
 from volunteers.models import Volunteer
 
 from .eligibility import ineligibility
-from .models import Assignment, Shift
+from .models import Assignment, PostType, Shift
 
 Status = Assignment.Status
 
@@ -42,12 +43,23 @@ def _lock_shift(shift_id: int) -> Shift:
         raise ServiceError("not_found") from None
 
 
-def _lock_volunteer(volunteer_id: int) -> Volunteer:
-    return (
-        Volunteer.objects.select_for_update(of=("self",))
-        .prefetch_related("skills", "qualifications")
-        .get(pk=volunteer_id)
-    )
+def _lock_volunteer(volunteer_id: int, post_type: PostType | None = None) -> Volunteer:
+    """Lock the volunteer, with the skills and qualifications ``ineligibility`` will read.
+
+    Given a post type, only what it requires is prefetched: a duty without requirements reads
+    neither, so loading them would be two queries for nothing.
+    """
+    related = ["skills", "qualifications"]
+    if post_type is not None:
+        related = [
+            name
+            for name, required in (
+                ("skills", post_type.required_skills.all()),
+                ("qualifications", post_type.required_qualifications.all()),
+            )
+            if required
+        ]
+    return Volunteer.objects.select_for_update(of=("self",)).prefetch_related(*related).get(pk=volunteer_id)
 
 
 # --- Rules about time -----------------------------------------------------------------------
@@ -147,12 +159,13 @@ def _leave_waitlist(shift: Shift) -> None:
 
 
 def _after_commit(event: str, assignment: Assignment) -> None:
-    """Queue the notification for ``event`` once the transaction has committed."""
-    from . import events
+    """Create the notifications for ``event`` in this transaction; they are sent after it commits."""
+    from . import notifications
 
-    events.publish(event, assignment_id=assignment.pk)
+    notifications.assignment_event(event, assignment_id=assignment.pk)
 
 
+@retry_on_conflict
 @transaction.atomic
 def shift_sign_up(
     *,
@@ -170,7 +183,11 @@ def shift_sign_up(
     """
     now = now or timezone.now()
     shift = _lock_shift(shift_id)
-    volunteer = _lock_volunteer(volunteer.pk)
+    # The duty's requirements, read once: they say what to load with the volunteer, and
+    # ``ineligibility`` reads them from this cache.
+    post_type = shift.post.post_type
+    prefetch_related_objects([post_type], "required_skills", "required_qualifications")
+    volunteer = _lock_volunteer(volunteer.pk, post_type)
 
     if shift.status == Shift.Status.CANCELLED:
         raise ServiceError("shift_cancelled")
@@ -201,8 +218,10 @@ def shift_sign_up(
         assignment.status, assignment.confirmed_at = Status.CONFIRMED, now
     else:
         assignment.status, assignment.waitlist_order = Status.WAITLISTED, _take_ticket(shift)
+    # No savepoint: a duplicate refuses the whole sign-up, so the error rolls back the enclosing
+    # transaction (or, when nested, its savepoint) anyway, and a savepoint would cost two round trips.
     try:
-        with transaction.atomic():
+        with transaction.atomic(savepoint=False):
             assignment.save()
     except IntegrityError:
         raise ServiceError("already_signed_up") from None
@@ -210,6 +229,7 @@ def shift_sign_up(
     return assignment
 
 
+@retry_on_conflict
 @transaction.atomic
 def assignment_cancel(*, assignment_id: int, enforce_cutoff: bool = True, now: datetime | None = None) -> Assignment:
     """Cancel a confirmed or waitlisted place; a freed place goes to the waitlist at once."""
@@ -271,6 +291,7 @@ def waitlist_promote(*, shift: Shift, now: datetime | None = None) -> list[Assig
     return promoted
 
 
+@retry_on_conflict
 @transaction.atomic
 def shift_capacity_set(*, shift_id: int, capacity: int, now: datetime | None = None) -> Shift:
     """Change a shift's capacity. Lowering it below the confirmed count is refused; raising it promotes."""

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import DatabaseError, InterfaceError, OperationalError
+from django.db import DatabaseError, DataError, InterfaceError, OperationalError
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, status
@@ -32,7 +32,10 @@ ERRORS: dict[str, tuple[int, Any]] = {
     "not_cancellable": (409, _("Only a confirmed or waitlisted place can be cancelled.")),
     "capacity_below_confirmed": (409, _("Capacity cannot be lower than the number of confirmed volunteers.")),
     "not_a_volunteer": (403, _("Only registered volunteers can do this.")),
-    "checkin_code_invalid": (409, _("The check-in code is wrong or has expired. Scan the code shown at the post again.")),
+    "checkin_code_invalid": (
+        409,
+        _("The check-in code is wrong or has expired. Scan the code shown at the post again."),
+    ),
     "checkin_not_open": (409, _("Check-in for this shift has not opened yet.")),
     "outside_geofence": (409, _("You seem to be too far from the post to check in there.")),
     "already_checked_in": (409, _("You have already checked in for this shift.")),
@@ -45,6 +48,7 @@ ERRORS: dict[str, tuple[int, Any]] = {
     "shift_change_conflicts": (409, _("The change conflicts with the schedules of volunteers on this shift.")),
     "rota_invalid": (400, _("The rota pattern is not valid.")),
     "not_enough_volunteers": (409, _("Not enough volunteers match the request.")),
+    "notification_not_failed": (409, _("Only a failed notification can be sent again.")),
     "invalid": (400, _("The request contains invalid data.")),
     "malformed_request": (400, _("The request could not be read.")),
     "not_authenticated": (401, _("Authentication is required.")),
@@ -96,6 +100,9 @@ _DRF_CODES = {
 def api_exception_handler(exc, context):
     if isinstance(exc, ServiceError):
         return Response(error_body(exc.code, exc.message, exc.details), status=exc.status)
+    if isinstance(exc, OverflowError | DataError):
+        # A number or text the database cannot hold (an id beyond 64 bits): bad input, not a fault.
+        return Response(error_body("invalid", details={"non_field_errors": [str(ERRORS["invalid"][1])]}), status=400)
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(detail=exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
     if isinstance(exc, Http404):

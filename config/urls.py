@@ -3,6 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config.health import health
+from volunteers.certificate_views import page_urlpatterns as certificate_pages
 
 urlpatterns = [
     path("health/", health, name="health"),
@@ -12,4 +13,8 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/v1/", include("config.api_urls")),
     path("", include("volunteers.urls")),
+    path("", include("communities.urls")),
+    path("", include("communities.coordinator_urls")),
+    path("", include("communities.committee_views")),
+    path("", include(certificate_pages)),
 ]

@@ -19,6 +19,16 @@ def redis_server():
     embedded_redis.stop(process)
 
 
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    """Throttle counts live in the process-local cache; no test inherits another's."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 @pytest.fixture
 def api_client():
     return APIClient()

@@ -74,7 +74,9 @@ def test_no_retry_inside_an_enclosing_transaction():
 
 
 def test_unreachable_database_is_recognised():
-    assert database_unavailable(OperationalError('connection to server at "127.0.0.1", port 5 failed: Connection refused'))
+    assert database_unavailable(
+        OperationalError('connection to server at "127.0.0.1", port 5 failed: Connection refused')
+    )
     assert not database_unavailable(OperationalError("no such column: nope"))
     assert not database_unavailable(lost_race())
 

@@ -22,4 +22,7 @@ def test_placeholders_survive_translation():
 
     placeholder = re.compile(r"%\(\w+\)[sd]|\{\w*\}")
     for entry in catalogue:
-        assert sorted(placeholder.findall(entry.msgid)) == sorted(placeholder.findall(entry.msgstr)), entry.msgid
+        wanted = sorted(set(placeholder.findall(entry.msgid)) | set(placeholder.findall(entry.msgid_plural or "")))
+        translations = list(entry.msgstr_plural.values()) if entry.msgid_plural else [entry.msgstr]
+        for text in translations:
+            assert sorted(set(placeholder.findall(text))) == wanted, entry.msgid

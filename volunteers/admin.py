@@ -1,4 +1,5 @@
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
 from .models import (
@@ -136,9 +137,69 @@ class LoginFailureAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
 
 
+class ImportForm(forms.Form):
+    file = forms.FileField(label=_("File (.xlsx or .csv)"))
+    kind = forms.ChoiceField(label=_("kind"), choices=ImportBatch.Kind.choices, initial=ImportBatch.Kind.VOLUNTEERS)
+    dry_run = forms.BooleanField(label=_("Dry run: check every row, write nothing"), required=False, initial=True)
+
+
 @admin.register(ImportBatch)
 class ImportBatchAdmin(admin.ModelAdmin):
+    """Past imports, read-only; new ones come through the import page (volunteers.imports)."""
+
     list_display = ["kind", "file_name", "rows", "created", "unchanged", "created_by", "created_at"]
     list_filter = ["kind"]
     search_fields = ["file_name"]
     list_select_related = ["created_by"]
+    readonly_fields = [f.name for f in ImportBatch._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def get_urls(self):
+        from django.urls import path
+
+        extra = [path("import/", self.admin_site.admin_view(self.import_view), name="volunteers_importbatch_import")]
+        return extra + super().get_urls()
+
+    def import_view(self, request):
+        from django.template.response import TemplateResponse
+
+        from config.errors import ServiceError
+
+        from .imports import import_run
+
+        result = None
+        form = ImportForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["file"]
+            try:
+                result = import_run(
+                    kind=form.cleaned_data["kind"],
+                    file_name=upload.name,
+                    content=upload.read(),
+                    actor=request.user,
+                    dry_run=form.cleaned_data["dry_run"],
+                )
+            except ServiceError as error:
+                self.message_user(request, error.message, level=messages.ERROR)
+            else:
+                if result.ok and not result.dry_run:
+                    self.message_user(
+                        request,
+                        _("Imported: %(created)d created, %(unchanged)d unchanged.")
+                        % {"created": result.created, "unchanged": result.unchanged},
+                        level=messages.SUCCESS,
+                    )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": _("Import from a spreadsheet"),
+            "form": form,
+            "result": result,
+            "kinds": ImportBatch.Kind.choices,
+        }
+        return TemplateResponse(request, "admin/volunteers/importbatch/import.html", context)

@@ -7,16 +7,18 @@ from django.db import transaction
 from django.http import HttpResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import permissions
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import permissions, serializers
 from rest_framework.authtoken.models import Token
 from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from communities.selectors import volunteer_calendar_shifts
-from config.errors import ServiceError
+from config.errors import ServiceError, error_body
 
-from . import selectors
+from . import privacy, selectors
+from .auth import client_ip, lockout_retry_after
 from .calendar import shifts_ics
 from .models import Volunteer, new_calendar_token
 from .serializers import CalendarLinkSerializer, MeSerializer, TokenRequestSerializer, TokenResponseSerializer
@@ -26,15 +28,40 @@ def _ref(obj):
     return {"id": obj.pk, "name": str(obj)} if obj is not None else None
 
 
+def _login_locked_response(retry_after: int) -> Response:
+    return Response(
+        error_body("login_locked", details={"retry_after_seconds": retry_after}),
+        status=429,
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
 @extend_schema(tags=["auth"])
 class TokenView(APIView):
+    """Log in for a token. Failures count towards the lockout of volunteers.auth (429 ``login_locked``)."""
+
     authentication_classes: list = []
     permission_classes = [permissions.AllowAny]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "auth"
 
-    @extend_schema(request=TokenRequestSerializer, responses={200: TokenResponseSerializer})
+    @extend_schema(
+        request=TokenRequestSerializer,
+        responses={
+            200: TokenResponseSerializer,
+            400: OpenApiResponse(description="`invalid`: username or password missing."),
+            401: OpenApiResponse(description="`authentication_failed`."),
+            429: OpenApiResponse(
+                description="`login_locked` (`details.retry_after_seconds`) or `throttled`: too many attempts."
+            ),
+        },
+    )
     def post(self, request):
         serializer = TokenRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        retry_after = lockout_retry_after(username=serializer.validated_data["username"], ip=client_ip(request))
+        if retry_after:
+            return _login_locked_response(retry_after)
         user = authenticate(request, **serializer.validated_data)
         if user is None or not user.is_active:
             raise ServiceError("authentication_failed")
@@ -111,3 +138,106 @@ class CalendarLinkView(APIView):
         volunteer.calendar_token = new_calendar_token()
         volunteer.save(update_fields=["calendar_token", "updated_at"])
         return Response({"url": _calendar_url(request, volunteer)})
+
+
+# --- Token reset and personal data (docs/privacy.md) ---------------------------------------
+
+
+@extend_schema(tags=["auth"])
+class TokenResetView(APIView):
+    """Revoke the caller's token and issue a new one (e.g. after a phone was lost)."""
+
+    @extend_schema(
+        request=None,
+        responses={200: TokenResponseSerializer, 401: OpenApiResponse(description="Not authenticated.")},
+        summary="Replace the caller's token",
+    )
+    @transaction.atomic
+    def post(self, request):
+        Token.objects.filter(user=request.user).delete()
+        token = Token.objects.create(user=request.user)
+        return Response({"token": token.key})
+
+
+class IdNumberSerializer(serializers.Serializer):
+    id_number = serializers.CharField()
+
+
+class AccountDeleteSerializer(serializers.Serializer):
+    password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False)
+
+
+class AccountDeletedSerializer(serializers.Serializer):
+    volunteer_number = serializers.CharField()
+    anonymised_at = serializers.DateTimeField()
+
+
+_ME_ERRORS = {
+    401: OpenApiResponse(description="Not authenticated."),
+    403: OpenApiResponse(description="`not_a_volunteer`: the caller has no volunteer record."),
+}
+
+
+def _require_volunteer(request) -> Volunteer:
+    volunteer = selectors.user_volunteer(request.user)
+    if volunteer is None:
+        raise ServiceError("not_a_volunteer")
+    return volunteer
+
+
+@extend_schema(tags=["me"])
+class IdNumberView(APIView):
+    """The caller's own full ID number. Every call is recorded as a personal-data access."""
+
+    @extend_schema(request=None, responses={200: IdNumberSerializer, **_ME_ERRORS}, summary="Show my full ID number")
+    def post(self, request):
+        volunteer = _require_volunteer(request)
+        number = privacy.volunteer_id_number_reveal(actor=request.user, volunteer=volunteer, purpose="self_view")
+        response = Response({"id_number": number})
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+@extend_schema(tags=["me"])
+class DataExportView(APIView):
+    """Everything held about the caller, as JSON (the full ID number inside is recorded)."""
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT, **_ME_ERRORS}, summary="Download my data")
+    def get(self, request):
+        volunteer = _require_volunteer(request)
+        data = privacy.volunteer_data_export(actor=request.user, volunteer=volunteer)
+        response = Response(data)
+        response["Content-Disposition"] = f'attachment; filename="my-data-{volunteer.volunteer_number}.json"'
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+@extend_schema(tags=["me"])
+class AccountDeleteView(APIView):
+    """Delete the caller's personal data: the account is anonymised, credited hours stay counted."""
+
+    @extend_schema(
+        request=AccountDeleteSerializer,
+        responses={
+            200: AccountDeletedSerializer,
+            400: OpenApiResponse(description="`password_incorrect`, or `invalid`: no password given."),
+            **_ME_ERRORS,
+            429: OpenApiResponse(description="`login_locked`: too many wrong passwords."),
+        },
+        summary="Delete my account",
+    )
+    def post(self, request):
+        volunteer = _require_volunteer(request)
+        serializer = AccountDeleteSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        username = request.user.get_username()
+        retry_after = lockout_retry_after(username=username, ip=client_ip(request))
+        if retry_after:
+            return _login_locked_response(retry_after)
+        # Through authenticate(), so wrong passwords count towards the lockout like any log-in.
+        if authenticate(request, username=username, password=serializer.validated_data["password"]) is None:
+            raise ServiceError("password_incorrect")
+        volunteer = privacy.volunteer_anonymise(volunteer=volunteer, actor=request.user)
+        return Response(
+            {"volunteer_number": volunteer.volunteer_number, "anonymised_at": volunteer.anonymised_at.isoformat()}
+        )

@@ -73,3 +73,11 @@ def volunteer_create(
             if not Volunteer.objects.filter(volunteer_number=volunteer.volunteer_number).exists():
                 raise
     raise RuntimeError("could not draw a free volunteer number")
+
+
+def volunteer_preferences_update(*, volunteer: Volunteer, notify_by_sms: bool, notify_by_email: bool) -> Volunteer:
+    """Save the channels a volunteer wants reminders on (the in-app inbox always gets everything)."""
+    volunteer.notify_by_sms = notify_by_sms
+    volunteer.notify_by_email = notify_by_email
+    volunteer.save(update_fields=["notify_by_sms", "notify_by_email", "updated_at"])
+    return volunteer

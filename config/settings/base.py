@@ -54,6 +54,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "volunteers.context_processors.navigation",
             ],
         },
     },
@@ -116,7 +117,25 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+# --- Log-in lockout and throttling (volunteers.auth; docs/privacy.md) -----------------
+# The lockout backend is a ModelBackend, so it alone also serves sessions and permissions;
+# keeping ModelBackend after it would only check every failed password twice.
+AUTHENTICATION_BACKENDS = ["volunteers.auth.LockoutModelBackend"]
+LOGIN_LOCKOUT = {
+    "USERNAME_FAILURES": env.int("LOGIN_LOCKOUT_USERNAME_FAILURES", default=5),
+    "IP_FAILURES": env.int("LOGIN_LOCKOUT_IP_FAILURES", default=20),
+    "WINDOW_SECONDS": env.int("LOGIN_LOCKOUT_WINDOW_SECONDS", default=15 * 60),
+    # Reverse proxies in front of the app whose X-Forwarded-For entry is trusted (0: none).
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
+}
+# Request throttles count in process memory: a coarse flood guard that needs neither Redis
+# nor a cache table. The security limit is the lockout above, kept in the database.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "default"}}
+# --- end of log-in lockout and throttling ----------------------------------------------
 
 # --- Internationalisation -------------------------------------------------------------
 LANGUAGE_CODE = "zh-hans"
@@ -147,12 +166,19 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "config.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
     "EXCEPTION_HANDLER": "config.errors.api_exception_handler",
+    # Anonymous token requests (volunteers.api.TokenView); see LOGIN_LOCKOUT.
+    "DEFAULT_THROTTLE_RATES": {"auth": env.str("THROTTLE_AUTH_RATE", default="30/min")},
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Volunteer mobilisation API",
     "DESCRIPTION": "Sign-up, dispatch, check-in and service hours for youth volunteers.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.openapi.add_error_responses",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "AssignmentStatusEnum": "communities.models.Assignment.Status",
         "ShiftStatusEnum": "communities.models.Shift.Status",
@@ -182,11 +208,97 @@ RULES = {
     "MIN_VOLUNTEER_AGE": 14,
 }
 
+# --- Notifications (communities.notifications; see docs/notifications.md) -------------
+# Every message is a Notification row keyed by (assignment, kind, channel, recipient); a
+# minute sweep creates the time-driven ones and sends whatever is due. No ETA tasks.
+NOTIFICATIONS = {
+    # communities.sms.FileSmsBackend (default: one JSON line per message, idempotent by key),
+    # communities.sms.ConsoleSmsBackend, or communities.sms.HttpSmsBackend (the provider).
+    "SMS_BACKEND": env.str("NOTIFY_SMS_BACKEND", default="communities.sms.FileSmsBackend"),
+    "SMS_FILE": env.str("NOTIFY_SMS_FILE", default=str(VAR_DIR / "sms" / "outbox.jsonl")),
+    "SMS_FILE_DELAY": env.float("NOTIFY_SMS_FILE_DELAY", default=0.0),  # seconds per message (tests)
+    "SMS_FILE_FSYNC": env.bool("NOTIFY_SMS_FILE_FSYNC", default=True),
+    "SMS_HTTP_URL": env.str("NOTIFY_SMS_HTTP_URL", default=""),
+    "SMS_HTTP_KEY": env.str("NOTIFY_SMS_HTTP_KEY", default=""),
+    "SMS_HTTP_TIMEOUT": env.float("NOTIFY_SMS_HTTP_TIMEOUT", default=10.0),
+    "EMAIL_FROM": env.str("NOTIFY_EMAIL_FROM", default=""),  # empty: DEFAULT_FROM_EMAIL
+    "MESSAGE_ID_DOMAIN": env.str("NOTIFY_MESSAGE_ID_DOMAIN", default="volunteers.localhost"),
+    "LANGUAGE": env.str("NOTIFY_LANGUAGE", default="zh-hans"),
+    # Local time; no SMS between them unless urgent (an empty value turns quiet hours off).
+    "QUIET_HOURS_START": env.str("NOTIFY_QUIET_HOURS_START", default="22:00"),
+    "QUIET_HOURS_END": env.str("NOTIFY_QUIET_HOURS_END", default="07:00"),
+    "REMINDER_LEADS": [
+        timedelta(minutes=m) for m in env.list("NOTIFY_REMINDER_LEAD_MINUTES", cast=int, default=[24 * 60, 120])
+    ],
+    "NUDGE_AFTER": timedelta(minutes=env.int("NOTIFY_NUDGE_AFTER_MINUTES", default=10)),
+    "ESCALATE_AFTER": timedelta(minutes=env.int("NOTIFY_ESCALATE_AFTER_MINUTES", default=30)),
+    "MAX_ATTEMPTS": env.int("NOTIFY_MAX_ATTEMPTS", default=5),
+    "RETRY_BACKOFF": timedelta(seconds=env.int("NOTIFY_RETRY_BACKOFF_SECONDS", default=60)),  # doubles per attempt
+    "RETRY_BACKOFF_MAX": timedelta(hours=1),
+    # A row claimed longer ago than this is taken to belong to a dead worker and claimed again.
+    "LEASE": timedelta(seconds=env.int("NOTIFY_LEASE_SECONDS", default=600)),
+    "BATCH_SIZE": env.int("NOTIFY_BATCH_SIZE", default=500),
+    "DRAIN_SECONDS": env.int("NOTIFY_DRAIN_SECONDS", default=50),  # one send task's time budget
+    "DRAIN_TASKS": env.int("NOTIFY_DRAIN_TASKS", default=2),  # send tasks a sweep starts at most
+    "QUEUE": env.str("NOTIFY_QUEUE", default="") or None,  # None: Celery's default queue
+}
+_notify_options = {"expires": 55, **({"queue": NOTIFICATIONS["QUEUE"]} if NOTIFICATIONS["QUEUE"] else {})}
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "notifications-sweep": {
+            "task": "communities.tasks.notifications_sweep",
+            "schedule": 60.0,
+            "options": _notify_options,
+        },
+        "no-show-sweep": {"task": "communities.tasks.no_show_sweep", "schedule": 60.0, "options": _notify_options},
+    }
+)
+# --- End of notifications -------------------------------------------------------------
+
+# --- Statistics, daily reports and nightly recount (communities.reports; docs/statistics.md) ---
+from celery.schedules import crontab  # noqa: E402
+
+
+def _at(value: str) -> dict:
+    hour, minute = (int(part) for part in value.split(":"))
+    return {"hour": hour, "minute": minute}
+
+
+# Local time (CELERY_TIMEZONE) at which the day's report is written, and the tallies rebuilt.
+DAILY_REPORT_TIME = env.str("DAILY_REPORT_TIME", default="21:00")
+TALLIES_RECOUNT_TIME = env.str("TALLIES_RECOUNT_TIME", default="03:00")
+CELERY_IMPORTS = [*CELERY_IMPORTS, "communities.reports"]
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "daily-report": {
+            "task": "communities.reports.daily_report_task",
+            "schedule": crontab(**_at(DAILY_REPORT_TIME)),
+        },
+        "tallies-recount-all": {
+            "task": "communities.tallies.tallies_recount_all_task",
+            "schedule": crontab(**_at(TALLIES_RECOUNT_TIME)),
+        },
+    }
+)
+# --- End of statistics and daily reports ---------------------------------------------------
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "config.jsonlog.JsonFormatter"},
+    },
+    # Masks mobile and ID numbers in every record before any handler writes it (config/logging.py).
+    "filters": {"redact_personal_data": {"()": "config.logging.RedactPersonalData"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            # LOG_FORMAT=json: one JSON object per line, for log shippers (docs/deployment.md).
+            "formatter": env.str("LOG_FORMAT", default="plain"),
+            "filters": ["redact_personal_data"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }

@@ -22,7 +22,8 @@ from config.env import BASE_DIR as _BASE_DIR  # noqa: E402
 from config.env import celery_broker_url as _broker_url  # noqa: E402
 from config.env import env as _env  # noqa: E402
 
-_tag = _hashlib.sha256(str(_BASE_DIR).encode()).hexdigest()[:8]
+# Per checkout and per process, so two test runs at once never share a database or a broker.
+_tag = f"{_hashlib.sha256(str(_BASE_DIR).encode()).hexdigest()[:8]}-{_os.getpid()}"
 TEST_REDIS_SOCKET = (
     f"{_tempfile.gettempdir()}/vm-redis-{_os.getuid()}-{_tag}-{_os.environ.get('PYTEST_XDIST_WORKER', 'main')}.sock"
 )

@@ -87,7 +87,12 @@ def test_coordinator_of_another_community_gets_404_and_changes_nothing(api, coor
     volunteer = VolunteerFactory()
     client = api(coordinator)
     before = Shift.objects.values().get(pk=other_shift.pk)
-    assert client.post(f"/api/v1/shifts/{other_shift.pk}/assign/", {"volunteer_ids": [volunteer.pk]}, format="json").status_code == 404
+    assert (
+        client.post(
+            f"/api/v1/shifts/{other_shift.pk}/assign/", {"volunteer_ids": [volunteer.pk]}, format="json"
+        ).status_code
+        == 404
+    )
     assert client.patch(f"/api/v1/shifts/{other_shift.pk}/", {"capacity": 9}, format="json").status_code == 404
     assert client.post(f"/api/v1/shifts/{other_shift.pk}/cancel/", {"reason": "x"}, format="json").status_code == 404
     assert client.get(f"/api/v1/shifts/{other_shift.pk}/checkin-code/").status_code == 404
@@ -133,7 +138,13 @@ def test_rota_for_a_post_of_another_community_is_refused(api, coordinator, commu
     day = timezone.localdate() + timedelta(days=1)
     response = api(coordinator).post(
         f"/api/v1/communities/{community.pk}/rota/",
-        {"post": foreign_post.pk, "date_from": str(day), "date_to": str(day), "slots": [{"start": "08:00", "end": "12:00"}], "capacity": 2},
+        {
+            "post": foreign_post.pk,
+            "date_from": str(day),
+            "date_to": str(day),
+            "slots": [{"start": "08:00", "end": "12:00"}],
+            "capacity": 2,
+        },
         format="json",
     )
     assert response.status_code == 400
@@ -153,7 +164,10 @@ def test_shift_time_change_refused_when_it_creates_a_conflict(coordinator, post)
     before = Shift.objects.values("starts_at", "ends_at").get(pk=shift.pk)
     with pytest.raises(ServiceError) as caught:
         coordination.shift_update(
-            actor=coordinator, shift_id=shift.pk, starts_at=shift.starts_at + timedelta(hours=6), ends_at=shift.ends_at + timedelta(hours=6)
+            actor=coordinator,
+            shift_id=shift.pk,
+            starts_at=shift.starts_at + timedelta(hours=6),
+            ends_at=shift.ends_at + timedelta(hours=6),
         )
     assert caught.value.code == "shift_change_conflicts"
     assert caught.value.details["conflicts"][0]["volunteer"] == volunteer.volunteer_number
@@ -167,7 +181,9 @@ def test_shift_cancel_releases_everyone_and_is_audited(coordinator, post):
     coordination.shift_cancel(actor=coordinator, shift_id=shift.pk, reason="封控解除")
     shift.refresh_from_db()
     assert (shift.status, shift.confirmed_count, shift.waitlist_count) == ("cancelled", 0, 0)
-    assert set(Assignment.objects.filter(pk__in=[first.pk, second.pk]).values_list("status", flat=True)) == {"cancelled"}
+    assert set(Assignment.objects.filter(pk__in=[first.pk, second.pk]).values_list("status", flat=True)) == {
+        "cancelled"
+    }
     entry = AuditEntry.objects.get(action="shift_cancelled")
     assert (entry.actor, entry.reason, entry.shift_id) == (coordinator, "封控解除", shift.pk)
 
@@ -175,7 +191,9 @@ def test_shift_cancel_releases_everyone_and_is_audited(coordinator, post):
 # --- Candidates and assignment ---------------------------------------------------------------
 
 
-def test_candidates_rank_deployed_then_skills_then_fewest_recent_hours(api, coordinator, community, post, django_assert_max_num_queries):
+def test_candidates_rank_deployed_then_skills_then_fewest_recent_hours(
+    api, coordinator, community, post, django_assert_max_num_queries
+):
     skill = SkillFactory(code="first-aid")
     post.post_type.required_skills.add(skill)
     shift = ShiftFactory(post=post)
@@ -183,13 +201,19 @@ def test_candidates_rank_deployed_then_skills_then_fewest_recent_hours(api, coor
     deployed.skills.add(skill)
     busy_elsewhere = VolunteerFactory()
     busy_elsewhere.skills.add(skill)
-    services.shift_sign_up(shift_id=ShiftFactory(starts_at=shift.starts_at, ends_at=shift.ends_at).pk, volunteer=busy_elsewhere)
+    services.shift_sign_up(
+        shift_id=ShiftFactory(starts_at=shift.starts_at, ends_at=shift.ends_at).pk, volunteer=busy_elsewhere
+    )
     rested = VolunteerFactory()
     rested.skills.add(skill)
     worked = VolunteerFactory()
     worked.skills.add(skill)
-    past = ShiftFactory(starts_at=timezone.now() - timedelta(days=2), ends_at=timezone.now() - timedelta(days=2) + timedelta(hours=4))
-    Assignment.objects.create(shift=past, volunteer=worked, status="completed", credited_minutes=240, hours_status="approved")
+    past = ShiftFactory(
+        starts_at=timezone.now() - timedelta(days=2), ends_at=timezone.now() - timedelta(days=2) + timedelta(hours=4)
+    )
+    Assignment.objects.create(
+        shift=past, volunteer=worked, status="completed", credited_minutes=240, hours_status="approved"
+    )
     VolunteerFactory()  # lacks the skill: not a candidate
     VolunteerFactory(status="reserve").skills.add(skill)  # not active: not a candidate
 
@@ -238,7 +262,11 @@ def test_assign_reports_each_volunteer_and_override_needs_reason(api, coordinato
     ).json()
     assert results[0]["result"] == "waitlisted"
     assignment = Assignment.objects.get(volunteer=uninsured)
-    assert (assignment.source, assignment.override_reason, assignment.assigned_by) == ("coordinator", "保险当日生效", coordinator)
+    assert (assignment.source, assignment.override_reason, assignment.assigned_by) == (
+        "coordinator",
+        "保险当日生效",
+        coordinator,
+    )
     assert AuditEntry.objects.filter(action="override", assignment=assignment, reason="保险当日生效").exists()
 
 
@@ -274,19 +302,25 @@ def test_dispatch_a_team(api, community):
 
 
 def test_volunteer_cannot_dispatch(api, community):
-    response = api(VolunteerFactory().user).post("/api/v1/dispatches/", {"community": community.pk, "count": 1}, format="json")
+    response = api(VolunteerFactory().user).post(
+        "/api/v1/dispatches/", {"community": community.pk, "count": 1}, format="json"
+    )
     assert response.status_code == 403
 
 
 # --- Roster ----------------------------------------------------------------------------------
 
 
-def test_roster_groups_people_and_shows_mobiles_to_the_coordinator(api, coordinator, community, post, django_assert_num_queries):
+def test_roster_groups_people_and_shows_mobiles_to_the_coordinator(
+    api, coordinator, community, post, django_assert_num_queries
+):
     shift = running_shift(post, capacity=4)
     here, missing, absent = confirmed(shift), confirmed(shift), confirmed(shift)
     Assignment.objects.filter(pk=here.pk).update(checked_in_at=timezone.now())
     Assignment.objects.filter(pk=absent.pk).update(status="no_show")
-    waiting = Assignment.objects.create(shift=shift, volunteer=VolunteerFactory(), status="waitlisted", waitlist_order=1)
+    waiting = Assignment.objects.create(
+        shift=shift, volunteer=VolunteerFactory(), status="waitlisted", waitlist_order=1
+    )
     client = api(coordinator)
     with django_assert_num_queries(5):
         body = client.get(f"/api/v1/communities/{community.pk}/roster/?date={timezone.localdate()}").json()
@@ -313,7 +347,10 @@ def test_check_in_with_the_current_code_then_out(api, post):
     assert response.status_code == 200
     assert response.json()["status"] == "completed"
     assert response.json()["hours_status"] == "pending"
-    assert list(AuditEntry.objects.filter(assignment=assignment).values_list("action", flat=True).order_by("id")) == ["check_in", "check_out"]
+    assert list(AuditEntry.objects.filter(assignment=assignment).values_list("action", flat=True).order_by("id")) == [
+        "check_in",
+        "check_out",
+    ]
 
 
 def test_expired_replayed_or_wrong_code_is_refused(api, post):
@@ -346,7 +383,9 @@ def test_second_check_in_is_refused(post):
     assignment = confirmed(shift)
     attendance.assignment_check_in(assignment_id=assignment.pk, volunteer=assignment.volunteer, code=code_now(shift))
     with pytest.raises(ServiceError) as caught:
-        attendance.assignment_check_in(assignment_id=assignment.pk, volunteer=assignment.volunteer, code=code_now(shift))
+        attendance.assignment_check_in(
+            assignment_id=assignment.pk, volunteer=assignment.volunteer, code=code_now(shift)
+        )
     assert caught.value.code == "already_checked_in"
     assert AuditEntry.objects.filter(action="check_in").count() == 1
 
@@ -355,7 +394,9 @@ def test_check_in_opens_thirty_minutes_before(post):
     shift = running_shift(post, started_minutes_ago=-45)
     assignment = confirmed(shift)
     with pytest.raises(ServiceError) as caught:
-        attendance.assignment_check_in(assignment_id=assignment.pk, volunteer=assignment.volunteer, code=code_now(shift))
+        attendance.assignment_check_in(
+            assignment_id=assignment.pk, volunteer=assignment.volunteer, code=code_now(shift)
+        )
     assert caught.value.code == "checkin_not_open"
 
 
@@ -366,19 +407,27 @@ def test_geofence(post):
     shift = running_shift(post)
     far, near, unknown = confirmed(shift), confirmed(shift), confirmed(shift)
     with pytest.raises(ServiceError) as caught:
-        attendance.assignment_check_in(assignment_id=far.pk, volunteer=far.volunteer, code=code_now(shift), latitude=31.31, longitude=120.6)
+        attendance.assignment_check_in(
+            assignment_id=far.pk, volunteer=far.volunteer, code=code_now(shift), latitude=31.31, longitude=120.6
+        )
     assert caught.value.code == "outside_geofence"
     assert caught.value.details["distance_m"] > 1000
-    done = attendance.assignment_check_in(assignment_id=near.pk, volunteer=near.volunteer, code=code_now(shift), latitude=31.3010, longitude=120.6)
+    done = attendance.assignment_check_in(
+        assignment_id=near.pk, volunteer=near.volunteer, code=code_now(shift), latitude=31.3010, longitude=120.6
+    )
     assert (done.checkin_flagged, done.checkin_distance_m) == (False, 111)
-    flagged = attendance.assignment_check_in(assignment_id=unknown.pk, volunteer=unknown.volunteer, code=code_now(shift))
+    flagged = attendance.assignment_check_in(
+        assignment_id=unknown.pk, volunteer=unknown.volunteer, code=code_now(shift)
+    )
     assert flagged.checkin_flagged is True
 
 
 def test_someone_else_cannot_check_in_on_my_assignment(api, post):
     shift = running_shift(post)
     assignment = confirmed(shift)
-    response = api(VolunteerFactory().user).post(f"/api/v1/assignments/{assignment.pk}/check-in/", {"code": code_now(shift)}, format="json")
+    response = api(VolunteerFactory().user).post(
+        f"/api/v1/assignments/{assignment.pk}/check-in/", {"code": code_now(shift)}, format="json"
+    )
     assert response.status_code == 404
 
 
@@ -408,7 +457,11 @@ def test_forgotten_check_out_is_credited_to_the_end_only_when_a_coordinator_conf
     assert (assignment.status, assignment.credited_minutes) == ("confirmed", None)
     attendance.assignment_check_out_manual(assignment_id=assignment.pk, actor=coordinator, reason="忘记签退")
     assignment.refresh_from_db()
-    assert (assignment.status, assignment.checked_out_at, assignment.credited_minutes) == ("completed", shift.ends_at, 210)
+    assert (assignment.status, assignment.checked_out_at, assignment.credited_minutes) == (
+        "completed",
+        shift.ends_at,
+        210,
+    )
 
 
 def test_no_show_sweep_marks_only_those_due_and_is_idempotent(post):
@@ -444,8 +497,12 @@ def test_hours_approve_adjust_and_the_audit_trail_and_tallies(api, coordinator, 
     start = timezone.now() - timedelta(hours=5)
     shift = ShiftFactory(post=post, starts_at=start, ends_at=start + timedelta(hours=4))
     assignment = confirmed(shift)
-    attendance.assignment_check_in_manual(assignment_id=assignment.pk, actor=coordinator, reason="现场登记", at=start + timedelta(minutes=40))
-    attendance.assignment_check_out_manual(assignment_id=assignment.pk, actor=coordinator, reason="现场登记", at=start + timedelta(hours=3, minutes=10))
+    attendance.assignment_check_in_manual(
+        assignment_id=assignment.pk, actor=coordinator, reason="现场登记", at=start + timedelta(minutes=40)
+    )
+    attendance.assignment_check_out_manual(
+        assignment_id=assignment.pk, actor=coordinator, reason="现场登记", at=start + timedelta(hours=3, minutes=10)
+    )
     assignment.refresh_from_db()
     assert (assignment.credited_minutes, assignment.hours_status) == (150, "pending")  # 2 h 30 min
 
@@ -454,10 +511,16 @@ def test_hours_approve_adjust_and_the_audit_trail_and_tallies(api, coordinator, 
     tally = VolunteerTally.objects.get(volunteer=assignment.volunteer)
     assert tally.total_minutes == 150
 
-    refused = client.post(f"/api/v1/attendance/{assignment.pk}/adjust-hours/", {"credited_minutes": 300, "reason": "多算"}, format="json")
+    refused = client.post(
+        f"/api/v1/attendance/{assignment.pk}/adjust-hours/", {"credited_minutes": 300, "reason": "多算"}, format="json"
+    )
     assert refused.status_code == 400
     assert refused.json()["code"] == "hours_out_of_range"
-    response = client.post(f"/api/v1/attendance/{assignment.pk}/adjust-hours/", {"credited_minutes": 180, "reason": "补登记"}, format="json")
+    response = client.post(
+        f"/api/v1/attendance/{assignment.pk}/adjust-hours/",
+        {"credited_minutes": 180, "reason": "补登记"},
+        format="json",
+    )
     assert response.json()["credited_minutes"] == 180
     tally.refresh_from_db()
     assert tally.total_minutes == 180
@@ -491,20 +554,64 @@ def test_incremental_tallies_equal_a_full_recount_after_random_changes(coordinat
                 if roll < 0.2:
                     attendance.no_show_sweep()
                 else:
-                    attendance.assignment_check_in_manual(assignment_id=assignment.pk, actor=coordinator, reason="r", at=start + timedelta(minutes=rng.randint(0, 60)))
-                    attendance.assignment_check_out_manual(assignment_id=assignment.pk, actor=coordinator, reason="r", at=start + timedelta(minutes=rng.randint(90, 300)))
+                    attendance.assignment_check_in_manual(
+                        assignment_id=assignment.pk,
+                        actor=coordinator,
+                        reason="r",
+                        at=start + timedelta(minutes=rng.randint(0, 60)),
+                    )
+                    attendance.assignment_check_out_manual(
+                        assignment_id=assignment.pk,
+                        actor=coordinator,
+                        reason="r",
+                        at=start + timedelta(minutes=rng.randint(90, 300)),
+                    )
                     if roll < 0.7:
                         attendance.hours_approve(assignment_id=assignment.pk, actor=coordinator)
                     if roll > 0.85:
-                        attendance.hours_adjust(assignment_id=assignment.pk, actor=coordinator, credited_minutes=rng.randint(0, 240), reason="r")
-    incremental_volunteers = sorted(VolunteerTally.objects.values_list("volunteer_id", "total_minutes", "no_shows", "completed_shifts", "star_level"))
+                        attendance.hours_adjust(
+                            assignment_id=assignment.pk,
+                            actor=coordinator,
+                            credited_minutes=rng.randint(0, 240),
+                            reason="r",
+                        )
+    incremental_volunteers = sorted(
+        VolunteerTally.objects.values_list(
+            "volunteer_id", "total_minutes", "no_shows", "completed_shifts", "star_level"
+        )
+    )
     from communities.models import DailyTally
 
-    incremental_cells = sorted(DailyTally.objects.values_list("date", "community_id", "post_type_id", "organization_id", "team_key", "minutes", "completed", "no_shows"))
+    incremental_cells = sorted(
+        DailyTally.objects.values_list(
+            "date", "community_id", "post_type_id", "organization_id", "team_key", "minutes", "completed", "no_shows"
+        )
+    )
     assert tallies.tallies_recount_all() == {"volunteers_fixed": 0, "cells_fixed": 0}
     assert tallies.tallies_recount_all() == {"volunteers_fixed": 0, "cells_fixed": 0}
-    assert sorted(VolunteerTally.objects.values_list("volunteer_id", "total_minutes", "no_shows", "completed_shifts", "star_level")) == incremental_volunteers
-    assert sorted(DailyTally.objects.values_list("date", "community_id", "post_type_id", "organization_id", "team_key", "minutes", "completed", "no_shows")) == incremental_cells
+    assert (
+        sorted(
+            VolunteerTally.objects.values_list(
+                "volunteer_id", "total_minutes", "no_shows", "completed_shifts", "star_level"
+            )
+        )
+        == incremental_volunteers
+    )
+    assert (
+        sorted(
+            DailyTally.objects.values_list(
+                "date",
+                "community_id",
+                "post_type_id",
+                "organization_id",
+                "team_key",
+                "minutes",
+                "completed",
+                "no_shows",
+            )
+        )
+        == incremental_cells
+    )
     approved = Assignment.objects.filter(hours_status="approved").aggregate(s=Sum("credited_minutes"))["s"]
     assert VolunteerTally.objects.aggregate(s=Sum("total_minutes"))["s"] == approved
     assert DailyTally.objects.aggregate(s=Sum("minutes"))["s"] == approved
@@ -523,7 +630,9 @@ def test_recount_repairs_drift(coordinator, post):
 
 
 def test_tally_is_counted_by_the_sweep_when_the_broker_was_down(coordinator, post, settings, monkeypatch):
-    monkeypatch.setattr(tallies.tally_assignment_task, "delay", lambda *a, **k: (_ for _ in ()).throw(ConnectionError("down")))
+    monkeypatch.setattr(
+        tallies.tally_assignment_task, "delay", lambda *a, **k: (_ for _ in ()).throw(ConnectionError("down"))
+    )
     start = timezone.now() - timedelta(hours=5)
     shift = ShiftFactory(post=post, starts_at=start, ends_at=start + timedelta(hours=4))
     assignment = confirmed(shift)
@@ -542,8 +651,13 @@ def test_tally_is_counted_by_the_sweep_when_the_broker_was_down(coordinator, pos
 def test_rota_date_range_is_bounded(coordinator, community, post):
     with pytest.raises(ServiceError) as caught:
         coordination.rota_create(
-            actor=coordinator, community=community, post_id=post.pk, date_from=date(2026, 1, 1), date_to=date(2026, 6, 1),
-            slots=[(time(8), time(12))], capacity=2,
+            actor=coordinator,
+            community=community,
+            post_id=post.pk,
+            date_from=date(2026, 1, 1),
+            date_to=date(2026, 6, 1),
+            slots=[(time(8), time(12))],
+            capacity=2,
         )
     assert caught.value.code == "rota_invalid"
     assert not Shift.objects.exists()

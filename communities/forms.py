@@ -1,0 +1,41 @@
+"""Forms for the shift pages: the browse filters and the check-in code."""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from . import selectors
+from .models import PostType
+
+
+class ShiftFilterForm(forms.Form):
+    """The browse page's GET filters; every field is optional."""
+
+    community = forms.ModelChoiceField(
+        label=_("Community"), queryset=selectors.community_list(), required=False, empty_label=_("All communities")
+    )
+    date = forms.DateField(label=_("Date"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    post_type = forms.ModelChoiceField(
+        label=_("Duty"), queryset=PostType.objects.order_by("code"), required=False, empty_label=_("All duties")
+    )
+    has_space = forms.BooleanField(label=_("Only shifts with free places"), required=False)
+    eligible = forms.BooleanField(label=_("Only shifts I am eligible for"), required=False)
+
+
+class CheckInForm(forms.Form):
+    assignment = forms.IntegerField(widget=forms.HiddenInput)
+    code = forms.RegexField(
+        label=_("Check-in code"),
+        regex=r"^\s*\d{6}\s*$",
+        error_messages={"invalid": _("Enter the 6 digits shown at the post.")},
+        help_text=_("The 6 digits under the QR code at your post."),
+        widget=forms.TextInput(
+            attrs={"inputmode": "numeric", "autocomplete": "one-time-code", "maxlength": "6", "pattern": "[0-9]{6}"}
+        ),
+    )
+    latitude = forms.FloatField(required=False, widget=forms.HiddenInput, min_value=-90, max_value=90)
+    longitude = forms.FloatField(required=False, widget=forms.HiddenInput, min_value=-180, max_value=180)
+
+    def clean_code(self) -> str:
+        return self.cleaned_data["code"].strip()

@@ -1,0 +1,696 @@
+"""Service-hour statistics for league committee staff: selectors returning plain dicts and lists.
+
+Every figure comes from the kept totals or from small, indexed tables, never from a scan of the
+assignments (docs/statistics.md):
+
+- hours, completed shifts and no-shows from ``DailyTally`` (approved credited minutes per day ×
+  community × post type × organization × team);
+- per-volunteer totals and star levels from ``VolunteerTally``;
+- head counts (registered, deployed, suspended, communities covered) from ``Volunteer``;
+- shifts and places from ``Shift`` (``confirmed_count`` is the places taken).
+
+The one bounded exception is "active today" (and a volunteer leaderboard over a date range),
+which reads the assignments of a single day's (or range's) shifts.
+
+A ``StatsQuery`` carries the caller's scope (organization subtrees by materialised path) and the
+filters; every selector takes one, so the API, the exports, the dashboard and the daily report
+compute the same numbers the same way.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, replace
+from datetime import date, datetime, time, timedelta
+
+from django.db.models import Count, F, Q, Sum
+from django.utils import timezone
+
+from config.errors import ServiceError
+from volunteers.models import Organization, Team, Volunteer, VolunteerTally
+
+from .models import Assignment, Community, DailyTally, District, PostType, Shift
+
+Status = Assignment.Status
+APPROVED = Assignment.HoursStatus.APPROVED
+MAX_DAILY_POINTS = 1000
+LEADERBOARD_DEFAULT = 20
+LEADERBOARD_MAX = 100
+
+
+@dataclass(frozen=True)
+class StatsQuery:
+    """Who is asking about what. ``paths`` None means the whole organization tree."""
+
+    paths: tuple[str, ...] | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    district_id: int | None = None
+    organization_id: int | None = None
+
+    @property
+    def whole_tree(self) -> bool:
+        return self.paths is None
+
+    def with_dates(self, date_from: date | None, date_to: date | None) -> StatsQuery:
+        return replace(self, date_from=date_from, date_to=date_to)
+
+
+# --- Building a query: scope and filters -----------------------------------------------------
+
+
+def _minimal_paths(paths) -> tuple[str, ...]:
+    """Drop paths inside another path of the set: "/1/" covers "/1/7/"."""
+    kept: list[str] = []
+    for path in sorted(set(paths), key=len):
+        if not any(path.startswith(other) for other in kept):
+            kept.append(path)
+    return tuple(sorted(kept))
+
+
+def _covers_every_root(paths: tuple[str, ...]) -> bool:
+    if not any(path.count("/") == 2 for path in paths):
+        return False
+    roots = set(Organization.objects.filter(parent__isnull=True).values_list("path", flat=True))
+    return roots <= set(paths)
+
+
+def stats_query(
+    *,
+    user,
+    organization: int | None = None,
+    district: str | int | None = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+) -> StatsQuery:
+    """The scope of ``user`` (staff: their subtrees; superusers: everything), narrowed by the filters.
+
+    Raises ``permission_denied`` for anyone else, ``not_found`` for an organization outside the
+    scope or an unknown district, and ``invalid`` for a date range that ends before it starts.
+    """
+    if not user.is_authenticated:
+        raise ServiceError("not_authenticated")
+    if date_from and date_to and date_to < date_from:
+        raise ServiceError("invalid", {"date_to": ["The end date is before the start date."]})
+    paths: tuple[str, ...] | None
+    if user.is_superuser:
+        paths = None
+    else:
+        paths = _minimal_paths(user.staff_roles.values_list("organization__path", flat=True))
+        if not paths:
+            raise ServiceError("permission_denied")
+    organization_id = None
+    if organization is not None:
+        path = Organization.objects.filter(pk=organization).values_list("path", flat=True).first()
+        if path is None or (paths is not None and not any(path.startswith(p) for p in paths)):
+            raise ServiceError("not_found", {"organization": ["No such organization in your scope."]})
+        paths, organization_id = (path,), organization
+    if paths is not None and _covers_every_root(paths):
+        paths = None
+    district_id = None
+    if district not in (None, ""):
+        found = District.objects.filter(
+            Q(code=str(district)) | Q(pk=int(district) if str(district).isdigit() else None)
+        ).values_list("pk", flat=True)
+        district_id = next(iter(found), None)
+        if district_id is None:
+            raise ServiceError("not_found", {"district": ["No such district."]})
+    return StatsQuery(
+        paths=paths,
+        date_from=date_from,
+        date_to=date_to,
+        district_id=district_id,
+        organization_id=organization_id,
+    )
+
+
+def _path_q(paths: tuple[str, ...], prefix: str = "") -> Q:
+    query = Q()
+    for path in paths:
+        query |= Q(**{f"{prefix}path__startswith": path})
+    return query
+
+
+def scope_organizations(q: StatsQuery):
+    organizations = Organization.objects.all()
+    return organizations if q.whole_tree else organizations.filter(_path_q(q.paths))
+
+
+def _org_q(q: StatsQuery, field: str) -> Q:
+    """``field`` (an organization foreign key) within the scope, as a sub-select on the small tree."""
+    if q.whole_tree:
+        return Q()
+    return Q(**{f"{field}__in": scope_organizations(q).values("pk")})
+
+
+def _district_q(q: StatsQuery, field: str) -> Q:
+    if q.district_id is None:
+        return Q()
+    return Q(**{f"{field}__in": Community.objects.filter(street__district_id=q.district_id).values("pk")})
+
+
+def _date_q(q: StatsQuery, field: str = "date") -> Q:
+    query = Q()
+    if q.date_from:
+        query &= Q(**{f"{field}__gte": q.date_from})
+    if q.date_to:
+        query &= Q(**{f"{field}__lte": q.date_to})
+    return query
+
+
+def day_bounds(first: date, last: date | None = None) -> tuple[datetime, datetime]:
+    """[start of ``first``, start of the day after ``last``) in local time."""
+    start = timezone.make_aware(datetime.combine(first, time.min))
+    end = timezone.make_aware(datetime.combine((last or first) + timedelta(days=1), time.min))
+    return start, end
+
+
+def _shift_range_q(q: StatsQuery) -> Q:
+    query = Q()
+    if q.date_from:
+        query &= Q(starts_at__gte=day_bounds(q.date_from)[0])
+    if q.date_to:
+        query &= Q(starts_at__lt=day_bounds(q.date_to)[1])
+    return query
+
+
+def scope_volunteers(q: StatsQuery):
+    """Volunteers of the scope; with a district, those deployed to a community in it."""
+    return Volunteer.objects.filter(_org_q(q, "organization_id"), _district_q(q, "deployed_community_id"))
+
+
+def scope_tallies(q: StatsQuery, *, dated: bool = True):
+    tallies = DailyTally.objects.filter(_org_q(q, "organization_id"), _district_q(q, "community_id"))
+    return tallies.filter(_date_q(q)) if dated else tallies
+
+
+def scope_shifts(q: StatsQuery):
+    """Open shifts at the scope's communities: every community for the whole tree, else those
+    where a volunteer of the scope is deployed (the communities the scope covers)."""
+    shifts = Shift.objects.filter(status=Shift.Status.OPEN).filter(_district_q(q, "community_id"))
+    if not q.whole_tree:
+        covered = Volunteer.objects.filter(_org_q(q, "organization_id"), deployed_community__isnull=False).values(
+            "deployed_community_id"
+        )
+        shifts = shifts.filter(community_id__in=covered)
+    return shifts
+
+
+def hours(minutes: int) -> float:
+    return round((minutes or 0) / 60, 1)
+
+
+def _rate(part: int, whole: int) -> float:
+    return round(part / whole, 3) if whole else 0.0
+
+
+def week_start(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+# --- Overview ---------------------------------------------------------------------------------
+
+
+def stats_overview(q: StatsQuery, *, today: date | None = None) -> dict:
+    """The headline figures. Head counts are as of now; hours, completed shifts and no-shows
+    cover the date range (all time without one); "this week" runs from Monday to ``today``."""
+    today = today or timezone.localdate()
+    monday = week_start(today)
+    people = scope_volunteers(q).aggregate(
+        volunteers=Count("*"),
+        deployed=Count("status", filter=Q(deployed_community__isnull=False)),
+        suspended=Count("status", filter=Q(status=Volunteer.Status.SUSPENDED)),
+        communities=Count("deployed_community_id", distinct=True),
+    )
+    start, end = day_bounds(today)
+    shifts = scope_shifts(q).filter(starts_at__gte=start, starts_at__lt=end)
+    places = shifts.aggregate(
+        shifts=Count("*"),
+        filled=Count("starts_at", filter=Q(confirmed_count__gte=F("capacity"))),
+        capacity=Sum("capacity"),
+        taken=Sum("confirmed_count"),
+    )
+    # Volunteers who checked in at a post today: on duty now or done for the day.
+    active = (
+        Assignment.objects.filter(checked_in_at__gte=start, checked_in_at__lt=end)
+        .filter(_org_q(q, "volunteer__organization_id"), _district_q(q, "shift__community_id"))
+        .aggregate(n=Count("volunteer_id", distinct=True))["n"]
+    )
+    week = scope_tallies(q, dated=False).filter(date__gte=monday, date__lte=today)
+    tallied = week.aggregate(week_m=Sum("minutes"), week_n=Sum("no_shows"))
+    if not q.whole_tree or q.date_from or q.date_to or q.district_id:
+        tallied.update(scope_tallies(q).aggregate(m=Sum("minutes"), c=Sum("completed"), n=Sum("no_shows")))
+    else:
+        # The whole tree, all time: the volunteers' kept totals hold the same sum in fewer rows.
+        tallied.update(
+            VolunteerTally.objects.aggregate(m=Sum("total_minutes"), c=Sum("completed_shifts"), n=Sum("no_shows"))
+        )
+    minutes = tallied["m"] or 0
+    return {
+        "today": today,
+        "week_start": monday,
+        "date_from": q.date_from,
+        "date_to": q.date_to,
+        "volunteers": people["volunteers"],
+        "deployed": people["deployed"],
+        "not_deployed": people["volunteers"] - people["deployed"],
+        "suspended": people["suspended"],
+        "active_today": active,
+        "communities_covered": people["communities"],
+        "shifts_today": places["shifts"],
+        "shifts_today_filled": places["filled"],
+        "shifts_today_unfilled": places["shifts"] - places["filled"],
+        "places_today": places["capacity"] or 0,
+        "places_today_taken": places["taken"] or 0,
+        "fill_rate_today": _rate(places["taken"] or 0, places["capacity"] or 0),
+        "minutes": minutes,
+        "hours": hours(minutes),
+        "completed": tallied["c"] or 0,
+        "no_shows": tallied["n"] or 0,
+        "week_minutes": tallied["week_m"] or 0,
+        "week_hours": hours(tallied["week_m"] or 0),
+        "week_no_shows": tallied["week_n"] or 0,
+    }
+
+
+# --- Organizations ----------------------------------------------------------------------------
+
+
+def _figures(volunteers=0, deployed=0, minutes=0, completed=0, no_shows=0) -> dict:
+    return {
+        "volunteers": volunteers,
+        "deployed": deployed,
+        "minutes": minutes,
+        "completed": completed,
+        "no_shows": no_shows,
+    }
+
+
+def _finish(figures: dict) -> dict:
+    figures["hours"] = hours(figures["minutes"])
+    figures["average_hours"] = (
+        round(figures["minutes"] / 60 / figures["volunteers"], 2) if figures["volunteers"] else 0.0
+    )
+    return figures
+
+
+def stats_organizations(q: StatsQuery) -> list[dict]:
+    """The scope's organization tree in path order, each row with its subtree's totals.
+
+    ``parent`` is None at the top of the scope; ``level`` counts from there (0, 1, 2 …).
+    """
+    organizations = list(
+        scope_organizations(q).order_by("path").values("id", "parent_id", "path", "code", "name", "name_en", "kind")
+    )
+    own: dict[int, dict] = defaultdict(_figures)
+    for row in (
+        scope_volunteers(q)
+        .order_by()
+        .values("organization_id")
+        .annotate(n=Count("*"), deployed=Count("status", filter=Q(deployed_community__isnull=False)))
+    ):
+        own[row["organization_id"]].update(volunteers=row["n"], deployed=row["deployed"])
+    for row in (
+        scope_tallies(q)
+        .order_by()
+        .values("organization_id")
+        .annotate(m=Sum("minutes"), c=Sum("completed"), n=Sum("no_shows"))
+    ):
+        own[row["organization_id"]].update(minutes=row["m"] or 0, completed=row["c"] or 0, no_shows=row["n"] or 0)
+
+    ids = {org["id"] for org in organizations}
+    totals: dict[int, dict] = {org["id"]: _figures() for org in organizations}
+    for org in organizations:
+        mine = own.get(org["id"])
+        if not mine:
+            continue
+        # Add to this organization and each ancestor in the scope (the path lists them all).
+        for ancestor in (int(part) for part in org["path"].strip("/").split("/")):
+            if ancestor in totals:
+                for key, value in mine.items():
+                    totals[ancestor][key] += value
+    top_depth = min((org["path"].count("/") for org in organizations), default=0)
+    rows = []
+    for org in organizations:
+        rows.append(
+            {
+                "id": org["id"],
+                "parent": org["parent_id"] if org["parent_id"] in ids else None,
+                "level": org["path"].count("/") - top_depth,
+                "code": org["code"],
+                "name": _display(org),
+                "kind": org["kind"],
+                **_finish(totals[org["id"]]),
+            }
+        )
+    return rows
+
+
+def _display(row: dict) -> str:
+    from django.utils.translation import get_language
+
+    if (get_language() or "").startswith("en") and row.get("name_en"):
+        return row["name_en"]
+    return row["name"]
+
+
+def stats_organization_totals(rows: list[dict]) -> dict:
+    """The sum over the top rows of ``stats_organizations``: the scope's total."""
+    total = _figures()
+    for row in rows:
+        if row["parent"] is None:
+            for key in total:
+                total[key] += row[key]
+    return _finish(total)
+
+
+# --- Communities and post types -------------------------------------------------------------
+
+
+def _shift_figures(shifts, group: str) -> dict[int, dict]:
+    out = {}
+    for row in (
+        shifts.order_by()
+        .values(group)
+        .annotate(
+            shifts=Count("*"),
+            filled=Count("starts_at", filter=Q(confirmed_count__gte=F("capacity"))),
+            capacity=Sum("capacity"),
+            taken=Sum("confirmed_count"),
+        )
+    ):
+        out[row[group]] = row
+    return out
+
+
+def _with_shifts(row: dict, shifts: dict | None) -> dict:
+    shifts = shifts or {}
+    capacity, taken = shifts.get("capacity") or 0, shifts.get("taken") or 0
+    row.update(
+        shifts=shifts.get("shifts", 0),
+        shifts_filled=shifts.get("filled", 0),
+        places=capacity,
+        places_taken=taken,
+        fill_rate=_rate(taken, capacity),
+    )
+    return row
+
+
+COMMUNITY_ORDERS = {
+    "hours": lambda r: (-r["minutes"], r["code"]),
+    "fill_rate": lambda r: (-r["fill_rate"], -r["places"], r["code"]),
+    "deployed": lambda r: (-r["deployed"], r["code"]),
+    "code": lambda r: (r["code"],),
+}
+
+
+def stats_communities(q: StatsQuery, *, order: str = "hours") -> list[dict]:
+    """One row per community the scope covers or has credited time at, in the date range."""
+    tallied = {
+        row["community_id"]: row
+        for row in scope_tallies(q)
+        .order_by()
+        .values("community_id")
+        .annotate(m=Sum("minutes"), c=Sum("completed"), n=Sum("no_shows"))
+    }
+    deployed = {
+        row["deployed_community_id"]: row["n"]
+        for row in scope_volunteers(q)
+        .filter(deployed_community__isnull=False)
+        .order_by()
+        .values("deployed_community_id")
+        .annotate(n=Count("*"))
+    }
+    shifts = _shift_figures(scope_shifts(q).filter(_shift_range_q(q)), "community_id")
+    ids = set(tallied) | set(deployed) | set(shifts)
+    communities = Community.objects.filter(pk__in=ids).select_related("street__district").order_by()
+    rows = []
+    for community in communities:
+        tally = tallied.get(community.pk, {})
+        minutes = tally.get("m") or 0
+        rows.append(
+            _with_shifts(
+                {
+                    "id": community.pk,
+                    "code": community.code,
+                    "name": community.display_name,
+                    "street": community.street.display_name,
+                    "district": community.street.district.display_name,
+                    "deployed": deployed.get(community.pk, 0),
+                    "minutes": minutes,
+                    "hours": hours(minutes),
+                    "completed": tally.get("c") or 0,
+                    "no_shows": tally.get("n") or 0,
+                },
+                shifts.get(community.pk),
+            )
+        )
+    rows.sort(key=COMMUNITY_ORDERS.get(order, COMMUNITY_ORDERS["hours"]))
+    return rows
+
+
+def stats_post_types(q: StatsQuery) -> list[dict]:
+    tallied = {
+        row["post_type_id"]: row
+        for row in scope_tallies(q)
+        .order_by()
+        .values("post_type_id")
+        .annotate(m=Sum("minutes"), c=Sum("completed"), n=Sum("no_shows"))
+    }
+    shifts = _shift_figures(scope_shifts(q).filter(_shift_range_q(q)), "post__post_type_id")
+    rows = []
+    for post_type in PostType.objects.order_by("code"):
+        tally = tallied.get(post_type.pk, {})
+        minutes = tally.get("m") or 0
+        rows.append(
+            _with_shifts(
+                {
+                    "id": post_type.pk,
+                    "code": post_type.code,
+                    "name": post_type.display_name,
+                    "minutes": minutes,
+                    "hours": hours(minutes),
+                    "completed": tally.get("c") or 0,
+                    "no_shows": tally.get("n") or 0,
+                },
+                shifts.get(post_type.pk),
+            )
+        )
+    return rows
+
+
+# --- Over time ----------------------------------------------------------------------------------
+
+
+def stats_daily(q: StatsQuery, *, interval: str = "day") -> list[dict]:
+    """A series per day (or per week, starting Mondays) over the date range, gaps filled with zeros.
+
+    Without a range it spans the first to the last day with credited time in the scope.
+    """
+    rows = {
+        row["date"]: row
+        for row in scope_tallies(q)
+        .order_by()
+        .values("date")
+        .annotate(m=Sum("minutes"), c=Sum("completed"), n=Sum("no_shows"))
+    }
+    first = q.date_from or min(rows, default=None)
+    last = q.date_to or max(rows, default=None)
+    if first is None or last is None or last < first:
+        return []
+    if interval == "week":
+        first, step = week_start(first), 7
+    else:
+        step = 1
+    if (last - first).days // step > MAX_DAILY_POINTS:
+        raise ServiceError("invalid", {"date_from": ["The range is too long for this interval; use interval=week."]})
+    buckets: dict[date, dict] = {}
+    day = first
+    while day <= last:
+        buckets[day] = {"date": day, "minutes": 0, "completed": 0, "no_shows": 0}
+        day += timedelta(days=step)
+    for day, row in rows.items():
+        key = week_start(day) if interval == "week" else day
+        bucket = buckets.get(key)
+        if bucket is not None:
+            bucket["minutes"] += row["m"] or 0
+            bucket["completed"] += row["c"] or 0
+            bucket["no_shows"] += row["n"] or 0
+    series = list(buckets.values())
+    for bucket in series:
+        bucket["hours"] = hours(bucket["minutes"])
+    return series
+
+
+# --- Leaderboards and stars -----------------------------------------------------------------------
+
+
+def stats_leaderboard(q: StatsQuery, *, by: str = "volunteer", limit: int = LEADERBOARD_DEFAULT) -> list[dict]:
+    """Volunteers or teams by credited hours, most first.
+
+    Teams read the daily tallies. Volunteers read their kept totals; over a date range (which the
+    totals do not split) their approved minutes on the range's shifts are summed instead.
+    """
+    limit = max(1, min(limit, LEADERBOARD_MAX))
+    if by == "team":
+        return _team_board(q, limit)
+    return _volunteer_board(q, limit)
+
+
+def _team_board(q: StatsQuery, limit: int) -> list[dict]:
+    top = list(
+        scope_tallies(q)
+        .exclude(team_key=0)
+        .order_by()
+        .values("team_key")
+        .annotate(m=Sum("minutes"), c=Sum("completed"), n=Sum("no_shows"))
+        .order_by("-m", "team_key")[:limit]
+    )
+    team_ids = [row["team_key"] for row in top]
+    by_id = {team.pk: team for team in Team.objects.filter(pk__in=team_ids).select_related("organization")}
+    members = {
+        row["team_id"]: row["n"]
+        for row in Volunteer.objects.filter(team_id__in=team_ids).order_by().values("team_id").annotate(n=Count("pk"))
+    }
+    rows = []
+    for rank, row in enumerate(top, start=1):
+        team = by_id.get(row["team_key"])
+        rows.append(
+            {
+                "rank": rank,
+                "id": row["team_key"],
+                "name": team.name if team else "",
+                "organization": team.organization.display_name if team else "",
+                "members": members.get(row["team_key"], 0),
+                "minutes": row["m"] or 0,
+                "hours": hours(row["m"] or 0),
+                "completed": row["c"] or 0,
+                "no_shows": row["n"] or 0,
+            }
+        )
+    return rows
+
+
+def _volunteer_board(q: StatsQuery, limit: int) -> list[dict]:
+    volunteers = scope_volunteers(q)
+    if q.date_from or q.date_to:
+        ranged = (
+            Assignment.objects.filter(hours_status=APPROVED, volunteer__in=volunteers.values("pk"))
+            .filter(_assignment_range_q(q))
+            .order_by()
+            .values("volunteer_id")
+            .annotate(m=Sum("credited_minutes"), c=Count("pk", filter=Q(status=Status.COMPLETED)))
+            .filter(m__gt=0)
+            .order_by("-m", "volunteer_id")[:limit]
+        )
+        top = [(row["volunteer_id"], row["m"], row["c"]) for row in ranged]
+    else:
+        tallies = (
+            VolunteerTally.objects.filter(total_minutes__gt=0)
+            .filter(_org_q(q, "volunteer__organization_id"), _district_q(q, "volunteer__deployed_community_id"))
+            .order_by("-total_minutes", "volunteer_id")
+            .values_list("volunteer_id", "total_minutes", "completed_shifts")[:limit]
+        )
+        top = list(tallies)
+    people = {
+        v.pk: v
+        for v in Volunteer.objects.filter(pk__in=[vid for vid, _m, _c in top]).select_related(
+            "organization", "team", "tally"
+        )
+    }
+    rows = []
+    for rank, (volunteer_id, minutes, completed) in enumerate(top, start=1):
+        volunteer = people[volunteer_id]
+        tally = getattr(volunteer, "tally", None)
+        rows.append(
+            {
+                "rank": rank,
+                "id": volunteer_id,
+                "volunteer_number": volunteer.volunteer_number,
+                "name": volunteer.real_name,
+                "organization": volunteer.organization.display_name,
+                "team": volunteer.team.name if volunteer.team else "",
+                "minutes": minutes or 0,
+                "hours": hours(minutes or 0),
+                "completed": completed or 0,
+                "star_level": tally.star_level if tally else 0,
+            }
+        )
+    return rows
+
+
+def _assignment_range_q(q: StatsQuery) -> Q:
+    query = Q()
+    if q.date_from:
+        query &= Q(shift__starts_at__gte=day_bounds(q.date_from)[0])
+    if q.date_to:
+        query &= Q(shift__starts_at__lt=day_bounds(q.date_to)[1])
+    return query & _district_q(q, "shift__community_id")
+
+
+def stats_stars(q: StatsQuery) -> list[dict]:
+    """How many volunteers of the scope hold each star level (0 to 5). Levels are cumulative, so
+    the date range does not apply."""
+    from django.conf import settings
+
+    merged: dict[int, int] = defaultdict(int)
+    # Volunteers without a kept total yet have no hours: level 0, like those with a total below 100 h.
+    for row in scope_volunteers(q).order_by().values(level=F("tally__star_level")).annotate(n=Count("pk")):
+        merged[row["level"] or 0] += row["n"]
+    thresholds = [0, *settings.RULES["STAR_THRESHOLDS_HOURS"]]
+    return [
+        {"level": level, "min_hours": thresholds[level], "volunteers": merged.get(level, 0)}
+        for level in range(len(thresholds))
+    ]
+
+
+# --- Drill-down: an organization's teams, a team's members ------------------------------------------
+
+
+def stats_teams(q: StatsQuery, *, organization_id: int) -> list[dict]:
+    """The teams of one organization (not its branches) with members and credited hours."""
+    teams = list(Team.objects.filter(organization_id=organization_id).select_related("leader").order_by("name"))
+    ids = [team.pk for team in teams]
+    tallied = {
+        row["team_key"]: row
+        for row in scope_tallies(q)
+        .filter(team_key__in=ids)
+        .order_by()
+        .values("team_key")
+        .annotate(m=Sum("minutes"), c=Sum("completed"), n=Sum("no_shows"))
+    }
+    members = {
+        row["team_id"]: row
+        for row in Volunteer.objects.filter(team_id__in=ids)
+        .order_by()
+        .values("team_id")
+        .annotate(n=Count("pk"), deployed=Count("pk", filter=Q(deployed_community__isnull=False)))
+    }
+    rows = []
+    for team in teams:
+        tally, people = tallied.get(team.pk, {}), members.get(team.pk, {})
+        minutes = tally.get("m") or 0
+        rows.append(
+            {
+                "id": team.pk,
+                "name": team.name,
+                "leader": team.leader.real_name if team.leader else "",
+                "members": people.get("n", 0),
+                "deployed": people.get("deployed", 0),
+                "minutes": minutes,
+                "hours": hours(minutes),
+                "completed": tally.get("c") or 0,
+                "no_shows": tally.get("n") or 0,
+            }
+        )
+    rows.sort(key=lambda row: (-row["minutes"], row["name"]))
+    return rows
+
+
+def team_members(*, team_id: int):
+    """A team's volunteers with their kept totals, most hours first."""
+    return (
+        Volunteer.objects.filter(team_id=team_id)
+        .select_related("tally", "deployed_community")
+        .order_by("-tally__total_minutes", "volunteer_number")
+    )

@@ -1,0 +1,125 @@
+"""Exports: XLSX with translated headers and number formats, CSV with a BOM, the five-part service record."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from openpyxl import load_workbook
+
+from communities import exports
+from tests.communities import test_stats
+
+pytestmark = pytest.mark.django_db
+
+# The statistics tests' small world and API client, shared.
+world = test_stats.world
+api = test_stats.api
+
+STATS_URLS = [
+    "/api/v1/stats/overview/",
+    "/api/v1/stats/organizations/",
+    "/api/v1/stats/communities/",
+    "/api/v1/stats/post-types/",
+    "/api/v1/stats/daily/",
+    "/api/v1/stats/leaderboard/",
+    "/api/v1/stats/leaderboard/?by=team",
+    "/api/v1/stats/stars/",
+]
+
+
+def workbook(response):
+    assert response.status_code == 200, response.content[:200]
+    assert response["Content-Type"] == exports.XLSX_TYPE
+    assert response["Content-Disposition"].startswith('attachment; filename="')
+    return load_workbook(io.BytesIO(response.content))
+
+
+def with_export(url: str, fmt: str) -> str:
+    return f"{url}{'&' if '?' in url else '?'}export={fmt}"
+
+
+@pytest.mark.parametrize("url", STATS_URLS)
+def test_every_table_exports_as_xlsx_and_csv(world, api, url):
+    client = api(world.staff_root)
+    book = workbook(client.get(with_export(url, "xlsx")))
+    assert book.active.max_row >= 2
+    response = client.get(with_export(url, "csv"))
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert response.content.startswith(b"\xef\xbb\xbf")
+
+
+def test_headers_follow_the_request_language(world, api):
+    client = api(world.staff_root)
+    zh = workbook(client.get("/api/v1/stats/organizations/?export=xlsx")).active
+    en = workbook(client.get("/api/v1/stats/organizations/?export=xlsx", HTTP_ACCEPT_LANGUAGE="en")).active
+    assert [c.value for c in en[1]][:4] == ["Level", "Code", "Organization", "Volunteers"]
+    assert [c.value for c in zh[1]][:4] == ["层级", "代码", "所属单位", "志愿者"]
+    assert en.title == "Organizations"
+
+
+def test_numbers_and_dates_are_typed_and_formatted(world, api):
+    client = api(world.staff_root)
+    sheet = workbook(client.get("/api/v1/stats/organizations/?export=xlsx", HTTP_ACCEPT_LANGUAGE="en")).active
+    header = [c.value for c in sheet[1]]
+    root = {header[i]: cell for i, cell in enumerate(sheet[2])}
+    assert root["Volunteers"].value == 5 and root["Volunteers"].number_format == "#,##0"
+    assert root["Credited hours"].value == 6.0 and root["Credited hours"].number_format == "#,##0.0"
+
+    daily = workbook(client.get("/api/v1/stats/daily/?export=xlsx", HTTP_ACCEPT_LANGUAGE="en")).active
+    first = daily.cell(row=2, column=1)
+    assert first.is_date and first.number_format == "yyyy-mm-dd"
+
+    overview = workbook(client.get("/api/v1/stats/overview/?export=xlsx", HTTP_ACCEPT_LANGUAGE="en")).active
+    figures = {row[0].value: row[1] for row in overview.iter_rows(min_row=2)}
+    assert figures["Volunteers in reserve"].value == 5
+    assert figures["Fill rate today"].value == 0.6 and figures["Fill rate today"].number_format == "0.0%"
+
+
+def test_csv_has_bom_and_chinese(world, api):
+    response = api(world.staff_root).get("/api/v1/stats/organizations/?export=csv")
+    text = response.content.decode("utf-8")
+    assert text.startswith("\ufeff")
+    rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    assert rows[0][:3] == ["层级", "代码", "所属单位"]
+    assert rows[1][2] == "团工委" and rows[1][3] == "5"
+    overview = api(world.staff_root).get("/api/v1/stats/overview/?export=csv", HTTP_ACCEPT_LANGUAGE="en")
+    lines = dict(csv.reader(io.StringIO(overview.content.decode("utf-8").lstrip("\ufeff"))))
+    assert lines["Fill rate today"] == "60.0%" and lines["Credited hours"] == "6.0"
+
+
+def test_exports_keep_the_scope(world, api):
+    sheet = workbook(api(world.staff_a).get("/api/v1/stats/organizations/?export=xlsx")).active
+    assert [row[1].value for row in sheet.iter_rows(min_row=2)] == [world.a.code, world.a1.code]
+    assert api(world.outsider).get("/api/v1/stats/organizations/?export=xlsx").status_code == 403
+    assert api(world.staff_root).get("/api/v1/stats/overview/?export=pdf").status_code == 400
+
+
+# --- The service record ----------------------------------------------------------------------------
+
+
+def test_volunteer_service_record_has_five_parts(world, api):
+    response = api(world.va1.user).get("/api/v1/me/service-record.xlsx", HTTP_ACCEPT_LANGUAGE="en")
+    book = workbook(response)
+    assert book.sheetnames == ["Basic information", "Service records", "Training", "Awards", "Evaluations"]
+    identity = {row[0].value: row[1].value for row in book["Basic information"].iter_rows(min_row=2)}
+    assert identity["Volunteer number"] == world.va1.volunteer_number
+    assert identity["ID number"] == world.va1.id_number_masked
+    service = book["Service records"]
+    assert [c.value for c in service[1]][:5] == ["Date", "Start", "End", "Credited hours", "Service content"]
+    entries = list(service.iter_rows(min_row=2, values_only=True))
+    assert len(entries) == 2  # completed shifts; the pending one shows its status
+    assert {entry[3] for entry in entries} == {4.0, 1.0}
+    assert service.cell(row=2, column=1).is_date
+    assert book["Training"].cell(row=2, column=1).value == "No training recorded."
+    evaluations = {row[0].value: row[1].value for row in book["Evaluations"].iter_rows(min_row=2)}
+    assert evaluations["Approved service hours"] == 4.0 and evaluations["Shifts completed"] == 2
+
+
+def test_staff_service_record_within_scope(world, api):
+    url = f"/api/v1/volunteers/{world.va2.pk}/service-record.xlsx"
+    assert workbook(api(world.staff_a).get(url)).sheetnames[0] == "基本信息"
+    assert api(world.staff_b).get(url).status_code == 404
+    assert api(world.outsider).get(url).status_code == 403
+    assert api(world.staff_a).get("/api/v1/me/service-record.xlsx").json()["code"] == "not_a_volunteer"

@@ -1,0 +1,84 @@
+"""A coordinator in a real browser: today's page, build a rota, assign a ranked candidate,
+show the check-in code, and a volunteer checks in with the code the coordinator's page shows."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from communities.models import Assignment, Shift
+from tests.factories import CommunityFactory, PostFactory, ShiftFactory, UserFactory, VolunteerFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_coordinator_builds_a_rota_assigns_and_shows_the_code(browser, page, live_server, login, capture):
+    coordinator = UserFactory(username="coordinator-e2e")
+    community = CommunityFactory(name="金鸡湖社区", name_en="Jinji Lake Community")
+    community.coordinators.add(coordinator)
+    post = PostFactory(community=community, name="东门封控点")
+    helper = VolunteerFactory(real_name="王芳", deployed_community=community)
+
+    login(page, coordinator.username)
+    page.goto(f"{live_server.url}/coordinator/")
+    assert "金鸡湖社区" in page.content()
+    capture(page, "coordinator-today")
+
+    # Build a rota for the next two days, two slots a day.
+    page.goto(f"{live_server.url}/coordinator/communities/{community.pk}/rota/")
+    day = timezone.localdate() + timedelta(days=1)
+    page.locator("select[name=post]").select_option(str(post.pk))
+    page.locator("input[name=date_from]").fill(day.isoformat())
+    page.locator("input[name=date_to]").fill((day + timedelta(days=1)).isoformat())
+    page.locator("textarea[name=slots]").fill("08:00-12:00\n14:00-18:00")
+    page.locator("input[name=capacity]").fill("2")
+    capture(page, "coordinator-rota")
+    page.locator("main form button[type=submit]").click()
+    page.wait_for_load_state()
+    assert Shift.objects.filter(post=post).count() == 4
+    capture(page, "coordinator-roster")
+
+    # Assign the top-ranked candidate to the first new shift.
+    shift = Shift.objects.filter(post=post).order_by("starts_at").first()
+    page.goto(f"{live_server.url}/coordinator/shifts/{shift.pk}/candidates/")
+    assert "王芳" in page.content()
+    capture(page, "coordinator-candidates")
+    page.locator(f"input[name=volunteer_ids][value='{helper.pk}']").check()
+    page.locator("main form button[type=submit]").last.click()
+    page.wait_for_load_state()
+    assignment = Assignment.objects.get(shift=shift, volunteer=helper)
+    assert (assignment.status, assignment.source) == ("confirmed", "coordinator")
+
+
+def test_volunteer_checks_in_with_the_code_on_the_coordinators_screen(browser, page, live_server, login, capture):
+    coordinator = UserFactory(username="coordinator-code")
+    community = CommunityFactory(name="三香社区")
+    community.coordinators.add(coordinator)
+    start = timezone.now() - timedelta(minutes=5)
+    shift = ShiftFactory(post=PostFactory(community=community), starts_at=start, ends_at=start + timedelta(hours=4))
+    volunteer = VolunteerFactory(real_name="李青")
+    Assignment.objects.create(shift=shift, volunteer=volunteer, status="confirmed")
+    Shift.objects.filter(pk=shift.pk).update(confirmed_count=1)
+
+    login(page, coordinator.username)
+    page.goto(f"{live_server.url}/coordinator/shifts/{shift.pk}/code/")
+    capture(page, "coordinator-code")
+    code = re.sub(r"\D", "", page.locator(".digits").inner_text())
+    assert len(code) == 6
+
+    volunteer_context = browser.new_context(viewport={"width": 360, "height": 740}, locale="zh-CN")
+    phone = volunteer_context.new_page()
+    try:
+        login(phone, volunteer.mobile)
+        phone.goto(f"{live_server.url}/check-in/?code={code}")
+        phone.locator("main form button[type=submit]").first.click()
+        phone.wait_for_load_state()
+        capture(phone, "volunteer-checked-in-with-coordinator-code")
+    finally:
+        volunteer_context.close()
+    assignment = Assignment.objects.get(shift=shift, volunteer=volunteer)
+    assert assignment.checked_in_at is not None
+    assert assignment.checkin_method == "code"

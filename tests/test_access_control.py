@@ -1,0 +1,1404 @@
+"""Access control, endpoint by endpoint: every URL pattern × every role × an object inside and
+outside the caller's scope, with the status each must answer, and proof that a refused write
+changed nothing.
+
+The table is checked against the URL configuration itself: a new URL pattern without a row
+here fails ``test_every_url_pattern_has_a_row``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
+
+from communities.models import Assignment, Notification, Shift
+from tests.factories import (
+    CommunityFactory,
+    OrganizationFactory,
+    OrganizationStaffFactory,
+    PostFactory,
+    ShiftFactory,
+    TeamFactory,
+    UserFactory,
+    VolunteerFactory,
+)
+
+ROLES = ("anonymous", "volunteer", "team_leader", "coordinator", "committee_staff", "superuser")
+
+
+@dataclass
+class Row:
+    """One URL pattern: how to call it, and what each role gets (in scope, out of scope)."""
+
+    route: str  # the pattern as Django spells it, e.g. "api/v1/^shifts/(?P<pk>[^/.]+)/signup/$"
+    method: str
+    path: str  # with {in} / {out} where the object goes; {id} when the object is the same
+    expect: dict  # role -> status, or role -> (status in scope, status out of scope)
+    data: dict = field(default_factory=dict)
+    obj: str = ""  # which object kind fills {in}/{out}
+    multipart: bool = False  # API uploads are multipart, not JSON
+
+
+def every(status):
+    return dict.fromkeys(ROLES, status)
+
+
+def walk(patterns, prefix=""):
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            if getattr(pattern, "app_name", None) == "admin":
+                yield prefix + str(pattern.pattern), "admin"
+                continue
+            yield from walk(pattern.url_patterns, prefix + str(pattern.pattern))
+        elif isinstance(pattern, URLPattern):
+            yield prefix + str(pattern.pattern), pattern.name
+
+
+def all_routes() -> set[str]:
+    return {route for route, _name in walk(get_resolver().url_patterns)}
+
+
+# --- The world -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def world(db):
+    org_a, org_b = OrganizationFactory(name="机构甲"), OrganizationFactory(name="机构乙")
+    community_in, community_out = CommunityFactory(), CommunityFactory()
+    coordinator = UserFactory(username="coordinator-acl")
+    community_in.coordinators.add(coordinator)
+    team_in, team_out = TeamFactory(organization=org_a), TeamFactory(organization=org_b)
+    volunteer = VolunteerFactory(organization=org_a, team=team_in, deployed_community=community_in)
+    leader = VolunteerFactory(organization=org_a, team=team_in)
+    team_in.leader = leader
+    team_in.save()
+    other = VolunteerFactory(organization=org_b, team=team_out)
+    staff = OrganizationStaffFactory(organization=org_a).user
+    superuser = get_user_model().objects.create_superuser("root-acl", password="pass-Word-123")
+
+    soon = timezone.now() + timedelta(days=2)
+    shift_in = ShiftFactory(post=PostFactory(community=community_in), starts_at=soon, ends_at=soon + timedelta(hours=4))
+    shift_out = ShiftFactory(
+        post=PostFactory(community=community_out), starts_at=soon, ends_at=soon + timedelta(hours=4)
+    )
+    assignment_in = Assignment.objects.create(shift=shift_in, volunteer=volunteer, status="confirmed")
+    assignment_out = Assignment.objects.create(shift=shift_out, volunteer=other, status="confirmed")
+    Shift.objects.filter(pk__in=[shift_in.pk, shift_out.pk]).update(confirmed_count=1)
+    note_in = Notification.objects.create(
+        key="acl-in", kind="reminder", channel="inapp", recipient=volunteer.user, body="x"
+    )
+    note_out = Notification.objects.create(
+        key="acl-out", kind="reminder", channel="inapp", recipient=other.user, body="x"
+    )
+    failed_in = Notification.objects.create(
+        key="acl-f-in",
+        kind="reminder",
+        channel="sms",
+        recipient=volunteer.user,
+        assignment=assignment_in,
+        shift=shift_in,
+        body="x",
+        state="failed",
+    )
+    failed_out = Notification.objects.create(
+        key="acl-f-out",
+        kind="reminder",
+        channel="sms",
+        recipient=other.user,
+        assignment=assignment_out,
+        shift=shift_out,
+        body="x",
+        state="failed",
+    )
+    from volunteers.certificates import certificate_issue
+
+    today = timezone.localdate()
+    cert_in = certificate_issue(
+        volunteer=volunteer, issuer_org=org_a, actor=staff, period_start=today - timedelta(days=30), period_end=today
+    )
+    cert_out = certificate_issue(
+        volunteer=other, issuer_org=org_b, actor=superuser, period_start=today - timedelta(days=30), period_end=today
+    )
+
+    users = {
+        "anonymous": None,
+        "volunteer": volunteer.user,
+        "team_leader": leader.user,
+        "coordinator": coordinator,
+        "committee_staff": staff,
+        "superuser": superuser,
+    }
+    objects = {
+        "community": (community_in.pk, community_out.pk),
+        "shift": (shift_in.pk, shift_out.pk),
+        "assignment": (assignment_in.pk, assignment_out.pk),
+        "notification": (note_in.pk, note_out.pk),
+        "failed": (failed_in.pk, failed_out.pk),
+        "volunteer": (volunteer.pk, other.pk),
+        "organization": (org_a.pk, org_b.pk),
+        "team": (team_in.pk, team_out.pk),
+        "certificate": (cert_in.number, cert_out.number),
+    }
+    return {"users": users, "objects": objects}
+
+
+def fingerprint() -> str:
+    """Everything a refused write could have touched, as one hash (sessions and log-in times aside)."""
+    from django.apps import apps
+
+    digest = hashlib.sha256()
+    for model in sorted(apps.get_models(), key=lambda m: m._meta.label):
+        if model._meta.app_label not in {"volunteers", "communities", "auth", "authtoken"}:
+            continue
+        if model._meta.model_name in {"loginfailure", "personaldataaccess"}:
+            continue  # security records that a refused attempt is meant to leave
+        rows = model.objects.order_by("pk").values()
+        for row in rows:
+            row.pop("last_login", None)
+            digest.update(repr(sorted(row.items())).encode())
+    return digest.hexdigest()
+
+
+def call(world, row: Row, role: str, scope: str):
+    client = Client()
+    user = world["users"][role]
+    if user is not None:
+        client.force_login(user)
+    if row.obj:
+        in_id, out_id = world["objects"][row.obj]
+        path = row.path.format(id=in_id if scope == "in" else out_id)
+    else:
+        path = row.path
+    method = getattr(client, row.method.lower())
+    if row.method in ("POST", "PATCH", "PUT"):
+        if path.startswith("/api/") and not row.multipart:
+            return method(path, row.data, content_type="application/json")
+        return method(path, row.data)
+    return method(path, row.data)
+
+
+def expected(row: Row, role: str, scope: str) -> int:
+    value = row.expect[role]
+    if isinstance(value, tuple):
+        return value[0] if scope == "in" else value[1]
+    return value
+
+
+ROWS = [
+    Row("health/", "GET", "/health/", every(200)),
+    Row(
+        "admin/",
+        "GET",
+        "/admin/",
+        {
+            "anonymous": 302,
+            "volunteer": 302,
+            "team_leader": 302,
+            "coordinator": 302,
+            "committee_staff": 302,
+            "superuser": 200,
+        },
+    ),
+    Row("i18n/setlang/", "POST", "/i18n/setlang/", every(302), data={"language": "en", "next": "/"}),
+    Row("api/schema/", "GET", "/api/schema/", every(200)),
+    Row("api/docs/", "GET", "/api/docs/", every(200)),
+    Row(
+        "api/v1/auth/token/",
+        "POST",
+        "/api/v1/auth/token/",
+        every(401),
+        data={"username": "nobody", "password": "wrong"},
+    ),
+    Row(
+        "api/v1/auth/token/reset/",
+        "POST",
+        "/api/v1/auth/token/reset/",
+        {
+            "anonymous": 401,
+            "volunteer": 200,
+            "team_leader": 200,
+            "coordinator": 200,
+            "committee_staff": 200,
+            "superuser": 200,
+        },
+    ),
+    Row(
+        "api/v1/me/id-number/",
+        "POST",
+        "/api/v1/me/id-number/",
+        {
+            "anonymous": 401,
+            "volunteer": 200,
+            "team_leader": 200,
+            "coordinator": 403,
+            "committee_staff": 403,
+            "superuser": 403,
+        },
+    ),
+    Row(
+        "api/v1/me/export/",
+        "GET",
+        "/api/v1/me/export/",
+        {
+            "anonymous": 401,
+            "volunteer": 200,
+            "team_leader": 200,
+            "coordinator": 403,
+            "committee_staff": 403,
+            "superuser": 403,
+        },
+    ),
+    Row(
+        "api/v1/me/delete/",
+        "POST",
+        "/api/v1/me/delete/",
+        {
+            "anonymous": 401,
+            "volunteer": 400,
+            "team_leader": 400,
+            "coordinator": 403,
+            "committee_staff": 403,
+            "superuser": 403,
+        },
+        data={"password": "wrong-password"},
+    ),
+    Row(
+        "api/v1/me/",
+        "GET",
+        "/api/v1/me/",
+        {
+            "anonymous": 401,
+            "volunteer": 200,
+            "team_leader": 200,
+            "coordinator": 200,
+            "committee_staff": 200,
+            "superuser": 200,
+        },
+    ),
+    Row("api/v1/me/calendar.ics", "GET", "/api/v1/me/calendar.ics?token=not-a-token", every(404)),
+    Row(
+        "api/v1/me/calendar-link/",
+        "GET",
+        "/api/v1/me/calendar-link/",
+        {
+            "anonymous": 401,
+            "volunteer": 200,
+            "team_leader": 200,
+            "coordinator": 403,
+            "committee_staff": 403,
+            "superuser": 403,
+        },
+    ),
+    Row(
+        "api/v1/imports/",
+        "POST",
+        "/api/v1/imports/",
+        {
+            "anonymous": 401,
+            "volunteer": 403,
+            "team_leader": 403,
+            "coordinator": 400,
+            "committee_staff": 400,
+            "superuser": 400,
+        },
+        data={"kind": "volunteers"},
+        multipart=True,
+    ),
+    Row(
+        "api/v1/imports/template/",
+        "GET",
+        "/api/v1/imports/template/?kind=volunteers",
+        {
+            "anonymous": 401,
+            "volunteer": 200,
+            "team_leader": 200,
+            "coordinator": 200,
+            "committee_staff": 200,
+            "superuser": 200,
+        },
+    ),
+    Row(
+        "api/v1/^communities/$",
+        "GET",
+        "/api/v1/communities/",
+        {
+            "anonymous": 401,
+            "volunteer": 200,
+            "team_leader": 200,
+            "coordinator": 200,
+            "committee_staff": 200,
+            "superuser": 200,
+        },
+    ),
+    Row(
+        "api/v1/^communities/(?P<pk>[^/.]+)/$",
+        "GET",
+        "/api/v1/communities/{id}/",
+        {
+            "anonymous": (401, 401),
+            "volunteer": (200, 200),
+            "team_leader": (200, 200),
+            "coordinator": (200, 200),
+            "committee_staff": (200, 200),
+            "superuser": (200, 200),
+        },
+        obj="community",
+    ),
+    Row(
+        "api/v1/^communities/(?P<pk>[^/.]+)/roster/$",
+        "GET",
+        "/api/v1/communities/{id}/roster/",
+        {
+            "anonymous": (401, 401),
+            "volunteer": (403, 403),
+            "team_leader": (403, 403),
+            "coordinator": (200, 404),
+            "committee_staff": (403, 403),
+            "superuser": (200, 200),
+        },
+        obj="community",
+    ),
+    Row(
+        "api/v1/^communities/(?P<pk>[^/.]+)/rota/$",
+        "POST",
+        "/api/v1/communities/{id}/rota/",
+        {
+            "anonymous": (401, 401),
+            "volunteer": (403, 403),
+            "team_leader": (403, 403),
+            "coordinator": (400, 404),
+            "committee_staff": (403, 403),
+            "superuser": (400, 400),
+        },
+        data={
+            "post": 999999,
+            "date_from": "2030-01-01",
+            "date_to": "2030-01-01",
+            "slots": [{"start": "08:00", "end": "12:00"}],
+            "capacity": 2,
+        },
+        obj="community",
+    ),
+    Row(
+        "api/v1/^shifts/$",
+        "GET",
+        "/api/v1/shifts/",
+        {
+            "anonymous": 401,
+            "volunteer": 200,
+            "team_leader": 200,
+            "coordinator": 200,
+            "committee_staff": 200,
+            "superuser": 200,
+        },
+    ),
+    Row(
+        "api/v1/^shifts/(?P<pk>[^/.]+)/$",
+        "PATCH",
+        "/api/v1/shifts/{id}/",
+        {
+            "anonymous": (401, 401),
+            "volunteer": (403, 403),
+            "team_leader": (403, 403),
+            "coordinator": (200, 404),
+            "committee_staff": (403, 403),
+            "superuser": (200, 200),
+        },
+        data={"capacity": 7},
+        obj="shift",
+    ),
+    Row(
+        "api/v1/^shifts/(?P<pk>[^/.]+)/assign/$",
+        "POST",
+        "/api/v1/shifts/{id}/assign/",
+        {
+            "anonymous": (401, 401),
+            "volunteer": (403, 403),
+            "team_leader": (403, 403),
+            "coordinator": (200, 404),
+            "committee_staff": (403, 403),
+            "superuser": (200, 200),
+        },
+        data={"volunteer_ids": [999999]},
+        obj="shift",
+    ),
+    Row(
+        "api/v1/^shifts/(?P<pk>[^/.]+)/cancel/$",
+        "POST",
+        "/api/v1/shifts/{id}/cancel/",
+        {
+            "anonymous": (401, 401),
+            "volunteer": (403, 403),
+            "team_leader": (403, 403),
+            "coordinator": (200, 404),
+            "committee_staff": (403, 403),
+            "superuser": (200, 200),
+        },
+        data={"reason": "test"},
+        obj="shift",
+    ),
+    Row(
+        "api/v1/^shifts/(?P<pk>[^/.]+)/candidates/$",
+        "GET",
+        "/api/v1/shifts/{id}/candidates/",
+        {
+            "anonymous": (401, 401),
+            "volunteer": (403, 403),
+            "team_leader": (403, 403),
+            "coordinator": (200, 404),
+            "committee_staff": (403, 403),
+            "superuser": (200, 200),
+        },
+        obj="shift",
+    ),
+    Row(
+        "api/v1/^shifts/(?P<pk>[^/.]+)/checkin-code/$",
+        "GET",
+        "/api/v1/shifts/{id}/checkin-code/",
+        {
+            "anonymous": (401, 401),
+            "volunteer": (403, 403),
+            "team_leader": (403, 403),
+            "coordinator": (200, 404),
+            "committee_staff": (403, 403),
+            "superuser": (200, 200),
+        },
+        obj="shift",
+    ),
+    Row(
+        "api/v1/^shifts/(?P<pk>[^/.]+)/signup/$",
+        "POST",
+        "/api/v1/shifts/{id}/signup/",
+        {
+            "anonymous": (401, 401),
+            "volunteer": (409, 409),
+            "team_leader": (201, 201),
+            "coordinator": (403, 403),
+            "committee_staff": (403, 403),
+            "superuser": (403, 403),
+        },
+        obj="shift",
+    ),
+    Row(
+        "api/v1/^assignments/$",
+        "GET",
+        "/api/v1/assignments/",
+        {
+            "anonymous": 401,
+            "volunteer": 200,
+            "team_leader": 200,
+            "coordinator": 200,
+            "committee_staff": 200,
+            "superuser": 200,
+        },
+    ),
+    Row(
+        "api/v1/^assignments/(?P<pk>[^/.]+)/$",
+        "GET",
+        "/api/v1/assignments/{id}/",
+        {
+            "anonymous": (401, 401),
+            "volunteer": (200, 404),
+            "team_leader": (404, 404),
+            "coordinator": (404, 404),
+            "committee_staff": (404, 404),
+            "superuser": (404, 404),
+        },
+        obj="assignment",
+    ),
+    Row(
+        "api/v1/^assignments/(?P<pk>[^/.]+)/cancel/$",
+        "POST",
+        "/api/v1/assignments/{id}/cancel/",
+        {
+            "anonymous": (401, 401),
+            "volunteer": (200, 404),
+            "team_leader": (404, 404),
+            "coordinator": (404, 404),
+            "committee_staff": (404, 404),
+            "superuser": (404, 404),
+        },
+        obj="assignment",
+    ),
+    Row(
+        "api/v1/^assignments/(?P<pk>[^/.]+)/check-in/$",
+        "POST",
+        "/api/v1/assignments/{id}/check-in/",
+        {
+            "anonymous": (401, 401),
+            "volunteer": (409, 404),
+            "team_leader": (404, 404),
+            "coordinator": (404, 404),
+            "committee_staff": (404, 404),
+            "superuser": (404, 404),
+        },
+        data={"code": "000000"},
+        obj="assignment",
+    ),
+    Row(
+        "api/v1/^assignments/(?P<pk>[^/.]+)/check-out/$",
+        "POST",
+        "/api/v1/assignments/{id}/check-out/",
+        {
+            "anonymous": (401, 401),
+            "volunteer": (409, 404),
+            "team_leader": (404, 404),
+            "coordinator": (404, 404),
+            "committee_staff": (404, 404),
+            "superuser": (404, 404),
+        },
+        obj="assignment",
+    ),
+    Row(
+        "api/v1/^attendance/$",
+        "GET",
+        "/api/v1/attendance/",
+        {
+            "anonymous": 401,
+            "volunteer": 403,
+            "team_leader": 403,
+            "coordinator": 200,
+            "committee_staff": 403,
+            "superuser": 200,
+        },
+    ),
+    Row(
+        "api/v1/^attendance/(?P<pk>[^/.]+)/$",
+        "GET",
+        "/api/v1/attendance/{id}/",
+        {
+            "anonymous": (401, 401),
+            "volunteer": (403, 403),
+            "team_leader": (403, 403),
+            "coordinator": (200, 404),
+            "committee_staff": (403, 403),
+            "superuser": (200, 200),
+        },
+        obj="assignment",
+    ),
+    Row(
+        "api/v1/^attendance/(?P<pk>[^/.]+)/adjust-hours/$",
+        "POST",
+        "/api/v1/attendance/{id}/adjust-hours/",
+        {
+            "anonymous": (401, 401),
+            "volunteer": (403, 403),
+            "team_leader": (403, 403),
+            "coordinator": (409, 404),
+            "committee_staff": (403, 403),
+            "superuser": (409, 409),
+        },
+        data={"credited_minutes": 60, "reason": "x"},
+        obj="assignment",
+    ),
+    Row(
+        "api/v1/^attendance/(?P<pk>[^/.]+)/approve-hours/$",
+        "POST",
+        "/api/v1/attendance/{id}/approve-hours/",
+        {
+            "anonymous": (401, 401),
+            "volunteer": (403, 403),
+            "team_leader": (403, 403),
+            "coordinator": (409, 404),
+            "committee_staff": (403, 403),
+            "superuser": (409, 409),
+        },
+        obj="assignment",
+    ),
+    Row(
+        "api/v1/^attendance/(?P<pk>[^/.]+)/check-in/$",
+        "POST",
+        "/api/v1/attendance/{id}/check-in/",
+        {
+            "anonymous": (401, 401),
+            "volunteer": (403, 403),
+            "team_leader": (403, 403),
+            "coordinator": (400, 404),
+            "committee_staff": (403, 403),
+            "superuser": (400, 400),
+        },
+        data={"reason": "x"},
+        obj="assignment",
+    ),
+    Row(
+        "api/v1/^attendance/(?P<pk>[^/.]+)/check-out/$",
+        "POST",
+        "/api/v1/attendance/{id}/check-out/",
+        {
+            "anonymous": (401, 401),
+            "volunteer": (403, 403),
+            "team_leader": (403, 403),
+            "coordinator": (409, 404),
+            "committee_staff": (403, 403),
+            "superuser": (409, 409),
+        },
+        data={"reason": "x"},
+        obj="assignment",
+    ),
+    Row(
+        "api/v1/^attendance/(?P<pk>[^/.]+)/clear-no-show/$",
+        "POST",
+        "/api/v1/attendance/{id}/clear-no-show/",
+        {
+            "anonymous": (401, 401),
+            "volunteer": (403, 403),
+            "team_leader": (403, 403),
+            "coordinator": (409, 404),
+            "committee_staff": (403, 403),
+            "superuser": (409, 409),
+        },
+        data={"reason": "x"},
+        obj="assignment",
+    ),
+    Row(
+        "api/v1/^attendance/(?P<pk>[^/.]+)/no-show/$",
+        "POST",
+        "/api/v1/attendance/{id}/no-show/",
+        {
+            "anonymous": (401, 401),
+            "volunteer": (403, 403),
+            "team_leader": (403, 403),
+            "coordinator": (409, 404),
+            "committee_staff": (403, 403),
+            "superuser": (409, 409),
+        },
+        data={"reason": "x"},
+        obj="assignment",
+    ),
+    Row(
+        "api/v1/^audit/$",
+        "GET",
+        "/api/v1/audit/",
+        {
+            "anonymous": 401,
+            "volunteer": 403,
+            "team_leader": 403,
+            "coordinator": 200,
+            "committee_staff": 200,
+            "superuser": 200,
+        },
+    ),
+    Row(
+        "api/v1/^dispatches/$",
+        "POST",
+        "/api/v1/dispatches/",
+        {
+            "anonymous": 401,
+            "volunteer": 403,
+            "team_leader": 403,
+            "coordinator": 403,
+            "committee_staff": 404,
+            "superuser": 404,
+        },
+        data={"community": 999999, "count": 1},
+    ),
+    Row(
+        "api/v1/^notifications/failed/$",
+        "GET",
+        "/api/v1/notifications/failed/",
+        {
+            "anonymous": 401,
+            "volunteer": 403,
+            "team_leader": 403,
+            "coordinator": 200,
+            "committee_staff": 200,
+            "superuser": 200,
+        },
+    ),
+    Row(
+        "api/v1/^notifications/failed/(?P<pk>[^/.]+)/retry/$",
+        "POST",
+        "/api/v1/notifications/failed/{id}/retry/",
+        {
+            "anonymous": (401, 401),
+            "volunteer": (403, 403),
+            "team_leader": (403, 403),
+            "coordinator": (200, 404),
+            "committee_staff": (200, 404),
+            "superuser": (200, 200),
+        },
+        obj="failed",
+    ),
+    Row(
+        "api/v1/^notifications/$",
+        "GET",
+        "/api/v1/notifications/",
+        {
+            "anonymous": 401,
+            "volunteer": 200,
+            "team_leader": 200,
+            "coordinator": 200,
+            "committee_staff": 200,
+            "superuser": 200,
+        },
+    ),
+    Row(
+        "api/v1/^notifications/read-all/$",
+        "POST",
+        "/api/v1/notifications/read-all/",
+        {
+            "anonymous": 401,
+            "volunteer": 200,
+            "team_leader": 200,
+            "coordinator": 200,
+            "committee_staff": 200,
+            "superuser": 200,
+        },
+    ),
+    Row(
+        "api/v1/^notifications/(?P<pk>[^/.]+)/read/$",
+        "POST",
+        "/api/v1/notifications/{id}/read/",
+        {
+            "anonymous": (401, 401),
+            "volunteer": (200, 404),
+            "team_leader": (404, 404),
+            "coordinator": (404, 404),
+            "committee_staff": (404, 404),
+            "superuser": (404, 404),
+        },
+        obj="notification",
+    ),
+    Row(
+        "api/v1/stats/overview/",
+        "GET",
+        "/api/v1/stats/overview/",
+        {
+            "anonymous": 401,
+            "volunteer": 403,
+            "team_leader": 403,
+            "coordinator": 403,
+            "committee_staff": 200,
+            "superuser": 200,
+        },
+    ),
+    Row(
+        "api/v1/stats/organizations/",
+        "GET",
+        "/api/v1/stats/organizations/",
+        {
+            "anonymous": 401,
+            "volunteer": 403,
+            "team_leader": 403,
+            "coordinator": 403,
+            "committee_staff": 200,
+            "superuser": 200,
+        },
+    ),
+    Row(
+        "api/v1/stats/communities/",
+        "GET",
+        "/api/v1/stats/communities/",
+        {
+            "anonymous": 401,
+            "volunteer": 403,
+            "team_leader": 403,
+            "coordinator": 403,
+            "committee_staff": 200,
+            "superuser": 200,
+        },
+    ),
+    Row(
+        "api/v1/stats/post-types/",
+        "GET",
+        "/api/v1/stats/post-types/",
+        {
+            "anonymous": 401,
+            "volunteer": 403,
+            "team_leader": 403,
+            "coordinator": 403,
+            "committee_staff": 200,
+            "superuser": 200,
+        },
+    ),
+    Row(
+        "api/v1/stats/daily/",
+        "GET",
+        "/api/v1/stats/daily/",
+        {
+            "anonymous": 401,
+            "volunteer": 403,
+            "team_leader": 403,
+            "coordinator": 403,
+            "committee_staff": 200,
+            "superuser": 200,
+        },
+    ),
+    Row(
+        "api/v1/stats/leaderboard/",
+        "GET",
+        "/api/v1/stats/leaderboard/",
+        {
+            "anonymous": 401,
+            "volunteer": 403,
+            "team_leader": 403,
+            "coordinator": 403,
+            "committee_staff": 200,
+            "superuser": 200,
+        },
+    ),
+    Row(
+        "api/v1/stats/stars/",
+        "GET",
+        "/api/v1/stats/stars/",
+        {
+            "anonymous": 401,
+            "volunteer": 403,
+            "team_leader": 403,
+            "coordinator": 403,
+            "committee_staff": 200,
+            "superuser": 200,
+        },
+    ),
+    Row(
+        "api/v1/reports/daily/",
+        "GET",
+        "/api/v1/reports/daily/",
+        {
+            "anonymous": 401,
+            "volunteer": 403,
+            "team_leader": 403,
+            "coordinator": 403,
+            "committee_staff": 200,
+            "superuser": 200,
+        },
+    ),
+    Row(
+        "api/v1/me/certificate.pdf",
+        "GET",
+        "/api/v1/me/certificate.pdf",
+        {
+            "anonymous": 401,
+            "volunteer": 200,
+            "team_leader": 200,
+            "coordinator": 403,
+            "committee_staff": 403,
+            "superuser": 403,
+        },
+    ),
+    Row(
+        "api/v1/me/service-record.xlsx",
+        "GET",
+        "/api/v1/me/service-record.xlsx",
+        {
+            "anonymous": 401,
+            "volunteer": 200,
+            "team_leader": 200,
+            "coordinator": 403,
+            "committee_staff": 403,
+            "superuser": 403,
+        },
+    ),
+    Row(
+        "api/v1/volunteers/<int:pk>/service-record.xlsx",
+        "GET",
+        "/api/v1/volunteers/{id}/service-record.xlsx",
+        {
+            "anonymous": (401, 401),
+            "volunteer": (403, 403),
+            "team_leader": (403, 403),
+            "coordinator": (403, 403),
+            "committee_staff": (200, 404),
+            "superuser": (200, 200),
+        },
+        obj="volunteer",
+    ),
+    Row(
+        "api/v1/certificates/",
+        "GET",
+        "/api/v1/certificates/",
+        {
+            "anonymous": 401,
+            "volunteer": 403,
+            "team_leader": 403,
+            "coordinator": 403,
+            "committee_staff": 200,
+            "superuser": 200,
+        },
+    ),
+    Row(
+        "api/v1/certificates/<str:number>.pdf",
+        "GET",
+        "/api/v1/certificates/{id}.pdf",
+        {
+            "anonymous": (401, 401),
+            "volunteer": (200, 404),
+            "team_leader": (404, 404),
+            "coordinator": (404, 404),
+            "committee_staff": (200, 404),
+            "superuser": (200, 200),
+        },
+        obj="certificate",
+    ),
+    Row("", "GET", "/", every(200)),
+    Row(
+        "accounts/login/",
+        "GET",
+        "/accounts/login/",
+        {
+            "anonymous": 200,
+            "volunteer": 302,
+            "team_leader": 302,
+            "coordinator": 302,
+            "committee_staff": 302,
+            "superuser": 302,
+        },
+    ),
+    Row("accounts/logout/", "POST", "/accounts/logout/", every(302)),
+    Row(
+        "accounts/password/",
+        "GET",
+        "/accounts/password/",
+        {
+            "anonymous": 302,
+            "volunteer": 200,
+            "team_leader": 200,
+            "coordinator": 200,
+            "committee_staff": 200,
+            "superuser": 200,
+        },
+    ),
+    Row(
+        "accounts/password/done/",
+        "GET",
+        "/accounts/password/done/",
+        {
+            "anonymous": 302,
+            "volunteer": 200,
+            "team_leader": 200,
+            "coordinator": 200,
+            "committee_staff": 200,
+            "superuser": 200,
+        },
+    ),
+    Row(
+        "me/profile/",
+        "GET",
+        "/me/profile/",
+        {
+            "anonymous": 302,
+            "volunteer": 200,
+            "team_leader": 200,
+            "coordinator": 403,
+            "committee_staff": 403,
+            "superuser": 403,
+        },
+    ),
+    Row(
+        "me/hours/",
+        "GET",
+        "/me/hours/",
+        {
+            "anonymous": 302,
+            "volunteer": 200,
+            "team_leader": 200,
+            "coordinator": 403,
+            "committee_staff": 403,
+            "superuser": 403,
+        },
+    ),
+    Row(
+        "me/calendar/reset/",
+        "POST",
+        "/me/calendar/reset/",
+        {
+            "anonymous": 302,
+            "volunteer": 302,
+            "team_leader": 302,
+            "coordinator": 403,
+            "committee_staff": 403,
+            "superuser": 403,
+        },
+    ),
+    Row(
+        "shifts/",
+        "GET",
+        "/shifts/",
+        {
+            "anonymous": 302,
+            "volunteer": 200,
+            "team_leader": 200,
+            "coordinator": 200,
+            "committee_staff": 200,
+            "superuser": 200,
+        },
+    ),
+    Row(
+        "shifts/<int:pk>/",
+        "GET",
+        "/shifts/{id}/",
+        {
+            "anonymous": (302, 302),
+            "volunteer": (200, 200),
+            "team_leader": (200, 200),
+            "coordinator": (200, 200),
+            "committee_staff": (200, 200),
+            "superuser": (200, 200),
+        },
+        obj="shift",
+    ),
+    Row(
+        "shifts/<int:pk>/sign-up/",
+        "POST",
+        "/shifts/{id}/sign-up/",
+        {
+            "anonymous": (302, 302),
+            "volunteer": (302, 302),
+            "team_leader": (302, 302),
+            "coordinator": (403, 403),
+            "committee_staff": (403, 403),
+            "superuser": (403, 403),
+        },
+        obj="shift",
+    ),
+    Row(
+        "my/shifts/",
+        "GET",
+        "/my/shifts/",
+        {
+            "anonymous": 302,
+            "volunteer": 200,
+            "team_leader": 200,
+            "coordinator": 403,
+            "committee_staff": 403,
+            "superuser": 403,
+        },
+    ),
+    Row(
+        "my/week/",
+        "GET",
+        "/my/week/",
+        {
+            "anonymous": 302,
+            "volunteer": 200,
+            "team_leader": 200,
+            "coordinator": 403,
+            "committee_staff": 403,
+            "superuser": 403,
+        },
+    ),
+    Row(
+        "my/assignments/<int:pk>/cancel/",
+        "POST",
+        "/my/assignments/{id}/cancel/",
+        {
+            "anonymous": (302, 302),
+            "volunteer": (302, 404),
+            "team_leader": (404, 404),
+            "coordinator": (403, 403),
+            "committee_staff": (403, 403),
+            "superuser": (403, 403),
+        },
+        obj="assignment",
+    ),
+    Row(
+        "my/assignments/<int:pk>/check-out/",
+        "POST",
+        "/my/assignments/{id}/check-out/",
+        {
+            "anonymous": (302, 302),
+            "volunteer": (302, 404),
+            "team_leader": (404, 404),
+            "coordinator": (403, 403),
+            "committee_staff": (403, 403),
+            "superuser": (403, 403),
+        },
+        obj="assignment",
+    ),
+    Row(
+        "check-in/",
+        "GET",
+        "/check-in/",
+        {
+            "anonymous": 302,
+            "volunteer": 200,
+            "team_leader": 200,
+            "coordinator": 403,
+            "committee_staff": 403,
+            "superuser": 403,
+        },
+    ),
+    Row(
+        "inbox/",
+        "GET",
+        "/inbox/",
+        {
+            "anonymous": 302,
+            "volunteer": 200,
+            "team_leader": 200,
+            "coordinator": 200,
+            "committee_staff": 200,
+            "superuser": 200,
+        },
+    ),
+    Row("inbox/read/", "POST", "/inbox/read/", every(302)),
+    Row(
+        "inbox/<int:pk>/read/",
+        "POST",
+        "/inbox/{id}/read/",
+        {
+            "anonymous": (302, 302),
+            "volunteer": (302, 404),
+            "team_leader": (404, 404),
+            "coordinator": (404, 404),
+            "committee_staff": (404, 404),
+            "superuser": (404, 404),
+        },
+        obj="notification",
+    ),
+    Row(
+        "coordinator/",
+        "GET",
+        "/coordinator/",
+        {
+            "anonymous": 302,
+            "volunteer": 403,
+            "team_leader": 403,
+            "coordinator": 200,
+            "committee_staff": 403,
+            "superuser": 200,
+        },
+    ),
+    Row(
+        "coordinator/communities/<int:community_id>/roster/",
+        "GET",
+        "/coordinator/communities/{id}/roster/",
+        {
+            "anonymous": (302, 302),
+            "volunteer": (403, 403),
+            "team_leader": (403, 403),
+            "coordinator": (200, 404),
+            "committee_staff": (403, 403),
+            "superuser": (200, 200),
+        },
+        obj="community",
+    ),
+    Row(
+        "coordinator/communities/<int:community_id>/rota/",
+        "GET",
+        "/coordinator/communities/{id}/rota/",
+        {
+            "anonymous": (302, 302),
+            "volunteer": (403, 403),
+            "team_leader": (403, 403),
+            "coordinator": (200, 404),
+            "committee_staff": (403, 403),
+            "superuser": (200, 200),
+        },
+        obj="community",
+    ),
+    Row(
+        "coordinator/shifts/<int:shift_id>/code/",
+        "GET",
+        "/coordinator/shifts/{id}/code/",
+        {
+            "anonymous": (302, 302),
+            "volunteer": (403, 403),
+            "team_leader": (403, 403),
+            "coordinator": (200, 404),
+            "committee_staff": (403, 403),
+            "superuser": (200, 200),
+        },
+        obj="shift",
+    ),
+    Row(
+        "coordinator/shifts/<int:shift_id>/candidates/",
+        "GET",
+        "/coordinator/shifts/{id}/candidates/",
+        {
+            "anonymous": (302, 302),
+            "volunteer": (403, 403),
+            "team_leader": (403, 403),
+            "coordinator": (200, 404),
+            "committee_staff": (403, 403),
+            "superuser": (200, 200),
+        },
+        obj="shift",
+    ),
+    Row(
+        "coordinator/attendance/<int:assignment_id>/<slug:action>/",
+        "POST",
+        "/coordinator/attendance/{id}/no-show/",
+        {
+            "anonymous": (302, 302),
+            "volunteer": (403, 403),
+            "team_leader": (403, 403),
+            "coordinator": (302, 404),
+            "committee_staff": (403, 403),
+            "superuser": (302, 302),
+        },
+        data={"reason": "x"},
+        obj="assignment",
+    ),
+    Row(
+        "coordinator/hours/",
+        "GET",
+        "/coordinator/hours/",
+        {
+            "anonymous": 302,
+            "volunteer": 403,
+            "team_leader": 403,
+            "coordinator": 200,
+            "committee_staff": 403,
+            "superuser": 200,
+        },
+    ),
+    Row(
+        "coordinator/hours/<int:assignment_id>/<slug:action>/",
+        "POST",
+        "/coordinator/hours/{id}/approve/",
+        {
+            "anonymous": (302, 302),
+            "volunteer": (403, 403),
+            "team_leader": (403, 403),
+            "coordinator": (302, 404),
+            "committee_staff": (403, 403),
+            "superuser": (302, 302),
+        },
+        obj="assignment",
+    ),
+    Row(
+        "team/",
+        "GET",
+        "/team/",
+        {
+            "anonymous": 302,
+            "volunteer": 403,
+            "team_leader": 200,
+            "coordinator": 403,
+            "committee_staff": 403,
+            "superuser": 403,
+        },
+    ),
+    Row(
+        "committee/",
+        "GET",
+        "/committee/",
+        {
+            "anonymous": 302,
+            "volunteer": 403,
+            "team_leader": 403,
+            "coordinator": 403,
+            "committee_staff": 200,
+            "superuser": 200,
+        },
+    ),
+    Row(
+        "committee/organizations/<int:pk>/",
+        "GET",
+        "/committee/organizations/{id}/",
+        {
+            "anonymous": (302, 302),
+            "volunteer": (403, 403),
+            "team_leader": (403, 403),
+            "coordinator": (403, 403),
+            "committee_staff": (200, 404),
+            "superuser": (200, 200),
+        },
+        obj="organization",
+    ),
+    Row(
+        "committee/teams/<int:pk>/",
+        "GET",
+        "/committee/teams/{id}/",
+        {
+            "anonymous": (302, 302),
+            "volunteer": (403, 403),
+            "team_leader": (403, 403),
+            "coordinator": (403, 403),
+            "committee_staff": (200, 404),
+            "superuser": (200, 200),
+        },
+        obj="team",
+    ),
+    Row(
+        "committee/volunteers/<int:pk>/",
+        "GET",
+        "/committee/volunteers/{id}/",
+        {
+            "anonymous": (302, 302),
+            "volunteer": (403, 403),
+            "team_leader": (403, 403),
+            "coordinator": (403, 403),
+            "committee_staff": (200, 404),
+            "superuser": (200, 200),
+        },
+        obj="volunteer",
+    ),
+    Row(
+        "committee/volunteers/<int:pk>/certificate/",
+        "POST",
+        "/committee/volunteers/{id}/certificate/",
+        {
+            "anonymous": (302, 302),
+            "volunteer": (403, 403),
+            "team_leader": (403, 403),
+            "coordinator": (403, 403),
+            "committee_staff": (302, 404),
+            "superuser": (302, 302),
+        },
+        obj="volunteer",
+    ),
+    Row(
+        "committee/dispatch/",
+        "GET",
+        "/committee/dispatch/",
+        {
+            "anonymous": 302,
+            "volunteer": 403,
+            "team_leader": 403,
+            "coordinator": 403,
+            "committee_staff": 200,
+            "superuser": 200,
+        },
+    ),
+    Row(
+        "committee/reports/",
+        "GET",
+        "/committee/reports/",
+        {
+            "anonymous": 302,
+            "volunteer": 403,
+            "team_leader": 403,
+            "coordinator": 403,
+            "committee_staff": 200,
+            "superuser": 200,
+        },
+    ),
+    Row("verify/", "GET", "/verify/", every(200)),
+    Row("verify/<str:number>/", "GET", "/verify/{id}/", every((200, 200)), obj="certificate"),
+]
+
+
+def test_every_url_pattern_has_a_row():
+    covered = {row.route for row in ROWS}
+    assert sorted(all_routes() - covered) == [], "add a row to ROWS for each new URL pattern"
+    assert sorted(covered - all_routes()) == [], "ROWS names a URL pattern that no longer exists"
+
+
+REFUSED = {400, 401, 403, 404, 405, 409, 415, 429}
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[f"{row.method} {row.path}" for row in ROWS])
+def test_access(world, row):
+    """Each role, inside and outside its scope; a refused request leaves the data as it was."""
+    mismatches = []
+    for role in ROLES:
+        for scope in ("in", "out") if row.obj else ("in",):
+            with transaction.atomic():
+                before = fingerprint()
+                status = call(world, row, role, scope).status_code
+                if status != expected(row, role, scope):
+                    mismatches.append(f"{role}/{scope}: got {status}, expected {expected(row, role, scope)}")
+                elif status in REFUSED and fingerprint() != before:
+                    mismatches.append(f"{role}/{scope}: refused with {status} but changed data")
+                transaction.set_rollback(True)
+    assert mismatches == []

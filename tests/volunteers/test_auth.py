@@ -1,0 +1,193 @@
+"""Log-in lockout (web and token endpoint alike), request throttling, and token reset."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.conf import settings
+from django.contrib.auth import authenticate
+from django.core.cache import cache
+from django.test import RequestFactory
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
+
+from tests.factories import UserFactory, VolunteerFactory
+from volunteers.auth import client_ip, lockout_retry_after
+from volunteers.models import LoginFailure
+
+pytestmark = pytest.mark.django_db
+
+PASSWORD = "pass-Word-123"
+
+
+@pytest.fixture(autouse=True)
+def fresh_throttle_counts():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def token_request(api_client, username, password, ip="127.0.0.1"):
+    return api_client.post(
+        "/api/v1/auth/token/",
+        {"username": username, "password": password},
+        format="json",
+        REMOTE_ADDR=ip,
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+
+
+def failures(**filters):
+    return LoginFailure.objects.filter(**filters).count()
+
+
+def test_the_lockout_backend_comes_first():
+    assert settings.AUTHENTICATION_BACKENDS[0] == "volunteers.auth.LockoutModelBackend"
+
+
+def test_five_failures_lock_the_account_even_for_the_right_password(api_client):
+    volunteer = VolunteerFactory()
+    for _ in range(5):
+        response = token_request(api_client, volunteer.mobile, "wrong")
+        assert (response.status_code, response.json()["code"]) == (401, "authentication_failed")
+    assert list(LoginFailure.objects.values_list("username", "ip_address")) == [(volunteer.mobile, "127.0.0.1")] * 5
+
+    response = token_request(api_client, volunteer.mobile, PASSWORD)
+
+    assert response.status_code == 429
+    assert response.json() == {
+        "code": "login_locked",
+        "message": "Too many failed log-ins. Please wait and try again.",
+        "details": {"retry_after_seconds": 900},
+    }
+    assert response["Retry-After"] == "900"
+    assert not Token.objects.filter(user=volunteer.user).exists()
+    assert failures() == 5  # refused attempts are not counted again
+
+
+def test_the_wait_counts_from_the_oldest_failure_in_the_window(api_client):
+    volunteer = VolunteerFactory()
+    for seconds_ago in (100, 90, 80, 70, 60):
+        LoginFailure.objects.create(
+            username=volunteer.mobile, ip_address="10.0.0.9", created_at=timezone.now() - timedelta(seconds=seconds_ago)
+        )
+    response = token_request(api_client, volunteer.mobile, PASSWORD)
+    assert response.status_code == 429
+    assert response.json()["details"] == {"retry_after_seconds": 800}
+
+
+def test_failures_older_than_the_window_do_not_count(api_client):
+    volunteer = VolunteerFactory()
+    for _ in range(5):
+        LoginFailure.objects.create(
+            username=volunteer.mobile, ip_address="127.0.0.1", created_at=timezone.now() - timedelta(seconds=901)
+        )
+    response = token_request(api_client, volunteer.mobile, PASSWORD)
+    assert response.status_code == 200
+    assert response.json() == {"token": Token.objects.get(user=volunteer.user).key}
+
+
+def test_a_success_clears_the_accounts_failures(api_client):
+    volunteer = VolunteerFactory()
+    LoginFailure.objects.create(username="someone-else", ip_address="127.0.0.1")
+    for _ in range(4):
+        assert token_request(api_client, volunteer.mobile, "wrong").status_code == 401
+    assert token_request(api_client, volunteer.mobile, PASSWORD).status_code == 200
+    assert failures(username=volunteer.mobile) == 0
+    assert failures(username="someone-else") == 1
+
+
+def test_usernames_are_counted_case_insensitively():
+    UserFactory(username="Alice")
+    for variant in ("alice", "ALICE", " Alice", "aLiCe", "Alice"):
+        assert authenticate(None, username=variant, password="wrong") is None
+    assert list(LoginFailure.objects.values_list("username", flat=True).distinct()) == ["alice"]
+    assert authenticate(None, username="Alice", password=PASSWORD) is None
+    assert failures() == 5
+
+
+def test_an_address_with_twenty_failures_is_locked_for_every_account(api_client):
+    volunteer = VolunteerFactory()
+    for n in range(20):
+        assert token_request(api_client, f"guess{n}", "wrong", ip="10.1.1.1").status_code == 401
+    response = token_request(api_client, volunteer.mobile, PASSWORD, ip="10.1.1.1")
+    assert (response.status_code, response.json()["code"]) == (429, "login_locked")
+    assert token_request(api_client, volunteer.mobile, PASSWORD, ip="10.2.2.2").status_code == 200
+
+
+def test_limits_come_from_settings(api_client, settings):
+    settings.LOGIN_LOCKOUT = {"USERNAME_FAILURES": 2, "IP_FAILURES": 50, "WINDOW_SECONDS": 60, "NUM_PROXIES": 0}
+    volunteer = VolunteerFactory()
+    for _ in range(2):
+        token_request(api_client, volunteer.mobile, "wrong")
+    response = token_request(api_client, volunteer.mobile, PASSWORD)
+    assert response.json() == {
+        "code": "login_locked",
+        "message": "Too many failed log-ins. Please wait and try again.",
+        "details": {"retry_after_seconds": 60},
+    }
+
+
+def test_the_web_log_in_is_locked_too(client):
+    admin_user = UserFactory(username="admin", is_staff=True, is_superuser=True)
+    for _ in range(5):
+        response = client.post("/admin/login/?next=/admin/", {"username": "admin", "password": "wrong"})
+        assert response.status_code == 200
+    response = client.post("/admin/login/?next=/admin/", {"username": "admin", "password": PASSWORD})
+    assert response.status_code == 200  # the form again, not a redirect
+    assert "_auth_user_id" not in client.session
+    assert client.login(username="admin", password=PASSWORD) is False
+    assert failures(username="admin") == 5
+
+    LoginFailure.objects.update(created_at=timezone.now() - timedelta(minutes=16))
+    response = client.post("/admin/login/?next=/admin/", {"username": "admin", "password": PASSWORD})
+    assert (response.status_code, response["Location"]) == (302, "/admin/")
+    assert client.session["_auth_user_id"] == str(admin_user.pk)
+    assert failures(username="admin") == 0
+
+
+def test_lockout_retry_after_without_failures_is_zero():
+    assert lockout_retry_after(username="nobody", ip="10.0.0.1") == 0
+    assert lockout_retry_after(username="", ip=None) == 0
+
+
+@pytest.mark.parametrize(("proxies", "expected"), [(0, "3.3.3.3"), (1, "2.2.2.2"), (2, "1.1.1.1"), (5, "1.1.1.1")])
+def test_client_address_trusts_only_the_configured_proxies(settings, proxies, expected):
+    settings.LOGIN_LOCKOUT = {"NUM_PROXIES": proxies}
+    request = RequestFactory().get("/", REMOTE_ADDR="3.3.3.3", HTTP_X_FORWARDED_FOR="1.1.1.1, 2.2.2.2")
+    assert client_ip(request) == expected
+
+
+def test_the_token_endpoint_is_throttled(api_client):
+    for _ in range(30):
+        response = api_client.post("/api/v1/auth/token/", {}, format="json", HTTP_ACCEPT_LANGUAGE="en")
+        assert response.status_code == 400
+    response = api_client.post("/api/v1/auth/token/", {}, format="json", HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 429
+    body = response.json()
+    assert (body["code"], body["message"]) == ("throttled", "Too many requests. Please wait and try again.")
+    assert 1 <= body["details"]["retry_after_seconds"] <= 60
+    assert failures() == 0
+
+
+def test_token_reset_replaces_the_callers_token(api_client):
+    volunteer = VolunteerFactory()
+    old = Token.objects.create(user=volunteer.user)
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {old.key}")
+
+    response = api_client.post("/api/v1/auth/token/reset/")
+
+    assert response.status_code == 200
+    new = Token.objects.get(user=volunteer.user)
+    assert response.json() == {"token": new.key}
+    assert new.key != old.key
+    assert api_client.get("/api/v1/me/").status_code == 401
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {new.key}")
+    assert api_client.get("/api/v1/me/").status_code == 200
+
+
+def test_token_reset_needs_authentication(api_client):
+    response = api_client.post("/api/v1/auth/token/reset/")
+    assert (response.status_code, response.json()["code"]) == (401, "not_authenticated")
+    assert Token.objects.count() == 0

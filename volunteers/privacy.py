@@ -1,0 +1,247 @@
+"""Services for a volunteer's personal data (PIPL): showing the full ID number, exporting
+everything held about a volunteer, and anonymising a volunteer who asks to be deleted.
+
+Every display of a full ID number writes a ``PersonalDataAccess`` row, whoever asked and why.
+Anonymising keeps the volunteer row and everything hanging off it that counts (assignments with
+their credited minutes, tallies, certificates), and removes or replaces everything that says who
+the person was. See docs/privacy.md.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from config.db import retry_on_conflict
+from config.errors import ServiceError
+
+from . import crypto
+from .auth import normalise_username
+from .models import LoginFailure, PersonalDataAccess, Team, Volunteer, new_calendar_token
+from .selectors import star_level, volunteer_credited_minutes
+
+logger = logging.getLogger(__name__)
+
+ANONYMISED_NAME = "已注销志愿者"
+ANONYMISED_ID_MASK = "已注销"
+
+
+def anonymised_mobile(volunteer_id: int) -> str:
+    """``10`` + the volunteer's id in nine digits: unique, 11 characters, and never a real number.
+
+    Mainland mobile numbers start with 13–19, so this can neither be dialled nor collide with a
+    real volunteer's number, and ``validate_mobile`` refuses it if it is ever fed back in.
+    """
+    if volunteer_id >= 10**9:
+        raise ValueError("volunteer id too large for the anonymised mobile scheme")
+    return f"10{volunteer_id:09d}"
+
+
+def _may_see_id_number(actor, volunteer: Volunteer) -> bool:
+    return actor is not None and actor.is_active and (actor.is_superuser or actor.pk == volunteer.user_id)
+
+
+def volunteer_id_number_reveal(*, actor, volunteer: Volunteer, purpose: str) -> str:
+    """The full ID number, for the volunteer themself or a superuser only, and recorded."""
+    if not _may_see_id_number(actor, volunteer):
+        raise ServiceError("permission_denied")
+    if volunteer.anonymised_at is not None:
+        raise ServiceError("volunteer_anonymised")
+    PersonalDataAccess.objects.create(actor=actor, volunteer=volunteer, field="id_number", purpose=purpose[:100])
+    return volunteer.id_number
+
+
+def _iso(value):
+    if isinstance(value, datetime):
+        value = timezone.localtime(value)
+    return value.isoformat() if value is not None else None
+
+
+def _named(obj):
+    return {"code": getattr(obj, "code", None), "name": obj.name} if obj is not None else None
+
+
+def volunteer_data_export(*, actor, volunteer: Volunteer) -> dict:
+    """Everything held about the volunteer, as JSON-ready data (the full ID number is recorded)."""
+    from communities.models import Assignment, Notification
+
+    id_number = volunteer_id_number_reveal(actor=actor, volunteer=volunteer, purpose="data_export")
+    volunteer = (
+        Volunteer.objects.select_related("user", "organization", "team", "deployed_community")
+        .prefetch_related("skills", "categories")
+        .get(pk=volunteer.pk)
+    )
+    user = volunteer.user
+    minutes = volunteer_credited_minutes(volunteer)
+    assignments = (
+        Assignment.objects.filter(volunteer=volunteer)
+        .select_related("shift__post__post_type", "shift__community")
+        .order_by("shift__starts_at", "id")
+    )
+    return {
+        "exported_at": _iso(timezone.now()),
+        "account": {
+            "username": user.get_username(),
+            "email": user.email,
+            "date_joined": _iso(user.date_joined),
+            "last_login": _iso(user.last_login),
+        },
+        "profile": {
+            "volunteer_number": volunteer.volunteer_number,
+            "real_name": volunteer.real_name,
+            "gender": volunteer.gender,
+            "birth_date": _iso(volunteer.birth_date),
+            "mobile": volunteer.mobile,
+            "id_type": volunteer.id_type,
+            "id_number": id_number,
+            "organization": _named(volunteer.organization),
+            "team": {"name": volunteer.team.name} if volunteer.team else None,
+            "political_status": volunteer.political_status,
+            "categories": [_named(c) for c in volunteer.categories.all()],
+            "skills": [_named(s) for s in volunteer.skills.all()],
+            "insurance_valid_until": _iso(volunteer.insurance_valid_until),
+            "guardian_consent": volunteer.guardian_consent,
+            "status": volunteer.status,
+            "deployed_community": _named(volunteer.deployed_community),
+            "deployed_at": _iso(volunteer.deployed_at),
+            "registered_at": _iso(volunteer.created_at),
+            "notify_by_sms": volunteer.notify_by_sms,
+            "notify_by_email": volunteer.notify_by_email,
+        },
+        "qualifications": [
+            {
+                "qualification": _named(q.qualification_type),
+                "certificate_number": q.certificate_number,
+                "valid_until": _iso(q.valid_until),
+            }
+            for q in volunteer.qualifications.select_related("qualification_type").order_by("qualification_type__code")
+        ],
+        "assignments": [
+            {
+                "id": a.pk,
+                "status": a.status,
+                "source": a.source,
+                "shift": {
+                    "id": a.shift_id,
+                    "community": _named(a.shift.community),
+                    "post": a.shift.post.name,
+                    "post_type": _named(a.shift.post.post_type),
+                    "starts_at": _iso(a.shift.starts_at),
+                    "ends_at": _iso(a.shift.ends_at),
+                },
+                "created_at": _iso(a.created_at),
+                "confirmed_at": _iso(a.confirmed_at),
+                "cancelled_at": _iso(a.cancelled_at),
+                "checked_in_at": _iso(a.checked_in_at),
+                "checked_out_at": _iso(a.checked_out_at),
+                "no_show_at": _iso(a.no_show_at),
+                "credited_minutes": a.credited_minutes,
+                "hours_status": a.hours_status,
+            }
+            for a in assignments
+        ],
+        "service_totals": {"credited_minutes": minutes, "star_level": star_level(minutes / 60)},
+        "notifications": [
+            {
+                "kind": n.kind,
+                "channel": n.channel,
+                "subject": n.subject,
+                "body": n.body,
+                "state": n.state,
+                "created_at": _iso(n.created_at),
+                "sent_at": _iso(n.sent_at),
+                "read_at": _iso(n.read_at),
+            }
+            for n in Notification.objects.filter(recipient=user).order_by("created_at", "id")
+        ],
+        "certificates": [
+            {
+                "number": c.number,
+                "issuer": _named(c.issuer),
+                "period_start": _iso(c.period_start),
+                "period_end": _iso(c.period_end),
+                "total_minutes": c.total_minutes,
+                "issued_at": _iso(c.issued_at),
+                "content": c.content,
+            }
+            for c in volunteer.certificates.select_related("issuer").order_by("issued_at", "id")
+        ],
+        "id_number_views": [
+            {"at": _iso(a.created_at), "purpose": a.purpose, "by_self": a.actor_id == user.pk}
+            for a in volunteer.data_accesses.order_by("created_at", "id")
+        ],
+    }
+
+
+@retry_on_conflict
+def volunteer_anonymise(*, volunteer: Volunteer, actor) -> Volunteer:
+    """Delete the person, keep the record: what they did still counts, nobody can tell who they were.
+
+    Upcoming places are cancelled first (freeing them for the waitlist; the cancellation notices
+    are deleted with the rest of the inbox before anything is sent), then the volunteer and their
+    account are rewritten in place. Running it again changes nothing.
+    """
+    from communities.models import Assignment
+    from communities.services import assignment_cancel
+
+    if not _may_see_id_number(actor, volunteer):
+        raise ServiceError("permission_denied")
+    now = timezone.now()
+    with transaction.atomic():
+        if Volunteer.objects.filter(pk=volunteer.pk, anonymised_at__isnull=False).exists():
+            return Volunteer.objects.get(pk=volunteer.pk)
+        # Shifts before the volunteer: the lock order of the sign-up service.
+        upcoming = Assignment.objects.filter(
+            volunteer_id=volunteer.pk,
+            status__in=[Assignment.Status.CONFIRMED, Assignment.Status.WAITLISTED],
+            shift__starts_at__gt=now,
+        ).values_list("pk", flat=True)
+        for assignment_id in list(upcoming):
+            assignment_cancel(assignment_id=assignment_id, enforce_cutoff=False, now=now)
+        volunteer = Volunteer.objects.select_for_update().select_related("user").get(pk=volunteer.pk)
+        _scrub(volunteer, now)
+    logger.info("Volunteer %s anonymised at their request.", volunteer.pk)
+    return volunteer
+
+
+def _scrub(volunteer: Volunteer, now) -> None:
+    from rest_framework.authtoken.models import Token
+
+    from communities.models import Notification
+
+    user = volunteer.user
+    former_names = {normalise_username(user.get_username()), normalise_username(volunteer.mobile)}
+    token = secrets.token_urlsafe(24)
+
+    volunteer.real_name = ANONYMISED_NAME
+    volunteer.mobile = anonymised_mobile(volunteer.pk)
+    volunteer.id_number_encrypted = crypto.encrypt(token)
+    volunteer.id_number_hash = crypto.blind_index(f"anonymised:{token}")
+    volunteer.id_number_masked = ANONYMISED_ID_MASK
+    # The birth year stays for age-band statistics; the day would help identify the person.
+    volunteer.birth_date = volunteer.birth_date.replace(month=1, day=1)
+    volunteer.insurance_valid_until = None
+    volunteer.guardian_consent = False
+    volunteer.status = Volunteer.Status.SUSPENDED
+    volunteer.deployed_community = None
+    volunteer.deployed_at = None
+    volunteer.calendar_token = new_calendar_token()
+    volunteer.notify_by_sms = volunteer.notify_by_email = False
+    volunteer.anonymised_at = now
+    volunteer.save()
+    volunteer.skills.clear()
+    volunteer.qualifications.all().delete()
+    Team.objects.filter(leader=volunteer).update(leader=None)
+
+    user.username = f"deleted-{secrets.token_hex(8)}"
+    user.first_name = user.last_name = user.email = ""
+    user.is_active = user.is_staff = False
+    user.set_unusable_password()
+    user.save()
+    Token.objects.filter(user=user).delete()
+    Notification.objects.filter(recipient=user).delete()
+    LoginFailure.objects.filter(username__in=former_names).delete()
