@@ -11,6 +11,7 @@ from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from config.errors import ServiceError
@@ -291,11 +292,20 @@ def dispatch_create(
         pool = Volunteer.objects.filter(
             organization__in=organizations, status=Volunteer.Status.RESERVE, anonymised_at__isnull=True
         )
+        # EXISTS rather than joins: no duplicate rows, so no DISTINCT, which FOR UPDATE forbids.
         for code in categories or []:
-            pool = pool.filter(categories__code=code)
+            pool = pool.filter(
+                Exists(
+                    Volunteer.categories.through.objects.filter(
+                        volunteer_id=OuterRef("pk"), volunteercategory__code=code
+                    )
+                )
+            )
         for code in skills or []:
-            pool = pool.filter(skills__code=code)
-        pool = pool.distinct().order_by("volunteer_number")
+            pool = pool.filter(
+                Exists(Volunteer.skills.through.objects.filter(volunteer_id=OuterRef("pk"), skill__code=code))
+            )
+        pool = pool.order_by("volunteer_number")
         if transaction.get_connection().features.has_select_for_update_skip_locked:
             pool = pool.select_for_update(skip_locked=True, of=("self",))
         chosen = list(pool[:count])

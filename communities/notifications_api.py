@@ -82,9 +82,12 @@ class FailedNotificationSerializer(serializers.ModelSerializer):
 
 def _id(pk) -> int:
     try:
-        return int(pk)
+        value = int(pk)
     except (TypeError, ValueError):
         raise ServiceError("not_found") from None
+    if not 0 < value < 2**63:
+        raise ServiceError("not_found")
+    return value
 
 
 @extend_schema(tags=["notifications"])

@@ -661,3 +661,24 @@ def test_rota_date_range_is_bounded(coordinator, community, post):
         )
     assert caught.value.code == "rota_invalid"
     assert not Shift.objects.exists()
+
+
+def test_dispatch_by_category_and_skill(api, community):
+    from tests.factories import VolunteerCategoryFactory
+
+    organization = OrganizationFactory()
+    staff = OrganizationStaffFactory(organization=organization).user
+    party = VolunteerCategoryFactory(code="party-member")
+    aid = SkillFactory(code="first-aid")
+    match = VolunteerFactory(organization=organization, status="reserve")
+    match.categories.add(party)
+    match.skills.add(aid)
+    only_category = VolunteerFactory(organization=organization, status="reserve")
+    only_category.categories.add(party)
+    response = api(staff).post(
+        "/api/v1/dispatches/",
+        {"community": community.pk, "count": 1, "categories": ["party-member"], "skills": ["first-aid"]},
+        format="json",
+    )
+    assert response.status_code == 201
+    assert list(Volunteer.objects.filter(deployed_community=community).values_list("pk", flat=True)) == [match.pk]

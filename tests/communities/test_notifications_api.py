@@ -132,13 +132,14 @@ def test_mark_read_once_keeps_the_first_time(client_for):
     assert Notification.objects.get(pk=row.pk).read_at == read_at
 
 
-@pytest.mark.parametrize("whose", ["someone else's", "my sms", "nonsense id"])
+@pytest.mark.parametrize("whose", ["someone else's", "my sms", "nonsense id", "huge id"])
 def test_mark_read_of_what_is_not_my_inbox_is_404_and_changes_nothing(client_for, whose):
     me, someone = UserFactory(), UserFactory()
     target = {
         "someone else's": lambda: note(someone, 1).pk,
         "my sms": lambda: note(me, 2, channel="sms").pk,
         "nonsense id": lambda: "abc",
+        "huge id": lambda: "9" * 30,
     }[whose]()
     response = client_for(me).post(f"/api/v1/notifications/{target}/read/")
     assert (response.status_code, response.json()["code"]) == (404, "not_found")

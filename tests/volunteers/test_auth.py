@@ -122,10 +122,14 @@ def test_limits_come_from_settings(api_client, settings):
     for _ in range(2):
         token_request(api_client, volunteer.mobile, "wrong")
     response = token_request(api_client, volunteer.mobile, PASSWORD)
-    assert response.json() == {
+    body = response.json()
+    # The wait counts down from the 60-second window; a loaded machine may take a second or two.
+    retry_after = body["details"].pop("retry_after_seconds")
+    assert 55 <= retry_after <= 60
+    assert body == {
         "code": "login_locked",
         "message": "Too many failed log-ins. Please wait and try again.",
-        "details": {"retry_after_seconds": 60},
+        "details": {},
     }
 
 
