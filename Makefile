@@ -4,6 +4,8 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# Two processes on a two-core machine; tests that share one expensive fixture stay together.
+PYTEST_ARGS ?= -n 2 --dist loadgroup
 
 .PHONY: run test lint pytest messages bench clean
 
