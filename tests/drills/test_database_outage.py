@@ -59,6 +59,7 @@ def test_api_answers_503_while_postgresql_is_away_and_recovers_by_itself(tmp_pat
         "REDIS_URL": settings.REDIS_URL,
         "CONN_MAX_AGE": "60",
     }
+    log = open(tmp_path / "gunicorn.log", "wb")  # noqa: SIM115 - the server writes to it until the end
     server = subprocess.Popen(
         [
             sys.executable,
@@ -114,4 +115,5 @@ def test_api_answers_503_while_postgresql_is_away_and_recovers_by_itself(tmp_pat
     finally:
         server.terminate()
         server.wait(timeout=20)
+        log.close()
         proxy.stop()
