@@ -60,6 +60,7 @@ def test_api_answers_503_while_postgresql_is_away_and_recovers_by_itself(tmp_pat
         "CONN_MAX_AGE": "60",
     }
     log = open(tmp_path / "gunicorn.log", "wb")  # noqa: SIM115 - the server writes to it until the end
+    log = open(tmp_path / "gunicorn.log", "wb")  # noqa: SIM115 - the server writes to it until the end
     server = subprocess.Popen(
         [
             sys.executable,
@@ -78,7 +79,7 @@ def test_api_answers_503_while_postgresql_is_away_and_recovers_by_itself(tmp_pat
         ],
         cwd=ROOT,
         env=env,
-        stdout=open(tmp_path / "gunicorn.log", "wb"),
+        stdout=log,
         stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
