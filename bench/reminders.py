@@ -209,6 +209,17 @@ def stop_worker(process: subprocess.Popen) -> None:
     process.wait(15)
 
 
+def forget_queue(queue: str) -> None:
+    """Leave nothing of the bench's queue in Redis."""
+    from config import celery_app
+
+    with celery_app.connection_for_write() as conn:
+        channel = conn.default_channel
+        channel.queue_purge(queue)
+        with channel.conn_or_acquire() as client:
+            client.delete(channel.keyprefix_queue % queue, channel.keyprefix_binding_permanent % queue)
+
+
 def measure(count: int, worker: subprocess.Popen, log: Path) -> dict:
     from communities import tasks
     from communities.models import Notification
@@ -343,9 +354,9 @@ Check of the outbox file against the database: {check["lines"]:,} lines, {check[
 
 Dispatch {verdict} the target of 3,000 SMS per second on a 2-core machine.
 
-What limits it: each batch of 500 is four statements (claim SELECT … FOR UPDATE SKIP LOCKED, claim
-UPDATE, read of the 500 rows with their mobile numbers, UPDATE to `sent`), one locked append to
-the outbox and one fsync. The two UPDATEs move every row in the (state, send_after) index, and on
+What limits it: each batch of 500 is five statements (two claim SELECTs … FOR UPDATE SKIP LOCKED,
+for abandoned then due rows; the claim UPDATE; a read of the 500 rows with their mobile numbers;
+the UPDATE to `sent`), one locked append to the outbox and one fsync. The two UPDATEs move every row in the (state, send_after) index, and on
 PostgreSQL the server competes with the worker's two processes for the same two cores; SQLite
 runs inside the worker and serialises the claims, which stay short. The sweep writes two rows per
 reminder (the SMS and the inbox entry), each into eight indexes on PostgreSQL; that insert rate,
@@ -397,6 +408,7 @@ def main() -> int:
     finally:
         if worker is not None:
             stop_worker(worker)
+            forget_queue(env["NOTIFY_QUEUE"])
         if redis_process is not None:
             from config import embedded_redis
 

@@ -432,3 +432,84 @@ class DailyReport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.date} {self.organization_id}"
+
+
+# --- Statistics rollups (docs/statistics.md) ---------------------------------------------------
+# Small tables the statistics read instead of the big ones. None is a cache: each is kept exact
+# in the transaction that changes what it counts, so a reader never sees an answer older than the
+# data it summarises.
+
+
+class OrganizationDayTally(models.Model):
+    """The ``DailyTally`` cells of one organization on one day, summed.
+
+    Kept by ``communities.tallies`` like the cells: recounted from them, under a row lock, in the
+    same transaction whenever one of its cells is recounted; rebuilt by the nightly recount.
+    """
+
+    date = models.DateField(_("date"))
+    organization = models.ForeignKey(
+        "volunteers.Organization", verbose_name=_("organization"), on_delete=models.CASCADE, related_name="+"
+    )
+    minutes = models.PositiveIntegerField(_("credited minutes"), default=0)
+    completed = models.PositiveIntegerField(_("completed shifts"), default=0)
+    no_shows = models.PositiveIntegerField(_("no-shows"), default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("daily tally per organization")
+        verbose_name_plural = _("daily tallies per organization")
+        constraints = [models.UniqueConstraint(fields=["date", "organization"], name="organization_day_tally_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.date} {self.organization_id}: {self.minutes}"
+
+
+class VolunteerCount(models.Model):
+    """How many volunteers of one organization hold one status and one deployment
+    (``community_key`` is the community deployed to, 0 for none).
+
+    Kept by the database: triggers on the volunteers table (migration 0008) add and subtract in
+    the statement that inserts, updates or deletes a volunteer, whoever issues it, so the count
+    commits or rolls back with the change. Signed: a trigger never refuses a write.
+    """
+
+    organization = models.ForeignKey(
+        "volunteers.Organization", verbose_name=_("organization"), on_delete=models.CASCADE, related_name="+"
+    )
+    status = models.CharField(_("status"), max_length=16)
+    community_key = models.BigIntegerField(_("deployed to"), default=0)
+    volunteers = models.IntegerField(_("volunteers"), default=0)
+
+    class Meta:
+        verbose_name = _("volunteer head count")
+        verbose_name_plural = _("volunteer head counts")
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "status", "community_key"], name="volunteer_count_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organization_id}/{self.status}/{self.community_key}: {self.volunteers}"
+
+
+class ShiftDayCount(models.Model):
+    """Open shifts of one community on one local day: how many, how many full, places, places taken.
+
+    Kept by the database like ``VolunteerCount``: triggers on the shifts table (migration 0008),
+    so every sign-up, cancellation and edit moves it in its own transaction.
+    """
+
+    date = models.DateField(_("date"))
+    community = models.ForeignKey(Community, verbose_name=_("community"), on_delete=models.CASCADE, related_name="+")
+    shifts = models.IntegerField(_("shifts"), default=0)
+    filled = models.IntegerField(_("full shifts"), default=0)
+    places = models.IntegerField(_("places"), default=0)
+    taken = models.IntegerField(_("places taken"), default=0)
+
+    class Meta:
+        verbose_name = _("shifts per day")
+        verbose_name_plural = _("shifts per day")
+        constraints = [models.UniqueConstraint(fields=["date", "community"], name="shift_day_count_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.date} {self.community_id}: {self.shifts}"

@@ -34,3 +34,7 @@ CELERY_BROKER_URL = _broker_url(REDIS_URL)
 # the same WAL database with the same locking as production.
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     DATABASES["default"]["TEST"] = {"NAME": f"{_tempfile.gettempdir()}/vm-test-{_os.getuid()}-{_tag}.sqlite3"}  # noqa: F405
+
+# Each test run writes its SMS to its own file, never to var/ (ids restart with each database).
+if not _os.environ.get("NOTIFY_SMS_FILE"):
+    NOTIFICATIONS = {**NOTIFICATIONS, "SMS_FILE": f"{_tempfile.gettempdir()}/vm-sms-{_os.getuid()}-{_tag}.jsonl"}  # noqa: F405

@@ -14,6 +14,7 @@ its own queue, purged first. The SMS backend is the real file backend; its outpu
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -94,19 +95,30 @@ class Worker:
         self.process.wait(10)
 
 
+def forget_queue(queue: str) -> None:
+    """Leave nothing of this test's queue in a shared Redis, including a killed worker's unacked message."""
+    with celery_app.connection_for_write() as conn:
+        channel = conn.default_channel
+        channel.queue_purge(queue)
+        with channel.conn_or_acquire() as client:
+            client.delete(channel.keyprefix_queue % queue, channel.keyprefix_binding_permanent % queue)
+            for tag, payload in client.hgetall(channel.unacked_key).items():
+                if json.loads(payload)[2] == queue:  # (message, exchange, routing key)
+                    client.hdel(channel.unacked_key, tag)
+                    client.zrem(channel.unacked_index_key, tag)
+
+
 @pytest.fixture
 def broker():
     """Enqueue to the real broker from this process; a queue of this test's own, purged before and after."""
     queue = f"vmnotif-test-{uuid.uuid4().hex[:10]}"
     celery_app.conf.task_always_eager = False
-    with celery_app.connection_for_write() as conn:
-        conn.default_channel.queue_purge(queue)
+    forget_queue(queue)
     try:
         yield queue
     finally:
         celery_app.conf.task_always_eager = True
-        with celery_app.connection_for_write() as conn:
-            conn.default_channel.queue_purge(queue)
+        forget_queue(queue)
 
 
 @pytest.fixture

@@ -111,8 +111,8 @@ def test_api_answers_503_while_postgresql_is_away_and_recovers_by_itself(tmp_pat
         assert status == 200
         status, body = request(f"{base}/api/v1/shifts/{shift.pk}/signup/", token, method="POST")
         assert (status, body["status"]) == (201, "confirmed")
-        log = (tmp_path / "gunicorn.log").read_text()
-        assert "Traceback" not in log
+        output = (tmp_path / "gunicorn.log").read_text()
+        assert "Traceback" not in output
     finally:
         server.terminate()
         server.wait(timeout=20)
