@@ -102,10 +102,15 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# With the broker down a request must not hang: give up publishing quickly. The work is marked
+# in the database and the minute sweeps pick it up once Redis is back.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.1, "interval_max": 0.2}
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "socket_connect_timeout": 2, "socket_timeout": 5}
 CELERY_TIMEZONE = "Asia/Shanghai"
+# How often the sweeps over database state run (seconds); drills shorten it.
+SWEEP_SECONDS = env.float("SWEEP_SECONDS", default=60.0)
 CELERY_BEAT_SCHEDULE: dict = {
-    "tally-pending-sweep": {"task": "communities.tallies.tally_pending_sweep_task", "schedule": 60.0},
+    "tally-pending-sweep": {"task": "communities.tallies.tally_pending_sweep_task", "schedule": SWEEP_SECONDS},
 }
 # Task modules outside the apps' tasks.py.
 CELERY_IMPORTS = ["communities.tallies"]
@@ -247,10 +252,10 @@ CELERY_BEAT_SCHEDULE.update(
     {
         "notifications-sweep": {
             "task": "communities.tasks.notifications_sweep",
-            "schedule": 60.0,
+            "schedule": SWEEP_SECONDS,
             "options": _notify_options,
         },
-        "no-show-sweep": {"task": "communities.tasks.no_show_sweep", "schedule": 60.0, "options": _notify_options},
+        "no-show-sweep": {"task": "communities.tasks.no_show_sweep", "schedule": SWEEP_SECONDS, "options": _notify_options},
     }
 )
 # --- End of notifications -------------------------------------------------------------

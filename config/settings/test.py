@@ -8,6 +8,7 @@ ID_NUMBER_KEYS = ["hSfnH9OOfJh-yyZiWBtfDIhkTZNwddQQA3SCQ0VBFaQ="]
 ID_NUMBER_HASH_KEY = "test-id-number-hash-key"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# Tests run tasks in-process; a server or worker a drill starts sets CELERY_EAGER=0.
 CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
 ALLOWED_HOSTS = ["*"]
@@ -38,3 +39,5 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
 # Each test run writes its SMS to its own file, never to var/ (ids restart with each database).
 if not _os.environ.get("NOTIFY_SMS_FILE"):
     NOTIFICATIONS = {**NOTIFICATIONS, "SMS_FILE": f"{_tempfile.gettempdir()}/vm-sms-{_os.getuid()}-{_tag}.jsonl"}  # noqa: F405
+
+CELERY_TASK_ALWAYS_EAGER = _env.bool("CELERY_EAGER", default=True)

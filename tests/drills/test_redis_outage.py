@@ -1,0 +1,197 @@
+"""Drill: Redis (the Celery broker) stops under a running gunicorn, then comes back.
+
+While it is down, sign-ups, cancellations and check-ins still succeed and /health/ reports the
+fault. Once it is back, a real worker run by the sweeps (as beat would send them) processes
+every reminder and tally recount that fell due, and no message is sent twice.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from celery import Celery
+from django.db.models import Sum
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
+
+from communities import checkin_codes, sms
+from communities.models import Assignment, Notification, Shift
+from communities.tallies import tallies_recount_all
+from config import embedded_redis
+from tests.communities.test_worker_integration import Worker, database_url
+from tests.drills.test_database_outage import free_port, request
+from tests.factories import ShiftFactory, UserFactory, VolunteerFactory
+from volunteers.models import VolunteerTally
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def place(shift, volunteer, **fields):
+    assignment = Assignment.objects.create(
+        shift=shift, volunteer=volunteer, status="confirmed", confirmed_at=timezone.now() - timedelta(days=2), **fields
+    )
+    Shift.objects.filter(pk=shift.pk).update(confirmed_count=shift.confirmed_count + 1)
+    shift.confirmed_count += 1
+    return assignment
+
+
+def wait_for(predicate, seconds=45, what="condition"):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.25)
+    raise AssertionError(f"{what} not reached within {seconds} s")
+
+
+def test_work_goes_on_without_redis_and_nothing_is_lost_or_doubled(tmp_path):
+    socket_path = Path(tempfile.mkdtemp(prefix="vmr")) / "r.sock"
+    redis_url = f"unix://{socket_path}?db=0"
+    sms_file = tmp_path / "sms.jsonl"
+    redis_process = embedded_redis.start(socket_path)
+
+    volunteer = VolunteerFactory()
+    token = Token.objects.create(user=volunteer.user).key
+    coordinator = UserFactory(username="drill-coordinator")
+    coordinator_token = Token.objects.create(user=coordinator).key
+    future = ShiftFactory(capacity=3)
+    future.community.coordinators.add(coordinator)
+    start = timezone.now() - timedelta(minutes=5)
+    running = ShiftFactory(post=future.post, starts_at=start, ends_at=start + timedelta(hours=3))
+    soon = timezone.now() + timedelta(minutes=90)
+    reminded = ShiftFactory(starts_at=soon, ends_at=soon + timedelta(hours=2))
+    at_post = place(running, volunteer)
+    other = VolunteerFactory()
+    to_cancel = place(
+        ShiftFactory(starts_at=timezone.now() + timedelta(days=3), ends_at=timezone.now() + timedelta(days=3, hours=2)),
+        other,
+    )
+    other_token = Token.objects.create(user=other.user).key
+    place(reminded, VolunteerFactory())  # its 2-hour reminder falls due while Redis is down
+
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "DATABASE_URL": database_url(),
+        "REDIS_URL": redis_url,
+        "CELERY_EAGER": "0",
+        "NOTIFY_SMS_FILE": str(sms_file),
+        "NOTIFY_SMS_FILE_FSYNC": "0",
+        "NOTIFY_QUIET_HOURS_START": "",
+        "PYTHONUNBUFFERED": "1",
+    }
+    port = free_port()
+    with open(tmp_path / "gunicorn.log", "wb") as log:
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "config.wsgi:application",
+                "-b",
+                f"127.0.0.1:{port}",
+                "-w",
+                "1",
+                "--threads",
+                "2",
+                "--timeout",
+                "60",
+                "--no-control-socket",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    worker = None
+    try:
+        wait_for(lambda: _up(base, token), what="web server")
+        embedded_redis.stop(redis_process)
+
+        status, body = request(f"{base}/health/", token)
+        assert status == 503 and body["checks"]["redis"]["ok"] is False and body["checks"]["database"]["ok"] is True
+        started = time.monotonic()
+        status, body = request(f"{base}/api/v1/shifts/{future.pk}/signup/", token, method="POST")
+        assert (status, body["status"]) == (201, "confirmed")
+        assert time.monotonic() - started < 10, "a sign-up must not hang on the missing broker"
+        status, body = request(f"{base}/api/v1/assignments/{to_cancel.pk}/cancel/", other_token, method="POST")
+        assert (status, body["status"]) == (200, "cancelled")
+        code = checkin_codes.current_code(running.checkin_secret)[0]
+        status, _ = _post_json(f"{base}/api/v1/assignments/{at_post.pk}/check-in/", token, {"code": code})
+        assert status == 200
+        status, _ = request(f"{base}/api/v1/assignments/{at_post.pk}/check-out/", token, method="POST")
+        assert status == 200
+        status, _ = request(f"{base}/api/v1/attendance/{at_post.pk}/approve-hours/", coordinator_token, method="POST")
+        assert status == 200
+        assert Assignment.objects.get(pk=at_post.pk).tally_pending is True
+        assert not sms_file.exists() or sms.read_outbox(sms_file)[0] == []
+
+        # Redis is back (empty, as the development broker keeps nothing); beat's sweeps arrive.
+        redis_process = embedded_redis.start(socket_path)
+        worker = Worker("drill", "celery", env, tmp_path / "worker.log", concurrency=2)
+        worker.wait_ready()
+        sender = Celery(broker=f"redis+socket://{socket_path}")
+        for name in ("communities.tasks.notifications_sweep", "communities.tallies.tally_pending_sweep_task"):
+            sender.send_task(name)
+        wait_for(
+            lambda: (
+                not Assignment.objects.filter(tally_pending=True).exists()
+                and not Notification.objects.filter(channel="sms", state__in=["pending", "sending"]).exists()
+                and Notification.objects.filter(kind="reminder_2h", channel="sms", state="sent").exists()
+            ),
+            what="every due message sent and every tally recounted",
+        )
+        for name in ("communities.tasks.notifications_sweep", "communities.tallies.tally_pending_sweep_task"):
+            sender.send_task(name)  # a second round, as the next minute's beat would: changes nothing
+        time.sleep(3)
+
+        delivered, _torn = sms.read_outbox(sms_file)
+        sent_keys = set(Notification.objects.filter(channel="sms", state="sent").values_list("key", flat=True))
+        assert len(delivered) == len(set(delivered)), "a message was sent twice"
+        assert set(delivered) == sent_keys
+        kinds = set(Notification.objects.filter(channel="sms", state="sent").values_list("kind", flat=True))
+        assert {"reminder_2h"} <= kinds
+        assert len(sent_keys) >= 3  # the confirmation, the cancellation and the reminder at least
+        approved = Assignment.objects.filter(hours_status="approved").aggregate(m=Sum("credited_minutes"))["m"]
+        assert VolunteerTally.objects.get(volunteer=volunteer).total_minutes == approved
+        assert tallies_recount_all() == {"volunteers_fixed": 0, "cells_fixed": 0}
+    finally:
+        if worker is not None:
+            worker.stop()
+        server.terminate()
+        server.wait(timeout=20)
+        embedded_redis.stop(redis_process)
+
+
+def _up(base: str, token: str) -> bool:
+    try:
+        return request(f"{base}/health/", token)[0] == 200
+    except OSError:
+        return False
+
+
+def _post_json(url: str, token: str, data: dict):
+    import json
+    import urllib.error
+    import urllib.request
+
+    req = urllib.request.Request(
+        url,
+        data=json.dumps(data).encode(),
+        method="POST",
+        headers={"Authorization": f"Token {token}", "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=15) as response:
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
