@@ -255,7 +255,11 @@ CELERY_BEAT_SCHEDULE.update(
             "schedule": SWEEP_SECONDS,
             "options": _notify_options,
         },
-        "no-show-sweep": {"task": "communities.tasks.no_show_sweep", "schedule": SWEEP_SECONDS, "options": _notify_options},
+        "no-show-sweep": {
+            "task": "communities.tasks.no_show_sweep",
+            "schedule": SWEEP_SECONDS,
+            "options": _notify_options,
+        },
     }
 )
 # --- End of notifications -------------------------------------------------------------
