@@ -6,14 +6,7 @@ the fault on /health/, and recover by itself once it returns, without a restart.
 
 from __future__ import annotations
 
-import json
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -21,26 +14,12 @@ from django.conf import settings
 from django.db import connection
 from rest_framework.authtoken.models import Token
 
+from tests.drills.servers import request, start_gunicorn, wait_healthy
 from tests.drills.tcp_proxy import Proxy
 from tests.factories import ShiftFactory, VolunteerFactory
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def request(url: str, token: str, method: str = "GET") -> tuple[int, dict]:
-    req = urllib.request.Request(url, method=method, headers={"Authorization": f"Token {token}"})
-    try:
-        with urllib.request.urlopen(req, timeout=15) as response:
-            return response.status, json.loads(response.read() or b"{}")
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"{}")
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="a drill for PostgreSQL (CI runs the suite on it too)")
@@ -51,7 +30,6 @@ def test_api_answers_503_while_postgresql_is_away_and_recovers_by_itself(tmp_pat
     db = connection.settings_dict
     proxy = Proxy(db.get("HOST") or "127.0.0.1", int(db.get("PORT") or 5432))
     proxy_port = proxy.start()
-    port = free_port()
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
@@ -59,40 +37,10 @@ def test_api_answers_503_while_postgresql_is_away_and_recovers_by_itself(tmp_pat
         "REDIS_URL": settings.REDIS_URL,
         "CONN_MAX_AGE": "60",
     }
-    log = open(tmp_path / "gunicorn.log", "wb")  # noqa: SIM115 - the server writes to it until the end
-    log = open(tmp_path / "gunicorn.log", "wb")  # noqa: SIM115 - the server writes to it until the end
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "config.wsgi:application",
-            "-b",
-            f"127.0.0.1:{port}",
-            "-w",
-            "1",
-            "--threads",
-            "2",
-            "--timeout",
-            "60",
-            "--no-control-socket",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
+    log_path = tmp_path / "gunicorn.log"
+    server, base = start_gunicorn(env, log_path)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if request(f"{base}/health/", token)[0] == 200:
-                    break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, (tmp_path / "gunicorn.log").read_text()[-2000:]
-            time.sleep(0.3)
+        wait_healthy(base, token, log_path)
         assert request(f"{base}/api/v1/shifts/", token)[0] == 200
 
         proxy.stop()
@@ -111,10 +59,9 @@ def test_api_answers_503_while_postgresql_is_away_and_recovers_by_itself(tmp_pat
         assert status == 200
         status, body = request(f"{base}/api/v1/shifts/{shift.pk}/signup/", token, method="POST")
         assert (status, body["status"]) == (201, "confirmed")
-        output = (tmp_path / "gunicorn.log").read_text()
+        output = log_path.read_text()
         assert "Traceback" not in output
     finally:
         server.terminate()
         server.wait(timeout=20)
-        log.close()
         proxy.stop()

@@ -8,8 +8,6 @@ every reminder and tally recount that fell due, and no message is sent twice.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from datetime import timedelta
@@ -26,7 +24,7 @@ from communities.models import Assignment, Notification, Shift
 from communities.tallies import tallies_recount_all
 from config import embedded_redis
 from tests.communities.test_worker_integration import Worker, database_url
-from tests.drills.test_database_outage import free_port, request
+from tests.drills.servers import request, start_gunicorn, wait_healthy
 from tests.factories import ShiftFactory, UserFactory, VolunteerFactory
 from volunteers.models import VolunteerTally
 
@@ -88,33 +86,11 @@ def test_work_goes_on_without_redis_and_nothing_is_lost_or_doubled(tmp_path):
         "NOTIFY_QUIET_HOURS_START": "",
         "PYTHONUNBUFFERED": "1",
     }
-    port = free_port()
-    with open(tmp_path / "gunicorn.log", "wb") as log:
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "config.wsgi:application",
-                "-b",
-                f"127.0.0.1:{port}",
-                "-w",
-                "1",
-                "--threads",
-                "2",
-                "--timeout",
-                "60",
-                "--no-control-socket",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
+    log_path = tmp_path / "gunicorn.log"
+    server, base = start_gunicorn(env, log_path)
     worker = None
     try:
-        wait_for(lambda: _up(base, token), what="web server")
+        wait_healthy(base, token, log_path)
         embedded_redis.stop(redis_process)
 
         status, body = request(f"{base}/health/", token)
@@ -126,7 +102,7 @@ def test_work_goes_on_without_redis_and_nothing_is_lost_or_doubled(tmp_path):
         status, body = request(f"{base}/api/v1/assignments/{to_cancel.pk}/cancel/", other_token, method="POST")
         assert (status, body["status"]) == (200, "cancelled")
         code = checkin_codes.current_code(running.checkin_secret)[0]
-        status, _ = _post_json(f"{base}/api/v1/assignments/{at_post.pk}/check-in/", token, {"code": code})
+        status, _ = request(f"{base}/api/v1/assignments/{at_post.pk}/check-in/", token, "POST", {"code": code})
         assert status == 200
         status, _ = request(f"{base}/api/v1/assignments/{at_post.pk}/check-out/", token, method="POST")
         assert status == 200
@@ -170,28 +146,3 @@ def test_work_goes_on_without_redis_and_nothing_is_lost_or_doubled(tmp_path):
         server.terminate()
         server.wait(timeout=20)
         embedded_redis.stop(redis_process)
-
-
-def _up(base: str, token: str) -> bool:
-    try:
-        return request(f"{base}/health/", token)[0] == 200
-    except OSError:
-        return False
-
-
-def _post_json(url: str, token: str, data: dict):
-    import json
-    import urllib.error
-    import urllib.request
-
-    req = urllib.request.Request(
-        url,
-        data=json.dumps(data).encode(),
-        method="POST",
-        headers={"Authorization": f"Token {token}", "Content-Type": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(req, timeout=15) as response:
-            return response.status, json.loads(response.read() or b"{}")
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"{}")
