@@ -232,29 +232,34 @@ def shift_candidates(*, shift: Shift) -> QuerySet:
     from datetime import timedelta
 
     from django.conf import settings
-    from django.db.models import Case, DurationField, Exists, ExpressionWrapper, IntegerField, Sum, Value, When
+    from django.db.models import Case, DurationField, ExpressionWrapper, IntegerField, Sum, Value, When
 
     from .eligibility import eligible_volunteers_q
 
     post_type = shift.post.post_type
     rest = timedelta(hours=settings.RULES["MIN_REST_HOURS"])
+    # Uncorrelated sets, each computed once from the shifts in a time window (an index range on
+    # the shift's start), so the planner hashes them instead of probing per volunteer.
+    # No shift a volunteer can hold lasts a day (the daily limit), so a lower bound on the start
+    # keeps each window a narrow range of the start-time index.
+    longest = timedelta(days=1)
     busy = Assignment.objects.filter(
-        volunteer_id=OuterRef("pk"),
         status__in=(Assignment.Status.CONFIRMED, Assignment.Status.COMPLETED),
         shift__starts_at__lt=shift.ends_at + rest,
+        shift__starts_at__gt=shift.starts_at - rest - longest,
         shift__ends_at__gt=shift.starts_at - rest,
-    )
-    taken = Assignment.objects.filter(volunteer_id=OuterRef("pk"), shift_id=shift.pk).exclude(
-        status=Assignment.Status.CANCELLED
+    ).values("volunteer_id")
+    taken = (
+        Assignment.objects.filter(shift_id=shift.pk).exclude(status=Assignment.Status.CANCELLED).values("volunteer_id")
     )
     day_start = timezone.localtime(shift.starts_at).replace(hour=0, minute=0, second=0, microsecond=0)
     day_end = timezone.localtime(shift.ends_at).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
     limit = timedelta(hours=settings.RULES["MAX_HOURS_PER_DAY"]) - (shift.ends_at - shift.starts_at)
-    same_days = (
+    overloaded = (
         Assignment.objects.filter(
-            volunteer_id=OuterRef("pk"),
             status=Assignment.Status.CONFIRMED,
             shift__starts_at__lt=day_end,
+            shift__starts_at__gt=day_start - longest,
             shift__ends_at__gt=day_start,
         )
         .order_by()
@@ -262,7 +267,8 @@ def shift_candidates(*, shift: Shift) -> QuerySet:
         .annotate(
             total=Sum(ExpressionWrapper(F("shift__ends_at") - F("shift__starts_at"), output_field=DurationField()))
         )
-        .values("total")
+        .filter(total__gt=limit)
+        .values("volunteer_id")
     )
     week_ago = timezone.now() - timedelta(days=7)
     recent_minutes = (
@@ -284,14 +290,13 @@ def shift_candidates(*, shift: Shift) -> QuerySet:
         .annotate(n=Count("pk"))
         .values("n")
     )
-    candidates = Volunteer.objects.filter(eligible_volunteers_q(shift, post_type), anonymised_at__isnull=True).exclude(
-        Exists(busy)
-    )
-    candidates = candidates.exclude(Exists(taken))
     if limit.total_seconds() < 0:
-        return candidates.none()
-    candidates = candidates.annotate(day_load=Subquery(same_days[:1], output_field=DurationField())).filter(
-        Q(day_load__isnull=True) | Q(day_load__lte=limit)
+        return Volunteer.objects.none()
+    candidates = (
+        Volunteer.objects.filter(eligible_volunteers_q(shift, post_type), anonymised_at__isnull=True)
+        .exclude(pk__in=busy)
+        .exclude(pk__in=taken)
+        .exclude(pk__in=overloaded)
     )
     return (
         candidates.annotate(
