@@ -54,3 +54,9 @@ bench-signup: $(VENV)/.runtime messages
 .PHONY: bench-reminders
 bench-reminders: $(VENV)/.runtime
 	$(BIN)/python bench/reminders.py $(BENCH_REMINDERS_ARGS)
+
+# Every benchmark at demo scale and at city scale (seed_demo --scale 30 on PostgreSQL, kept as
+# vmbench_city), one after another, stopping at the first failure; refreshes the summary at the top
+# of docs/performance.md. An hour or more. Options: BENCH_ARGS="--dry-run" or "--only endpoints-s30".
+bench: $(VENV)/.runtime messages
+	$(BIN)/python bench/run_all.py $(BENCH_ARGS)

@@ -31,6 +31,9 @@ TABLES = (
     "communities_shift",
     "communities_assignment",
     "communities_dailytally",
+    "communities_organizationdaytally",
+    "communities_volunteercount",
+    "communities_shiftdaycount",
 )
 ENDPOINTS = ["/api/v1/stats/overview/", "/api/v1/stats/organizations/"]
 

@@ -9,10 +9,13 @@ from .models import (
     Dispatch,
     District,
     Notification,
+    OrganizationDayTally,
     Post,
     PostType,
     Shift,
+    ShiftDayCount,
     Street,
+    VolunteerCount,
 )
 
 
@@ -132,6 +135,30 @@ class DailyTallyAdmin(ReadOnlyAdmin):
     list_filter = ["post_type"]
     search_fields = ["community__name", "organization__name"]
     list_select_related = ["community", "post_type", "organization"]
+    date_hierarchy = "date"
+
+
+@admin.register(OrganizationDayTally)
+class OrganizationDayTallyAdmin(ReadOnlyAdmin):
+    list_display = ["date", "organization", "minutes", "completed", "no_shows"]
+    search_fields = ["organization__name", "organization__code"]
+    list_select_related = ["organization"]
+    date_hierarchy = "date"
+
+
+@admin.register(VolunteerCount)
+class VolunteerCountAdmin(ReadOnlyAdmin):
+    list_display = ["organization", "status", "community_key", "volunteers"]
+    list_filter = ["status"]
+    search_fields = ["organization__name", "organization__code"]
+    list_select_related = ["organization"]
+
+
+@admin.register(ShiftDayCount)
+class ShiftDayCountAdmin(ReadOnlyAdmin):
+    list_display = ["date", "community", "shifts", "filled", "places", "taken"]
+    search_fields = ["community__name", "community__code"]
+    list_select_related = ["community"]
     date_hierarchy = "date"
 
 

@@ -91,11 +91,12 @@ def xlsx_bytes(sheets: Iterable[Sheet]) -> bytes:
             cell.font, cell.fill = header_font, header_fill
             cell.alignment = Alignment(vertical="center", wrap_text=True)
         widths = [_width(h) for h in headers]
-        for row in sheet.rows:
+        # Count rows here: openpyxl's max_row scans every cell written so far (quadratic).
+        for row_number, row in enumerate(sheet.rows, start=2):
             values = [_value(row, column) for column in sheet.columns]
             ws.append(values)
             for index, (column, value) in enumerate(zip(sheet.columns, values, strict=True)):
-                cell = ws.cell(row=ws.max_row, column=index + 1)
+                cell = ws.cell(row=row_number, column=index + 1)
                 number_format = NUMBER_FORMATS.get(_kind(row, column))
                 if number_format and value is not None:
                     cell.number_format = number_format

@@ -12,13 +12,30 @@ from .models import PostType
 class ShiftFilterForm(forms.Form):
     """The browse page's GET filters; every field is optional."""
 
-    community = forms.ModelChoiceField(
-        label=_("Community"), queryset=selectors.community_list(), required=False, empty_label=_("All communities")
+    # Free text, not a list: a city has thousands of communities, too many for one <select>.
+    community = forms.CharField(
+        label=_("Community"),
+        required=False,
+        max_length=100,
+        help_text=_("Name or code; empty for all communities."),
     )
     date = forms.DateField(label=_("Date"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     post_type = forms.ModelChoiceField(
         label=_("Duty"), queryset=PostType.objects.order_by("code"), required=False, empty_label=_("All duties")
     )
+
+    def clean_community(self) -> list[int] | None:
+        """The communities the text names: an id, an exact code, or part of a name (50 at most)."""
+        text = (self.cleaned_data.get("community") or "").strip()
+        if not text:
+            return None
+        if text.isdigit() and selectors.community_list().filter(pk=int(text)).exists():
+            return [int(text)]
+        exact = list(selectors.community_list().filter(code__iexact=text).values_list("pk", flat=True))
+        if exact:
+            return exact
+        return list(selectors.community_list(q=text).values_list("pk", flat=True)[:50])
+
     has_space = forms.BooleanField(label=_("Only shifts with free places"), required=False)
     eligible = forms.BooleanField(label=_("Only shifts I am eligible for"), required=False)
 

@@ -60,6 +60,7 @@ def shift_list(
     *,
     volunteer: Volunteer | None,
     community: int | None = None,
+    communities: list[int] | None = None,
     post_type: str | None = None,
     starts_after: datetime | None = None,
     starts_before: datetime | None = None,
@@ -71,6 +72,8 @@ def shift_list(
     shifts = Shift.objects.select_related("post__post_type", "community").order_by("starts_at", "id")
     if community:
         shifts = shifts.filter(community_id=community)
+    if communities is not None:
+        shifts = shifts.filter(community_id__in=communities)
     if post_type:
         shifts = shifts.filter(
             Q(post__post_type__code=post_type) | Q(post__post_type_id=post_type if post_type.isdigit() else None)

@@ -4,10 +4,14 @@ Every figure comes from the kept totals or from small, indexed tables, never fro
 assignments (docs/statistics.md):
 
 - hours, completed shifts and no-shows from ``DailyTally`` (approved credited minutes per day ×
-  community × post type × organization × team);
+  community × post type × organization × team), or from its day × organization rollup
+  ``OrganizationDayTally`` where no district asks for the community;
 - per-volunteer totals and star levels from ``VolunteerTally``;
-- head counts (registered, deployed, suspended, communities covered) from ``Volunteer``;
-- shifts and places from ``Shift`` (``confirmed_count`` is the places taken).
+- head counts (registered, deployed, suspended, communities covered) from ``Volunteer``, or for
+  the overview and the organization tree from ``VolunteerCount`` (volunteers per organization ×
+  status × community, kept by the database);
+- shifts and places from ``Shift`` (``confirmed_count`` is the places taken), or for today's
+  overview from ``ShiftDayCount`` (per day × community, kept by the database).
 
 The one bounded exception is "active today" (and a volunteer leaderboard over a date range),
 which reads the assignments of a single day's (or range's) shifts.
@@ -29,7 +33,17 @@ from django.utils import timezone
 from config.errors import ServiceError
 from volunteers.models import Organization, Team, Volunteer, VolunteerTally
 
-from .models import Assignment, Community, DailyTally, District, PostType, Shift
+from .models import (
+    Assignment,
+    Community,
+    DailyTally,
+    District,
+    OrganizationDayTally,
+    PostType,
+    Shift,
+    ShiftDayCount,
+    VolunteerCount,
+)
 
 Status = Assignment.Status
 APPROVED = Assignment.HoursStatus.APPROVED
@@ -179,8 +193,33 @@ def scope_volunteers(q: StatsQuery):
     return Volunteer.objects.filter(_org_q(q, "organization_id"), _district_q(q, "deployed_community_id"))
 
 
+def scope_head_counts(q: StatsQuery):
+    """``VolunteerCount`` rows of the scope: the same volunteers as ``scope_volunteers``, counted."""
+    return VolunteerCount.objects.filter(
+        _org_q(q, "organization_id"), _district_q(q, "community_key"), volunteers__gt=0
+    )
+
+
+def _covered_communities(q: StatsQuery):
+    """The communities where a volunteer of the scope is deployed, as a sub-select."""
+    return (
+        VolunteerCount.objects.filter(_org_q(q, "organization_id"), volunteers__gt=0)
+        .exclude(community_key=0)
+        .values("community_key")
+    )
+
+
 def scope_tallies(q: StatsQuery, *, dated: bool = True):
     tallies = DailyTally.objects.filter(_org_q(q, "organization_id"), _district_q(q, "community_id"))
+    return tallies.filter(_date_q(q)) if dated else tallies
+
+
+def scope_day_tallies(q: StatsQuery, *, dated: bool = True):
+    """Tallies by day and organization: the rollup, or the cells when a district narrows the
+    scope (the rollup does not say where the time was served)."""
+    if q.district_id is not None:
+        return scope_tallies(q, dated=dated)
+    tallies = OrganizationDayTally.objects.filter(_org_q(q, "organization_id"))
     return tallies.filter(_date_q(q)) if dated else tallies
 
 
@@ -189,11 +228,16 @@ def scope_shifts(q: StatsQuery):
     where a volunteer of the scope is deployed (the communities the scope covers)."""
     shifts = Shift.objects.filter(status=Shift.Status.OPEN).filter(_district_q(q, "community_id"))
     if not q.whole_tree:
-        covered = Volunteer.objects.filter(_org_q(q, "organization_id"), deployed_community__isnull=False).values(
-            "deployed_community_id"
-        )
-        shifts = shifts.filter(community_id__in=covered)
+        shifts = shifts.filter(community_id__in=_covered_communities(q))
     return shifts
+
+
+def scope_shift_counts(q: StatsQuery, *, day: date):
+    """``ShiftDayCount`` rows of ``day`` at the scope's communities: ``scope_shifts`` of one day, counted."""
+    counts = ShiftDayCount.objects.filter(date=day).filter(_district_q(q, "community_id"))
+    if not q.whole_tree:
+        counts = counts.filter(community_id__in=_covered_communities(q))
+    return counts
 
 
 def hours(minutes: int) -> float:
@@ -216,53 +260,56 @@ def stats_overview(q: StatsQuery, *, today: date | None = None) -> dict:
     cover the date range (all time without one); "this week" runs from Monday to ``today``."""
     today = today or timezone.localdate()
     monday = week_start(today)
-    people = scope_volunteers(q).aggregate(
-        volunteers=Count("*"),
-        deployed=Count("status", filter=Q(deployed_community__isnull=False)),
-        suspended=Count("status", filter=Q(status=Volunteer.Status.SUSPENDED)),
-        communities=Count("deployed_community_id", distinct=True),
+    deployed = ~Q(community_key=0)
+    people = scope_head_counts(q).aggregate(
+        registered=Sum("volunteers"),
+        deployed=Sum("volunteers", filter=deployed),
+        suspended=Sum("volunteers", filter=Q(status=Volunteer.Status.SUSPENDED)),
+        communities=Count("community_key", filter=deployed, distinct=True),
     )
+    people = {name: value or 0 for name, value in people.items()}
     start, end = day_bounds(today)
-    shifts = scope_shifts(q).filter(starts_at__gte=start, starts_at__lt=end)
-    places = shifts.aggregate(
-        shifts=Count("*"),
-        filled=Count("starts_at", filter=Q(confirmed_count__gte=F("capacity"))),
-        capacity=Sum("capacity"),
-        taken=Sum("confirmed_count"),
+    places = scope_shift_counts(q, day=today).aggregate(
+        shifts=Sum("shifts"), filled=Sum("filled"), capacity=Sum("places"), taken=Sum("taken")
     )
+    places = {name: value or 0 for name, value in places.items()}
     # Volunteers who checked in at a post today: on duty now or done for the day.
     active = (
         Assignment.objects.filter(checked_in_at__gte=start, checked_in_at__lt=end)
         .filter(_org_q(q, "volunteer__organization_id"), _district_q(q, "shift__community_id"))
         .aggregate(n=Count("volunteer_id", distinct=True))["n"]
     )
-    week = scope_tallies(q, dated=False).filter(date__gte=monday, date__lte=today)
-    tallied = week.aggregate(week_m=Sum("minutes"), week_n=Sum("no_shows"))
-    if not q.whole_tree or q.date_from or q.date_to or q.district_id:
-        tallied.update(scope_tallies(q).aggregate(m=Sum("minutes"), c=Sum("completed"), n=Sum("no_shows")))
-    else:
-        # The whole tree, all time: the volunteers' kept totals hold the same sum in fewer rows.
-        tallied.update(
-            VolunteerTally.objects.aggregate(m=Sum("total_minutes"), c=Sum("completed_shifts"), n=Sum("no_shows"))
-        )
+    # The range's figures and this week's in one pass over the day rows.
+    this_week, in_range = Q(date__gte=monday, date__lte=today), _date_q(q)
+    days = scope_day_tallies(q, dated=False)
+    if in_range:
+        days = days.filter(in_range | this_week)
+    ranged = {"filter": in_range} if in_range else {}
+    tallied = days.aggregate(
+        m=Sum("minutes", **ranged),
+        c=Sum("completed", **ranged),
+        n=Sum("no_shows", **ranged),
+        week_m=Sum("minutes", filter=this_week),
+        week_n=Sum("no_shows", filter=this_week),
+    )
     minutes = tallied["m"] or 0
     return {
         "today": today,
         "week_start": monday,
         "date_from": q.date_from,
         "date_to": q.date_to,
-        "volunteers": people["volunteers"],
+        "volunteers": people["registered"],
         "deployed": people["deployed"],
-        "not_deployed": people["volunteers"] - people["deployed"],
+        "not_deployed": people["registered"] - people["deployed"],
         "suspended": people["suspended"],
         "active_today": active,
         "communities_covered": people["communities"],
         "shifts_today": places["shifts"],
         "shifts_today_filled": places["filled"],
         "shifts_today_unfilled": places["shifts"] - places["filled"],
-        "places_today": places["capacity"] or 0,
-        "places_today_taken": places["taken"] or 0,
-        "fill_rate_today": _rate(places["taken"] or 0, places["capacity"] or 0),
+        "places_today": places["capacity"],
+        "places_today_taken": places["taken"],
+        "fill_rate_today": _rate(places["taken"], places["capacity"]),
         "minutes": minutes,
         "hours": hours(minutes),
         "completed": tallied["c"] or 0,
@@ -304,14 +351,14 @@ def stats_organizations(q: StatsQuery) -> list[dict]:
     )
     own: dict[int, dict] = defaultdict(_figures)
     for row in (
-        scope_volunteers(q)
+        scope_head_counts(q)
         .order_by()
         .values("organization_id")
-        .annotate(n=Count("*"), deployed=Count("status", filter=Q(deployed_community__isnull=False)))
+        .annotate(n=Sum("volunteers"), deployed=Sum("volunteers", filter=~Q(community_key=0)))
     ):
-        own[row["organization_id"]].update(volunteers=row["n"], deployed=row["deployed"])
+        own[row["organization_id"]].update(volunteers=row["n"] or 0, deployed=row["deployed"] or 0)
     for row in (
-        scope_tallies(q)
+        scope_day_tallies(q)
         .order_by()
         .values("organization_id")
         .annotate(m=Sum("minutes"), c=Sum("completed"), n=Sum("no_shows"))

@@ -64,8 +64,8 @@ def shift_browse(request):
     filters: dict = {}
     if form.is_valid():
         data = form.cleaned_data
-        if data["community"]:
-            filters["community"] = data["community"].pk
+        if data["community"] is not None:
+            filters["communities"] = data["community"]
         if data["post_type"]:
             filters["post_type"] = str(data["post_type"].pk)
         if data["date"]:

@@ -338,7 +338,7 @@ def test_leaderboards_and_stars(world, api):
 @pytest.mark.parametrize(
     ("url", "queries"),
     [
-        ("/api/v1/stats/overview/", 7),
+        ("/api/v1/stats/overview/", 6),
         ("/api/v1/stats/organizations/", 5),
         ("/api/v1/stats/communities/", 6),
         ("/api/v1/stats/post-types/", 5),

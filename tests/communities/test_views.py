@@ -124,13 +124,13 @@ def test_browse_shows_my_waitlist_position(logged_in, volunteer):
 def test_browse_query_count_is_pinned_and_does_not_grow(logged_in, volunteer, django_assert_num_queries):
     for _ in range(3):
         AssignmentFactory(volunteer=volunteer, shift=ShiftFactory())
-    # session, user, volunteer, count, shifts, my assignments, community and duty choices,
+    # session, user, volunteer, count, shifts, my assignments, duty choices,
     # roles (team leader, coordinator, staff), unread messages
-    with django_assert_num_queries(12):
+    with django_assert_num_queries(11):
         logged_in.get(reverse("shift-list"))
     for _ in range(10):
         ShiftFactory()
-    with django_assert_num_queries(12):
+    with django_assert_num_queries(11):
         response = logged_in.get(reverse("shift-list"))
     assert len(response.context["page"].object_list) == 13
 
@@ -419,3 +419,15 @@ def test_staff_without_a_volunteer_profile_can_browse_but_not_sign_up(client):
     assert "只有注册志愿者可以报名。" in detail.content.decode()
     assert refused.status_code == 403
     assert not Assignment.objects.filter(shift=shift).exists()
+
+
+def test_browse_finds_communities_by_name_or_code(logged_in):
+    from tests.factories import CommunityFactory, PostFactory
+
+    wanted = CommunityFactory(name="三香社区", code="GS0101")
+    mine = ShiftFactory(post=PostFactory(community=wanted))
+    ShiftFactory()
+    for text in ("三香", "gs0101", str(wanted.pk)):
+        page = logged_in.get(reverse("shift-list"), {"community": text}).context["page"]
+        assert [shift.pk for shift in page.object_list] == [mine.pk]
+    assert list(logged_in.get(reverse("shift-list"), {"community": "不存在"}).context["page"].object_list) == []
