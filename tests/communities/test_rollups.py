@@ -10,12 +10,10 @@ nothing to fix, and fixes what was broken on purpose.
 from __future__ import annotations
 
 import random
-import threading
 from collections import defaultdict
 from datetime import date, datetime, time, timedelta
 
 import pytest
-from django.db import connections
 from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
@@ -29,6 +27,7 @@ from communities.models import (
     VolunteerCount,
 )
 from config.errors import ServiceError
+from tests.communities.test_concurrency import run_together
 from tests.factories import (
     CommunityFactory,
     DistrictFactory,
@@ -471,29 +470,6 @@ def test_a_day_is_the_local_day():
 
 
 # --- Concurrent writers --------------------------------------------------------------------------
-
-
-def run_together(jobs):
-    """Run callables in threads released at the same instant, each with its own connection."""
-    barrier = threading.Barrier(len(jobs))
-    results = [None] * len(jobs)
-
-    def worker(index, job):
-        try:
-            barrier.wait()
-            results[index] = job()
-        except Exception as exc:  # collected and asserted on by the caller
-            results[index] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=worker, args=(i, job)) for i, job in enumerate(jobs)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads)
-    return results
 
 
 @pytest.mark.slow
