@@ -8,12 +8,10 @@ SVG (``communities.charts``); nothing is fetched from elsewhere.
 
 from __future__ import annotations
 
-from functools import wraps
 from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404
@@ -26,8 +24,9 @@ from django.views.decorators.http import require_POST
 
 from config.errors import ServiceError
 from volunteers import certificates
+from volunteers.decorators import role_required
 from volunteers.models import Organization, Team, Volunteer
-from volunteers.selectors import volunteer_mobile_display
+from volunteers.selectors import is_committee_staff, volunteer_mobile_display
 
 from . import charts, reports, stats
 from .models import Assignment, District
@@ -37,16 +36,8 @@ CHART_ROWS = 10
 MAX_DAILY_CHART_POINTS = 62
 
 
-def committee_required(view):
-    """Log-in required, and league committee staff (or a superuser); others get 403."""
-
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        if not (request.user.is_superuser or request.user.staff_roles.exists()):
-            raise PermissionDenied(_("Only league committee staff can use this page."))
-        return view(request, *args, **kwargs)
-
-    return login_required(wrapper)
+# Log-in required, and league committee staff (or a superuser); others get 403.
+committee_required = role_required(is_committee_staff, gettext_lazy("Only league committee staff can use this page."))
 
 
 class StatsFilterForm(forms.Form):

@@ -15,7 +15,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from config.errors import ServiceError
-from volunteers.selectors import organization_subtree
+from volunteers.selectors import can_coordinate, is_committee_staff, organization_subtree
 
 from . import attendance, coordination, selectors
 from .coordinator_serializers import (
@@ -40,12 +40,12 @@ def parse(serializer_class, data) -> dict:
 
 def require_coordinator(user) -> None:
     """Roles that never coordinate get 403; objects outside a coordinator's communities get 404."""
-    if not (user.is_superuser or user.coordinated_communities.exists()):
+    if not can_coordinate(user):
         raise ServiceError("permission_denied")
 
 
 def require_staff(user) -> None:
-    if not (user.is_superuser or user.staff_roles.exists()):
+    if not is_committee_staff(user):
         raise ServiceError("permission_denied")
 
 

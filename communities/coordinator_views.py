@@ -19,11 +19,13 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from config.errors import ServiceError
+from volunteers.decorators import role_required
 from volunteers.models import Team, Volunteer
-from volunteers.selectors import user_volunteer
+from volunteers.selectors import can_coordinate, is_committee_staff, user_volunteer
 
 from . import attendance, coordination, selectors
 from .coordinator_api import qr_svg, roster_payload
@@ -31,16 +33,7 @@ from .coordinator_forms import AssignForm, HoursAdjustForm, ReasonForm, RotaForm
 from .models import Assignment, Shift
 from .views import report_refusal
 
-
-def coordinator_required(view):
-    def wrapper(request, *args, **kwargs):
-        if not (request.user.is_superuser or request.user.coordinated_communities.exists()):
-            raise PermissionDenied(_("Only community coordinators can use this page."))
-        return view(request, *args, **kwargs)
-
-    wrapper.__name__ = view.__name__
-    wrapper.__doc__ = view.__doc__
-    return login_required(wrapper)
+coordinator_required = role_required(can_coordinate, gettext_lazy("Only community coordinators can use this page."))
 
 
 def _day(request) -> date:
@@ -298,15 +291,7 @@ def team_overview(request):
     )
 
 
-def staff_required(view):
-    def wrapper(request, *args, **kwargs):
-        if not (request.user.is_superuser or request.user.staff_roles.exists()):
-            raise PermissionDenied(_("Only league committee staff can use this page."))
-        return view(request, *args, **kwargs)
-
-    wrapper.__name__ = view.__name__
-    wrapper.__doc__ = view.__doc__
-    return login_required(wrapper)
+staff_required = role_required(is_committee_staff, gettext_lazy("Only league committee staff can use this page."))
 
 
 @staff_required

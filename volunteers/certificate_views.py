@@ -29,7 +29,7 @@ from config.errors import ServiceError
 
 from . import certificates
 from .models import Certificate, Volunteer
-from .selectors import organization_subtree, user_volunteer
+from .selectors import is_committee_staff, organization_subtree, user_volunteer
 
 PDF_TYPE = "application/pdf"
 
@@ -54,7 +54,7 @@ def _date_param(data, name: str):
 
 
 def require_staff(user) -> None:
-    if not (user.is_superuser or user.staff_roles.exists()):
+    if not is_committee_staff(user):
         raise ServiceError("permission_denied")
 
 
@@ -227,7 +227,7 @@ class CertificatePdfView(APIView):
             number=certificates.normalize_number(number)
         )
         certificate = found.filter(volunteer__user_id=user.pk).first()
-        if certificate is None and (user.is_superuser or user.staff_roles.exists()):
+        if certificate is None and is_committee_staff(user):
             certificate = certificates.certificates_visible_to(user).filter(pk__in=found.values("pk")).first()
         if certificate is None:
             raise ServiceError("not_found")

@@ -11,6 +11,21 @@ from django.utils.translation import gettext as _
 from .selectors import user_volunteer
 
 
+def role_required(allowed, message):
+    """Log-in required, and ``allowed(user)``; anyone else gets 403 with ``message``."""
+
+    def decorate(view):
+        @wraps(view)
+        def wrapper(request, *args, **kwargs):
+            if not allowed(request.user):
+                raise PermissionDenied(message)
+            return view(request, *args, **kwargs)
+
+        return login_required(wrapper)
+
+    return decorate
+
+
 def volunteer_required(view):
     """Log-in required, and a volunteer profile; the view finds it as ``request.volunteer``."""
 

@@ -39,6 +39,16 @@ def user_roles(user) -> list[str]:
     return roles
 
 
+def can_coordinate(user) -> bool:
+    """Superusers, and users who coordinate at least one community."""
+    return user.is_authenticated and (user.is_superuser or user.coordinated_communities.exists())
+
+
+def is_committee_staff(user) -> bool:
+    """Superusers, and league committee / organization staff."""
+    return user.is_authenticated and (user.is_superuser or user.staff_roles.exists())
+
+
 def organization_subtree(user):
     """Organizations a staff user may see: every subtree they are staff of (all for superusers)."""
     if user.is_superuser:
