@@ -132,10 +132,9 @@ class ShiftViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     )
     @action(detail=True, methods=["post"])
     def signup(self, request, pk=None):
-        volunteer = require_volunteer(request)
-        shift_id = self._shift_id(pk)
-        assignment = services.shift_sign_up(shift_id=shift_id, volunteer=volunteer)
-        assignment = selectors.assignments_with_position(Assignment.objects.filter(pk=assignment.pk)).get()
+        # The service locks the caller's volunteer profile itself (``not_a_volunteer`` when there is
+        # none) and returns the new assignment with its waitlist position: no query of its own here.
+        assignment = services.shift_sign_up(shift_id=self._shift_id(pk), user=request.user)
         return Response(AssignmentSerializer(assignment).data, status=status.HTTP_201_CREATED)
 
     @staticmethod

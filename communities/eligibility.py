@@ -12,10 +12,11 @@ the post type needs it; is old enough on that date; and has a guardian's consent
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, Value
 from django.utils import timezone
 
 from volunteers.models import Volunteer
@@ -39,21 +40,61 @@ def _birthday(volunteer: Volunteer, age: int) -> date:
         return born.replace(year=born.year + age, day=28) + timedelta(days=1)
 
 
-def ineligibility(volunteer: Volunteer, shift: Shift, post_type: PostType | None = None) -> dict | None:
+@dataclass(frozen=True)
+class Requirements:
+    """What a post type asks of a volunteer beyond its own columns: skill codes, qualification ids to codes."""
+
+    skills: frozenset[str]
+    qualifications: dict[int, str]
+
+    def __bool__(self) -> bool:
+        return bool(self.skills or self.qualifications)
+
+
+def requirements_of(post_type: PostType) -> Requirements:
+    """The post type's required skills and qualifications: from its prefetch cache, else one query."""
+    cached = getattr(post_type, "_prefetched_objects_cache", {})
+    if "required_skills" in cached and "required_qualifications" in cached:
+        return Requirements(
+            frozenset(skill.code for skill in post_type.required_skills.all()),
+            {qual.pk: qual.code for qual in post_type.required_qualifications.all()},
+        )
+    skills = (
+        PostType.required_skills.through.objects.filter(posttype_id=post_type.pk)
+        .annotate(kind=Value("skill"))
+        .values_list("kind", "skill_id", "skill__code")
+    )
+    qualifications = (
+        PostType.required_qualifications.through.objects.filter(posttype_id=post_type.pk)
+        .annotate(kind=Value("qualification"))
+        .values_list("kind", "qualificationtype_id", "qualificationtype__code")
+    )
+    rows = list(skills.union(qualifications, all=True))
+    return Requirements(
+        frozenset(code for kind, _pk, code in rows if kind == "skill"),
+        {pk: code for kind, pk, code in rows if kind == "qualification"},
+    )
+
+
+def ineligibility(
+    volunteer: Volunteer, shift: Shift, post_type: PostType | None = None, requirements: Requirements | None = None
+) -> dict | None:
     """Return ``{"reason": ..., ...}`` when ``volunteer`` may not take ``shift``, else None.
 
-    Expects ``volunteer`` with prefetched ``skills`` and ``qualifications`` when called in a loop.
+    Expects ``volunteer`` with prefetched ``skills`` and ``qualifications`` when called in a loop,
+    and the post type's requirements prefetched or given.
     """
     post_type = post_type or shift.post.post_type
+    requirements = requirements if requirements is not None else requirements_of(post_type)
     day = _local_date(shift.starts_at)
     if volunteer.status != Volunteer.Status.ACTIVE:
         return {"reason": "status", "status": volunteer.status}
-    required_skills = {skill.code for skill in post_type.required_skills.all()}
+    required_skills = requirements.skills
     if required_skills:
         missing = sorted(required_skills - {skill.code for skill in volunteer.skills.all()})
         if missing:
             return {"reason": "skill", "missing": missing}
-    required_quals = {qual.pk: qual.code for qual in post_type.required_qualifications.all()}
+    required_quals = requirements.qualifications
     if required_quals:
         held = {
             q.qualification_type_id

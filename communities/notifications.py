@@ -45,6 +45,7 @@ from volunteers.selectors import organization_subtree
 
 from . import sms
 from .models import Assignment, Community, Notification, Shift
+from .send_batching import SendBatcher
 
 logger = logging.getLogger(__name__)
 
@@ -379,7 +380,9 @@ def _insert(rows: list[Draft]) -> None:
             return adapted[item]
         return item
 
-    with transaction.atomic(), connection.cursor() as cursor:
+    # No savepoint: ON CONFLICT DO NOTHING does not fail on a duplicate, and any other error
+    # fails the caller's transaction anyway; a savepoint would cost two more round trips.
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         for batch in _chunks(rows, per_statement):
             # Only the model's own table and column names, quoted, go into the text; values are parameters.
             sql = "INSERT INTO {} ({}) VALUES {} ON CONFLICT DO NOTHING".format(  # noqa: S608
@@ -398,7 +401,7 @@ def _due_keys(rows: Iterable[Draft], now: datetime) -> list[str]:
 
 def _send_after_commit(keys: list[str]) -> None:
     if keys:
-        transaction.on_commit(partial(enqueue_send, keys), robust=True)
+        transaction.on_commit(partial(_batcher.add, keys), robust=True)
 
 
 def enqueue_send(keys: list[str] | None = None) -> None:
@@ -411,23 +414,38 @@ def enqueue_send(keys: list[str] | None = None) -> None:
         logger.warning("notification send not queued (%s keys); left to the sweep", len(keys or ()), exc_info=True)
 
 
+# Keys committed by requests reach the broker in one task per window (communities/send_batching.py).
+_batcher = SendBatcher(enqueue_send, lambda: settings.NOTIFICATIONS["SEND_BATCH_SECONDS"])
+
+
 # --- Events from the services -------------------------------------------------------------
 
 
-def assignment_event(event: str, *, assignment_id: int, ref: str = "", now: datetime | None = None) -> list[str]:
+def assignment_event(
+    event: str,
+    *,
+    assignment_id: int | None = None,
+    assignment: Assignment | None = None,
+    ref: str = "",
+    now: datetime | None = None,
+) -> list[str]:
     """Create the rows announcing ``event`` to the assignment's volunteer; send after commit.
 
     Call inside the transaction that made the change: a rollback takes the rows with it, and
     nothing is enqueued until the commit. ``confirmed`` by a coordinator or a dispatch reads as
     ``assigned``. ``shift_changed`` is keyed by the shift's ``updated_at`` unless ``ref`` is
     given, so each change is announced once. Returns the keys of the rows.
+
+    Give ``assignment`` when the caller holds it with its shift (post, community) and volunteer
+    (user) loaded, as the sign-up does; otherwise ``assignment_id`` and it is read here.
     """
     if event not in EVENTS:
         raise ValueError(f"unknown notification event {event!r}")
     now = now or timezone.now()
-    assignment = Assignment.objects.select_related("shift__post", "shift__community", "volunteer__user").get(
-        pk=assignment_id
-    )
+    if assignment is None:
+        assignment = Assignment.objects.select_related("shift__post", "shift__community", "volunteer__user").get(
+            pk=assignment_id
+        )
     kind = event
     if event == CONFIRMED and assignment.source != Assignment.Source.SELF:
         kind = ASSIGNED
@@ -438,9 +456,11 @@ def assignment_event(event: str, *, assignment_id: int, ref: str = "", now: date
     with translation.override(recipient_language(assignment.volunteer.user)):
         context = shift_context(shift)
         if kind == WAITLISTED:
-            context["position"] = Assignment.objects.filter(
-                shift_id=shift.pk, status=Status.WAITLISTED, waitlist_order__lte=assignment.waitlist_order or 0
-            ).count()
+            context["position"] = getattr(assignment, "waitlist_position", None)
+            if context["position"] is None:
+                context["position"] = Assignment.objects.filter(
+                    shift_id=shift.pk, status=Status.WAITLISTED, waitlist_order__lte=assignment.waitlist_order or 0
+                ).count()
         subject, body = render(kind, context)
     rows = _drafts(
         kind=kind,

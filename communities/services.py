@@ -13,18 +13,19 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, prefetch_related_objects
+from django.db.models import F, Q
 from django.utils import timezone
 
 from config.db import retry_on_conflict
 from config.errors import ServiceError
 from volunteers.models import Volunteer
 
-from .eligibility import ineligibility
-from .models import Assignment, PostType, Shift
+from .eligibility import Requirements, ineligibility, requirements_of
+from .models import Assignment, Shift
 
 Status = Assignment.Status
 
@@ -43,23 +44,48 @@ def _lock_shift(shift_id: int) -> Shift:
         raise ServiceError("not_found") from None
 
 
-def _lock_volunteer(volunteer_id: int, post_type: PostType | None = None) -> Volunteer:
-    """Lock the volunteer, with the skills and qualifications ``ineligibility`` will read.
+# What the rules and the notification texts read of a volunteer; the sign-up path loads only these.
+_VOLUNTEER_RULE_FIELDS = (
+    "id",
+    "user_id",
+    "status",
+    "birth_date",
+    "insurance_valid_until",
+    "guardian_consent",
+    "mobile",
+    "anonymised_at",
+    "notify_by_sms",
+    "notify_by_email",
+)
 
-    Given a post type, only what it requires is prefetched: a duty without requirements reads
-    neither, so loading them would be two queries for nothing.
+
+def _lock_volunteer(
+    volunteer_id: int | None = None, requirements: Requirements | None = None, *, user=None
+) -> Volunteer:
+    """Lock the volunteer (by id, or the user's own profile), with what ``ineligibility`` reads.
+
+    Given a post type's requirements, only the skills or qualifications it asks for are
+    prefetched: a duty without requirements reads neither, so loading them would be two queries
+    for nothing.
     """
     related = ["skills", "qualifications"]
-    if post_type is not None:
+    if requirements is not None:
         related = [
             name
-            for name, required in (
-                ("skills", post_type.required_skills.all()),
-                ("qualifications", post_type.required_qualifications.all()),
-            )
+            for name, required in (("skills", requirements.skills), ("qualifications", requirements.qualifications))
             if required
         ]
-    return Volunteer.objects.select_for_update(of=("self",)).prefetch_related(*related).get(pk=volunteer_id)
+    volunteers = (
+        Volunteer.objects.select_for_update(of=("self",)).only(*_VOLUNTEER_RULE_FIELDS).prefetch_related(*related)
+    )
+    try:
+        if user is not None:
+            volunteer = volunteers.get(user_id=user.pk)
+            volunteer.user = user  # already loaded: the notification reads its e-mail address
+            return volunteer
+        return volunteers.get(pk=volunteer_id)
+    except Volunteer.DoesNotExist:
+        raise ServiceError("not_a_volunteer" if user is not None else "not_found") from None
 
 
 # --- Rules about time -----------------------------------------------------------------------
@@ -87,20 +113,46 @@ def _minutes_per_day(start: datetime, end: datetime) -> dict:
     return result
 
 
+class Busy(NamedTuple):
+    """One of the volunteer's confirmed (or worked) shifts near the one being checked."""
+
+    pk: int
+    starts_at: datetime
+    ends_at: datetime
+
+
+def _commitments(volunteer_id: int, shift: Shift) -> tuple[bool, list[Busy]]:
+    """In one query: whether the volunteer holds a live place on ``shift``, and their confirmed
+    or worked shifts close enough to it for the overlap, rest and daily-limit rules."""
+    window = max(timedelta(hours=settings.RULES["MIN_REST_HOURS"]), timedelta(days=1))
+    rows = (
+        Assignment.objects.filter(volunteer_id=volunteer_id)
+        .filter(
+            (Q(shift_id=shift.pk) & ~Q(status=Status.CANCELLED))
+            | Q(
+                status__in=(Status.CONFIRMED, Status.COMPLETED),
+                shift__starts_at__lt=shift.ends_at + window,
+                shift__ends_at__gt=shift.starts_at - window,
+            )
+        )
+        .values_list("shift_id", "shift__starts_at", "shift__ends_at")
+    )
+    held, others = False, []
+    for pk, starts_at, ends_at in rows:
+        if pk == shift.pk:
+            held = True
+        else:
+            others.append(Busy(pk, starts_at, ends_at))
+    return held, others
+
+
 def schedule_conflict(volunteer: Volunteer, shift: Shift) -> ServiceError | None:
     """Overlap, rest period and daily limit against the volunteer's confirmed shifts."""
+    return _schedule_conflict(shift, _commitments(volunteer.pk, shift)[1])
+
+
+def _schedule_conflict(shift: Shift, others: list[Busy]) -> ServiceError | None:
     rest = timedelta(hours=settings.RULES["MIN_REST_HOURS"])
-    window = max(rest, timedelta(days=1))
-    others = list(
-        Shift.objects.filter(
-            assignments__volunteer=volunteer,
-            assignments__status__in=(Status.CONFIRMED, Status.COMPLETED),
-            starts_at__lt=shift.ends_at + window,
-            ends_at__gt=shift.starts_at - window,
-        )
-        .exclude(pk=shift.pk)
-        .only("id", "starts_at", "ends_at")
-    )
     for other in others:
         if other.starts_at < shift.ends_at and other.ends_at > shift.starts_at:
             return ServiceError(
@@ -170,24 +222,24 @@ def _after_commit(event: str, assignment: Assignment) -> None:
 def shift_sign_up(
     *,
     shift_id: int,
-    volunteer: Volunteer,
+    volunteer: Volunteer | None = None,
+    user=None,
     source: str = Assignment.Source.SELF,
     actor=None,
     override_reason: str = "",
     now: datetime | None = None,
 ) -> Assignment:
-    """Give ``volunteer`` a confirmed place on the shift, or a waitlist ticket when it is full.
+    """Give ``volunteer`` (or ``user``'s own volunteer profile) a confirmed place on the shift, or
+    a waitlist ticket when it is full.
 
     A coordinator (``source=coordinator``) may override an eligibility rule by giving a reason;
     time windows, capacity and schedule conflicts are never overridden.
     """
     now = now or timezone.now()
     shift = _lock_shift(shift_id)
-    # The duty's requirements, read once: they say what to load with the volunteer, and
-    # ``ineligibility`` reads them from this cache.
     post_type = shift.post.post_type
-    prefetch_related_objects([post_type], "required_skills", "required_qualifications")
-    volunteer = _lock_volunteer(volunteer.pk, post_type)
+    requirements = requirements_of(post_type)
+    volunteer = _lock_volunteer(volunteer.pk if volunteer is not None else None, requirements, user=user)
 
     if shift.status == Shift.Status.CANCELLED:
         raise ServiceError("shift_cancelled")
@@ -198,12 +250,13 @@ def shift_sign_up(
         raise ServiceError(
             "signup_closed", {"opens_at": opens.isoformat() if opens else None, "closes_at": closes.isoformat()}
         )
-    if Assignment.objects.filter(shift=shift, volunteer=volunteer).exclude(status=Status.CANCELLED).exists():
+    held, others = _commitments(volunteer.pk, shift)
+    if held:
         raise ServiceError("already_signed_up")
-    problem = ineligibility(volunteer, shift)
+    problem = ineligibility(volunteer, shift, post_type, requirements)
     if problem and not (source == Assignment.Source.COORDINATOR and override_reason.strip()):
         raise ServiceError("not_eligible", problem)
-    conflict = schedule_conflict(volunteer, shift)
+    conflict = _schedule_conflict(shift, others)
     if conflict:
         raise conflict
 
@@ -214,10 +267,14 @@ def shift_sign_up(
         assigned_by=actor if source != Assignment.Source.SELF else None,
         override_reason=override_reason.strip() if problem else "",
     )
-    if _take_place(shift):
+    # The counter was read under the shift lock, so a full shift goes straight to the waitlist;
+    # the conditional update (and the check constraint) still guard the place taken.
+    if shift.confirmed_count < shift.capacity and _take_place(shift):
         assignment.status, assignment.confirmed_at = Status.CONFIRMED, now
     else:
         assignment.status, assignment.waitlist_order = Status.WAITLISTED, _take_ticket(shift)
+        # Under the shift lock every other ticket holder came earlier, so this one is last in line.
+        assignment.waitlist_position = shift.waitlist_count
     # No savepoint: a duplicate refuses the whole sign-up, so the error rolls back the enclosing
     # transaction (or, when nested, its savepoint) anyway, and a savepoint would cost two round trips.
     try:
@@ -225,7 +282,12 @@ def shift_sign_up(
             assignment.save()
     except IntegrityError:
         raise ServiceError("already_signed_up") from None
-    _after_commit("confirmed" if assignment.status == Status.CONFIRMED else "waitlisted", assignment)
+    from . import notifications
+
+    # The shift (with its post and community) and the volunteer are in hand: the rows are built from them.
+    notifications.assignment_event(
+        "confirmed" if assignment.status == Status.CONFIRMED else "waitlisted", assignment=assignment, now=now
+    )
     return assignment
 
 

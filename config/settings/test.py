@@ -41,3 +41,6 @@ if not _os.environ.get("NOTIFY_SMS_FILE"):
     NOTIFICATIONS = {**NOTIFICATIONS, "SMS_FILE": f"{_tempfile.gettempdir()}/vm-sms-{_os.getuid()}-{_tag}.jsonl"}  # noqa: F405
 
 CELERY_TASK_ALWAYS_EAGER = _env.bool("CELERY_EAGER", default=True)
+# Sends are published at commit, on the committing thread, so tests see them at once; servers a
+# drill starts set NOTIFY_SEND_BATCH_SECONDS to batch them as production does.
+NOTIFICATIONS = {**NOTIFICATIONS, "SEND_BATCH_SECONDS": _env.float("NOTIFY_SEND_BATCH_SECONDS", default=0.0)}

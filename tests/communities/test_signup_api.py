@@ -240,6 +240,49 @@ def test_assignment_list_query_count_is_fixed(client_for, volunteer, django_asse
     assert response.json()["count"] == count
 
 
+@pytest.mark.parametrize("full", [False, True], ids=["confirmed", "waitlisted"])
+def test_signup_query_count_is_pinned(client_for, volunteer, django_assert_num_queries, full):
+    shift = ShiftFactory(capacity=1)
+    if full:
+        client_for(VolunteerFactory()).post(f"/api/v1/shifts/{shift.pk}/signup/")
+    client = client_for(volunteer)
+    # token+user; shift locked with post, post type, community; the post type's requirements
+    # (one UNION); the volunteer locked; their live place on this shift and their nearby shifts;
+    # the counter (place or ticket); the assignment; the notification rows. Nothing after. Two
+    # more here: the test's own transaction turns the service's into a savepoint and its release.
+    with django_assert_num_queries(8 + 2):
+        response = client.post(f"/api/v1/shifts/{shift.pk}/signup/")
+    assert response.status_code == 201
+    body = response.json()
+    assert (body["status"], body["waitlist_position"]) == (("waitlisted", 1) if full else ("confirmed", None))
+
+
+def test_signup_reads_the_volunteers_skills_only_when_the_post_requires_some(client_for, django_assert_num_queries):
+    skill = SkillFactory()
+    volunteer = VolunteerFactory()
+    volunteer.skills.add(skill)
+    post_type = PostTypeFactory()
+    post_type.required_skills.add(skill)
+    shift = ShiftFactory(post=PostFactory(post_type=post_type))
+    client = client_for(volunteer)
+    with django_assert_num_queries(9 + 2):  # the eight above and the volunteer's skills
+        response = client.post(f"/api/v1/shifts/{shift.pk}/signup/")
+    assert (response.status_code, response.json()["status"]) == (201, "confirmed")
+
+
+def test_waitlist_position_answered_is_the_one_the_list_shows(client_for):
+    shift = ShiftFactory(capacity=1)
+    client_for(VolunteerFactory()).post(f"/api/v1/shifts/{shift.pk}/signup/")
+    answers = [client_for(VolunteerFactory()).post(f"/api/v1/shifts/{shift.pk}/signup/").json() for _ in range(3)]
+    first = answers[0]["id"]
+    client_for(Assignment.objects.get(pk=first).volunteer).post(f"/api/v1/assignments/{first}/cancel/")
+    assert [a["waitlist_position"] for a in answers] == [1, 2, 3]
+    for answer in answers[1:]:
+        volunteer = Assignment.objects.get(pk=answer["id"]).volunteer
+        listed = client_for(volunteer).get("/api/v1/assignments/").json()["results"]
+        assert [a["waitlist_position"] for a in listed] == [answer["waitlist_position"] - 1]
+
+
 def test_community_list_filters_by_district_and_text(client_for, volunteer):
     a = CommunityFactory(name="金鸡湖社区")
     CommunityFactory(name="平江社区")

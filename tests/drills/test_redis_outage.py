@@ -84,6 +84,7 @@ def test_work_goes_on_without_redis_and_nothing_is_lost_or_doubled(tmp_path):
         "NOTIFY_SMS_FILE": str(sms_file),
         "NOTIFY_SMS_FILE_FSYNC": "0",
         "NOTIFY_QUIET_HOURS_START": "",
+        "NOTIFY_SEND_BATCH_SECONDS": "0.05",  # as in production: the web process batches its sends
         "PYTHONUNBUFFERED": "1",
     }
     log_path = tmp_path / "gunicorn.log"
