@@ -15,12 +15,14 @@
 4. After each level checks the invariants in SQL (no shift over capacity, counters equal to the
    rows, one live assignment per volunteer and shift, no overlapping confirmed shifts), then
    puts the bench shifts back to empty so every level starts from the same state.
-5. Times one sign-up in process, phase by phase, with every SQL statement counted and timed.
-6. Runs the same transaction with pgbench (bench/signup.pgbench.sql) at the same client counts.
-7. Prints the figures and writes them into docs/performance.md between the
+5. Loads two endpoints that do next to nothing (bench/floor_urls.py: Django alone, and DRF with
+   the token authentication) through the same gunicorn settings and clients: the stack's floor.
+6. Times one sign-up in process, phase by phase, with every SQL statement counted and timed.
+7. Runs the same transaction with pgbench (bench/signup.pgbench.sql) at the same client counts.
+8. Prints the figures and writes them into docs/performance.md between the
    ``<!-- bench:signup start -->`` and ``<!-- bench:signup end -->`` markers.
 
-The target (issue): at least 500 sign-ups/s at 32 concurrent clients with p99 under 150 ms.
+The target: at least 500 sign-ups/s at 32 concurrent clients with p99 under 150 ms.
 """
 
 from __future__ import annotations
@@ -347,13 +349,14 @@ class Server:
     log: Path
 
     @classmethod
-    def start(cls, env: dict, workers: int, threads: int, log: Path) -> Server:
+    def start(cls, env: dict, workers: int, threads: int, log: Path, worker_class: str = "gthread") -> Server:
         port = free_port()
         server_env = {
             **env,
             "GUNICORN_BIND": f"127.0.0.1:{port}",
             "GUNICORN_WORKERS": str(workers),
             "GUNICORN_THREADS": str(threads),
+            "GUNICORN_WORKER_CLASS": worker_class,
         }
         command = [str(Path(PYTHON).parent / "gunicorn"), "-c", "config/deploy/gunicorn.conf.py", "config.wsgi"]
         with log.open("wb") as out:
@@ -394,6 +397,11 @@ class Server:
 # --- Load: client processes -----------------------------------------------------------------
 
 OUTCOME_CONFIRMED, OUTCOME_WAITLISTED, OUTCOME_OTHER = 0, 1, 2
+SIGNUP_PATH = "/api/v1/shifts/{}/signup/"
+FLOOR_ENDPOINTS = [
+    ("Django alone: the project's middleware, a JSON answer, no database", "/bench/plain/{}/"),
+    ("DRF with the project's token authentication (one query)", "/bench/token/{}/"),
+]
 
 
 def _connect(port: int) -> http.client.HTTPConnection:
@@ -403,7 +411,7 @@ def _connect(port: int) -> http.client.HTTPConnection:
     return conn
 
 
-def client_process(port, jobs, threads, ready, go, results, keep_alive=True) -> None:
+def client_process(port, jobs, threads, ready, go, results, keep_alive=True, path=SIGNUP_PATH) -> None:
     """One client process: ``threads`` closed-loop clients, each on its own keep-alive connection.
 
     Without ``keep_alive`` every request opens a connection of its own and asks the server to
@@ -434,7 +442,7 @@ def client_process(port, jobs, threads, ready, go, results, keep_alive=True) -> 
             status, body = 0, b"no answer"  # status 0: the connection failed twice
             for _attempt in (1, 2):
                 try:
-                    conn.request("POST", f"/api/v1/shifts/{shift_id}/signup/", headers=headers)
+                    conn.request("POST", path.format(shift_id), headers=headers)
                     response = conn.getresponse()
                     status, body = response.status, response.read()
                     break
@@ -631,7 +639,13 @@ class Round:
 
 
 def load_run(
-    server: Server, plan, clients: int, processes: int, database: str | None = None, keep_alive: bool = True
+    server: Server,
+    plan,
+    clients: int,
+    processes: int,
+    database: str | None = None,
+    keep_alive: bool = True,
+    path: str = SIGNUP_PATH,
 ) -> Round:
     import multiprocessing
 
@@ -642,7 +656,7 @@ def load_run(
     threads = [clients // processes + (1 if p < clients % processes else 0) for p in range(processes)]
     workers = [
         context.Process(
-            target=client_process, args=(server.port, slices[p], threads[p], ready, go, results, keep_alive)
+            target=client_process, args=(server.port, slices[p], threads[p], ready, go, results, keep_alive, path)
         )
         for p in range(processes)
     ]
@@ -773,11 +787,12 @@ class PhaseClock:
 PHASES = [
     ("request", "Django and DRF: WSGI, middleware, routing, rendering (and the test client)"),
     ("auth", "token authentication (token and user)"),
-    ("view", "view: caller's volunteer, response query and serializer"),
+    ("view", "view: the service call and the serializer"),
     ("sign-up", "shift_sign_up: locks, rules, counters, insert, COMMIT"),
-    ("notification rows", "notifications.assignment_event: rows in the transaction"),
-    ("queue after commit", "on commit: the send task to Redis"),
+    ("notification rows", "notifications.assignment_event: texts and rows in the transaction"),
+    ("queue after commit", "on commit: keys handed to the send batcher"),
 ]
+OTHER_THREADS = "other threads: the batched send tasks to Redis (communities/send_batching.py)"
 
 
 def profile_run(data: BenchData, count: int, seed: int, warmup: int = 50) -> dict:
@@ -792,6 +807,7 @@ def profile_run(data: BenchData, count: int, seed: int, warmup: int = 50) -> dic
     from rest_framework.authentication import TokenAuthentication
 
     from communities import api, notifications, services
+    from communities.send_batching import SendBatcher
 
     clock = PhaseClock()
     patches = [
@@ -799,7 +815,7 @@ def profile_run(data: BenchData, count: int, seed: int, warmup: int = 50) -> dic
         (api.ShiftViewSet, "signup", "view"),
         (services, "shift_sign_up", "sign-up"),
         (notifications, "assignment_event", "notification rows"),
-        (notifications, "enqueue_send", "queue after commit"),
+        (SendBatcher, "add", "queue after commit"),
     ]
     originals = [(owner, name, owner.__dict__[name]) for owner, name, _phase in patches]
     for owner, name, phase_name in patches:
@@ -848,6 +864,18 @@ def profile_run(data: BenchData, count: int, seed: int, warmup: int = 50) -> dic
         }
         for phase_name, label in PHASES
     ]
+    # The process's CPU that no phase of the request thread accounts for: the batcher's thread.
+    in_phases = sum(row["cpu_ms"] for row in rows)
+    rows.append(
+        {
+            "key": "other threads",
+            "phase": OTHER_THREADS,
+            "ms": 0.0,
+            "cpu_ms": max(0.0, 1000 * process_cpu / count - in_phases),
+            "queries": 0.0,
+            "sql_ms": 0.0,
+        }
+    )
     return {
         "rows": rows,
         "codes": codes,
@@ -1056,7 +1084,9 @@ def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}"
 
 
-def report_markdown(*, args, facts, counts, data, rounds, pgbench, profile, pool, command, when, extra_configs) -> str:
+def report_markdown(
+    *, args, facts, counts, data, rounds, pgbench, profile, pool, command, when, extra_configs, floor
+) -> str:
     lines = [
         START,
         "## Shift sign-up over HTTP (`bench/signup_http.py`)",
@@ -1136,6 +1166,7 @@ def report_markdown(*, args, facts, counts, data, rounds, pgbench, profile, pool
             f"{r.confirmed:,} | {r.waitlisted:,} | {m['worker_rss_max_mb']:.0f} MB | {m['spread']} | {r.retries} | "
             f"{checks} |"
         )
+    target_round = next((r for r in rounds if r.clients == TARGET_CLIENTS), None)
     if extra_configs:
         lines += [
             "",
@@ -1153,6 +1184,23 @@ def report_markdown(*, args, facts, counts, data, rounds, pgbench, profile, pool
                 f"| {label} | {r.rate:.0f} | {_ms(r.percentile(0.5))} | {_ms(r.percentile(0.95))} | "
                 f"{_ms(r.percentile(0.99))} | {m['web_cpu'] / r.seconds:.2f} | {others / r.seconds:.2f} | "
                 f"{m['spread']} | {m['web_rss_max_mb']:.0f} MB |"
+            )
+    if floor:
+        lines += [
+            "",
+            "The stack's floor: the same gunicorn settings and clients, the same requests at "
+            f"{TARGET_CLIENTS} clients, to two endpoints that do next to nothing (`bench/floor_urls.py`), beside "
+            "the sign-up level.",
+            "",
+            "| endpoint | requests/s | p50 ms | p99 ms | gunicorn CPU ms per request | PostgreSQL CPU ms per request |",
+            "| --- | ---: | ---: | ---: | ---: | ---: |",
+        ]
+        compared = floor + ([("`POST /api/v1/shifts/{id}/signup/`", target_round)] if target_round else [])
+        for label, r in compared:
+            web_ms, db_ms = _per_request_ms(r)
+            lines.append(
+                f"| {label} | {r.rate:.0f} | {_ms(r.percentile(0.5))} | {_ms(r.percentile(0.99))} | "
+                f"{web_ms:.2f} | {db_ms:.2f} |"
             )
     if profile:
         cpu = profile["python_cpu_ms"] + profile["postgres_cpu_ms"]
@@ -1181,78 +1229,87 @@ def report_markdown(*, args, facts, counts, data, rounds, pgbench, profile, pool
         ]
     target = next((r for r in rounds if r.clients == TARGET_CLIENTS), None)
     lines += ["", verdict(target, pgbench)]
-    lines += reading(target, rounds, pgbench, profile, facts["cpus"], pool, len(data.shift_ids))
+    lines += reading(target, rounds, pgbench, profile, facts["cpus"], pool, len(data.shift_ids), floor)
     lines += [END]
     return "\n".join(lines) + "\n"
 
 
 def reading(
-    target: Round | None, rounds: list[Round], pgbench: list[PgbenchResult], profile, cores: int, pool: int, shifts: int
+    target: Round | None,
+    rounds: list[Round],
+    pgbench: list[PgbenchResult],
+    profile,
+    cores: int,
+    pool: int,
+    shifts: int,
+    floor: list[tuple[str, Round]],
 ):
     """What the figures say, and what would close the gap; every number comes from this run."""
     if target is None or not profile:
         return []
-    phase = {row["key"]: row for row in profile["rows"]}
     python_ms, pg_ms = profile["python_cpu_ms"], profile["postgres_cpu_ms"]
     cpu = python_ms + pg_ms
     budget = 1000 * cores / TARGET_RATE
     statements = sum(row["queries"] for row in profile["rows"])
+    web_ms, db_ms = _per_request_ms(target)
     m = target.machine
     others = max(0.0, m["machine_busy"] - m["web_cpu"] - m["pg_cpu"] - target.client_cpu) / target.seconds
     at_pool = next((pg for pg in pgbench if pg.requested == pool and pg.tps), None)
-    around = python_ms - phase["request"]["cpu_ms"] - phase["queue after commit"]["cpu_ms"]
-    widest = max(rounds, key=lambda r: r.clients)
     lines = [
         "",
         "### Reading the figures",
         "",
-        f"- **CPU is the limit, and the target needs about {cpu / budget:.0f} times less of it per sign-up.** "
-        f"500 sign-ups/s on {cores} cores leaves {budget:.1f} ms of CPU per sign-up for everything (gunicorn, Django, "
-        f"PostgreSQL, the load generator). One sign-up costs {cpu:.1f} ms even sequentially ({python_ms:.1f} ms of "
-        f"Python, {pg_ms:.1f} ms in PostgreSQL), so {cores} idle cores would top out near "
-        f"{1000 * cores / cpu:.0f}/s. During the {target.clients}-client level other processes took {others:.2f} "
-        f"of the {cores} cores, so the HTTP rate was lower still: {target.rate:.0f}/s.",
+        f"- **CPU is the limit.** {TARGET_RATE:.0f} sign-ups/s on {cores} cores leaves {budget:.1f} ms of CPU per "
+        "sign-up for everything (gunicorn, Django, PostgreSQL, the load generator). Over HTTP at "
+        f"{target.clients} clients a sign-up cost {web_ms:.1f} ms of CPU in gunicorn and {db_ms:.1f} ms in "
+        f"PostgreSQL, {(web_ms + db_ms) / budget:.1f} times that budget; sequentially in one process it costs "
+        f"{python_ms:.1f} ms of Python and {pg_ms:.1f} ms in PostgreSQL for {statements:.0f} statements, so "
+        f"{cores} idle cores would top out near {1000 * cores / cpu:.0f}/s before HTTP. Other processes took "
+        f"{others:.2f} of the {cores} cores during the {target.clients}-client level.",
     ]
+    if len(floor) == 2:
+        (_plain_label, plain), (_token_label, token) = floor
+        token_web, token_db = _per_request_ms(token)
+        plain_web, _ = _per_request_ms(plain)
+        lines.append(
+            "- **The stack's own floor is close to the target.** Over the same gunicorn with the same clients, "
+            f"an endpoint that only authenticates its token (DRF, one query) answered {token.rate:.0f} requests/s "
+            f"at {token_web:.1f} ms of gunicorn CPU each, and Django alone, without the database, {plain.rate:.0f}/s "
+            f"at {plain_web:.1f} ms. At {TARGET_RATE:.0f}/s a sign-up would have "
+            f"{max(0.0, budget - token_web - token_db):.1f} ms left for all of its own work (the locks, the rules, "
+            "the counters, the insert and the notification rows); it takes "
+            f"{max(0.0, web_ms - token_web + db_ms - token_db):.1f} ms."
+        )
     if at_pool:
         lines.append(
             f"- **The database is not the limit.** pgbench runs the locking core of the same transaction at "
             f"{at_pool.tps:.0f} TPS over the app's {pool} connections (p99 {at_pool.p99_ms:.0f} ms); the application "
-            f"reaches {100 * target.rate / at_pool.tps:.0f}% of that. The difference is Python: {statements:.0f} SQL "
-            f"statements per sign-up with about {around / statements:.1f} ms of CPU around each (the ORM compiling "
-            "queries and building model instances from wide `select_related` rows, DRF, the notification texts), "
-            "plus the Celery message."
+            f"reaches {100 * target.rate / at_pool.tps:.0f}% of that, and its PostgreSQL backends used "
+            f"{m['pg_cpu'] / target.seconds:.2f} of a core."
         )
     lines += [
         f"- **Latency is queueing, not locking.** {target.clients} closed-loop clients at {target.rate:.0f}/s wait "
-        f"{target.clients / target.rate:.2f} s on average (Little's law) for a worker thread; with "
-        f"{target.requests / shifts:.1f} sign-ups per bench shift per level, shift locks are rarely contended.",
-        f"- **Keep-alive clients pile onto a few gthread workers**: client connections per worker were "
-        f"{target.machine['spread']} at {target.clients} clients and {widest.machine['spread']} at "
-        f"{widest.clients}. Each gthread worker accepts whatever connections it can, and a kept-alive connection "
-        "stays where it landed, so some workers queue while others idle, which lengthens the tail at "
-        f"{widest.clients} clients. A proxy that opens a connection per request, or fewer workers with more threads, "
-        "spreads them more evenly (table of settings above).",
+        f"{target.clients / target.rate:.2f} s on average (Little's law) for a worker; with "
+        f"{target.requests / shifts:.1f} sign-ups per bench shift per level, shift locks are rarely contended. "
+        f"Client connections per gthread worker were {m['spread']}: a kept-alive connection stays on the worker "
+        "that accepted it, so some workers queue while others idle (other settings in the table above).",
         "",
         "What would close the gap, largest first:",
         "",
-        f"1. Run the web tier on more cores. At {python_ms:.0f} ms of Python per sign-up, 500/s needs about "
-        f"{500 * python_ms / 1000:.0f} cores of gunicorn workers on their own machines (the web tier is stateless), "
-        f"with PostgreSQL, at {pg_ms:.1f} ms per sign-up, on {max(1, round(500 * pg_ms / 1000 + 0.5))} or more cores "
-        "of its own.",
-        f"2. Do less per sign-up outside the locked core ({statements:.0f} statements now): the notification step "
-        f"({phase['notification rows']['queries']:.0f} statements, {phase['notification rows']['cpu_ms']:.1f} ms CPU) "
-        "re-reads the assignment with five joined tables and wraps its insert in a savepoint, where it could use the "
-        "shift, post, community and volunteer the service already holds; the view "
-        f"({phase['view']['queries']:.0f} statements, {phase['view']['cpu_ms']:.1f} ms CPU) reads the volunteer "
-        "again and re-reads the new assignment for a waitlist position the service already knows (a ticket's "
-        "position is the shift's waitlist count when it was taken); the token and the volunteer could come in one "
-        "query.",
-        f"3. The after-commit SMS task costs {phase['queue after commit']['cpu_ms']:.1f} ms CPU per sign-up to build "
-        "and send to Redis; the minute sweep already finds due messages, so a burst could leave them to it.",
-        "4. Beyond that, the core (lock, checks, counter, insert) as one SQL statement or function would cut the "
-        "ORM's per-statement cost; pgbench shows the database itself keeps up.",
+        f"1. Run the web tier on more cores: it is stateless. At {web_ms:.1f} ms of gunicorn CPU per sign-up, "
+        f"{TARGET_RATE:.0f}/s needs about {TARGET_RATE * web_ms / 1000:.1f} cores of web workers, with PostgreSQL at "
+        f"{db_ms:.1f} ms per sign-up on {max(1.0, TARGET_RATE * db_ms / 1000):.1f} or more of its own.",
+        "2. Most of the remaining Python is the ORM composing and compiling the eight statements and building "
+        "model instances, then DRF. Evaluating the same rules over hand-written SQL, or running the locked core "
+        "as one PostgreSQL function, would cut it further, at the price of a second form of the rules to keep in "
+        "agreement with `communities/eligibility.py` (as `eligible_shifts_q` is, under test).",
     ]
     return lines
+
+
+def _per_request_ms(r: Round) -> tuple[float, float]:
+    """CPU milliseconds per request in gunicorn and in PostgreSQL during a level."""
+    return 1000 * r.machine["web_cpu"] / r.requests, 1000 * r.machine["pg_cpu"] / r.requests
 
 
 def verdict(target: Round | None, pgbench: list[PgbenchResult]) -> str:
@@ -1316,6 +1373,9 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--try-requests", type=int, default=1000, help="sign-ups per --also-try setting (default 1000)")
     parser.add_argument("--no-docs", action="store_true", help="print only; leave docs/performance.md alone")
+    parser.add_argument(
+        "--no-floor", action="store_true", help="skip the stack-floor rounds (bench/floor_urls.py endpoints)"
+    )
     args = parser.parse_args()
     args.keep_db = args.keep_db or args.reuse_db
     args.queue = f"bench-signup-{secrets.token_hex(4)}"
@@ -1324,11 +1384,13 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-def _server_setting(text: str) -> tuple[int, int, bool]:
-    """``4x2`` (keep-alive clients) or ``4x2:close`` (a new connection per request)."""
-    size, _colon, mode = text.strip().lower().partition(":")
+def _server_setting(text: str) -> tuple[int, int, bool, str]:
+    """``4x2`` (gthread, keep-alive clients), ``4x2:close`` (a new connection per request), or
+    ``6x1:sync`` (gunicorn's sync workers, which close every connection after its request)."""
+    size, *modes = text.strip().lower().split(":")
     workers, threads = (int(n) for n in size.split("x"))
-    return workers, threads, mode != "close"
+    worker_class = "sync" if "sync" in modes else "gthread"
+    return workers, threads, "close" not in modes and worker_class == "gthread", worker_class
 
 
 def rerun_command(args) -> str:
@@ -1389,12 +1451,17 @@ def main() -> int:
         rounds: list[Round] = []
         extra_configs: list[tuple[str, Round]] = []
 
-        configs = [(args.workers, args.threads, True, True)] + [(w, t, k, False) for w, t, k in args.extra]
-        for workers, threads, keep_alive, main_config in configs:
+        configs = [(args.workers, args.threads, True, "gthread", True)] + [
+            (w, t, k, c, False) for w, t, k, c in args.extra
+        ]
+        for workers, threads, keep_alive, worker_class, main_config in configs:
             connections.close_all()
-            label = f"{workers} x {threads}" + ("" if keep_alive else ", a connection per request")
-            print(f"== gunicorn: {label} (gthread)", flush=True)
-            server = Server.start(env, workers, threads, workdir / f"gunicorn-{workers}x{threads}.log")
+            label = f"{workers} x {threads}" if worker_class == "gthread" else f"{workers} sync workers"
+            label += "" if keep_alive or worker_class != "gthread" else ", a connection per request"
+            print(f"== gunicorn: {label} ({worker_class})", flush=True)
+            server = Server.start(
+                env, workers, threads, workdir / f"gunicorn-{workers}x{threads}-{worker_class}.log", worker_class
+            )
             try:
                 load_run(server, warm_plan, min(32, len(warm_plan)), args.client_processes)
                 bench_reset(data.shift_ids)
@@ -1410,6 +1477,28 @@ def main() -> int:
                     else:
                         extra_configs.append((label, result))
                     bench_reset(data.shift_ids)
+            finally:
+                server.stop()
+                server = None
+
+        floor: list[tuple[str, Round]] = []
+        if not args.no_floor:
+            connections.close_all()
+            floor_env = {**env, "DJANGO_SETTINGS_MODULE": "bench.floor_settings"}
+            print(f"== stack floor: gunicorn {args.workers} x {args.threads} with bench/floor_urls.py", flush=True)
+            server = Server.start(floor_env, args.workers, args.threads, workdir / "gunicorn-floor.log")
+            try:
+                for label, path in FLOOR_ENDPOINTS:
+                    load_run(server, warm_plan, min(32, len(warm_plan)), args.client_processes, path=path)
+                    result = load_run(server, plan, TARGET_CLIENTS, args.client_processes, database, path=path)
+                    web_ms, db_ms = _per_request_ms(result)
+                    print(
+                        f"   {label}: {result.rate:.0f}/s, p50 {result.percentile(0.5):.1f} ms, p99 "
+                        f"{result.percentile(0.99):.1f} ms, non-201 {result.non_201}; CPU per request: gunicorn "
+                        f"{web_ms:.2f} ms, PostgreSQL {db_ms:.2f} ms",
+                        flush=True,
+                    )
+                    floor.append((label, result))
             finally:
                 server.stop()
                 server = None
@@ -1452,6 +1541,7 @@ def main() -> int:
             command=rerun_command(args),
             when=time.strftime("%Y-%m-%d"),
             extra_configs=extra_configs,
+            floor=floor,
         )
         print(section)
         if not args.no_docs:

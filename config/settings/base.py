@@ -239,7 +239,7 @@ NOTIFICATIONS = {
     "LANGUAGE": env.str("NOTIFY_LANGUAGE", default="zh-hans"),
     # Keys committed by web requests within this many seconds go to the broker as one send task
     # (communities/send_batching.py); 0 publishes one task per commit, on the committing thread.
-    "SEND_BATCH_SECONDS": env.float("NOTIFY_SEND_BATCH_SECONDS", default=0.05),
+    "SEND_BATCH_SECONDS": env.float("NOTIFY_SEND_BATCH_SECONDS", default=0.2),
     # Local time; no SMS between them unless urgent (an empty value turns quiet hours off).
     "QUIET_HOURS_START": env.str("NOTIFY_QUIET_HOURS_START", default="22:00"),
     "QUIET_HOURS_END": env.str("NOTIFY_QUIET_HOURS_END", default="07:00"),
