@@ -41,7 +41,7 @@ from django.utils.translation import pgettext
 
 from config.errors import ServiceError
 from volunteers.models import Volunteer
-from volunteers.selectors import organization_subtree
+from volunteers.selectors import organization_subtree, volunteer_message_language
 
 from . import sms
 from .models import Assignment, Community, Notification, Shift
@@ -165,13 +165,10 @@ def render(kind: str, context: dict) -> tuple[str, str]:
     return str(subject), str(text) % context
 
 
-def recipient_language(user=None) -> str:
-    """The language a person reads their messages in.
-
-    No per-person preference is stored yet, so everyone gets ``NOTIFICATIONS["LANGUAGE"]``
-    (zh-hans); this is the one place to change when a preference field exists.
-    """
-    return settings.NOTIFICATIONS["LANGUAGE"]
+def recipient_language(volunteer: Volunteer | None = None) -> str:
+    """The language a person reads their messages in: the one chosen on their volunteer profile,
+    else the programme's (``NOTIFICATIONS["LANGUAGE"]``, zh-hans)."""
+    return volunteer_message_language(volunteer)
 
 
 def _date_time(moment: datetime) -> str:
@@ -453,7 +450,7 @@ def assignment_event(
     if kind == SHIFT_CHANGED and not ref:
         ref = str(int(shift.updated_at.timestamp() * 1000))
     recipient = volunteer_recipient(assignment.volunteer)
-    with translation.override(recipient_language(assignment.volunteer.user)):
+    with translation.override(recipient_language(assignment.volunteer)):
         context = shift_context(shift)
         if kind == WAITLISTED:
             context["position"] = getattr(assignment, "waitlist_position", None)
@@ -624,17 +621,23 @@ def _volunteer_rows(kind: str, assignment_ids: list[int], now: datetime) -> list
             "volunteer__mobile",
             "volunteer__anonymised_at",
             "volunteer__user__email",
+            "volunteer__message_language",
         )
     )
     shifts = Shift.objects.select_related("post", "community").in_bulk({row[1] for row in people})
-    language = recipient_language()  # one language for everyone until a preference exists
-    texts: dict[int, tuple[str, str, bool, str]] = {}
-    with translation.override(language):
-        for shift in shifts.values():
-            texts[shift.pk] = (*render(kind, shift_context(shift)), _urgent(kind, shift, now), _stamp(shift.starts_at))
+    # Each shift's text once per language its volunteers read.
+    texts: dict[tuple[int, str], tuple[str, str, bool, str]] = {}
+    for shift_id, language in {(row[1], row[-1] or recipient_language()) for row in people}:
+        shift = shifts[shift_id]
+        with translation.override(language):
+            texts[shift_id, language] = (
+                *render(kind, shift_context(shift)),
+                _urgent(kind, shift, now),
+                _stamp(shift.starts_at),
+            )
     rows: list[Draft] = []
-    for pk, shift_id, user_id, by_sms, by_email, mobile, anonymised_at, email in people:
-        subject, body, urgent, ref = texts[shift_id]
+    for pk, shift_id, user_id, by_sms, by_email, mobile, anonymised_at, email, language in people:
+        subject, body, urgent, ref = texts[shift_id, language or recipient_language()]
         reachable = anonymised_at is None
         recipient = Recipient(
             user_id=user_id, sms=reachable and by_sms and bool(mobile), email=reachable and by_email and bool(email)
@@ -673,7 +676,7 @@ def _escalation_rows(assignments: list[Assignment], now: datetime) -> list[Draft
         if not people:
             logger.warning("no team leader or coordinator to tell that assignment %s has not checked in", assignment.pk)
         for user in people.values():
-            with translation.override(recipient_language(user)):
+            with translation.override(recipient_language(_volunteer_of(user))):
                 subject, body = render(
                     ESCALATION,
                     {

@@ -56,6 +56,7 @@ _VOLUNTEER_RULE_FIELDS = (
     "anonymised_at",
     "notify_by_sms",
     "notify_by_email",
+    "message_language",
 )
 
 

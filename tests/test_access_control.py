@@ -257,6 +257,33 @@ ROWS = [
         },
     ),
     Row(
+        "api/v1/me/preferences/",
+        "GET",
+        "/api/v1/me/preferences/",
+        {
+            "anonymous": 401,
+            "volunteer": 200,
+            "team_leader": 200,
+            "coordinator": 403,
+            "committee_staff": 403,
+            "superuser": 403,
+        },
+    ),
+    Row(
+        "api/v1/me/preferences/",
+        "PATCH",
+        "/api/v1/me/preferences/",
+        {
+            "anonymous": 401,
+            "volunteer": 200,
+            "team_leader": 200,
+            "coordinator": 403,
+            "committee_staff": 403,
+            "superuser": 403,
+        },
+        data={"message_language": "en"},
+    ),
+    Row(
         "api/v1/me/delete/",
         "POST",
         "/api/v1/me/delete/",

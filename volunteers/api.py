@@ -17,11 +17,17 @@ from rest_framework.views import APIView
 from communities.selectors import volunteer_calendar_shifts
 from config.errors import ServiceError, error_body
 
-from . import privacy, selectors
+from . import privacy, selectors, services
 from .auth import client_ip, lockout_retry_after
 from .calendar import shifts_ics
 from .models import Volunteer, new_calendar_token
-from .serializers import CalendarLinkSerializer, MeSerializer, TokenRequestSerializer, TokenResponseSerializer
+from .serializers import (
+    CalendarLinkSerializer,
+    MeSerializer,
+    PreferencesSerializer,
+    TokenRequestSerializer,
+    TokenResponseSerializer,
+)
 
 
 def _ref(obj):
@@ -183,6 +189,39 @@ def _require_volunteer(request) -> Volunteer:
     if volunteer is None:
         raise ServiceError("not_a_volunteer")
     return volunteer
+
+
+def _preferences(volunteer: Volunteer) -> dict:
+    return {
+        "notify_by_sms": volunteer.notify_by_sms,
+        "notify_by_email": volunteer.notify_by_email,
+        "message_language": selectors.volunteer_message_language(volunteer),
+    }
+
+
+@extend_schema(tags=["me"])
+class PreferencesView(APIView):
+    """Where the caller's messages reach them besides the inbox, and the language they are written in."""
+
+    @extend_schema(responses={200: PreferencesSerializer, **_ME_ERRORS}, summary="My notification preferences")
+    def get(self, request):
+        return Response(PreferencesSerializer(_preferences(_require_volunteer(request))).data)
+
+    @extend_schema(
+        request=PreferencesSerializer,
+        responses={
+            200: PreferencesSerializer,
+            400: OpenApiResponse(description="`invalid`: a field is not one of its allowed values."),
+            **_ME_ERRORS,
+        },
+        summary="Change my notification preferences (only the fields given)",
+    )
+    def patch(self, request):
+        volunteer = _require_volunteer(request)
+        serializer = PreferencesSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        services.volunteer_preferences_update(volunteer=volunteer, **serializer.validated_data)
+        return Response(PreferencesSerializer(_preferences(volunteer)).data)
 
 
 @extend_schema(tags=["me"])

@@ -7,6 +7,7 @@ urlpatterns = [
     path("auth/token/reset/", api.TokenResetView.as_view(), name="auth-token-reset"),
     path("me/id-number/", api.IdNumberView.as_view(), name="me-id-number"),
     path("me/export/", api.DataExportView.as_view(), name="me-export"),
+    path("me/preferences/", api.PreferencesView.as_view(), name="me-preferences"),
     path("me/delete/", api.AccountDeleteView.as_view(), name="me-delete"),
     path("me/", api.MeView.as_view(), name="me"),
     path("me/calendar.ics", api.CalendarView.as_view(), name="me-calendar"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
 from django.utils.translation import gettext_lazy as _
 
@@ -52,4 +53,9 @@ class PreferencesForm(forms.Form):
         label=_("Email"),
         required=False,
         help_text=_("The same messages by email, if an address is on file."),
+    )
+    message_language = forms.ChoiceField(
+        label=_("Language of messages"),
+        choices=settings.LANGUAGES,
+        help_text=_("Text messages, emails and your inbox are written in this language."),
     )

@@ -206,6 +206,10 @@ class Volunteer(models.Model):
     # Notification channels the volunteer chose; the in-app inbox always receives everything.
     notify_by_sms = models.BooleanField(_("notify me by SMS"), default=True)
     notify_by_email = models.BooleanField(_("notify me by email"), default=False)
+    # The language the volunteer reads messages in; empty: the programme's (NOTIFY_LANGUAGE).
+    message_language = models.CharField(
+        _("language of messages"), max_length=16, choices=settings.LANGUAGES, blank=True, default=""
+    )
 
     class Meta:
         verbose_name = _("volunteer")

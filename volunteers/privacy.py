@@ -111,6 +111,7 @@ def volunteer_data_export(*, actor, volunteer: Volunteer) -> dict:
             "registered_at": _iso(volunteer.created_at),
             "notify_by_sms": volunteer.notify_by_sms,
             "notify_by_email": volunteer.notify_by_email,
+            "message_language": volunteer.message_language,
         },
         "qualifications": [
             {

@@ -23,6 +23,12 @@ def user_volunteer(user) -> Volunteer | None:
         return None
 
 
+def volunteer_message_language(volunteer: Volunteer | None) -> str:
+    """The language a volunteer's messages are written in: their choice, else the programme's."""
+    chosen = volunteer.message_language if volunteer is not None else ""
+    return chosen or settings.NOTIFICATIONS["LANGUAGE"]
+
+
 def user_roles(user) -> list[str]:
     roles = []
     volunteer = user_volunteer(user)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 
@@ -32,6 +34,16 @@ class MeSerializer(serializers.Serializer):
     roles = serializers.ListField(child=serializers.CharField())
     total_hours = serializers.FloatField()
     star_level = serializers.IntegerField()
+
+
+class PreferencesSerializer(serializers.Serializer):
+    notify_by_sms = serializers.BooleanField(required=False, help_text=_("Messages by SMS to the mobile on file."))
+    notify_by_email = serializers.BooleanField(
+        required=False, help_text=_("Messages by email, if an address is on file.")
+    )
+    message_language = serializers.ChoiceField(
+        choices=settings.LANGUAGES, required=False, help_text=_("The language messages are written in.")
+    )
 
 
 class CalendarLinkSerializer(serializers.Serializer):

@@ -9,6 +9,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 
+from config.errors import ServiceError
+
 from .idcard import id_birth_date, id_gender, normalize_id_number, validate_id_number, validate_mobile
 from .models import Organization, Team, Volunteer
 
@@ -75,9 +77,28 @@ def volunteer_create(
     raise RuntimeError("could not draw a free volunteer number")
 
 
-def volunteer_preferences_update(*, volunteer: Volunteer, notify_by_sms: bool, notify_by_email: bool) -> Volunteer:
-    """Save the channels a volunteer wants reminders on (the in-app inbox always gets everything)."""
-    volunteer.notify_by_sms = notify_by_sms
-    volunteer.notify_by_email = notify_by_email
-    volunteer.save(update_fields=["notify_by_sms", "notify_by_email", "updated_at"])
+def volunteer_preferences_update(
+    *,
+    volunteer: Volunteer,
+    notify_by_sms: bool | None = None,
+    notify_by_email: bool | None = None,
+    message_language: str | None = None,
+) -> Volunteer:
+    """Save the channels a volunteer wants reminders on (the in-app inbox always gets everything)
+    and the language messages are written in. ``None`` leaves a preference as it is."""
+    if message_language is not None and message_language not in {code for code, _name in settings.LANGUAGES}:
+        raise ServiceError("invalid", {"message_language": [f"Not one of the languages offered: {message_language}"]})
+    changes = {
+        name: value
+        for name, value in (
+            ("notify_by_sms", notify_by_sms),
+            ("notify_by_email", notify_by_email),
+            ("message_language", message_language),
+        )
+        if value is not None
+    }
+    for name, value in changes.items():
+        setattr(volunteer, name, value)
+    if changes:
+        volunteer.save(update_fields=[*changes, "updated_at"])
     return volunteer

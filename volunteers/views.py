@@ -95,12 +95,17 @@ def profile(request):
                 volunteer=volunteer,
                 notify_by_sms=form.cleaned_data["notify_by_sms"],
                 notify_by_email=form.cleaned_data["notify_by_email"],
+                message_language=form.cleaned_data["message_language"],
             )
             messages.success(request, _("Your notification preferences have been saved."))
             return redirect("profile")
     else:
         form = PreferencesForm(
-            initial={"notify_by_sms": volunteer.notify_by_sms, "notify_by_email": volunteer.notify_by_email}
+            initial={
+                "notify_by_sms": volunteer.notify_by_sms,
+                "notify_by_email": volunteer.notify_by_email,
+                "message_language": selectors.volunteer_message_language(volunteer),
+            }
         )
     volunteer = (
         Volunteer.objects.select_related("organization", "team", "deployed_community")

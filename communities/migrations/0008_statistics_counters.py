@@ -172,6 +172,19 @@ def _sqlite_triggers(name: str, table: str, add, columns: str, when: str) -> lis
     ]
 
 
+def sqlite_volunteer_triggers() -> list[str]:
+    """The SQLite triggers on the volunteer table. A later migration that makes SQLite rebuild that
+    table (adding a NOT NULL column does) drops them and must create them again with these."""
+    return _sqlite_triggers(
+        "stats_volunteer_count",
+        VOLUNTEER_TABLE,
+        _sqlite_volunteer_add,
+        "organization_id, status, deployed_community_id",
+        "OLD.organization_id IS NOT NEW.organization_id OR OLD.status IS NOT NEW.status "
+        "OR OLD.deployed_community_id IS NOT NEW.deployed_community_id",
+    )
+
+
 def _sqlite_create(schema_editor) -> None:
     statements = _sqlite_triggers(
         "stats_shift_day_count",
@@ -180,14 +193,7 @@ def _sqlite_create(schema_editor) -> None:
         "status, starts_at, community_id, capacity, confirmed_count",
         "OLD.status IS NOT NEW.status OR OLD.starts_at IS NOT NEW.starts_at OR OLD.community_id IS NOT "
         "NEW.community_id OR OLD.capacity IS NOT NEW.capacity OR OLD.confirmed_count IS NOT NEW.confirmed_count",
-    ) + _sqlite_triggers(
-        "stats_volunteer_count",
-        VOLUNTEER_TABLE,
-        _sqlite_volunteer_add,
-        "organization_id, status, deployed_community_id",
-        "OLD.organization_id IS NOT NEW.organization_id OR OLD.status IS NOT NEW.status "
-        "OR OLD.deployed_community_id IS NOT NEW.deployed_community_id",
-    )
+    ) + sqlite_volunteer_triggers()
     for statement in statements:
         schema_editor.execute(statement)
     schema_editor.execute(

@@ -223,6 +223,22 @@ def test_messages_render_in_the_configured_language(settings, conf, shift, volun
     )
 
 
+def test_a_volunteer_who_chose_english_reads_english_while_others_read_chinese(
+    conf, shift, volunteer, django_capture_on_commit_callbacks
+):
+    english = VolunteerFactory(message_language="en")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.shift_sign_up(shift_id=shift.pk, volunteer=volunteer)
+        services.shift_sign_up(shift_id=shift.pk, user=english.user)
+    bodies = dict(rows_of("confirmed", channel="sms").values_list("recipient_id", "body"))
+    assert bodies[volunteer.user_id].startswith("报名成功：金鸡湖社区 东门检测点")
+    assert bodies[english.user_id].startswith("Confirmed: 金鸡湖社区, 东门检测点, ")
+    assert {line["to"]: line["text"][:10] for line in outbox(conf)} == {
+        volunteer.mobile: "报名成功：金鸡湖社区",
+        english.mobile: "Confirmed:",
+    }
+
+
 # --- Time-driven: reminders, nudges, escalations ------------------------------------------
 
 
@@ -251,6 +267,18 @@ def test_reminders_24h_and_2h_are_made_once_each(conf, shift, volunteer):
     reminder = rows_of("reminder_2h").get(channel="sms")
     assert reminder.body == (f"执勤提醒：金鸡湖社区 东门检测点，{zh_when(shift)}。请准时到岗并扫描岗位二维码签到。")
     assert len(reminder.body) <= 70
+
+
+def test_the_sweep_writes_each_reminder_in_its_volunteers_language(settings, conf, shift):
+    configure(settings, LANGUAGE="en")  # the programme's default, for those who chose nothing
+    chinese = confirmed_on(shift, VolunteerFactory(message_language="zh-hans"))
+    default = confirmed_on(shift, VolunteerFactory())
+    english = confirmed_on(shift, VolunteerFactory(message_language="en"))
+    assert notifications.sweep(now=shift.starts_at - timedelta(hours=2))["reminders"] == 6
+    bodies = dict(rows_of("reminder_2h", channel="sms").values_list("assignment_id", "body"))
+    assert bodies[chinese.pk] == f"执勤提醒：金鸡湖社区 东门检测点，{zh_when(shift)}。请准时到岗并扫描岗位二维码签到。"
+    assert bodies[default.pk] == bodies[english.pk]
+    assert bodies[english.pk].startswith("Reminder: 金鸡湖社区, 东门检测点, ")
 
 
 def test_late_sweep_sends_only_the_reminder_that_still_applies(shift):

@@ -521,3 +521,21 @@ def test_concurrent_signups_and_cancels_keep_the_day_count_exact():
     expected = counted()["shifts"]
     assert kept()["shifts"] == expected
     assert expected[(today, post.community_id)][0] == 4
+
+
+def test_every_counter_trigger_is_in_place_after_all_migrations():
+    """A later migration that rebuilds a table on SQLite would drop its triggers without a word."""
+    from django.db import connection
+
+    expected = {
+        f"{name}_{event}"
+        for name in ("stats_shift_day_count", "stats_volunteer_count")
+        for event in ("insert", "update", "delete")
+    }
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+        else:
+            cursor.execute("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")
+        found = {row[0] for row in cursor.fetchall()}
+    assert expected <= found

@@ -510,3 +510,35 @@ def test_team_leadership_ends_with_anonymisation():
     privacy.volunteer_anonymise(volunteer=leader, actor=leader.user)
     team.refresh_from_db()
     assert team.leader is None
+
+
+def test_api_preferences_read_and_change_only_the_fields_given(api_client):
+    volunteer = VolunteerFactory()
+    client = login(api_client, volunteer.user)
+    assert client.get("/api/v1/me/preferences/").json() == {
+        "notify_by_sms": True,
+        "notify_by_email": False,
+        "message_language": "zh-hans",
+    }
+    response = client.patch("/api/v1/me/preferences/", {"message_language": "en"}, format="json")
+    assert response.json() == {"notify_by_sms": True, "notify_by_email": False, "message_language": "en"}
+    volunteer.refresh_from_db()
+    assert (volunteer.notify_by_sms, volunteer.message_language) == (True, "en")
+
+
+def test_api_preferences_refuse_a_language_not_offered_and_change_nothing(api_client):
+    volunteer = VolunteerFactory()
+    response = login(api_client, volunteer.user).patch(
+        "/api/v1/me/preferences/", {"notify_by_sms": False, "message_language": "fr"}, format="json"
+    )
+    assert response.status_code == 400
+    body = response.json()
+    assert (body["code"], list(body["details"])) == ("invalid", ["message_language"])
+    volunteer.refresh_from_db()
+    assert (volunteer.notify_by_sms, volunteer.message_language) == (True, "")
+
+
+def test_the_data_export_holds_the_message_language(api_client):
+    volunteer = VolunteerFactory(message_language="en")
+    data = login(api_client, volunteer.user).get("/api/v1/me/export/").json()
+    assert data["profile"]["message_language"] == "en"

@@ -250,18 +250,32 @@ def test_profile_shows_only_masked_identifiers(logged_in, volunteer):
 def test_preferences_are_saved_through_the_service(logged_in, volunteer):
     assert (volunteer.notify_by_sms, volunteer.notify_by_email) == (True, False)
 
-    response = logged_in.post(reverse("profile"), {"notify_by_email": "on"}, follow=True)
+    response = logged_in.post(reverse("profile"), {"notify_by_email": "on", "message_language": "en"}, follow=True)
 
     volunteer.refresh_from_db()
-    assert (volunteer.notify_by_sms, volunteer.notify_by_email) == (False, True)
+    assert (volunteer.notify_by_sms, volunteer.notify_by_email, volunteer.message_language) == (False, True, "en")
     assert messages_of(response) == ["通知设置已保存。"]
-    assert response.context["form"].initial == {"notify_by_sms": False, "notify_by_email": True}
+    assert response.context["form"].initial == {
+        "notify_by_sms": False,
+        "notify_by_email": True,
+        "message_language": "en",
+    }
 
 
-def test_preferences_form_is_labelled(logged_in):
+def test_a_language_not_offered_is_refused_and_nothing_changes(logged_in, volunteer):
+    response = logged_in.post(reverse("profile"), {"notify_by_email": "on", "message_language": "fr"})
+    assert response.status_code == 200
+    assert response.context["form"].errors["message_language"]
+    volunteer.refresh_from_db()
+    assert (volunteer.notify_by_sms, volunteer.notify_by_email, volunteer.message_language) == (True, False, "")
+
+
+def test_preferences_form_is_labelled_and_offers_the_programmes_language_first(logged_in):
     content = logged_in.get(reverse("profile")).content.decode()
     assert '<label for="id_notify_by_sms">短信</label>' in content
     assert '<label for="id_notify_by_email">电子邮件</label>' in content
+    assert '<label for="id_message_language">消息语言</label>' in content
+    assert '<option value="zh-hans" selected>简体中文</option>' in content
 
 
 def test_hours_page_counts_approved_hours_and_stars(logged_in, volunteer):
