@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from config.errors import ServiceError
 from volunteers.models import Team, Volunteer
@@ -20,7 +21,7 @@ from volunteers.models import Team, Volunteer
 from . import services
 from .audit import audit_record
 from .eligibility import ineligibility
-from .models import Assignment, AuditEntry, Community, Dispatch, Post, Shift
+from .models import MAX_SHIFT_LENGTH, Assignment, AuditEntry, Community, Dispatch, Post, Shift
 
 Status = Assignment.Status
 Action = AuditEntry.Action
@@ -123,6 +124,8 @@ def shift_update(
     new_end = ends_at or shift.ends_at
     if new_end <= new_start:
         raise ServiceError("invalid", {"ends_at": ["A shift must end after it starts."]})
+    if new_end - new_start > MAX_SHIFT_LENGTH:
+        raise ServiceError("invalid", {"ends_at": [_("A shift lasts at most 24 hours.")]})
     if capacity is not None and capacity < 1:
         raise ServiceError("invalid", {"capacity": ["Ensure this value is greater than or equal to 1."]})
     if capacity is not None and capacity < shift.confirmed_count:

@@ -10,6 +10,7 @@ per shift (a partial unique index).
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
@@ -111,6 +112,9 @@ def new_checkin_secret() -> str:
     return secrets.token_hex(20)
 
 
+MAX_SHIFT_LENGTH = timedelta(hours=24)
+
+
 class Shift(models.Model):
     class Status(models.TextChoices):
         OPEN = "open", _("Open")
@@ -145,11 +149,21 @@ class Shift(models.Model):
         ordering = ["starts_at", "id"]
         indexes = [
             models.Index(fields=["community", "starts_at"]),
-            models.Index(fields=["starts_at"]),
+            # The shift list's order, with the end time alongside: a page of shifts not yet ended
+            # is read in order and a count needs no table rows (ends_at is only included on
+            # PostgreSQL; SQLite ignores it).
+            models.Index(fields=["starts_at", "id"], include=["ends_at"], name="shift_start_order"),
             models.Index(fields=["post", "starts_at"]),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(ends_at__gt=F("starts_at")), name="shift_ends_after_start"),
+            # A shift is at most a day; the list of shifts not yet ended relies on it to start its
+            # index scan a day back instead of at the first shift ever (communities/selectors.py).
+            models.CheckConstraint(
+                condition=Q(ends_at__lte=F("starts_at") + MAX_SHIFT_LENGTH),
+                name="shift_at_most_24_hours",
+                violation_error_message=_("A shift lasts at most 24 hours."),
+            ),
             models.CheckConstraint(condition=Q(capacity__gte=1), name="shift_capacity_at_least_one"),
             models.CheckConstraint(
                 condition=Q(confirmed_count__gte=0) & Q(confirmed_count__lte=F("capacity")),

@@ -12,7 +12,7 @@ from django.utils import timezone
 from volunteers.models import Volunteer
 
 from .eligibility import eligible_shifts_q
-from .models import Assignment, Community, Notification, Shift
+from .models import MAX_SHIFT_LENGTH, Assignment, Community, Notification, Shift
 
 
 def community_list(*, district: str | None = None, street: str | None = None, q: str | None = None) -> QuerySet:
@@ -83,7 +83,10 @@ def shift_list(
     if starts_before:
         shifts = shifts.filter(starts_at__lt=starts_before)
     if not (include_past or starts_after or starts_before):
-        shifts = shifts.filter(ends_at__gt=timezone.now())
+        # Not ended yet; no shift is longer than a day (a database constraint), so the scan in
+        # start order begins a day back, not at the first shift ever held.
+        now = timezone.now()
+        shifts = shifts.filter(ends_at__gt=now, starts_at__gt=now - MAX_SHIFT_LENGTH)
     if has_space is True:
         shifts = shifts.filter(status=Shift.Status.OPEN, confirmed_count__lt=F("capacity"))
     elif has_space is False:

@@ -185,15 +185,29 @@ def sqlite_volunteer_triggers() -> list[str]:
     )
 
 
-def _sqlite_create(schema_editor) -> None:
-    statements = _sqlite_triggers(
+def sqlite_shift_triggers() -> list[str]:
+    """The SQLite triggers on the shift table; see ``sqlite_volunteer_triggers``."""
+    return _sqlite_triggers(
         "stats_shift_day_count",
         SHIFT_TABLE,
         _sqlite_shift_add,
         "status, starts_at, community_id, capacity, confirmed_count",
         "OLD.status IS NOT NEW.status OR OLD.starts_at IS NOT NEW.starts_at OR OLD.community_id IS NOT "
         "NEW.community_id OR OLD.capacity IS NOT NEW.capacity OR OLD.confirmed_count IS NOT NEW.confirmed_count",
-    ) + sqlite_volunteer_triggers()
+    )
+
+
+def sqlite_triggers_again(schema_editor, statements: list[str]) -> None:
+    """Create triggers again after SQLite rebuilt their table (which dropped them)."""
+    if schema_editor.connection.vendor != "sqlite":
+        return
+    for statement in statements:
+        schema_editor.execute(f"DROP TRIGGER IF EXISTS {statement.split()[2]}")
+        schema_editor.execute(statement)
+
+
+def _sqlite_create(schema_editor) -> None:
+    statements = sqlite_shift_triggers() + sqlite_volunteer_triggers()
     for statement in statements:
         schema_editor.execute(statement)
     schema_editor.execute(

@@ -174,6 +174,15 @@ def test_shift_time_change_refused_when_it_creates_a_conflict(coordinator, post)
     assert Shift.objects.values("starts_at", "ends_at").get(pk=shift.pk) == before
 
 
+def test_shift_stretched_past_24_hours_is_refused_and_unchanged(coordinator, post):
+    shift = ShiftFactory(post=post)
+    before = Shift.objects.values("starts_at", "ends_at", "updated_at").get(pk=shift.pk)
+    with pytest.raises(ServiceError) as caught:
+        coordination.shift_update(actor=coordinator, shift_id=shift.pk, ends_at=shift.starts_at + timedelta(hours=25))
+    assert (caught.value.code, caught.value.details) == ("invalid", {"ends_at": ["一个班次最长24小时。"]})
+    assert Shift.objects.values("starts_at", "ends_at", "updated_at").get(pk=shift.pk) == before
+
+
 def test_shift_cancel_releases_everyone_and_is_audited(coordinator, post):
     shift = ShiftFactory(post=post, capacity=1)
     first = services.shift_sign_up(shift_id=shift.pk, volunteer=VolunteerFactory())

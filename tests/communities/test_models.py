@@ -69,6 +69,18 @@ def test_shift_ending_before_start_is_refused_on_update():
     assert (shift.starts_at, shift.ends_at) == (starts_at, ends_at)
 
 
+def test_shift_longer_than_24_hours_is_refused_and_exactly_24_is_accepted():
+    existing = ShiftFactory()
+    start = existing.starts_at + timedelta(days=2)
+    with refused(**_check("shift_at_most_24_hours", "communities_shift")):
+        ShiftFactory(post=existing.post, starts_at=start, ends_at=start + timedelta(hours=24, minutes=1))
+    with refused(**_check("shift_at_most_24_hours", "communities_shift")):
+        Shift.objects.filter(pk=existing.pk).update(ends_at=F("starts_at") + timedelta(days=2))
+    day_long = ShiftFactory(post=existing.post, starts_at=start, ends_at=start + timedelta(hours=24))
+    assert day_long.duration_minutes == 24 * 60
+    assert Shift.objects.count() == 2
+
+
 def test_shift_with_capacity_zero_is_refused():
     before = Shift.objects.count()
 

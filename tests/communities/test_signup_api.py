@@ -65,7 +65,9 @@ def test_me_shows_masked_id_and_standing(client_for, volunteer):
 
 
 def test_me_counts_approved_hours_for_stars(client_for, volunteer):
-    past = ShiftFactory(starts_at=timezone.now() - timedelta(days=3), ends_at=timezone.now() - timedelta(days=2))
+    past = ShiftFactory(
+        starts_at=timezone.now() - timedelta(days=3), ends_at=timezone.now() - timedelta(days=2, hours=12)
+    )
     AssignmentFactory(
         volunteer=volunteer,
         shift=past,
@@ -214,6 +216,16 @@ def test_shift_list_filters(client_for, volunteer):
     assert sorted(ids) == sorted([full.pk, open_shift.pk])
     ids = [s["id"] for s in client.get(f"/api/v1/shifts/?community={community.pk}&has_space=true").json()["results"]]
     assert ids == [open_shift.pk]
+
+
+def test_shift_list_shows_every_shift_not_yet_ended_and_none_that_has(client_for, volunteer):
+    now = timezone.now()
+    day_long = ShiftFactory(starts_at=now - timedelta(hours=23, minutes=59), ends_at=now + timedelta(minutes=1))
+    running = ShiftFactory(starts_at=now - timedelta(hours=1), ends_at=now + timedelta(hours=3))
+    upcoming = ShiftFactory(starts_at=now + timedelta(days=2), ends_at=now + timedelta(days=2, hours=4))
+    ShiftFactory(starts_at=now - timedelta(hours=5), ends_at=now - timedelta(minutes=1))  # over
+    ids = [row["id"] for row in client_for(volunteer).get("/api/v1/shifts/?page_size=50").json()["results"]]
+    assert ids == [day_long.pk, running.pk, upcoming.pk]
 
 
 @pytest.mark.parametrize("page_size", [1, 5, 20])

@@ -279,7 +279,9 @@ def test_preferences_form_is_labelled_and_offers_the_programmes_language_first(l
 
 
 def test_hours_page_counts_approved_hours_and_stars(logged_in, volunteer):
-    past = ShiftFactory(starts_at=timezone.now() - timedelta(days=3), ends_at=timezone.now() - timedelta(days=2))
+    past = ShiftFactory(
+        starts_at=timezone.now() - timedelta(days=3), ends_at=timezone.now() - timedelta(days=2, hours=12)
+    )
     AssignmentFactory(
         volunteer=volunteer,
         shift=past,

@@ -11,13 +11,8 @@ from django.db import migrations, models
 
 
 def sqlite_triggers_again(apps, schema_editor):
-    if schema_editor.connection.vendor != "sqlite":
-        return
     counters = importlib.import_module("communities.migrations.0008_statistics_counters")
-    for statement in counters.sqlite_volunteer_triggers():
-        name = statement.split()[2]
-        schema_editor.execute(f"DROP TRIGGER IF EXISTS {name}")
-        schema_editor.execute(statement)
+    counters.sqlite_triggers_again(schema_editor, counters.sqlite_volunteer_triggers())
 
 
 class Migration(migrations.Migration):
