@@ -20,7 +20,7 @@ from volunteers.models import Team, Volunteer
 
 from . import services
 from .audit import audit_record
-from .eligibility import ineligibility
+from .eligibility import ineligibility, requirements_of
 from .models import MAX_SHIFT_LENGTH, Assignment, AuditEntry, Community, Dispatch, Post, Shift
 
 Status = Assignment.Status
@@ -138,9 +138,10 @@ def shift_update(
             Assignment.objects.filter(shift=shift, status=Status.CONFIRMED).values_list("volunteer_id", flat=True)
         )
         conflicts = []
+        requirements = requirements_of(shift.post.post_type) if holders else None
         for volunteer_id in holders:  # ascending ids: the fixed lock order
-            volunteer = services._lock_volunteer(volunteer_id)
-            problem = ineligibility(volunteer, shift)
+            volunteer = services._lock_volunteer(volunteer_id, requirements)
+            problem = ineligibility(volunteer, shift, requirements=requirements)
             conflict = services.schedule_conflict(volunteer, shift)
             if problem or conflict:
                 conflicts.append(

@@ -48,6 +48,7 @@ def _lock_shift(shift_id: int) -> Shift:
 _VOLUNTEER_RULE_FIELDS = (
     "id",
     "user_id",
+    "volunteer_number",  # named in a shift change's list of conflicts
     "status",
     "birth_date",
     "insurance_valid_until",
@@ -336,11 +337,12 @@ def waitlist_promote(*, shift: Shift, now: datetime | None = None) -> list[Assig
         .order_by("waitlist_order")
         .only("id", "volunteer_id", "waitlist_order", "source", "override_reason")
     )
+    requirements = requirements_of(shift.post.post_type) if waiting else None
     for assignment in waiting:
         if shift.confirmed_count >= shift.capacity:
             break
-        volunteer = _lock_volunteer(assignment.volunteer_id)
-        if ineligibility(volunteer, shift) and not assignment.override_reason:
+        volunteer = _lock_volunteer(assignment.volunteer_id, requirements)
+        if ineligibility(volunteer, shift, requirements=requirements) and not assignment.override_reason:
             continue
         if schedule_conflict(volunteer, shift):
             continue
