@@ -246,9 +246,9 @@ def shift_candidates(*, shift: Shift) -> QuerySet:
     rest = timedelta(hours=settings.RULES["MIN_REST_HOURS"])
     # Uncorrelated sets, each computed once from the shifts in a time window (an index range on
     # the shift's start), so the planner hashes them instead of probing per volunteer.
-    # No shift a volunteer can hold lasts a day (the daily limit), so a lower bound on the start
+    # No shift lasts more than a day (a database constraint), so a lower bound on the start
     # keeps each window a narrow range of the start-time index.
-    longest = timedelta(days=1)
+    longest = MAX_SHIFT_LENGTH
     busy = Assignment.objects.filter(
         status__in=(Assignment.Status.CONFIRMED, Assignment.Status.COMPLETED),
         shift__starts_at__lt=shift.ends_at + rest,
