@@ -165,12 +165,6 @@ def render(kind: str, context: dict) -> tuple[str, str]:
     return str(subject), str(text) % context
 
 
-def recipient_language(volunteer: Volunteer | None = None) -> str:
-    """The language a person reads their messages in: the one chosen on their volunteer profile,
-    else the programme's (``NOTIFICATIONS["LANGUAGE"]``, zh-hans)."""
-    return volunteer_message_language(volunteer)
-
-
 def _date_time(moment: datetime) -> str:
     return dateformat.format(timezone.localtime(moment), pgettext("notification date and time", "M j, H:i"))
 
@@ -450,7 +444,7 @@ def assignment_event(
     if kind == SHIFT_CHANGED and not ref:
         ref = str(int(shift.updated_at.timestamp() * 1000))
     recipient = volunteer_recipient(assignment.volunteer)
-    with translation.override(recipient_language(assignment.volunteer)):
+    with translation.override(volunteer_message_language(assignment.volunteer)):
         context = shift_context(shift)
         if kind == WAITLISTED:
             context["position"] = getattr(assignment, "waitlist_position", None)
@@ -625,9 +619,11 @@ def _volunteer_rows(kind: str, assignment_ids: list[int], now: datetime) -> list
         )
     )
     shifts = Shift.objects.select_related("post", "community").in_bulk({row[1] for row in people})
-    # Each shift's text once per language its volunteers read.
+    # Each shift's text once per language its volunteers read (empty: the programme's).
+    default = volunteer_message_language(None)
+    people = [(*row[:-1], row[-1] or default) for row in people]
     texts: dict[tuple[int, str], tuple[str, str, bool, str]] = {}
-    for shift_id, language in {(row[1], row[-1] or recipient_language()) for row in people}:
+    for shift_id, language in {(row[1], row[-1]) for row in people}:
         shift = shifts[shift_id]
         with translation.override(language):
             texts[shift_id, language] = (
@@ -637,7 +633,7 @@ def _volunteer_rows(kind: str, assignment_ids: list[int], now: datetime) -> list
             )
     rows: list[Draft] = []
     for pk, shift_id, user_id, by_sms, by_email, mobile, anonymised_at, email, language in people:
-        subject, body, urgent, ref = texts[shift_id, language or recipient_language()]
+        subject, body, urgent, ref = texts[shift_id, language]
         reachable = anonymised_at is None
         recipient = Recipient(
             user_id=user_id, sms=reachable and by_sms and bool(mobile), email=reachable and by_email and bool(email)
@@ -676,7 +672,7 @@ def _escalation_rows(assignments: list[Assignment], now: datetime) -> list[Draft
         if not people:
             logger.warning("no team leader or coordinator to tell that assignment %s has not checked in", assignment.pk)
         for user in people.values():
-            with translation.override(recipient_language(_volunteer_of(user))):
+            with translation.override(volunteer_message_language(_volunteer_of(user))):
                 subject, body = render(
                     ESCALATION,
                     {

@@ -212,11 +212,18 @@ def _leave_waitlist(shift: Shift) -> None:
 # --- Operations -----------------------------------------------------------------------------
 
 
-def _after_commit(event: str, assignment: Assignment) -> None:
-    """Create the notifications for ``event`` in this transaction; they are sent after it commits."""
+def _after_commit(event: str, assignment: Assignment, *, loaded: bool = False, now: datetime | None = None) -> None:
+    """Create the notifications for ``event`` in this transaction; they are sent after it commits.
+
+    ``loaded``: the assignment holds its shift (post, community) and volunteer, so the rows are
+    built from them instead of reading the assignment again.
+    """
     from . import notifications
 
-    notifications.assignment_event(event, assignment_id=assignment.pk)
+    if loaded:
+        notifications.assignment_event(event, assignment=assignment, now=now)
+    else:
+        notifications.assignment_event(event, assignment_id=assignment.pk, now=now)
 
 
 @retry_on_conflict
@@ -284,12 +291,8 @@ def shift_sign_up(
             assignment.save()
     except IntegrityError:
         raise ServiceError("already_signed_up") from None
-    from . import notifications
-
-    # The shift (with its post and community) and the volunteer are in hand: the rows are built from them.
-    notifications.assignment_event(
-        "confirmed" if assignment.status == Status.CONFIRMED else "waitlisted", assignment=assignment, now=now
-    )
+    event = "confirmed" if assignment.status == Status.CONFIRMED else "waitlisted"
+    _after_commit(event, assignment, loaded=True, now=now)
     return assignment
 
 
