@@ -12,11 +12,12 @@ row locks do not exist, every write transaction is IMMEDIATE and so runs alone.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import NamedTuple
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -25,7 +26,7 @@ from config.errors import ServiceError
 from volunteers.models import Volunteer
 
 from .eligibility import Requirements, ineligibility, requirements_of
-from .models import Assignment, Shift
+from .models import Assignment, Community, Post, PostType, Shift
 
 Status = Assignment.Status
 
@@ -226,8 +227,6 @@ def _after_commit(event: str, assignment: Assignment, *, loaded: bool = False, n
         notifications.assignment_event(event, assignment_id=assignment.pk, now=now)
 
 
-@retry_on_conflict
-@transaction.atomic
 def shift_sign_up(
     *,
     shift_id: int,
@@ -243,7 +242,40 @@ def shift_sign_up(
 
     A coordinator (``source=coordinator``) may override an eligibility rule by giving a reason;
     time windows, capacity and schedule conflicts are never overridden.
+
+    On PostgreSQL a volunteer's own sign-up runs the rules as one database function
+    (``_sign_up_in_database``); elsewhere, and for coordinators, in Python. Both forms answer
+    alike (tests/communities/test_sign_up_function.py).
     """
+    if source == Assignment.Source.SELF and signs_up_in_database():
+        return _sign_up_in_database(shift_id=shift_id, volunteer=volunteer, user=user, now=now)
+    return _sign_up_in_python(
+        shift_id=shift_id,
+        volunteer=volunteer,
+        user=user,
+        source=source,
+        actor=actor,
+        override_reason=override_reason,
+        now=now,
+    )
+
+
+def signs_up_in_database() -> bool:
+    return connection.vendor == "postgresql" and settings.SIGN_UP_IN_DATABASE
+
+
+@retry_on_conflict
+@transaction.atomic
+def _sign_up_in_python(
+    *,
+    shift_id: int,
+    volunteer: Volunteer | None,
+    user,
+    source: str,
+    actor,
+    override_reason: str,
+    now: datetime | None,
+) -> Assignment:
     now = now or timezone.now()
     shift = _lock_shift(shift_id)
     post_type = shift.post.post_type
@@ -294,6 +326,148 @@ def shift_sign_up(
     event = "confirmed" if assignment.status == Status.CONFIRMED else "waitlisted"
     _after_commit(event, assignment, loaded=True, now=now)
     return assignment
+
+
+_SIGN_UP_SQL = "SELECT * FROM communities_self_sign_up(%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+
+
+@retry_on_conflict
+@transaction.atomic
+def _sign_up_in_database(*, shift_id: int, volunteer: Volunteer | None, user, now: datetime | None) -> Assignment:
+    """A volunteer's own sign-up through ``communities_self_sign_up`` (migration 0011): the same
+    locks, rules and writes as ``_sign_up_in_python`` in one statement; the notification rows
+    follow in this transaction, built from what the function returns."""
+    now = now or timezone.now()
+    rules = settings.RULES
+    params = [
+        shift_id,
+        volunteer.pk if volunteer is not None else None,
+        user.pk if volunteer is None else None,
+        now,
+        timezone.get_current_timezone_name(),
+        rules["DEFAULT_SIGNUP_CLOSES_BEFORE"],
+        timedelta(hours=rules["MIN_REST_HOURS"]),
+        int(rules["MAX_HOURS_PER_DAY"] * 60),
+        rules["MINOR_AGE"],
+    ]
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(_SIGN_UP_SQL, params)
+            row = _SignUpRow(*cursor.fetchone())
+    except IntegrityError:  # a live place the locks did not see: refused like the Python form
+        raise ServiceError("already_signed_up") from None
+    if row.code:
+        raise _refusal(row)
+
+    post_type = PostType(id=row.s_post_type_id, name=row.s_post_type_name, name_en=row.s_post_type_name_en)
+    shift = Shift(
+        id=shift_id,
+        post=Post(id=row.s_post_id, name=row.s_post_name, community_id=row.s_community_id, post_type=post_type),
+        community=Community(id=row.s_community_id, name=row.s_community_name, name_en=row.s_community_name_en),
+        starts_at=row.s_starts_at,
+        ends_at=row.s_ends_at,
+        status=row.s_status,
+        capacity=row.s_capacity,
+        confirmed_count=row.s_confirmed_count,
+        waitlist_count=row.s_waitlist_count,
+    )
+    if user is None or user.pk != row.v_user_id:
+        user = get_user_model()(id=row.v_user_id, email=row.v_email)
+    volunteer = Volunteer(
+        id=row.v_id,
+        user=user,
+        volunteer_number=row.v_volunteer_number,
+        mobile=row.v_mobile,
+        notify_by_sms=row.v_notify_by_sms,
+        notify_by_email=row.v_notify_by_email,
+        message_language=row.v_message_language,
+        anonymised_at=row.v_anonymised_at,
+    )
+    assignment = Assignment(
+        id=row.a_id,
+        shift=shift,
+        volunteer=volunteer,
+        status=row.a_status,
+        source=Assignment.Source.SELF,
+        waitlist_order=row.a_waitlist_order,
+        created_at=row.a_created_at,
+        updated_at=row.a_created_at,
+        confirmed_at=now if row.a_status == Status.CONFIRMED else None,
+    )
+    if row.a_status == Status.WAITLISTED:
+        assignment.waitlist_position = row.a_position
+    event = "confirmed" if row.a_status == Status.CONFIRMED else "waitlisted"
+    _after_commit(event, assignment, loaded=True, now=now)
+    return assignment
+
+
+class _SignUpRow(NamedTuple):
+    """The columns of ``communities_self_sign_up``, in order."""
+
+    code: str | None
+    d_shift: int | None
+    d_starts: datetime | None
+    d_ends: datetime | None
+    d_reason: str | None
+    d_status: str | None
+    d_missing: list[str] | None
+    d_min_age: int | None
+    d_day: date | None
+    d_minutes: int | None
+    d_opens: datetime | None
+    d_closes: datetime | None
+    a_id: int | None
+    a_status: str | None
+    a_waitlist_order: int | None
+    a_position: int | None
+    a_created_at: datetime | None
+    s_starts_at: datetime | None
+    s_ends_at: datetime | None
+    s_status: str | None
+    s_capacity: int | None
+    s_confirmed_count: int | None
+    s_waitlist_count: int | None
+    s_post_id: int | None
+    s_post_name: str | None
+    s_community_id: int | None
+    s_community_name: str | None
+    s_community_name_en: str | None
+    s_post_type_id: int | None
+    s_post_type_name: str | None
+    s_post_type_name_en: str | None
+    v_id: int | None
+    v_user_id: int | None
+    v_volunteer_number: str | None
+    v_mobile: str | None
+    v_notify_by_sms: bool | None
+    v_notify_by_email: bool | None
+    v_message_language: str | None
+    v_anonymised_at: datetime | None
+    v_email: str | None
+
+
+def _refusal(row: _SignUpRow) -> ServiceError:
+    """The function's refusal with the details the Python form gives."""
+    code, rules = row.code, settings.RULES
+    if code == "signup_closed":
+        details = {"opens_at": row.d_opens.isoformat() if row.d_opens else None, "closes_at": row.d_closes.isoformat()}
+    elif code == "not_eligible":
+        details = {"reason": row.d_reason}
+        if row.d_reason == "status":
+            details["status"] = row.d_status
+        elif row.d_reason in ("skill", "qualification"):
+            details["missing"] = list(row.d_missing)
+        elif row.d_reason == "age":
+            details["min_age"] = row.d_min_age
+    elif code == "overlapping_shift":
+        details = {"shift": row.d_shift, "starts_at": row.d_starts.isoformat(), "ends_at": row.d_ends.isoformat()}
+    elif code == "rest_period":
+        details = {"shift": row.d_shift, "min_rest_hours": rules["MIN_REST_HOURS"]}
+    elif code == "daily_limit":
+        details = {"date": row.d_day.isoformat(), "minutes": row.d_minutes, "max_hours": rules["MAX_HOURS_PER_DAY"]}
+    else:
+        details = None
+    return ServiceError(code, details)
 
 
 @retry_on_conflict

@@ -220,6 +220,10 @@ RULES = {
     "MINOR_AGE": 18,
     "MIN_VOLUNTEER_AGE": 14,
 }
+# On PostgreSQL a volunteer's own sign-up runs as one database function with the same rules
+# (communities/migrations/0011_self_sign_up_function.py, docs/concurrency.md); false runs the
+# Python form there too. SQLite always runs the Python form.
+SIGN_UP_IN_DATABASE = env.bool("SIGN_UP_IN_DATABASE", default=True)
 
 # --- Notifications (communities.notifications; see docs/notifications.md) -------------
 # Every message is a Notification row keyed by (assignment, kind, channel, recipient); a
