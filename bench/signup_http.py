@@ -804,10 +804,9 @@ def profile_run(data: BenchData, count: int, seed: int, warmup: int = 50) -> dic
     import psutil
     from django.db import connection
     from django.test import Client
-    from rest_framework.authentication import TokenAuthentication
-
     from communities import api, notifications, services
     from communities.send_batching import SendBatcher
+    from volunteers.authentication import TokenAuthentication
 
     clock = PhaseClock()
     patches = [

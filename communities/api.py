@@ -135,7 +135,7 @@ class ShiftViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         # The service locks the caller's volunteer profile itself (``not_a_volunteer`` when there is
         # none) and returns the new assignment with its waitlist position: no query of its own here.
         assignment = services.shift_sign_up(shift_id=self._shift_id(pk), user=request.user)
-        return Response(AssignmentSerializer(assignment).data, status=status.HTTP_201_CREATED)
+        return Response(AssignmentSerializer.represent(assignment), status=status.HTTP_201_CREATED)
 
     @staticmethod
     def _shift_id(pk) -> int:

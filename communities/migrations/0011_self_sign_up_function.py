@@ -68,6 +68,11 @@ DECLARE
     local_day date;
     nearby interval := greatest(p_min_rest, interval '1 day');
     taken integer := 0;
+    other record;
+    too_close bigint;
+    same_days boolean := false;
+    span_start timestamptz;
+    span_end timestamptz;
 BEGIN
     -- 1. The shift, locked (its counters and tickets), with its post, duty and community.
     SELECT sh.id, sh.starts_at, sh.ends_at, sh.capacity, sh.confirmed_count, sh.waitlist_count, sh.status,
@@ -189,60 +194,69 @@ BEGIN
         RETURN;
     END IF;
 
-    -- 6. The volunteer's confirmed or worked shifts nearby: overlap, rest, hours per local day.
-    SELECT o.id, o.starts_at, o.ends_at INTO d_shift, d_starts, d_ends
-      FROM communities_assignment a JOIN communities_shift o ON o.id = a.shift_id
-     WHERE a.volunteer_id = v.id AND a.status IN ('confirmed', 'completed') AND a.shift_id <> s.id
-       AND o.starts_at < s.ends_at AND o.ends_at > s.starts_at
-     ORDER BY o.starts_at, o.id
-     LIMIT 1;
-    IF d_shift IS NOT NULL THEN
-        code := 'overlapping_shift';
-        RETURN;
-    END IF;
-    SELECT o.id INTO d_shift
-      FROM communities_assignment a JOIN communities_shift o ON o.id = a.shift_id
-     WHERE a.volunteer_id = v.id AND a.status IN ('confirmed', 'completed') AND a.shift_id <> s.id
-       AND o.starts_at < s.ends_at + p_min_rest AND o.ends_at > s.starts_at - p_min_rest
-     ORDER BY o.starts_at, o.id
-     LIMIT 1;
-    IF d_shift IS NOT NULL THEN
-        code := 'rest_period';
-        RETURN;
-    END IF;
-    d_starts := NULL;
-    d_ends := NULL;
-    -- Whole minutes of each piece of a shift cut at local midnights, on the local days this
-    -- shift touches (communities.services._minutes_per_day); the first day over the limit.
-    WITH days AS (
-        SELECT day::date AS day,
-               (day::date)::timestamp AT TIME ZONE p_time_zone AS day_start,
-               (day::date + 1)::timestamp AT TIME ZONE p_time_zone AS day_end
-          FROM generate_series((s.starts_at AT TIME ZONE p_time_zone)::date::timestamp,
-                               ((s.ends_at - interval '1 microsecond') AT TIME ZONE p_time_zone)::date::timestamp,
-                               interval '1 day') AS day
-    ),
-    busy AS (
-        SELECT s.starts_at AS starts_at, s.ends_at AS ends_at
-        UNION ALL
-        SELECT o.starts_at, o.ends_at
+    -- 6. The volunteer's confirmed or worked shifts nearby, in order: the first that overlaps,
+    -- else the first too close for the rest period; and whether any touches this shift's days.
+    span_start := ((s.starts_at AT TIME ZONE p_time_zone)::date)::timestamp AT TIME ZONE p_time_zone;
+    span_end := (((s.ends_at - interval '1 microsecond') AT TIME ZONE p_time_zone)::date + 1)::timestamp
+                AT TIME ZONE p_time_zone;
+    FOR other IN
+        SELECT o.id, o.starts_at, o.ends_at
           FROM communities_assignment a JOIN communities_shift o ON o.id = a.shift_id
          WHERE a.volunteer_id = v.id AND a.status IN ('confirmed', 'completed') AND a.shift_id <> s.id
            AND o.starts_at < s.ends_at + nearby AND o.ends_at > s.starts_at - nearby
-    )
-    SELECT days.day,
-           sum(floor(extract(epoch FROM least(busy.ends_at, days.day_end)
-                                        - greatest(busy.starts_at, days.day_start)) / 60))::integer
-      INTO d_day, d_minutes
-      FROM days JOIN busy ON busy.starts_at < days.day_end AND busy.ends_at > days.day_start
-     GROUP BY days.day
-    HAVING sum(floor(extract(epoch FROM least(busy.ends_at, days.day_end)
-                                        - greatest(busy.starts_at, days.day_start)) / 60)) > p_max_day_minutes
-     ORDER BY days.day
-     LIMIT 1;
-    IF d_day IS NOT NULL THEN
-        code := 'daily_limit';
+         ORDER BY o.starts_at, o.id
+    LOOP
+        IF other.starts_at < s.ends_at AND other.ends_at > s.starts_at THEN
+            code := 'overlapping_shift'; d_shift := other.id; d_starts := other.starts_at; d_ends := other.ends_at;
+            RETURN;
+        END IF;
+        IF too_close IS NULL
+           AND other.starts_at < s.ends_at + p_min_rest AND other.ends_at > s.starts_at - p_min_rest THEN
+            too_close := other.id;
+        END IF;
+        IF other.starts_at < span_end AND other.ends_at > span_start THEN
+            same_days := true;
+        END IF;
+    END LOOP;
+    IF too_close IS NOT NULL THEN
+        code := 'rest_period'; d_shift := too_close;
         RETURN;
+    END IF;
+    -- No other shift on this one's days, and not longer than a day's limit on its own: no day
+    -- can be over the limit, and the count is skipped.
+    IF same_days OR extract(epoch FROM s.ends_at - s.starts_at) / 60 > p_max_day_minutes THEN
+        -- Whole minutes of each piece of a shift cut at local midnights, on the local days this
+        -- shift touches (communities.services._minutes_per_day); the first day over the limit.
+        WITH days AS (
+            SELECT day::date AS day,
+                   (day::date)::timestamp AT TIME ZONE p_time_zone AS day_start,
+                   (day::date + 1)::timestamp AT TIME ZONE p_time_zone AS day_end
+              FROM generate_series((s.starts_at AT TIME ZONE p_time_zone)::date::timestamp,
+                                   ((s.ends_at - interval '1 microsecond') AT TIME ZONE p_time_zone)::date::timestamp,
+                                   interval '1 day') AS day
+        ),
+        busy AS (
+            SELECT s.starts_at AS starts_at, s.ends_at AS ends_at
+            UNION ALL
+            SELECT o.starts_at, o.ends_at
+              FROM communities_assignment a JOIN communities_shift o ON o.id = a.shift_id
+             WHERE a.volunteer_id = v.id AND a.status IN ('confirmed', 'completed') AND a.shift_id <> s.id
+               AND o.starts_at < s.ends_at + nearby AND o.ends_at > s.starts_at - nearby
+        )
+        SELECT days.day,
+               sum(floor(extract(epoch FROM least(busy.ends_at, days.day_end)
+                                            - greatest(busy.starts_at, days.day_start)) / 60))::integer
+          INTO d_day, d_minutes
+          FROM days JOIN busy ON busy.starts_at < days.day_end AND busy.ends_at > days.day_start
+         GROUP BY days.day
+        HAVING sum(floor(extract(epoch FROM least(busy.ends_at, days.day_end)
+                                            - greatest(busy.starts_at, days.day_start)) / 60)) > p_max_day_minutes
+         ORDER BY days.day
+         LIMIT 1;
+        IF d_day IS NOT NULL THEN
+            code := 'daily_limit';
+            RETURN;
+        END IF;
     END IF;
 
     -- 7. A place if one is free (the conditional update; the check constraint backs it), else a

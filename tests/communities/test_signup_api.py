@@ -323,3 +323,15 @@ def test_calendar_feed_behind_resettable_token(client_for, api_client, volunteer
     api_client.credentials()
     assert api_client.get(path).status_code == 404
     assert api_client.get(new_link.split("testserver", 1)[1]).status_code == 200
+
+
+def test_the_shared_serializer_renders_as_a_fresh_one(client_for):
+    from communities.serializers import AssignmentSerializer
+
+    shift = ShiftFactory(capacity=1)
+    answers = [client_for(VolunteerFactory()).post(f"/api/v1/shifts/{shift.pk}/signup/").json() for _ in range(3)]
+    for answer in answers:
+        assignment = Assignment.objects.get(pk=answer["id"])
+        assert AssignmentSerializer.represent(assignment) == AssignmentSerializer(assignment).data
+        assert answer == dict(AssignmentSerializer(assignment).data)
+    assert [a["status"] for a in answers] == ["confirmed", "waitlisted", "waitlisted"]

@@ -195,3 +195,38 @@ def test_token_reset_needs_authentication(api_client):
     response = api_client.post("/api/v1/auth/token/reset/")
     assert (response.status_code, response.json()["code"]) == (401, "not_authenticated")
     assert Token.objects.count() == 0
+
+
+def test_a_token_authenticates_its_user_with_every_field_loaded(api_client, django_assert_num_queries):
+    volunteer = VolunteerFactory()
+    token = Token.objects.create(user=volunteer.user)
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    request = RequestFactory().get("/", HTTP_AUTHORIZATION=f"Token {token.key}")
+    from volunteers.authentication import TokenAuthentication
+
+    with django_assert_num_queries(1):
+        user, auth = TokenAuthentication().authenticate(request)
+    expected = type(user).objects.get(pk=volunteer.user_id)
+    fields = [field.attname for field in type(user)._meta.concrete_fields]
+    assert [getattr(user, name) for name in fields] == [getattr(expected, name) for name in fields]
+    assert (auth.key, auth.user_id, auth.created, auth.user) == (token.key, token.user_id, token.created, user)
+    assert api_client.get("/api/v1/me/").json()["volunteer_number"] == volunteer.volunteer_number
+
+
+@pytest.mark.parametrize(
+    ("language", "unknown", "inactive"),
+    [("en", "Invalid token.", "User inactive or deleted."), ("zh-hans", "认证令牌无效。", "用户未激活或者已删除。")],
+)
+def test_an_unknown_token_or_an_inactive_user_is_refused_in_words(api_client, language, unknown, inactive):
+    api_client.credentials(HTTP_AUTHORIZATION="Token " + "0" * 40, HTTP_ACCEPT_LANGUAGE=language)
+    response = api_client.get("/api/v1/me/")
+    assert (response.status_code, response.json()["code"], response.json()["message"]) == (
+        401,
+        "authentication_failed",
+        unknown,
+    )
+    user = UserFactory(is_active=False)
+    token = Token.objects.create(user=user)
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}", HTTP_ACCEPT_LANGUAGE=language)
+    response = api_client.get("/api/v1/me/")
+    assert (response.status_code, response.json()["message"]) == (401, inactive)
