@@ -331,6 +331,7 @@ def _sign_up_in_python(
     return assignment
 
 
+_BIGINT_MAX = 2**63 - 1
 _SIGN_UP_SQL = "SELECT * FROM communities_self_sign_up(%s, %s, %s, %s, %s, %s, %s, %s, %s)"
 
 
@@ -340,6 +341,8 @@ def _sign_up_in_database(*, shift_id: int, volunteer: Volunteer | None, user, no
     """A volunteer's own sign-up through ``communities_self_sign_up`` (migration 0011): the same
     locks, rules and writes as ``_sign_up_in_python`` in one statement; the notification rows
     follow in this transaction, built from what the function returns."""
+    if not 0 < shift_id <= _BIGINT_MAX:  # no such row; out of bigint's range, no such function either
+        raise ServiceError("not_found")
     now = now or timezone.now()
     rules = settings.RULES
     params = [

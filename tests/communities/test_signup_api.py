@@ -335,3 +335,9 @@ def test_the_shared_serializer_renders_as_a_fresh_one(client_for):
         assert AssignmentSerializer.represent(assignment) == AssignmentSerializer(assignment).data
         assert answer == dict(AssignmentSerializer(assignment).data)
     assert [a["status"] for a in answers] == ["confirmed", "waitlisted", "waitlisted"]
+
+
+@pytest.mark.parametrize("pk", ["0", "-5", "99999999999999999999", "9223372036854775807", "abc"])
+def test_a_shift_id_out_of_range_is_not_found(client_for, volunteer, pk):
+    response = client_for(volunteer).post(f"/api/v1/shifts/{pk}/signup/")
+    assert (response.status_code, response.json()["code"]) == (404, "not_found")
