@@ -112,7 +112,8 @@ def _minutes_per_day(start: datetime, end: datetime) -> dict:
     while cursor < end:
         next_midnight = timezone.make_aware(datetime.combine(cursor.date() + timedelta(days=1), datetime.min.time()))
         piece_end = min(end, next_midnight)
-        result[cursor.date()] += int((piece_end - cursor).total_seconds() // 60)
+        # Elapsed time, not wall-clock time: where clocks change, a night has 23 or 25 hours.
+        result[cursor.date()] += int((piece_end.timestamp() - cursor.timestamp()) // 60)
         cursor = piece_end
     return result
 
@@ -332,6 +333,7 @@ def _sign_up_in_python(
 
 
 _BIGINT_MAX = 2**63 - 1
+_ONE_LIVE_PLACE = "one_live_assignment_per_volunteer_and_shift"
 _SIGN_UP_SQL = "SELECT * FROM communities_self_sign_up(%s, %s, %s, %s, %s, %s, %s, %s, %s)"
 
 
@@ -345,10 +347,12 @@ def _sign_up_in_database(*, shift_id: int, volunteer: Volunteer | None, user, no
         raise ServiceError("not_found")
     now = now or timezone.now()
     rules = settings.RULES
+    if volunteer is None and user is None:
+        raise ServiceError("not_found")
     params = [
         shift_id,
-        volunteer.pk if volunteer is not None else None,
-        user.pk if volunteer is None else None,
+        volunteer.pk if user is None else None,  # as the Python form: the user's own profile first
+        user.pk if user is not None else None,
         now,
         timezone.get_current_timezone_name(),
         rules["DEFAULT_SIGNUP_CLOSES_BEFORE"],
@@ -360,7 +364,9 @@ def _sign_up_in_database(*, shift_id: int, volunteer: Volunteer | None, user, no
         with connection.cursor() as cursor:
             cursor.execute(_SIGN_UP_SQL, params)
             row = _SignUpRow(*cursor.fetchone())
-    except IntegrityError:  # a live place the locks did not see: refused like the Python form
+    except IntegrityError as error:  # a live place the locks did not see: refused like the Python form
+        if getattr(getattr(error.__cause__, "diag", None), "constraint_name", None) != _ONE_LIVE_PLACE:
+            raise
         raise ServiceError("already_signed_up") from None
     if row.code:
         raise _refusal(row)

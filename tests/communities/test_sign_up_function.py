@@ -418,3 +418,27 @@ def test_random_cases_answer_alike(settings, seed):
         answer = both_forms(shift_id=shift.pk, volunteer=volunteer, now=timezone.now())
         seen.add(outcome(answer))
     assert len(seen) >= 2, seen  # the draw reached more than one answer
+
+
+def test_hours_per_day_are_elapsed_time_where_clocks_change(settings):
+    # The night European clocks go forward: 00:00-09:00 local is 8 hours, not 9.
+    settings.TIME_ZONE = "Europe/Berlin"
+    settings.RULES = {**settings.RULES, "MAX_HOURS_PER_DAY": 8.5}
+    year = timezone.localdate().year + 1
+    day = max(date(year, 3, d) for d in range(25, 32) if date(year, 3, d).weekday() == 6)
+    with timezone.override("Europe/Berlin"):
+        start = timezone.make_aware(datetime(day.year, day.month, day.day, 0))
+        shift = ShiftFactory(starts_at=start, ends_at=timezone.make_aware(datetime(day.year, day.month, day.day, 9)))
+        assert shift.ends_at.timestamp() - shift.starts_at.timestamp() == 8 * 3600
+        answer = both_forms(shift_id=shift.pk, volunteer=VolunteerFactory())
+    assert outcome(answer) == "confirmed", answer
+
+
+def test_the_function_inserts_every_column_of_an_assignment():
+    from importlib import import_module
+
+    sql = import_module("communities.migrations.0011_self_sign_up_function").SIGN_UP
+    listed = sql.split("INSERT INTO communities_assignment (", 1)[1].split(")", 1)[0]
+    columns = {name.strip() for name in listed.split(",")}
+    expected = {field.column for field in Assignment._meta.concrete_fields if not field.primary_key}
+    assert columns == expected
