@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import functools
 from collections import defaultdict
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import NamedTuple
 
 from django.conf import settings
@@ -363,7 +364,8 @@ def _sign_up_in_database(*, shift_id: int, volunteer: Volunteer | None, user, no
     try:
         with connection.cursor() as cursor:
             cursor.execute(_SIGN_UP_SQL, params)
-            row = _SignUpRow(*cursor.fetchone())
+            names = [column.name for column in cursor.description]  # the function's OUT columns
+            row = SimpleNamespace(**dict(zip(names, cursor.fetchone(), strict=True)))
     except IntegrityError as error:  # a live place the locks did not see: refused like the Python form
         if getattr(getattr(error.__cause__, "diag", None), "constraint_name", None) != _ONE_LIVE_PLACE:
             raise
@@ -449,52 +451,7 @@ def _loaded(model, **values):
     return model.from_db(connection.alias, names, [values[name] for name in names])
 
 
-class _SignUpRow(NamedTuple):
-    """The columns of ``communities_self_sign_up``, in order."""
-
-    code: str | None
-    d_shift: int | None
-    d_starts: datetime | None
-    d_ends: datetime | None
-    d_reason: str | None
-    d_status: str | None
-    d_missing: list[str] | None
-    d_min_age: int | None
-    d_day: date | None
-    d_minutes: int | None
-    d_opens: datetime | None
-    d_closes: datetime | None
-    a_id: int | None
-    a_status: str | None
-    a_waitlist_order: int | None
-    a_position: int | None
-    a_created_at: datetime | None
-    s_starts_at: datetime | None
-    s_ends_at: datetime | None
-    s_status: str | None
-    s_capacity: int | None
-    s_confirmed_count: int | None
-    s_waitlist_count: int | None
-    s_post_id: int | None
-    s_post_name: str | None
-    s_community_id: int | None
-    s_community_name: str | None
-    s_community_name_en: str | None
-    s_post_type_id: int | None
-    s_post_type_name: str | None
-    s_post_type_name_en: str | None
-    v_id: int | None
-    v_user_id: int | None
-    v_volunteer_number: str | None
-    v_mobile: str | None
-    v_notify_by_sms: bool | None
-    v_notify_by_email: bool | None
-    v_message_language: str | None
-    v_anonymised_at: datetime | None
-    v_email: str | None
-
-
-def _refusal(row: _SignUpRow) -> ServiceError:
+def _refusal(row: SimpleNamespace) -> ServiceError:
     """The function's refusal with the details the Python form gives."""
     code, rules = row.code, settings.RULES
     if code == "signup_closed":

@@ -99,30 +99,16 @@ BEGIN
     s_post_type_name_en := s.post_type_name_en;
 
     -- 2. Then the volunteer (their overlap, rest and daily-limit checks), with the e-mail address.
-    IF p_volunteer_id IS NULL THEN
-        SELECT vo.id, vo.user_id, vo.volunteer_number, vo.status, vo.birth_date, vo.insurance_valid_until,
-               vo.guardian_consent, vo.mobile, vo.notify_by_sms, vo.notify_by_email, vo.message_language,
-               vo.anonymised_at, u.email
-          INTO v
-          FROM volunteers_volunteer vo JOIN auth_user u ON u.id = vo.user_id
-         WHERE vo.user_id = p_user_id
-           FOR UPDATE OF vo;
-        IF NOT FOUND THEN
-            code := 'not_a_volunteer';
-            RETURN;
-        END IF;
-    ELSE
-        SELECT vo.id, vo.user_id, vo.volunteer_number, vo.status, vo.birth_date, vo.insurance_valid_until,
-               vo.guardian_consent, vo.mobile, vo.notify_by_sms, vo.notify_by_email, vo.message_language,
-               vo.anonymised_at, u.email
-          INTO v
-          FROM volunteers_volunteer vo JOIN auth_user u ON u.id = vo.user_id
-         WHERE vo.id = p_volunteer_id
-           FOR UPDATE OF vo;
-        IF NOT FOUND THEN
-            code := 'not_found';
-            RETURN;
-        END IF;
+    SELECT vo.id, vo.user_id, vo.volunteer_number, vo.status, vo.birth_date, vo.insurance_valid_until,
+           vo.guardian_consent, vo.mobile, vo.notify_by_sms, vo.notify_by_email, vo.message_language,
+           vo.anonymised_at, u.email
+      INTO v
+      FROM volunteers_volunteer vo JOIN auth_user u ON u.id = vo.user_id
+     WHERE vo.id = coalesce(p_volunteer_id, (SELECT own.id FROM volunteers_volunteer own WHERE own.user_id = p_user_id))
+       FOR UPDATE OF vo;
+    IF NOT FOUND THEN
+        code := CASE WHEN p_volunteer_id IS NULL THEN 'not_a_volunteer' ELSE 'not_found' END;
+        RETURN;
     END IF;
     v_id := v.id; v_user_id := v.user_id; v_volunteer_number := v.volunteer_number; v_mobile := v.mobile;
     v_notify_by_sms := v.notify_by_sms; v_notify_by_email := v.notify_by_email;

@@ -203,24 +203,25 @@ def case_missing_skills_named_in_order():
     return {"shift_id": shift.pk, "volunteer": volunteer}, "not_eligible:skill"
 
 
-def case_qualification_expires_the_day_before():
+def _qualified_until(days: int):
+    """A shift in three days of a duty asking for a qualification held until today + ``days``."""
     post_type = PostTypeFactory()
     kind = QualificationTypeFactory()
     post_type.required_qualifications.add(kind)
     shift = shift_at(local(3, 9), 4, post=PostFactory(post_type=post_type))
     volunteer = VolunteerFactory()
-    QualificationFactory(volunteer=volunteer, qualification_type=kind, valid_until=timezone.localdate() + timedelta(2))
-    return {"shift_id": shift.pk, "volunteer": volunteer}, "not_eligible:qualification"
+    QualificationFactory(
+        volunteer=volunteer, qualification_type=kind, valid_until=timezone.localdate() + timedelta(days)
+    )
+    return {"shift_id": shift.pk, "volunteer": volunteer}
+
+
+def case_qualification_expires_the_day_before():
+    return _qualified_until(2), "not_eligible:qualification"
 
 
 def case_qualification_valid_on_the_day():
-    post_type = PostTypeFactory()
-    kind = QualificationTypeFactory()
-    post_type.required_qualifications.add(kind)
-    shift = shift_at(local(3, 9), 4, post=PostFactory(post_type=post_type))
-    volunteer = VolunteerFactory()
-    QualificationFactory(volunteer=volunteer, qualification_type=kind, valid_until=timezone.localdate() + timedelta(3))
-    return {"shift_id": shift.pk, "volunteer": volunteer}, "confirmed"
+    return _qualified_until(3), "confirmed"
 
 
 def case_uninsured():
