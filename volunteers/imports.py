@@ -1135,14 +1135,23 @@ def import_run(
     progress = progress or _no_progress
     sha256 = hashlib.sha256(content).hexdigest()
     if dry_run:
-        # Reads only: no transaction, so a dry run never holds SQLite's write lock.
-        return _validate_and_write(kind, file_name, content, actor, dry_run, sha256, progress)
+        connection = transaction.get_connection()
+        if connection.vendor != "postgresql" or connection.in_atomic_block:
+            # Reads only: no transaction, so a dry run never holds SQLite's write lock.
+            return _validate_and_write(kind, file_name, content, actor, dry_run, sha256, progress)
+        with transaction.atomic():
+            _one_snapshot(connection)
+            return _validate_and_write(kind, file_name, content, actor, dry_run, sha256, progress)
 
     # A concurrent import of the same people can pass validation alongside this one; the unique
-    # constraints then refuse one of them, and validating again reports those rows as duplicates.
+    # constraints then refuse one of them, and validating again finds those rows unchanged.
     for attempt in range(3):
         try:
+            connection = transaction.get_connection()
+            outermost = not connection.in_atomic_block
             with transaction.atomic():
+                if outermost:
+                    _one_snapshot(connection)
                 result = _validate_and_write(kind, file_name, content, actor, dry_run, sha256, progress)
                 if result.errors:
                     transaction.set_rollback(True)
@@ -1151,6 +1160,23 @@ def import_run(
             if attempt == 2:
                 raise
     raise AssertionError("unreachable")
+
+
+def _one_snapshot(connection) -> None:
+    """Make every read of this import see the database as of one moment (PostgreSQL).
+
+    Validation reads volunteers by mobile, then by ID number, then accounts by username. Under
+    READ COMMITTED each statement sees the commits made before it, so an import of the same
+    people committing between two of them would make this one see a volunteer by ID number but
+    not by mobile, or an account without its volunteer, and refuse rows that are in fact
+    unchanged. REPEATABLE READ reads one snapshot; the inserts still meet the rows committed
+    after it through the unique constraints, which raise IntegrityError and start a new attempt.
+    Only a transaction's first statement can choose its isolation, so this runs only when the
+    import opens the transaction; SQLite serialises writers anyway.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
 
 
 def _validate_and_write(kind, file_name, content, actor, dry_run, sha256, progress) -> ImportResult:

@@ -901,3 +901,54 @@ def test_the_same_file_imported_twice_at_once_creates_each_volunteer_once(world)
     assert Volunteer.objects.filter(mobile__startswith="1370001").count() == 40
     assert User.objects.filter(username__startswith="1370001").count() == 40
     assert ImportBatch.objects.count() == 2
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite serialises the two imports with its write lock")
+@pytest.mark.parametrize("between", ["_relations", "_check_duplicates"])
+def test_an_import_committed_between_the_reads_of_another_leaves_it_no_false_errors(world, monkeypatch, between):
+    """The same file imported by another session commits while this one is validating: after its
+    volunteer lookups (``_relations`` runs between them and the account lookup), or after it read
+    the reference data but before those lookups. This import must not report its rows as
+    duplicates of an account: it reads one snapshot, meets the other's rows at the unique
+    constraints, and validates again. (Without the snapshot the first case fails.)"""
+    import threading
+
+    from django.db import connections
+
+    rows = [
+        [f"志愿者{n}", f"1370002{n:04d}", make_id_number("320508", date(1992, 2, 2), n), "BANK1", "", "", "", "",
+         "", "", "", ""]
+        for n in range(10)
+    ]  # fmt: skip
+    content = csv_file(HEADER_ZH, *rows)
+    original = getattr(imports.VolunteerImport, between)
+    main_thread = threading.current_thread()
+    other: list = []
+
+    def the_other_import():
+        try:
+            other.append(import_run(kind="volunteers", file_name="b.csv", content=content, actor=world["staff"]))
+        except Exception as exc:  # asserted on below
+            other.append(exc)
+        finally:
+            connections.close_all()
+
+    def interleaved(*args, **kwargs):
+        if threading.current_thread() is main_thread and not other:
+            thread = threading.Thread(target=the_other_import)
+            thread.start()
+            thread.join(timeout=60)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(
+        imports.VolunteerImport, between, staticmethod(interleaved) if between == "_relations" else interleaved
+    )
+    result = import_run(kind="volunteers", file_name="a.csv", content=content, actor=world["staff"])
+
+    assert len(other) == 1 and other[0].errors == [] and other[0].created == 10, other
+    assert result.errors == [], result.errors
+    assert (result.created, result.unchanged) == (0, 10)
+    assert Volunteer.objects.filter(mobile__startswith="1370002").count() == 10
+    assert ImportBatch.objects.count() == 2
