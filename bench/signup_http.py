@@ -10,7 +10,7 @@
    shifts on one day, so every request is a legitimate sign-up: 201 confirmed or waitlisted.
 3. Starts gunicorn with config/deploy/gunicorn.conf.py and the production settings, warms it
    up, then for each concurrency level fires the plan from client processes (threads with
-   keep-alive ``http.client`` connections) and records every request's latency, the web
+   keep-alive connections of a small HTTP/1.1 client) and records every request's latency, the web
    processes' RSS (psutil) and the CPU used by gunicorn, PostgreSQL and the client.
 4. After each level checks the invariants in SQL (no shift over capacity, counters equal to the
    rows, one live assignment per volunteer and shift, no overlapping confirmed shifts), then
@@ -349,7 +349,9 @@ class Server:
     log: Path
 
     @classmethod
-    def start(cls, env: dict, workers: int, threads: int, log: Path, worker_class: str = "gthread") -> Server:
+    def start(
+        cls, env: dict, workers: int, threads: int, log: Path, worker_class: str = "gthread", reuse_port: bool = True
+    ) -> Server:
         port = free_port()
         server_env = {
             **env,
@@ -357,6 +359,7 @@ class Server:
             "GUNICORN_WORKERS": str(workers),
             "GUNICORN_THREADS": str(threads),
             "GUNICORN_WORKER_CLASS": worker_class,
+            "GUNICORN_REUSE_PORT": "true" if reuse_port else "false",
         }
         command = [str(Path(PYTHON).parent / "gunicorn"), "-c", "config/deploy/gunicorn.conf.py", "config.wsgi"]
         with log.open("wb") as out:
@@ -404,11 +407,42 @@ FLOOR_ENDPOINTS = [
 ]
 
 
-def _connect(port: int) -> http.client.HTTPConnection:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-    conn.connect()
-    conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return conn
+def _connect(port: int) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", port), timeout=120)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
+class Reply:
+    """Reads HTTP/1.1 answers off one socket: the status, the body, whether the server closes.
+
+    A load generator of its own rather than ``http.client``: that parses every answer's headers
+    with the ``email`` package, and its CPU comes out of the same 2 cores as the server's.
+    """
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock, self.buffer = sock, b""
+
+    def _more(self) -> None:
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise ConnectionResetError("the server closed the connection")
+        self.buffer += chunk
+
+    def read(self) -> tuple[int, bytes, bool]:
+        while (end := self.buffer.find(b"\r\n\r\n")) < 0:
+            self._more()
+        head, self.buffer = self.buffer[:end].decode("latin-1"), self.buffer[end + 4 :]
+        lines = head.split("\r\n")
+        status = int(lines[0].split(" ", 2)[1])
+        fields = {name.strip().lower(): value.strip() for name, _, value in (line.partition(":") for line in lines[1:])}
+        if "content-length" not in fields:
+            raise ValueError(f"an answer without Content-Length: {head!r}")
+        length = int(fields["content-length"])
+        while len(self.buffer) < length:
+            self._more()
+        body, self.buffer = self.buffer[:length], self.buffer[length:]
+        return status, body, fields.get("connection", "").lower() == "close"
 
 
 def client_process(port, jobs, threads, ready, go, results, keep_alive=True, path=SIGNUP_PATH) -> None:
@@ -427,33 +461,42 @@ def client_process(port, jobs, threads, ready, go, results, keep_alive=True, pat
     samples: dict[int, bytes] = {}
     retries = [0]
     connections = [_connect(port) for _ in range(threads)]
+    request_text = (
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Token {token}\r\n"
+        "Accept: application/json\r\nContent-Length: 0\r\n" + ("" if keep_alive else "Connection: close\r\n") + "\r\n"
+    )
 
-    def worker(conn: http.client.HTTPConnection) -> None:
+    def worker(sock: socket.socket) -> None:
+        reply = Reply(sock)
         while (i := next(counter)) < count:
             shift_id, token = jobs[i]
-            headers = {"Authorization": f"Token {token}", "Accept": "application/json", "Content-Length": "0"}
-            if not keep_alive:
-                headers["Connection"] = "close"
+            request = request_text.format(path=path.format(shift_id), port=port, token=token).encode()
             started = time.perf_counter()
             if not keep_alive:
-                conn.close()
+                sock.close()
                 with contextlib.suppress(OSError):
-                    conn = _connect(port)
-            status, body = 0, b"no answer"  # status 0: the connection failed twice
+                    sock = _connect(port)
+                    reply = Reply(sock)
+            status, body, closing = 0, b"no answer", False  # status 0: the connection failed twice
             for _attempt in (1, 2):
                 try:
-                    conn.request("POST", path.format(shift_id), headers=headers)
-                    response = conn.getresponse()
-                    status, body = response.status, response.read()
+                    sock.sendall(request)
+                    status, body, closing = reply.read()
                     break
-                except OSError as error:  # includes http.client.RemoteDisconnected
+                except OSError as error:
                     # A recycled worker closed the kept-alive connection: reconnect and send again.
                     body = repr(error).encode()
-                    conn.close()
+                    sock.close()
                     retries[0] += 1
                     with contextlib.suppress(OSError):
-                        conn = _connect(port)
+                        sock = _connect(port)
+                        reply = Reply(sock)
             ended = time.perf_counter()
+            if closing and keep_alive:  # the server ends this connection (a worker leaving): a new one
+                sock.close()
+                with contextlib.suppress(OSError):
+                    sock = _connect(port)
+                    reply = Reply(sock)
             latencies[i] = ended - started
             finished[i] = time.monotonic()
             statuses[i] = status
@@ -464,7 +507,7 @@ def client_process(port, jobs, threads, ready, go, results, keep_alive=True, pat
             else:
                 outcomes[i] = OUTCOME_OTHER
                 samples.setdefault(status, body[:300])
-        conn.close()
+        sock.close()
 
     workers = [threading.Thread(target=worker, args=(c,)) for c in connections]
     ready.put(os.getpid())
@@ -1291,8 +1334,10 @@ def reading(
         f"- **Latency is queueing, not locking.** {target.clients} closed-loop clients at {target.rate:.0f}/s wait "
         f"{target.clients / target.rate:.2f} s on average (Little's law) for a worker; with "
         f"{target.requests / shifts:.1f} sign-ups per bench shift per level, shift locks are rarely contended. "
-        f"Client connections per gthread worker were {m['spread']}: a kept-alive connection stays on the worker "
-        "that accepted it, so some workers queue while others idle (other settings in the table above).",
+        f"Client connections per gthread worker were {m['spread']}: each worker listens on a socket of its own "
+        "and the kernel spreads new connections over them (SO_REUSEPORT), but a kept-alive connection stays on "
+        "the worker that accepted it, so an uneven spread makes some workers queue while others idle (other "
+        "settings, one shared socket among them, in the table above).",
         "",
         "What would close the gap, largest first:",
         "",
@@ -1351,8 +1396,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--clients", default="32,128", help="concurrency levels, comma-separated (default 32,128)")
     parser.add_argument("--requests", type=int, default=3000, help="sign-ups per level (default 3000)")
     parser.add_argument("--warmup", type=int, default=600, help="warm-up sign-ups before the levels (default 600)")
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (default 4)")
-    parser.add_argument("--threads", type=int, default=2, help="gunicorn threads per worker (default 2)")
+    parser.add_argument(
+        "--workers", type=int, default=2, help="gunicorn workers (default 2, as gunicorn.conf.py on 2 cores)"
+    )
+    parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker (default 4)")
     parser.add_argument(
         "--also-try",
         default="",
@@ -1385,13 +1432,14 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-def _server_setting(text: str) -> tuple[int, int, bool, str]:
-    """``4x2`` (gthread, keep-alive clients), ``4x2:close`` (a new connection per request), or
+def _server_setting(text: str) -> tuple[int, int, bool, str, bool]:
+    """``4x2`` (gthread, keep-alive clients), ``4x2:close`` (a new connection per request),
+    ``4x2:shared`` (one listening socket for all workers instead of one each, SO_REUSEPORT), or
     ``6x1:sync`` (gunicorn's sync workers, which close every connection after its request)."""
     size, *modes = text.strip().lower().split(":")
     workers, threads = (int(n) for n in size.split("x"))
     worker_class = "sync" if "sync" in modes else "gthread"
-    return workers, threads, "close" not in modes and worker_class == "gthread", worker_class
+    return workers, threads, "close" not in modes and worker_class == "gthread", worker_class, "shared" not in modes
 
 
 def rerun_command(args) -> str:
@@ -1402,7 +1450,7 @@ def rerun_command(args) -> str:
         parts.append(f"--clients {args.clients}")
     if args.requests != 3000:
         parts.append(f"--requests {args.requests}")
-    if (args.workers, args.threads) != (4, 2):
+    if (args.workers, args.threads) != (2, 4):
         parts.append(f"--workers {args.workers} --threads {args.threads}")
     if args.also_try:
         parts.append(f"--also-try {args.also_try}")
@@ -1453,17 +1501,17 @@ def main() -> int:
         rounds: list[Round] = []
         extra_configs: list[tuple[str, Round]] = []
 
-        configs = [(args.workers, args.threads, True, "gthread", True)] + [
-            (w, t, k, c, False) for w, t, k, c in args.extra
+        configs = [(args.workers, args.threads, True, "gthread", True, True)] + [
+            (w, t, k, c, r, False) for w, t, k, c, r in args.extra
         ]
-        for workers, threads, keep_alive, worker_class, main_config in configs:
+        for workers, threads, keep_alive, worker_class, reuse_port, main_config in configs:
             connections.close_all()
             label = f"{workers} x {threads}" if worker_class == "gthread" else f"{workers} sync workers"
             label += "" if keep_alive or worker_class != "gthread" else ", a connection per request"
+            label += "" if reuse_port else ", one shared socket"
             print(f"== gunicorn: {label} ({worker_class})", flush=True)
-            server = Server.start(
-                env, workers, threads, workdir / f"gunicorn-{workers}x{threads}-{worker_class}.log", worker_class
-            )
+            log = workdir / f"gunicorn-{workers}x{threads}-{worker_class}{'' if reuse_port else '-shared'}.log"
+            server = Server.start(env, workers, threads, log, worker_class, reuse_port)
             try:
                 load_run(server, warm_plan, min(32, len(warm_plan)), args.client_processes)
                 bench_reset(data.shift_ids)
