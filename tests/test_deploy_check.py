@@ -1,13 +1,18 @@
-"""``manage.py check --deploy`` is clean under the production settings (secure cookies, HSTS, hosts)."""
+"""``manage.py check --deploy`` is clean under the production settings (secure cookies, HSTS, hosts),
+and the gunicorn settings give every worker a listening socket of its own."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import pytest
 from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,3 +59,73 @@ def test_production_refuses_to_start_without_secrets(tmp_path):
     result = manage(env, "check")
     assert result.returncode == 1
     assert "Set the SECRET_KEY environment variable" in result.stderr
+
+
+def _listening_inodes(port: int) -> set[str]:
+    """Inodes of the TCP sockets listening on ``port`` (state 0A in /proc/net/tcp)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as rows:
+            next(rows)
+            for row in rows:
+                fields = row.split()
+                if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    inodes.add(fields[9])
+    return inodes
+
+
+def _socket_inodes(pid: int) -> set[str]:
+    found = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            target = os.readlink(fd)
+            if target.startswith("socket:["):
+                found.add(target[8:-1])
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads Linux's /proc")
+@pytest.mark.parametrize(("reuse_port", "sockets"), [("true", 2), ("false", 1)])
+def test_each_gunicorn_worker_listens_on_a_socket_of_its_own(tmp_path, reuse_port, sockets):
+    """config/deploy/gunicorn.conf.py: with reuse_port every worker holds a listening socket of
+    its own (the kernel spreads connections over them); GUNICORN_REUSE_PORT=false shares one."""
+    import psutil
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = production_env(
+        tmp_path,
+        GUNICORN_BIND=f"127.0.0.1:{port}",
+        GUNICORN_WORKERS="2",
+        GUNICORN_THREADS="2",
+        GUNICORN_REUSE_PORT=reuse_port,
+    )
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "config/deploy/gunicorn.conf.py", "config.wsgi:application"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        workers: list = []
+        while time.monotonic() < deadline:
+            workers = psutil.Process(server.pid).children()
+            if len(workers) == 2 and len(_listening_inodes(port)) == sockets:
+                break
+            time.sleep(0.2)
+        listening = _listening_inodes(port)
+        per_worker = [_socket_inodes(worker.pid) & listening for worker in workers]
+        assert len(workers) == 2
+        assert len(listening) == sockets
+        assert all(len(held) == 1 for held in per_worker), per_worker
+        assert len(set().union(*per_worker)) == sockets
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as client:
+            client.sendall(b"GET /health/live/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            assert client.recv(64).startswith(b"HTTP/1.1 ")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
