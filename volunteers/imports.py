@@ -17,6 +17,7 @@ password string instead of one hash per row.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
@@ -1134,24 +1135,18 @@ def import_run(
         raise ServiceError("permission_denied")
     progress = progress or _no_progress
     sha256 = hashlib.sha256(content).hexdigest()
+    if dry_run and transaction.get_connection().vendor != "postgresql":
+        # Reads only: no transaction, so a dry run never holds SQLite's write lock.
+        return _validate_and_write(kind, file_name, content, actor, dry_run, sha256, progress)
     if dry_run:
-        connection = transaction.get_connection()
-        if connection.vendor != "postgresql" or connection.in_atomic_block:
-            # Reads only: no transaction, so a dry run never holds SQLite's write lock.
-            return _validate_and_write(kind, file_name, content, actor, dry_run, sha256, progress)
-        with transaction.atomic():
-            _one_snapshot(connection)
+        with _one_snapshot():
             return _validate_and_write(kind, file_name, content, actor, dry_run, sha256, progress)
 
     # A concurrent import of the same people can pass validation alongside this one; the unique
     # constraints then refuse one of them, and validating again finds those rows unchanged.
     for attempt in range(3):
         try:
-            connection = transaction.get_connection()
-            outermost = not connection.in_atomic_block
-            with transaction.atomic():
-                if outermost:
-                    _one_snapshot(connection)
+            with _one_snapshot():
                 result = _validate_and_write(kind, file_name, content, actor, dry_run, sha256, progress)
                 if result.errors:
                     transaction.set_rollback(True)
@@ -1162,8 +1157,9 @@ def import_run(
     raise AssertionError("unreachable")
 
 
-def _one_snapshot(connection) -> None:
-    """Make every read of this import see the database as of one moment (PostgreSQL).
+@contextlib.contextmanager
+def _one_snapshot() -> Iterator[None]:
+    """The import's transaction, its reads all seeing the database as of one moment (PostgreSQL).
 
     Validation reads volunteers by mobile, then by ID number, then accounts by username. Under
     READ COMMITTED each statement sees the commits made before it, so an import of the same
@@ -1174,9 +1170,13 @@ def _one_snapshot(connection) -> None:
     Only a transaction's first statement can choose its isolation, so this runs only when the
     import opens the transaction; SQLite serialises writers anyway.
     """
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+    connection = transaction.get_connection()
+    opens = not connection.in_atomic_block
+    with transaction.atomic():
+        if opens and connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        yield
 
 
 def _validate_and_write(kind, file_name, content, actor, dry_run, sha256, progress) -> ImportResult:

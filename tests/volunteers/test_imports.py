@@ -863,6 +863,16 @@ def test_admin_import_page(client, world):
 # --- Concurrency ----------------------------------------------------------------------------
 
 
+def people_file(mobile_prefix: str, born: date, count: int) -> bytes:
+    """A CSV of ``count`` volunteers of BANK1 with mobiles and ID numbers of their own."""
+    rows = [
+        [f"志愿者{n}", f"{mobile_prefix}{n:04d}", make_id_number("320508", born, n), "BANK1", "", "", "", "", "", "",
+         "", ""]
+        for n in range(count)
+    ]  # fmt: skip
+    return csv_file(HEADER_ZH, *rows)
+
+
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_the_same_file_imported_twice_at_once_creates_each_volunteer_once(world):
@@ -872,12 +882,7 @@ def test_the_same_file_imported_twice_at_once_creates_each_volunteer_once(world)
 
     from django.db import connections
 
-    rows = [
-        [f"志愿者{n}", f"1370001{n:04d}", make_id_number("320508", date(1991, 1, 1), n), "BANK1", "", "", "", "",
-         "", "", "", ""]
-        for n in range(40)
-    ]  # fmt: skip
-    content = csv_file(HEADER_ZH, *rows)
+    content = people_file("1370001", date(1991, 1, 1), 40)
     barrier = threading.Barrier(2)
     results: list = [None, None]
 
@@ -917,12 +922,7 @@ def test_an_import_committed_between_the_reads_of_another_leaves_it_no_false_err
 
     from django.db import connections
 
-    rows = [
-        [f"志愿者{n}", f"1370002{n:04d}", make_id_number("320508", date(1992, 2, 2), n), "BANK1", "", "", "", "",
-         "", "", "", ""]
-        for n in range(10)
-    ]  # fmt: skip
-    content = csv_file(HEADER_ZH, *rows)
+    content = people_file("1370002", date(1992, 2, 2), 10)
     original = getattr(imports.VolunteerImport, between)
     main_thread = threading.current_thread()
     other: list = []
