@@ -24,15 +24,18 @@ from __future__ import annotations
 import logging
 import math
 import smtplib
+import threading
 import time as monotonic_clock
+import zoneinfo
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from functools import partial
+from functools import lru_cache, partial
 
 from django.conf import settings
 from django.core import mail
+from django.core.signals import setting_changed
 from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import dateformat, timezone, translation
@@ -166,23 +169,35 @@ def render(kind: str, context: dict) -> tuple[str, str]:
 
 
 def _date_time(moment: datetime) -> str:
-    return dateformat.format(timezone.localtime(moment), pgettext("notification date and time", "M j, H:i"))
+    form = pgettext("notification date and time", "M j, H:i")
+    return _formatted(moment, form, translation.get_language(), timezone.get_current_timezone_name())
 
 
 def _clock(moment: datetime) -> str:
-    return dateformat.format(timezone.localtime(moment), "H:i")
+    return _formatted(moment, "H:i", translation.get_language(), timezone.get_current_timezone_name())
+
+
+@lru_cache(maxsize=4096)
+def _formatted(moment: datetime, form: str, language: str | None, time_zone: str) -> str:
+    """``moment`` in ``time_zone`` as ``form`` says, in ``language`` (the active one; month names
+    are translated): shifts share their hours, so the sweep and the sign-ups format the same few
+    moments again and again."""
+    return dateformat.format(timezone.localtime(moment, zoneinfo.ZoneInfo(time_zone)), form)
 
 
 def shift_context(shift: Shift) -> dict:
     """What every text says about a shift, in the active language."""
-    start, end = timezone.localtime(shift.starts_at), timezone.localtime(shift.ends_at)
-    ends = _clock(end) if end.date() == start.date() else _date_time(end)
     return {
         "community": shift.community.display_name,
         "post": shift.post.name,
-        "when": f"{_date_time(start)}–{ends}",
-        "start": _clock(start),
+        "when": shift_when(shift.starts_at, shift.ends_at),
+        "start": _clock(shift.starts_at),
     }
+
+
+def shift_when(starts_at: datetime, ends_at: datetime) -> str:
+    start, end = timezone.localdate(starts_at), timezone.localdate(ends_at)
+    return f"{_date_time(starts_at)}–{_clock(ends_at) if end == start else _date_time(ends_at)}"
 
 
 # --- Quiet hours --------------------------------------------------------------------------
@@ -479,6 +494,141 @@ def shift_event(event: str, *, shift_id: int, now: datetime | None = None) -> in
         assignment_event(event, assignment_id=assignment_id, now=now)
         count += 1
     return count
+
+
+# --- A self sign-up's rows, written by the database function -----------------------------
+
+# Where the waitlist position goes in a rendered text; a text holding it otherwise is not kept.
+_POSITION_MARK = "\ue000"
+SIGN_UP_TEXTS_KEPT = 4096  # shifts per process
+
+
+@dataclass(frozen=True, slots=True)
+class SignUpTexts:
+    """A shift's confirmation and waitlist texts in every language, and what they were written from.
+
+    ``communities_self_sign_up`` (migration 0012) takes them as parameters, checks the times and
+    names against the locked rows and writes the notification rows itself, so a sign-up is one
+    statement. ``texts`` holds five strings per language: confirmed subject and text, waitlisted
+    subject, and the waitlisted text before and after the position.
+    """
+
+    starts_at: datetime
+    ends_at: datetime
+    post_name: str
+    community_name: str
+    community_name_en: str
+    languages: tuple[str, ...]
+    texts: tuple[str, ...]
+
+    def parameters(self, now: datetime) -> list:
+        """The function's text parameters, after its nine rule parameters."""
+        return [
+            list(self.languages),
+            list(self.texts),
+            settings.NOTIFICATIONS["LANGUAGE"],
+            quiet_hours_end(now),
+            self.starts_at,
+            self.ends_at,
+            self.post_name,
+            self.community_name,
+            self.community_name_en,
+        ]
+
+
+def sign_up_texts(
+    starts_at: datetime, ends_at: datetime, post_name: str, community_name: str, community_name_en: str
+) -> SignUpTexts | None:
+    """A shift's texts in every language (as ``assignment_event`` renders them), or None when a
+    name holds the position mark."""
+    languages = tuple(code for code, _name in settings.LANGUAGES)
+    community = Community(name=community_name, name_en=community_name_en)
+    texts: list[str] = []
+    for language in languages:
+        with translation.override(language):
+            context = {
+                "community": community.display_name,
+                "post": post_name,
+                "when": shift_when(starts_at, ends_at),
+                "start": _clock(starts_at),
+            }
+            confirmed = render(CONFIRMED, context)
+            subject, body = render(WAITLISTED, {**context, "position": _POSITION_MARK})
+        if body.count(_POSITION_MARK) != 1 or _POSITION_MARK in "".join((*confirmed, subject)):
+            return None
+        before, _mark, after = body.partition(_POSITION_MARK)
+        texts += [*confirmed, subject, before, after]
+    return SignUpTexts(starts_at, ends_at, post_name, community_name, community_name_en, languages, tuple(texts))
+
+
+# Rendered texts by (shift id, time zone), oldest first; any settings change empties it.
+_sign_up_texts: dict[tuple[int, str], SignUpTexts] = {}
+_sign_up_texts_lock = threading.Lock()
+
+_SHIFT_NAMES_SQL = """
+    SELECT sh.starts_at, sh.ends_at, p.name, c.name, c.name_en
+      FROM communities_shift sh
+      JOIN communities_post p ON p.id = sh.post_id
+      JOIN communities_community c ON c.id = sh.community_id
+     WHERE sh.id = %s"""
+
+
+def sign_up_texts_kept(shift_id: int) -> SignUpTexts | None:
+    return _sign_up_texts.get((shift_id, timezone.get_current_timezone_name()))
+
+
+def sign_up_texts_for(shift_id: int) -> SignUpTexts | None:
+    """The texts for a sign-up to ``shift_id``: kept from an earlier one in this process, else
+    rendered from the shift's times and names (one light query, no lock: the sign-up function
+    checks them under its lock) and kept. None if there is no such shift."""
+    texts = sign_up_texts_kept(shift_id)
+    if texts is not None:
+        return texts
+    with connection.cursor() as cursor:
+        cursor.execute(_SHIFT_NAMES_SQL, [shift_id])
+        found = cursor.fetchone()
+    if found is None:
+        return None
+    texts = sign_up_texts(*found)
+    if texts is not None:
+        with _sign_up_texts_lock:
+            while len(_sign_up_texts) >= SIGN_UP_TEXTS_KEPT:
+                del _sign_up_texts[next(iter(_sign_up_texts))]
+            _sign_up_texts[(shift_id, timezone.get_current_timezone_name())] = texts
+    return texts
+
+
+def sign_up_texts_forget(shift_id: int | None = None, **_signal) -> None:
+    with _sign_up_texts_lock:
+        if shift_id is None:
+            _sign_up_texts.clear()
+        else:
+            _sign_up_texts.pop((shift_id, timezone.get_current_timezone_name()), None)
+
+
+setting_changed.connect(sign_up_texts_forget, dispatch_uid="communities.notifications.sign_up_texts")
+
+
+def signed_up_in_database(assignment: Assignment, now: datetime) -> None:
+    """Send the rows ``communities_self_sign_up`` wrote for ``assignment`` once they commit.
+
+    The keys and times are those ``assignment_event`` gives the same sign-up, so the rows due now
+    are the rows the function made due.
+    """
+    shift = assignment.shift
+    kind = CONFIRMED if assignment.status == Status.CONFIRMED else WAITLISTED
+    rows = _drafts(
+        kind=kind,
+        assignment_id=assignment.pk,
+        shift_id=shift.pk,
+        recipient=volunteer_recipient(assignment.volunteer),
+        subject="",
+        body="",
+        urgent=_urgent(kind, shift, now),
+        ref="",
+        now=now,
+    )
+    _send_after_commit(_due_keys(rows, now))
 
 
 # --- The minute sweep: time-driven messages -----------------------------------------------

@@ -335,22 +335,41 @@ def _sign_up_in_python(
 
 _BIGINT_MAX = 2**63 - 1
 _ONE_LIVE_PLACE = "one_live_assignment_per_volunteer_and_shift"
-_SIGN_UP_SQL = "SELECT * FROM communities_self_sign_up(%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+_SIGN_UP_SQL = (
+    "SELECT * FROM communities_self_sign_up(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+)
+_NO_TEXTS = [None] * 9
 
 
-@retry_on_conflict
-@transaction.atomic
 def _sign_up_in_database(*, shift_id: int, volunteer: Volunteer | None, user, now: datetime | None) -> Assignment:
-    """A volunteer's own sign-up through ``communities_self_sign_up`` (migration 0011): the same
-    locks, rules and writes as ``_sign_up_in_python`` in one statement; the notification rows
-    follow in this transaction, built from what the function returns."""
+    """A volunteer's own sign-up through ``communities_self_sign_up`` (migrations 0011, 0012): the
+    same locks, rules and writes as ``_sign_up_in_python``.
+
+    The function is given the shift's notification texts (``notifications.SignUpTexts``, kept
+    per process) and writes the rows too, so the sign-up is that one statement. Where there are
+    no texts (no such shift, a name holding the position mark) or they no longer match the shift,
+    it runs in a transaction with the rows inserted here.
+    """
     if not 0 < shift_id <= _BIGINT_MAX:  # no such row; out of bigint's range, no such function either
         raise ServiceError("not_found")
-    now = now or timezone.now()
-    rules = settings.RULES
     if volunteer is None and user is None:
         raise ServiceError("not_found")
-    params = [
+    from . import notifications
+
+    now = now or timezone.now()
+    texts = notifications.sign_up_texts_for(shift_id)
+    if texts is not None:
+        assignment = _sign_up_in_one_statement(shift_id, volunteer, user, now, texts)
+        if assignment is not None:
+            notifications.signed_up_in_database(assignment, now)
+            return assignment
+        notifications.sign_up_texts_forget(shift_id)
+    return _sign_up_in_transaction(shift_id, volunteer, user, now)
+
+
+def _sign_up_parameters(shift_id: int, volunteer: Volunteer | None, user, now: datetime) -> list:
+    rules = settings.RULES
+    return [
         shift_id,
         volunteer.pk if user is None else None,  # as the Python form: the user's own profile first
         user.pk if user is not None else None,
@@ -361,15 +380,61 @@ def _sign_up_in_database(*, shift_id: int, volunteer: Volunteer | None, user, no
         int(rules["MAX_HOURS_PER_DAY"] * 60),
         rules["MINOR_AGE"],
     ]
+
+
+@retry_on_conflict
+def _sign_up_in_one_statement(shift_id, volunteer, user, now, texts) -> Assignment | None:
+    """The sign-up and its notification rows in one statement: in autocommit its own transaction,
+    inside a caller's transaction a savepoint. None when the texts are stale (nothing written)."""
+    params = _sign_up_parameters(shift_id, volunteer, user, now) + texts.parameters(now)
+    if connection.in_atomic_block:
+        with transaction.atomic():
+            row = _sign_up_call(params)
+    else:
+        row = _sign_up_call(params)
+    if row.code == "stale_texts":
+        return None
+    return _signed_up(row, shift_id, user, now)
+
+
+@retry_on_conflict
+@transaction.atomic
+def _sign_up_in_transaction(shift_id, volunteer, user, now) -> Assignment:
+    """The function without texts, then the notification rows from Python, in one transaction."""
+    assignment = _signed_up(
+        _sign_up_call(_sign_up_parameters(shift_id, volunteer, user, now) + _NO_TEXTS), shift_id, user, now
+    )
+    _after_commit(
+        "confirmed" if assignment.status == Status.CONFIRMED else "waitlisted", assignment, loaded=True, now=now
+    )
+    return assignment
+
+
+def _sign_up_call(params: list) -> SimpleNamespace:
     try:
         with connection.cursor() as cursor:
             cursor.execute(_SIGN_UP_SQL, params)
-            names = [column.name for column in cursor.description]  # the function's OUT columns
-            row = SimpleNamespace(**dict(zip(names, cursor.fetchone(), strict=True)))
+            names, row = _sign_up_columns(cursor), cursor.fetchone()
     except IntegrityError as error:  # a live place the locks did not see: refused like the Python form
         if getattr(getattr(error.__cause__, "diag", None), "constraint_name", None) != _ONE_LIVE_PLACE:
             raise
         raise ServiceError("already_signed_up") from None
+    return SimpleNamespace(**dict(zip(names, row, strict=True)))
+
+
+_sign_up_column_names: list[str] = []
+
+
+def _sign_up_columns(cursor) -> list[str]:
+    """The function's OUT columns, read from the first answer's description (fixed by the migration)."""
+    if not _sign_up_column_names:
+        _sign_up_column_names[:] = [column.name for column in cursor.description]
+    return _sign_up_column_names
+
+
+def _signed_up(row: SimpleNamespace, shift_id: int, user, now: datetime) -> Assignment:
+    """The assignment the function made, with its shift (post, duty, community) and volunteer; or
+    its refusal raised."""
     if row.code:
         raise _refusal(row)
 
@@ -433,7 +498,6 @@ def _sign_up_in_database(*, shift_id: int, volunteer: Volunteer | None, user, no
     assignment.shift, assignment.volunteer = shift, volunteer
     if row.a_status == Status.WAITLISTED:
         assignment.waitlist_position = row.a_position
-    _after_commit("confirmed" if confirmed else "waitlisted", assignment, loaded=True, now=now)
     return assignment
 
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import logging
 
+from django.contrib.messages.middleware import MessageMiddleware
+from django.contrib.messages.storage import default_storage
 from django.http import HttpResponse, JsonResponse
 from django.template.loader import render_to_string
+from django.utils.functional import SimpleLazyObject, empty
 
 from config.db import database_unavailable
 from config.errors import error_body
@@ -41,3 +44,21 @@ class DatabaseUnavailableMiddleware:
             response = HttpResponse(body, status=503)
         response["Retry-After"] = "5"
         return response
+
+
+class LazyMessageMiddleware(MessageMiddleware):
+    """Django's messages, with the storage built when a request first touches it.
+
+    ``MessageMiddleware`` builds the cookie-and-session storage (and its cookie signer) for every
+    request; API requests never read or add a message. A storage nobody touched has nothing to
+    save, so its response is left alone, as Django's own ``update`` would leave it.
+    """
+
+    def process_request(self, request):
+        request._messages = SimpleLazyObject(lambda: default_storage(request))
+
+    def process_response(self, request, response):
+        messages = getattr(request, "_messages", None)
+        if isinstance(messages, SimpleLazyObject) and messages._wrapped is empty:
+            return response
+        return super().process_response(request, response)

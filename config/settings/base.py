@@ -36,7 +36,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "config.middleware.LazyMessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -81,6 +81,10 @@ def tune_database(db: dict) -> dict:
             }
         )
     else:
+        if db["ENGINE"] == "django.db.backends.postgresql":
+            # The same backend with a health check that polls the socket before it sends SELECT 1
+            # (config/postgresql/base.py).
+            db["ENGINE"] = "config.postgresql"
         db.setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
         db.setdefault("CONN_HEALTH_CHECKS", True)
         # Parameters bound by the server and statements prepared once per connection: PostgreSQL

@@ -12,16 +12,19 @@ from __future__ import annotations
 
 import random
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from communities import services
+from communities import notifications, services
 from communities.models import Assignment, Notification, Shift
 from config.errors import ServiceError
 from tests.factories import (
     AssignmentFactory,
+    CommunityFactory,
     PostFactory,
     PostTypeFactory,
     QualificationFactory,
@@ -97,11 +100,18 @@ def _python(**kwargs):
     return services._sign_up_in_python(source=Assignment.Source.SELF, actor=None, override_reason="", **kwargs)
 
 
+def _in_transaction(*, shift_id, volunteer, user, now):
+    return services._sign_up_in_transaction(shift_id, volunteer, user, now)
+
+
 def both_forms(*, shift_id, volunteer=None, user=None, now=None):
+    """Python; the function with the notification rows inserted from Python in its transaction;
+    the function writing the rows itself from the texts it is given: three equal answers."""
     kwargs = {"shift_id": shift_id, "volunteer": volunteer, "user": user, "now": now or timezone.now()}
     python = _answer(_python, kwargs)
-    database = _answer(services._sign_up_in_database, kwargs)
-    assert database == python
+    assert _answer(_in_transaction, kwargs) == python
+    notifications.sign_up_texts_forget()
+    assert _answer(services._sign_up_in_database, kwargs) == python
     return python
 
 
@@ -139,6 +149,28 @@ def case_full_shift():
     AssignmentFactory(shift=shift, status=Assignment.Status.WAITLISTED, waitlist_order=1)
     Shift.objects.filter(pk=shift.pk).update(waitlist_count=1, waitlist_seq=1)
     return {"shift_id": shift.pk, "volunteer": VolunteerFactory()}, "waitlisted"
+
+
+def case_message_language_english():
+    shift = ShiftFactory(community=CommunityFactory(name="幸福社区", name_en="Xingfu"))
+    return {"shift_id": shift.pk, "volunteer": VolunteerFactory(message_language="en")}, "confirmed"
+
+
+def case_message_language_english_waitlisted():
+    shift = ShiftFactory(capacity=1, community=CommunityFactory(name="幸福社区", name_en=""))
+    AssignmentFactory(shift=shift)
+    Shift.objects.filter(pk=shift.pk).update(confirmed_count=1)
+    return {"shift_id": shift.pk, "volunteer": VolunteerFactory(message_language="en")}, "waitlisted"
+
+
+def case_no_sms_no_email():
+    volunteer = VolunteerFactory(notify_by_sms=False, notify_by_email=False)
+    return {"shift_id": ShiftFactory().pk, "volunteer": volunteer}, "confirmed"
+
+
+def case_email_too():
+    volunteer = VolunteerFactory(notify_by_email=True, user=UserFactory(email="v@example.org"))
+    return {"shift_id": ShiftFactory().pk, "volunteer": volunteer}, "confirmed"
 
 
 def case_no_shift():
@@ -443,3 +475,89 @@ def test_the_function_inserts_every_column_of_an_assignment():
     columns = {name.strip() for name in listed.split(",")}
     expected = {field.column for field in Assignment._meta.concrete_fields if not field.primary_key}
     assert columns == expected
+
+
+# --- The function writing the notification rows (migration 0012) ------------------------------
+
+
+@pytest.mark.parametrize("starts_hour", [6, 9], ids=["starts-before-quiet-hours-end", "starts-after"])
+def test_quiet_hours_alike(settings, starts_hour):
+    # 23:00 is inside the quiet hours (22:00-07:00): the SMS waits for 07:00 unless the shift starts first.
+    settings.NOTIFICATIONS = {**settings.NOTIFICATIONS, "QUIET_HOURS_START": "22:00", "QUIET_HOURS_END": "07:00"}
+    shift = shift_at(local(3, starts_hour), 2)
+    answer = both_forms(shift_id=shift.pk, volunteer=VolunteerFactory(), now=local(2, 23))
+    sms = [message for message in answer["messages"] if message["channel"] == "sms"]
+    assert len(sms) == 1 and sms[0]["urgent"] is (starts_hour == 6)
+
+
+def test_texts_of_a_changed_shift_are_not_used():
+    shift = ShiftFactory()
+    assert notifications.sign_up_texts_for(shift.pk) is not None
+    Shift.objects.filter(pk=shift.pk).update(
+        starts_at=shift.starts_at + timedelta(hours=1), ends_at=shift.ends_at + timedelta(hours=1)
+    )
+    volunteer = VolunteerFactory()
+    before = _fingerprint()
+    stale = services._sign_up_in_one_statement(
+        shift.pk, volunteer, None, timezone.now(), notifications.sign_up_texts_kept(shift.pk)
+    )
+    assert stale is None
+    assert _fingerprint() == before, "stale texts changed the database"
+
+    # The service falls back to the transaction, writes the new time and forgets the old texts.
+    assignment = services._sign_up_in_database(shift_id=shift.pk, volunteer=volunteer, user=None, now=None)
+    shift.refresh_from_db()
+    with transaction.atomic():
+        expected = notifications.shift_context(Shift.objects.select_related("post", "community").get(pk=shift.pk))
+    body = Notification.objects.get(assignment_id=assignment.pk, channel="inapp").body
+    assert expected["when"] in body
+    assert notifications.sign_up_texts_kept(shift.pk) is None
+
+
+def test_texts_of_a_renamed_community_are_not_used():
+    shift = ShiftFactory()
+    assert notifications.sign_up_texts_for(shift.pk) is not None
+    type(shift.community).objects.filter(pk=shift.community_id).update(name="改名社区")
+    assignment = services._sign_up_in_database(shift_id=shift.pk, volunteer=VolunteerFactory(), user=None, now=None)
+    assert "改名社区" in Notification.objects.get(assignment_id=assignment.pk, channel="inapp").body
+
+
+def test_a_name_holding_the_position_mark_keeps_no_texts():
+    shift = ShiftFactory(post=PostFactory(name="岗\ue000位"))
+    assert notifications.sign_up_texts_for(shift.pk) is None
+    assert outcome(both_forms(shift_id=shift.pk, volunteer=VolunteerFactory())) == "confirmed"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_statement_commits_on_its_own_and_the_rows_are_sent(settings):
+    from communities.sms import read_outbox
+
+    settings.NOTIFICATIONS = {**settings.NOTIFICATIONS, "QUIET_HOURS_START": "", "QUIET_HOURS_END": ""}
+    notifications.sign_up_texts_forget()
+    shift = ShiftFactory(capacity=1)
+    first = services._sign_up_in_database(shift_id=shift.pk, volunteer=VolunteerFactory(), user=None, now=None)
+    assert notifications.sign_up_texts_kept(shift.pk) is not None  # read for the first sign-up, kept
+
+    volunteer = VolunteerFactory()
+    with CaptureQueriesContext(connection) as queries:
+        second = services._sign_up_in_database(shift_id=shift.pk, volunteer=volunteer, user=None, now=None)
+    # The function alone; then only the (eager) send task's own statements, which read the rows
+    # the function wrote, committed.
+    assert "communities_self_sign_up" in queries[0]["sql"]
+    assert not any("communities_self_sign_up" in query["sql"] for query in queries[1:])
+    assert not any("INSERT" in query["sql"] for query in queries)
+    assert (first.status, second.status, second.waitlist_position) == ("confirmed", "waitlisted", 1)
+    rows = {
+        row["channel"]: row
+        for row in Notification.objects.filter(assignment_id=second.pk).values(
+            "channel", "kind", "body", "state", "key"
+        )
+    }
+    assert set(rows) == {"inapp", "sms"}
+    assert rows["inapp"]["kind"] == "waitlisted" and rows["inapp"]["state"] == "sent"
+    with transaction.atomic():
+        context = notifications.shift_context(Shift.objects.select_related("post", "community").get(pk=shift.pk))
+    assert rows["inapp"]["body"] == notifications.render("waitlisted", {**context, "position": 1})[1]
+    # Handed over after the commit: the (eager) send task sent the SMS.
+    assert rows["sms"]["state"] == "sent"
+    assert rows["sms"]["key"] in read_outbox(Path(settings.NOTIFICATIONS["SMS_FILE"]))[0]

@@ -6,8 +6,8 @@ import pytest
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
-from communities import services
-from communities.models import Assignment, Shift
+from communities import notifications, services
+from communities.models import Assignment, Notification, Shift
 from tests.factories import (
     AssignmentFactory,
     CommunityFactory,
@@ -254,22 +254,29 @@ def test_assignment_list_query_count_is_fixed(client_for, volunteer, django_asse
 
 
 @pytest.mark.parametrize("full", [False, True], ids=["confirmed", "waitlisted"])
-def test_signup_query_count_is_pinned(client_for, volunteer, django_assert_num_queries, full):
+@pytest.mark.parametrize("texts_kept", [False, True], ids=["first-in-process", "texts-kept"])
+def test_signup_query_count_is_pinned(client_for, volunteer, django_assert_num_queries, full, texts_kept):
     shift = ShiftFactory(capacity=1)
     if full:
         client_for(VolunteerFactory()).post(f"/api/v1/shifts/{shift.pk}/signup/")
+    notifications.sign_up_texts_forget()
+    if texts_kept:
+        notifications.sign_up_texts_for(shift.pk)
     client = client_for(volunteer)
     # Python form: token+user; shift locked with post, post type, community; the post type's
     # requirements (one UNION); the volunteer locked; their live place on this shift and their
     # nearby shifts; the counter (place or ticket); the assignment; the notification rows.
-    # Database function (PostgreSQL): token+user; the function; the notification rows. Nothing
-    # after. Two more here: the test's own transaction turns the service's into a savepoint and
-    # its release.
-    with django_assert_num_queries((3 if services.signs_up_in_database() else 8) + 2):
+    # Database function (PostgreSQL): token+user; the shift's times and names for the texts,
+    # unless this process kept them from an earlier sign-up; the function, which writes the
+    # notification rows too. Nothing after. Two more here: the test's own transaction turns the
+    # service's statement into a savepoint and its release.
+    expected = (2 if texts_kept else 3) if services.signs_up_in_database() else 8
+    with django_assert_num_queries(expected + 2):
         response = client.post(f"/api/v1/shifts/{shift.pk}/signup/")
     assert response.status_code == 201
     body = response.json()
     assert (body["status"], body["waitlist_position"]) == (("waitlisted", 1) if full else ("confirmed", None))
+    assert Notification.objects.filter(assignment_id=body["id"], channel="inapp").count() == 1
 
 
 def test_signup_reads_the_volunteers_skills_only_when_the_post_requires_some(client_for, django_assert_num_queries):

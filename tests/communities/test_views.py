@@ -164,6 +164,26 @@ def test_sign_up_confirms_and_says_so(logged_in, volunteer):
     assert messages_of(response)[0].startswith("报名成功")
 
 
+def test_a_message_waits_through_api_requests_that_never_read_it(logged_in, volunteer, monkeypatch):
+    from django.contrib.messages import storage
+
+    built = []
+    original = storage.default_storage
+    monkeypatch.setattr(
+        "config.middleware.default_storage", lambda request: built.append(request.path) or original(request)
+    )
+    shift = ShiftFactory(capacity=2)
+    logged_in.post(reverse("shift-sign-up", args=[shift.pk]))  # the message is stored, not yet shown
+    assert built == [reverse("shift-sign-up", args=[shift.pk])]
+
+    api = logged_in.get("/api/v1/me/")  # the same session, through the API: no storage built
+    assert api.status_code == 200 and len(built) == 1
+
+    response = logged_in.get(reverse("shift-detail", args=[shift.pk]))
+    assert messages_of(response)[0].startswith("报名成功")
+    assert messages_of(logged_in.get(reverse("shift-detail", args=[shift.pk]))) == []  # shown once
+
+
 def test_sign_up_on_a_full_shift_joins_the_waitlist_with_position(logged_in, volunteer):
     shift = ShiftFactory(capacity=1)
     AssignmentFactory(shift=shift)
