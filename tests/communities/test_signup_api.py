@@ -260,7 +260,7 @@ def test_signup_query_count_is_pinned(client_for, volunteer, django_assert_num_q
     if full:
         client_for(VolunteerFactory()).post(f"/api/v1/shifts/{shift.pk}/signup/")
     notifications.sign_up_texts_forget()
-    if texts_kept:
+    if texts_kept and services.signs_up_in_database():
         notifications.sign_up_texts_for(shift.pk)
     client = client_for(volunteer)
     # Python form: token+user; shift locked with post, post type, community; the post type's

@@ -60,7 +60,10 @@ def test_work_goes_on_without_redis_and_nothing_is_lost_or_doubled(tmp_path):
     token = Token.objects.create(user=volunteer.user).key
     coordinator = UserFactory(username="drill-coordinator")
     coordinator_token = Token.objects.create(user=coordinator).key
-    future = ShiftFactory(capacity=3)
+    # Two days ahead: the volunteer is at a post now, and a shift tomorrow morning would fall
+    # inside the rest period when the drill runs late in the evening.
+    ahead = timezone.now() + timedelta(days=2)
+    future = ShiftFactory(capacity=3, starts_at=ahead, ends_at=ahead + timedelta(hours=3))
     future.community.coordinators.add(coordinator)
     start = timezone.now() - timedelta(minutes=5)
     running = ShiftFactory(post=future.post, starts_at=start, ends_at=start + timedelta(hours=3))
