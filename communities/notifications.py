@@ -187,17 +187,17 @@ def _formatted(moment: datetime, form: str, language: str | None, time_zone: str
 
 def shift_context(shift: Shift) -> dict:
     """What every text says about a shift, in the active language."""
+    return _context(shift.community, shift.post.name, shift.starts_at, shift.ends_at)
+
+
+def _context(community: Community, post_name: str, starts_at: datetime, ends_at: datetime) -> dict:
+    same_day = timezone.localdate(starts_at) == timezone.localdate(ends_at)
     return {
-        "community": shift.community.display_name,
-        "post": shift.post.name,
-        "when": shift_when(shift.starts_at, shift.ends_at),
-        "start": _clock(shift.starts_at),
+        "community": community.display_name,
+        "post": post_name,
+        "when": f"{_date_time(starts_at)}–{_clock(ends_at) if same_day else _date_time(ends_at)}",
+        "start": _clock(starts_at),
     }
-
-
-def shift_when(starts_at: datetime, ends_at: datetime) -> str:
-    start, end = timezone.localdate(starts_at), timezone.localdate(ends_at)
-    return f"{_date_time(starts_at)}–{_clock(ends_at) if end == start else _date_time(ends_at)}"
 
 
 # --- Quiet hours --------------------------------------------------------------------------
@@ -546,12 +546,7 @@ def sign_up_texts(
     texts: list[str] = []
     for language in languages:
         with translation.override(language):
-            context = {
-                "community": community.display_name,
-                "post": post_name,
-                "when": shift_when(starts_at, ends_at),
-                "start": _clock(starts_at),
-            }
+            context = _context(community, post_name, starts_at, ends_at)
             confirmed = render(CONFIRMED, context)
             subject, body = render(WAITLISTED, {**context, "position": _POSITION_MARK})
         if body.count(_POSITION_MARK) != 1 or _POSITION_MARK in "".join((*confirmed, subject)):
