@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from communities import notifications, services
 from communities.models import Assignment, Notification, Shift
@@ -555,9 +555,10 @@ def test_one_statement_commits_on_its_own_and_the_rows_are_sent(settings):
     }
     assert set(rows) == {"inapp", "sms"}
     assert rows["inapp"]["kind"] == "waitlisted" and rows["inapp"]["state"] == "sent"
-    with transaction.atomic():
+    with transaction.atomic(), translation.override(settings.NOTIFICATIONS["LANGUAGE"]):  # the volunteer's
         context = notifications.shift_context(Shift.objects.select_related("post", "community").get(pk=shift.pk))
-    assert rows["inapp"]["body"] == notifications.render("waitlisted", {**context, "position": 1})[1]
+        expected = notifications.render("waitlisted", {**context, "position": 1})[1]
+    assert rows["inapp"]["body"] == expected
     # Handed over after the commit: the (eager) send task sent the SMS.
     assert rows["sms"]["state"] == "sent"
     assert rows["sms"]["key"] in read_outbox(Path(settings.NOTIFICATIONS["SMS_FILE"]))[0]
