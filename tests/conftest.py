@@ -29,6 +29,18 @@ def fresh_cache():
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def default_language():
+    """Every test starts in the default language. LocaleMiddleware activates the request's
+    language on the thread and leaves it there, so without this a test would render its own
+    text in whatever language an earlier test's request asked for."""
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.deactivate()
+
+
 @pytest.fixture
 def api_client():
     return APIClient()

@@ -26,3 +26,24 @@ def test_placeholders_survive_translation():
         translations = list(entry.msgstr_plural.values()) if entry.msgid_plural else [entry.msgstr]
         for text in translations:
             assert sorted(set(placeholder.findall(text))) == wanted, entry.msgid
+
+
+# The next two tests run in this order on one worker: the first leaves English active on the
+# thread, as any request with Accept-Language: en does, and the second must still start in the
+# default language (tests/conftest.py, default_language).
+@pytest.mark.django_db
+@pytest.mark.xdist_group("language-reset")
+def test_a_request_in_english_leaves_english_active_on_the_thread(client):
+    from django.utils import translation
+
+    response = client.get("/api/v1/me/", HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code in (401, 403)
+    assert response.json()["message"] == "Authentication is required."
+    assert translation.get_language() == "en"
+
+
+@pytest.mark.xdist_group("language-reset")
+def test_the_next_test_starts_in_the_default_language(settings):
+    from django.utils import translation
+
+    assert translation.get_language() == settings.LANGUAGE_CODE
