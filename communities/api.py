@@ -12,6 +12,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from config.errors import ServiceError
+from config.pagination import WindowCountPagination
 from volunteers.selectors import user_volunteer
 
 from . import attendance, coordination, coordinator_api, selectors, services
@@ -172,12 +173,13 @@ class ShiftViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     @action(detail=True, methods=["get"])
     def candidates(self, request, pk=None):
         shift = self._managed_shift(pk)
-        page = self.paginate_queryset(selectors.shift_candidates(shift=shift))
-        offset = (self.paginator.page.number - 1) * self.paginator.get_page_size(request)
-        for rank, volunteer in enumerate(page, start=offset + 1):
+        # Ranking computes every candidate before the first: the total comes with the page.
+        paginator = WindowCountPagination()
+        page = paginator.paginate_queryset(selectors.shift_candidates(shift=shift), request, view=self)
+        for rank, volunteer in enumerate(page, start=paginator.page.start_index()):
             volunteer.rank = rank
             volunteer.reason = candidate_reason(volunteer)
-        return self.get_paginated_response(CandidateSerializer(page, many=True).data)
+        return paginator.get_paginated_response(CandidateSerializer(page, many=True).data)
 
     @extend_schema(
         tags=["coordination"],

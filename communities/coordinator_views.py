@@ -23,6 +23,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from config.errors import ServiceError
+from config.pagination import WindowCountPaginator
 from volunteers.decorators import role_required
 from volunteers.models import Team, Volunteer
 from volunteers.selectors import can_coordinate, is_committee_staff, user_volunteer
@@ -151,7 +152,7 @@ def coordinator_candidates(request, shift_id: int):
     shift = get_object_or_404(
         selectors.shifts_managed_by(request.user).select_related("post__post_type", "community"), pk=shift_id
     )
-    page = Paginator(selectors.shift_candidates(shift=shift), 20).get_page(request.GET.get("page"))
+    page = WindowCountPaginator(selectors.shift_candidates(shift=shift), 20).get_page(request.GET.get("page"))
     from .api import candidate_reason
 
     for rank, volunteer in enumerate(page.object_list, start=page.start_index()):

@@ -238,43 +238,47 @@ def shift_candidates(*, shift: Shift) -> QuerySet:
     from datetime import timedelta
 
     from django.conf import settings
-    from django.db.models import Case, DurationField, ExpressionWrapper, IntegerField, Sum, Value, When
+    from django.db.models import Case, DurationField, ExpressionWrapper, IntegerField, Max, Sum, Value, When
 
     from .eligibility import eligible_volunteers_q
 
     post_type = shift.post.post_type
     rest = timedelta(hours=settings.RULES["MIN_REST_HOURS"])
-    # Uncorrelated sets, each computed once from the shifts in a time window (an index range on
-    # the shift's start), so the planner hashes them instead of probing per volunteer.
-    # No shift lasts more than a day (a database constraint), so a lower bound on the start
-    # keeps each window a narrow range of the start-time index.
+    # The volunteers to leave out are an uncorrelated set, computed once from the shifts in a time
+    # window (an index range on the shift's start), so the planner hashes it instead of probing
+    # per volunteer. No shift lasts more than a day (a database constraint), so a lower bound on
+    # the start keeps the window a narrow range of the start-time index.
     longest = MAX_SHIFT_LENGTH
-    busy = Assignment.objects.filter(
-        status__in=(Assignment.Status.CONFIRMED, Assignment.Status.COMPLETED),
-        shift__starts_at__lt=shift.ends_at + rest,
-        shift__starts_at__gt=shift.starts_at - rest - longest,
-        shift__ends_at__gt=shift.starts_at - rest,
-    ).values("volunteer_id")
-    taken = (
-        Assignment.objects.filter(shift_id=shift.pk).exclude(status=Assignment.Status.CANCELLED).values("volunteer_id")
-    )
     day_start = timezone.localtime(shift.starts_at).replace(hour=0, minute=0, second=0, microsecond=0)
     day_end = timezone.localtime(shift.ends_at).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
     limit = timedelta(hours=settings.RULES["MAX_HOURS_PER_DAY"]) - (shift.ends_at - shift.starts_at)
-    overloaded = (
+    # One pass over the assignments in that window, grouped by volunteer: out if busy (a confirmed
+    # or completed shift inside the rest window around this one, which covers overlaps too) or
+    # over the daily limit (confirmed minutes on shifts touching the same days, counted in full).
+    lo, hi = min(shift.starts_at - rest, day_start), max(shift.ends_at + rest, day_end)
+    near = Q(shift__starts_at__lt=shift.ends_at + rest, shift__ends_at__gt=shift.starts_at - rest)
+    same_days = Q(status=Assignment.Status.CONFIRMED, shift__starts_at__lt=day_end, shift__ends_at__gt=day_start)
+    unavailable = (
         Assignment.objects.filter(
-            status=Assignment.Status.CONFIRMED,
-            shift__starts_at__lt=day_end,
-            shift__starts_at__gt=day_start - longest,
-            shift__ends_at__gt=day_start,
+            status__in=(Assignment.Status.CONFIRMED, Assignment.Status.COMPLETED),
+            shift__starts_at__lt=hi,
+            shift__starts_at__gt=lo - longest,
+            shift__ends_at__gt=lo,
         )
         .order_by()
         .values("volunteer_id")
         .annotate(
-            total=Sum(ExpressionWrapper(F("shift__ends_at") - F("shift__starts_at"), output_field=DurationField()))
+            near=Max(Case(When(near, then=Value(1)), default=Value(0), output_field=IntegerField())),
+            same_days=Sum(
+                ExpressionWrapper(F("shift__ends_at") - F("shift__starts_at"), output_field=DurationField()),
+                filter=same_days,
+            ),
         )
-        .filter(total__gt=limit)
+        .filter(Q(near=1) | Q(same_days__gt=limit))
         .values("volunteer_id")
+    )
+    taken = (
+        Assignment.objects.filter(shift_id=shift.pk).exclude(status=Assignment.Status.CANCELLED).values("volunteer_id")
     )
     week_ago = timezone.now() - timedelta(days=7)
     recent_minutes = (
@@ -300,9 +304,8 @@ def shift_candidates(*, shift: Shift) -> QuerySet:
         return Volunteer.objects.none()
     candidates = (
         Volunteer.objects.filter(eligible_volunteers_q(shift, post_type), anonymised_at__isnull=True)
-        .exclude(pk__in=busy)
+        .exclude(pk__in=unavailable)
         .exclude(pk__in=taken)
-        .exclude(pk__in=overloaded)
     )
     return (
         candidates.annotate(

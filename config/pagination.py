@@ -1,3 +1,5 @@
+from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
+from django.db.models import Count, Window
 from rest_framework import pagination
 
 
@@ -5,3 +7,55 @@ class PageNumberPagination(pagination.PageNumberPagination):
     page_size = 20
     page_size_query_param = "page_size"
     max_page_size = 100
+
+
+class WindowCountPaginator(Paginator):
+    """A paginator that reads the total from the page's own query (``COUNT(*) OVER ()``).
+
+    For querysets whose rows must all be computed before the first one can be returned (ranked
+    by annotations, say), a separate ``COUNT(*)`` costs as much as the page itself; here it comes
+    with the page. A page past the end, where no row carries the total, falls back to counting.
+    """
+
+    _TOTAL = "window_total_rows"
+
+    def __init__(self, object_list, per_page, orphans=0, allow_empty_first_page=True):
+        if orphans:
+            raise ValueError("WindowCountPaginator does not support orphans.")
+        super().__init__(object_list, per_page, orphans=0, allow_empty_first_page=allow_empty_first_page)
+
+    def page(self, number):
+        try:
+            if isinstance(number, float) and not number.is_integer():
+                raise ValueError
+            number = int(number)
+        except (TypeError, ValueError):
+            raise PageNotAnInteger(self.error_messages["invalid_page"]) from None
+        if number < 1:
+            raise EmptyPage(self.error_messages["min_page"])
+        bottom = (number - 1) * self.per_page
+        counted = self.object_list.annotate(**{self._TOTAL: Window(Count("*"))})
+        rows = list(counted[bottom : bottom + self.per_page])
+        if rows:
+            self.__dict__["count"] = getattr(rows[0], self._TOTAL)
+        elif number == 1:
+            self.__dict__["count"] = 0
+            if not self.allow_empty_first_page:
+                raise EmptyPage(self.error_messages["no_results"])
+        else:
+            return super().page(number)  # past the end: count, then say so
+        return self._get_page(rows, number, self)
+
+    def get_page(self, number):
+        try:
+            return self.page(number)
+        except PageNotAnInteger:
+            return self.page(1)
+        except EmptyPage:
+            return self.page(self.num_pages)
+
+
+class WindowCountPagination(PageNumberPagination):
+    """Page-number pagination with the total read from the page's query (``WindowCountPaginator``)."""
+
+    django_paginator_class = WindowCountPaginator

@@ -243,10 +243,114 @@ def test_candidates_query_count_does_not_grow_with_volunteers(api, coordinator, 
     for n in (3, 12):
         for _ in range(n):
             VolunteerFactory()
-        # token, user, coordinator check, shift, post type skills, count, page
-        with django_assert_num_queries(8):
+        # token, user, coordinator check, shift, post type skills (twice), the page with its total
+        with django_assert_num_queries(7):
             response = client.get(f"/api/v1/shifts/{shift.pk}/candidates/")
         assert response.status_code == 200
+
+
+def test_candidates_pages_carry_the_total_and_rank_across_pages(api, coordinator, post):
+    shift = ShiftFactory(post=post)
+    volunteers = [VolunteerFactory() for _ in range(3)]
+    client = api(coordinator)
+    first = client.get(f"/api/v1/shifts/{shift.pk}/candidates/?page_size=2").json()
+    second = client.get(f"/api/v1/shifts/{shift.pk}/candidates/?page_size=2&page=2").json()
+    assert (first["count"], second["count"]) == (3, 3)
+    assert (first["previous"], second["next"]) == (None, None)
+    assert first["next"] and second["previous"]
+    assert [r["rank"] for r in first["results"] + second["results"]] == [1, 2, 3]
+    assert {r["id"] for r in first["results"] + second["results"]} == {v.pk for v in volunteers}
+    beyond = client.get(f"/api/v1/shifts/{shift.pk}/candidates/?page_size=2&page=3")
+    assert (beyond.status_code, beyond.json()["code"]) == (404, "not_found")
+
+
+def _candidates(shift) -> set[int]:
+    from communities import selectors
+
+    return set(selectors.shift_candidates(shift=shift).values_list("pk", flat=True))
+
+
+def _sign_up_would_confirm(shift, volunteer) -> bool:
+    """What the sign-up itself answers for ``volunteer``, rolled back."""
+    from django.db import transaction
+
+    with transaction.atomic():
+        try:
+            confirmed = services.shift_sign_up(shift_id=shift.pk, volunteer=volunteer).status == "confirmed"
+        except ServiceError:
+            confirmed = False
+        transaction.set_rollback(True)
+    return confirmed
+
+
+def _booked(volunteer, start, hours, status="confirmed"):
+    other = ShiftFactory(starts_at=start, ends_at=start + timedelta(hours=hours), capacity=10)
+    ticket = 1 if status == "waitlisted" else None
+    Assignment.objects.create(shift=other, volunteer=volunteer, status=status, waitlist_order=ticket)
+    return other
+
+
+def test_candidates_leave_out_exactly_whom_the_rest_rule_refuses(post):
+    shift = ShiftFactory(post=post, capacity=10)  # tomorrow 08:00-12:00; 8 hours' rest
+    start, end, rest = shift.starts_at, shift.ends_at, timedelta(hours=8)
+    cases = {}
+    cases["free"] = VolunteerFactory()
+    _booked(cases.setdefault("ends exactly 8 h before", VolunteerFactory()), start - rest - timedelta(hours=4), 4)
+    _booked(
+        cases.setdefault("ends 7 h 59 before", VolunteerFactory()), start - rest - timedelta(hours=3, minutes=59), 4
+    )
+    _booked(cases.setdefault("starts exactly 8 h after", VolunteerFactory()), end + rest, 4)
+    _booked(cases.setdefault("starts 7 h 59 after", VolunteerFactory()), end + rest - timedelta(minutes=1), 4)
+    _booked(cases.setdefault("completed, overlapping", VolunteerFactory()), start, 4, status="completed")
+    _booked(cases.setdefault("waitlisted, overlapping", VolunteerFactory()), start, 4, status="waitlisted")
+    _booked(cases.setdefault("cancelled, overlapping", VolunteerFactory()), start, 4, status="cancelled")
+    for status in ("confirmed", "waitlisted"):
+        volunteer = cases.setdefault(f"{status} on this shift", VolunteerFactory())
+        ticket = 1 if status == "waitlisted" else None
+        Assignment.objects.create(shift=shift, volunteer=volunteer, status=status, waitlist_order=ticket)
+
+    found = _candidates(shift)
+    assert {name for name, v in cases.items() if v.pk in found} == {
+        "free",
+        "ends exactly 8 h before",
+        "starts exactly 8 h after",
+        "waitlisted, overlapping",
+        "cancelled, overlapping",
+    }
+    assert {name for name, v in cases.items() if v.pk in found} == {
+        name for name, v in cases.items() if _sign_up_would_confirm(shift, v)
+    }
+
+
+def test_candidates_leave_out_exactly_whom_the_daily_limit_refuses(post, settings):
+    settings.RULES = {**settings.RULES, "MIN_REST_HOURS": 0.0, "MAX_HOURS_PER_DAY": 10}
+    shift = ShiftFactory(post=post, capacity=10)  # tomorrow 08:00-12:00 local: 4 of the day's 10 hours
+    midnight = shift.starts_at - timedelta(hours=8)
+    cases = {}
+    at_limit = cases.setdefault("6 more hours that day", VolunteerFactory())
+    _booked(at_limit, midnight, 3)
+    _booked(at_limit, midnight + timedelta(hours=13), 3)
+    over = cases.setdefault("7 more hours that day", VolunteerFactory())
+    _booked(over, midnight, 3)
+    _booked(over, midnight + timedelta(hours=13), 3)
+    _booked(over, midnight + timedelta(hours=16), 1)
+    _booked(
+        cases.setdefault("7 hours, only waitlisted", VolunteerFactory()),
+        midnight + timedelta(hours=13),
+        7,
+        "waitlisted",
+    )
+    _booked(cases.setdefault("7 hours the day after", VolunteerFactory()), midnight + timedelta(days=1), 7)
+
+    found = _candidates(shift)
+    assert {name for name, v in cases.items() if v.pk in found} == {
+        "6 more hours that day",
+        "7 hours, only waitlisted",
+        "7 hours the day after",
+    }
+    assert {name for name, v in cases.items() if v.pk in found} == {
+        name for name, v in cases.items() if _sign_up_would_confirm(shift, v)
+    }
 
 
 def test_assign_reports_each_volunteer_and_override_needs_reason(api, coordinator, post):

@@ -1,0 +1,69 @@
+"""config.pagination.WindowCountPaginator: the total comes with the page, the answers as Django's."""
+
+import pytest
+from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from config.pagination import WindowCountPaginator
+from tests.factories import SkillFactory
+from volunteers.models import Skill
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def skills():
+    for n in range(7):
+        SkillFactory(code=f"skill-{n}")
+    return Skill.objects.order_by("code")
+
+
+def _page(paginator_class, queryset, number, per_page=3):
+    paginator = paginator_class(queryset, per_page)
+    with CaptureQueriesContext(connection) as queries:
+        page = paginator.page(number)
+        found = (
+            [s.code for s in page],
+            paginator.count,
+            paginator.num_pages,
+            page.has_next(),
+            page.has_previous(),
+            page.start_index(),
+            page.end_index(),
+        )
+    return found, len(queries)
+
+
+@pytest.mark.parametrize("number", [1, 2, 3, "2", 2.0])
+def test_pages_match_djangos_in_one_query(skills, number):
+    ours, queries = _page(WindowCountPaginator, skills, number)
+    theirs, their_queries = _page(Paginator, skills, number)
+    assert ours == theirs
+    assert (queries, their_queries) == (1, 2)
+
+
+def test_an_empty_list_has_one_empty_page_in_one_query():
+    ours, queries = _page(WindowCountPaginator, Skill.objects.order_by("code"), 1)
+    assert ours == ([], 0, 1, False, False, 0, 0)
+    assert queries == 1
+
+
+@pytest.mark.parametrize(
+    ("number", "error"), [(4, EmptyPage), (0, EmptyPage), ("x", PageNotAnInteger), (1.5, PageNotAnInteger)]
+)
+def test_a_page_that_does_not_exist_is_refused_as_django_refuses_it(skills, number, error):
+    for paginator_class in (WindowCountPaginator, Paginator):
+        with pytest.raises(error):
+            paginator_class(skills, 3).page(number)
+
+
+@pytest.mark.parametrize(("asked", "given"), [("x", 1), (None, 1), (9, 3), (2, 2)])
+def test_get_page_falls_back_as_djangos(skills, asked, given):
+    assert WindowCountPaginator(skills, 3).get_page(asked).number == given
+    assert Paginator(skills, 3).get_page(asked).number == given
+
+
+def test_orphans_are_not_supported(skills):
+    with pytest.raises(ValueError):
+        WindowCountPaginator(skills, 3, orphans=1)
