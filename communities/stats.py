@@ -31,7 +31,7 @@ from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
 from config.errors import ServiceError
-from volunteers.models import Organization, Team, Volunteer, VolunteerTally
+from volunteers.models import Organization, Team, Volunteer, VolunteerTally, reader_name, reads_english
 
 from .models import (
     Assignment,
@@ -394,11 +394,7 @@ def stats_organizations(q: StatsQuery) -> list[dict]:
 
 
 def _display(row: dict) -> str:
-    from django.utils.translation import get_language
-
-    if (get_language() or "").startswith("en") and row.get("name_en"):
-        return row["name_en"]
-    return row["name"]
+    return reader_name(row["name"], row.get("name_en") or "")
 
 
 def stats_organization_totals(rows: list[dict]) -> dict:
@@ -443,6 +439,9 @@ def _with_shifts(row: dict, shifts: dict | None) -> dict:
     return row
 
 
+# Above this many communities in a scope, stats_communities reads them all rather than by id.
+MANY_COMMUNITIES = 500
+
 COMMUNITY_ORDERS = {
     "hours": lambda r: (-r["minutes"], r["code"]),
     "fill_rate": lambda r: (-r["fill_rate"], -r["places"], r["code"]),
@@ -470,26 +469,43 @@ def stats_communities(q: StatsQuery, *, order: str = "hours") -> list[dict]:
     }
     shifts = _shift_figures(scope_shifts(q).filter(_shift_range_q(q)), "community_id")
     ids = set(tallied) | set(deployed) | set(shifts)
-    communities = Community.objects.filter(pk__in=ids).select_related("street__district").order_by()
+    english = reads_english()
+    # Plain tuples, not model instances: a city has some ten thousand communities. Where the
+    # scope covers many, every community is read and the rest skipped, instead of sending
+    # thousands of ids as parameters.
+    communities = Community.objects.order_by().values_list(
+        "pk",
+        "code",
+        "name",
+        "name_en",
+        "street__name",
+        "street__name_en",
+        "street__district__name",
+        "street__district__name_en",
+    )
+    if len(ids) <= MANY_COMMUNITIES:
+        communities = communities.filter(pk__in=ids)
     rows = []
-    for community in communities:
-        tally = tallied.get(community.pk, {})
+    for pk, code, name, name_en, street, street_en, district, district_en in communities:
+        if pk not in ids:
+            continue
+        tally = tallied.get(pk, {})
         minutes = tally.get("m") or 0
         rows.append(
             _with_shifts(
                 {
-                    "id": community.pk,
-                    "code": community.code,
-                    "name": community.display_name,
-                    "street": community.street.display_name,
-                    "district": community.street.district.display_name,
-                    "deployed": deployed.get(community.pk, 0),
+                    "id": pk,
+                    "code": code,
+                    "name": reader_name(name, name_en, english=english),
+                    "street": reader_name(street, street_en, english=english),
+                    "district": reader_name(district, district_en, english=english),
+                    "deployed": deployed.get(pk, 0),
                     "minutes": minutes,
                     "hours": hours(minutes),
                     "completed": tally.get("c") or 0,
                     "no_shows": tally.get("n") or 0,
                 },
-                shifts.get(community.pk),
+                shifts.get(pk),
             )
         )
     rows.sort(key=COMMUNITY_ORDERS.get(order, COMMUNITY_ORDERS["hours"]))

@@ -21,6 +21,18 @@ from . import crypto
 from .idcard import mask_mobile, validate_mobile
 
 
+def reads_english() -> bool:
+    """Whether the active language is English (else the names are shown in Chinese)."""
+    return (get_language() or "").startswith("en")
+
+
+def reader_name(name: str, name_en: str, *, english: bool | None = None) -> str:
+    """A Chinese name or its English one, in the reader's language (``english``: already known)."""
+    if english is None:
+        english = reads_english()
+    return name_en if english and name_en else name
+
+
 class Named(models.Model):
     """Reference data with a Chinese name and an English one, shown in the reader's language."""
 
@@ -35,9 +47,7 @@ class Named(models.Model):
 
     @property
     def display_name(self) -> str:
-        if (get_language() or "").startswith("en") and self.name_en:
-            return self.name_en
-        return self.name
+        return reader_name(self.name, self.name_en)
 
 
 class Organization(Named):

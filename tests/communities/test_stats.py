@@ -278,6 +278,31 @@ def test_organization_tree_with_subtotals(world, api):
     ]
 
 
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+def test_community_rows_are_alike_read_by_id_or_read_whole(world, api, monkeypatch, language):
+    from communities.models import Community
+
+    c1 = Community.objects.select_related("street__district").get(code="C1")
+    Community.objects.filter(pk=c1.pk).update(name="和谐社区", name_en="Harmony")
+    Community.objects.filter(code="C2").update(name="幸福社区", name_en="")
+    type(c1.street).objects.filter(pk=c1.street_id).update(name="中山街道", name_en="Zhongshan Street")
+    CommunityFactory(code="C3")  # in no one's scope: no row
+
+    def rows(staff):
+        page = api(staff).get("/api/v1/stats/communities/?page_size=100&order=code", HTTP_ACCEPT_LANGUAGE=language)
+        return page.json()["results"]
+
+    by_id = rows(world.staff_root)
+    scoped = rows(world.staff_b)
+    monkeypatch.setattr(stats, "MANY_COMMUNITIES", 0)  # a scope of many communities reads them all
+    assert (rows(world.staff_root), rows(world.staff_b)) == (by_id, scoped)
+    assert ([row["code"] for row in by_id], [row["code"] for row in scoped]) == (["C1", "C2"], ["C1"])
+    names = {row["code"]: (row["name"], row["street"]) for row in by_id}
+    english = language == "en"
+    assert names["C1"] == (("Harmony", "Zhongshan Street") if english else ("和谐社区", "中山街道"))
+    assert names["C2"][0] == "幸福社区"  # no English name: the Chinese one in either language
+
+
 def test_communities_post_types_daily(world, api):
     client = api(world.staff_root)
     communities = {row["code"]: row for row in client.get("/api/v1/stats/communities/").json()["results"]}
