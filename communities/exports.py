@@ -21,6 +21,7 @@ from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
@@ -79,36 +80,45 @@ def _width(text: str) -> int:
 
 
 def xlsx_bytes(sheets: Iterable[Sheet]) -> bytes:
-    workbook = Workbook()
-    workbook.remove(workbook.active)
+    """The workbook, streamed: openpyxl's write-only mode keeps no grid of cells in memory (a
+    city's ten thousand communities are some 180,000 cells)."""
+    workbook = Workbook(write_only=True)
     header_font = Font(bold=True)
     header_fill = PatternFill("solid", fgColor="F2F2F2")
+    header_alignment = Alignment(vertical="center", wrap_text=True)
     for sheet in sheets:
         ws = workbook.create_sheet(_sheet_title(sheet.title))
         headers = [str(column.header) for column in sheet.columns]
-        ws.append(headers)
-        for cell in ws[1]:
-            cell.font, cell.fill = header_font, header_fill
-            cell.alignment = Alignment(vertical="center", wrap_text=True)
+        table = [[_value(row, column) for column in sheet.columns] for row in sheet.rows]
+        formats = [[NUMBER_FORMATS.get(_kind(row, column)) for column in sheet.columns] for row in sheet.rows]
+        # Widths and the frozen header go before the first row in this mode.
         widths = [_width(h) for h in headers]
-        # Count rows here: openpyxl's max_row scans every cell written so far (quadratic).
-        for row_number, row in enumerate(sheet.rows, start=2):
-            values = [_value(row, column) for column in sheet.columns]
-            ws.append(values)
-            for index, (column, value) in enumerate(zip(sheet.columns, values, strict=True)):
-                cell = ws.cell(row=row_number, column=index + 1)
-                number_format = NUMBER_FORMATS.get(_kind(row, column))
-                if number_format and value is not None:
-                    cell.number_format = number_format
+        for values in table:
+            for index, value in enumerate(values):
                 widths[index] = max(widths[index], _width(str(value if value is not None else "")))
-        if not sheet.rows and sheet.note:
-            ws.append([str(sheet.note)])
         for index, width in enumerate(widths, start=1):
             ws.column_dimensions[get_column_letter(index)].width = min(max(width + 2, 8), 60)
         ws.freeze_panes = "A2"
+        ws.append([_styled(ws, h, font=header_font, fill=header_fill, alignment=header_alignment) for h in headers])
+        for values, row_formats in zip(table, formats, strict=True):
+            ws.append(
+                [
+                    _styled(ws, value, number_format=number_format) if number_format and value is not None else value
+                    for value, number_format in zip(values, row_formats, strict=True)
+                ]
+            )
+        if not sheet.rows and sheet.note:
+            ws.append([str(sheet.note)])
     out = io.BytesIO()
     workbook.save(out)
     return out.getvalue()
+
+
+def _styled(ws, value, **style) -> WriteOnlyCell:
+    cell = WriteOnlyCell(ws, value=value)
+    for name, setting in style.items():
+        setattr(cell, name, setting)
+    return cell
 
 
 def _csv_text(value, kind: str) -> str:

@@ -123,3 +123,29 @@ def test_staff_service_record_within_scope(world, api):
     assert api(world.staff_b).get(url).status_code == 404
     assert api(world.outsider).get(url).status_code == 403
     assert api(world.staff_a).get("/api/v1/me/service-record.xlsx").json()["code"] == "not_a_volunteer"
+
+
+def test_xlsx_layout_header_widths_frozen_row_and_an_empty_sheet_note():
+    from datetime import date
+
+    columns = [
+        exports.Column("name", "名称"),
+        exports.Column("n", "Count", "int"),
+        exports.Column("rate", "Rate", "rate"),
+        exports.Column("day", "Day", "date"),
+    ]
+    rows = [{"name": "一个很长的社区名称", "n": 1200, "rate": 0.5, "day": date(2026, 12, 6)}, {"name": "b"}]
+    data = exports.xlsx_bytes(
+        [exports.Sheet("a/b", columns, rows), exports.Sheet("empty", columns, [], note="没有数据")]
+    )
+    book = load_workbook(io.BytesIO(data))
+    sheet, empty = book.worksheets
+    assert (sheet.title, sheet.freeze_panes, empty.freeze_panes) == ("a b", "A2", "A2")
+    assert [c.value for c in sheet[1]] == ["名称", "Count", "Rate", "Day"]
+    assert all(c.font.b and c.fill.fgColor.rgb.endswith("F2F2F2") and c.alignment.wrap_text for c in sheet[1])
+    assert [(c.value, c.number_format) for c in sheet[2]][1:3] == [(1200, "#,##0"), (0.5, "0.0%")]
+    assert sheet["D2"].is_date and sheet["D2"].number_format == "yyyy-mm-dd"
+    assert [c.value for c in sheet[3]] == ["b", None, None, None]
+    # East Asian characters count twice: 9 of them, 18 + 2; short columns get the minimum of 8.
+    assert (sheet.column_dimensions["A"].width, sheet.column_dimensions["B"].width) == (20, 8)
+    assert empty["A2"].value == "没有数据"
