@@ -1307,10 +1307,10 @@ def reading(
         "",
         "### Reading the figures",
         "",
-        f"- **CPU is the limit.** {TARGET_RATE:.0f} sign-ups/s on {cores} cores leaves {budget:.1f} ms of CPU per "
+        f"- **CPU is what bounds the rate.** {TARGET_RATE:.0f} sign-ups/s on {cores} cores leaves {budget:.1f} ms of CPU per "
         "sign-up for everything (gunicorn, Django, PostgreSQL, the load generator). Over HTTP at "
         f"{target.clients} clients a sign-up cost {web_ms:.1f} ms of CPU in gunicorn and {db_ms:.1f} ms in "
-        f"PostgreSQL, {(web_ms + db_ms) / budget:.1f} times that budget; sequentially in one process it costs "
+        f"PostgreSQL, {(web_ms + db_ms) / budget:.2f} of that budget; sequentially in one process it costs "
         f"{python_ms:.1f} ms of Python and {pg_ms:.1f} ms in PostgreSQL for {statements:.0f} statements, so "
         f"{cores} idle cores would top out near {1000 * cores / cpu:.0f}/s before HTTP. Other processes took "
         f"{others:.2f} of the {cores} cores during the {target.clients}-client level.",

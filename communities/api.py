@@ -170,16 +170,15 @@ class ShiftViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         return Response(self.get_serializer(self.get_queryset().get(pk=shift.pk)).data)
 
     @extend_schema(tags=["coordination"], responses=CandidateSerializer(many=True))
-    @action(detail=True, methods=["get"])
+    # Ranking computes every candidate before the first: the total comes with the page.
+    @action(detail=True, methods=["get"], pagination_class=WindowCountPagination)
     def candidates(self, request, pk=None):
         shift = self._managed_shift(pk)
-        # Ranking computes every candidate before the first: the total comes with the page.
-        paginator = WindowCountPagination()
-        page = paginator.paginate_queryset(selectors.shift_candidates(shift=shift), request, view=self)
-        for rank, volunteer in enumerate(page, start=paginator.page.start_index()):
+        page = self.paginate_queryset(selectors.shift_candidates(shift=shift))
+        for rank, volunteer in enumerate(page, start=self.paginator.page.start_index()):
             volunteer.rank = rank
             volunteer.reason = candidate_reason(volunteer)
-        return paginator.get_paginated_response(CandidateSerializer(page, many=True).data)
+        return self.get_paginated_response(CandidateSerializer(page, many=True).data)
 
     @extend_schema(
         tags=["coordination"],

@@ -80,8 +80,8 @@ def _width(text: str) -> int:
 
 
 def xlsx_bytes(sheets: Iterable[Sheet]) -> bytes:
-    """The workbook, streamed: openpyxl's write-only mode keeps no grid of cells in memory (a
-    city's ten thousand communities are some 180,000 cells)."""
+    """The workbook, streamed: openpyxl's write-only mode builds no grid of cell objects (a city's
+    ten thousand communities are some 180,000 cells); only the rows' values are held, for widths."""
     workbook = Workbook(write_only=True)
     header_font = Font(bold=True)
     header_fill = PatternFill("solid", fgColor="F2F2F2")

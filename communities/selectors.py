@@ -232,8 +232,9 @@ def shift_candidates(*, shift: Shift) -> QuerySet:
 
     Eligibility, schedule and limits are filters in SQL (the rest window around the shift covers
     overlaps too); ranking is: deployed to this community, then matching skills, then fewest
-    credited hours in the last 7 days. Daily-limit is checked conservatively: any confirmed
-    minutes on a shift touching the same days count in full.
+    credited hours in the last 7 days. Daily-limit is checked conservatively: any confirmed or
+    completed minutes on a shift touching the same days count in full (the sign-up counts only
+    the part inside each day, so a shift across midnight can leave out someone it would take).
     """
     from datetime import timedelta
 
@@ -252,12 +253,12 @@ def shift_candidates(*, shift: Shift) -> QuerySet:
     day_start = timezone.localtime(shift.starts_at).replace(hour=0, minute=0, second=0, microsecond=0)
     day_end = timezone.localtime(shift.ends_at).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
     limit = timedelta(hours=settings.RULES["MAX_HOURS_PER_DAY"]) - (shift.ends_at - shift.starts_at)
-    # One pass over the assignments in that window, grouped by volunteer: out if busy (a confirmed
-    # or completed shift inside the rest window around this one, which covers overlaps too) or
-    # over the daily limit (confirmed minutes on shifts touching the same days, counted in full).
+    # One pass over the confirmed and completed assignments in that window, grouped by volunteer:
+    # out if busy (a shift inside the rest window around this one, which covers overlaps too) or
+    # over the daily limit (shifts touching the same days, counted in full).
     lo, hi = min(shift.starts_at - rest, day_start), max(shift.ends_at + rest, day_end)
-    near = Q(shift__starts_at__lt=shift.ends_at + rest, shift__ends_at__gt=shift.starts_at - rest)
-    same_days = Q(status=Assignment.Status.CONFIRMED, shift__starts_at__lt=day_end, shift__ends_at__gt=day_start)
+    in_rest_window = Q(shift__starts_at__lt=shift.ends_at + rest, shift__ends_at__gt=shift.starts_at - rest)
+    on_same_days = Q(shift__starts_at__lt=day_end, shift__ends_at__gt=day_start)
     unavailable = (
         Assignment.objects.filter(
             status__in=(Assignment.Status.CONFIRMED, Assignment.Status.COMPLETED),
@@ -268,13 +269,13 @@ def shift_candidates(*, shift: Shift) -> QuerySet:
         .order_by()
         .values("volunteer_id")
         .annotate(
-            near=Max(Case(When(near, then=Value(1)), default=Value(0), output_field=IntegerField())),
-            same_days=Sum(
+            busy=Max(Case(When(in_rest_window, then=Value(1)), default=Value(0), output_field=IntegerField())),
+            day_total=Sum(
                 ExpressionWrapper(F("shift__ends_at") - F("shift__starts_at"), output_field=DurationField()),
-                filter=same_days,
+                filter=on_same_days,
             ),
         )
-        .filter(Q(near=1) | Q(same_days__gt=limit))
+        .filter(Q(busy=1) | Q(day_total__gt=limit))
         .values("volunteer_id")
     )
     taken = (

@@ -14,15 +14,19 @@ class WindowCountPaginator(Paginator):
 
     For querysets whose rows must all be computed before the first one can be returned (ranked
     by annotations, say), a separate ``COUNT(*)`` costs as much as the page itself; here it comes
-    with the page. A page past the end, where no row carries the total, falls back to counting.
+    with the page. A page past the end, where no row carries the total, falls back to counting,
+    as does asking for the last page by name (DRF's ``page=last`` needs the count first). The rows
+    (model instances, or dicts from ``values()``) carry one more attribute or key, the total.
     """
 
     _TOTAL = "window_total_rows"
 
-    def __init__(self, object_list, per_page, orphans=0, allow_empty_first_page=True):
+    def __init__(self, object_list, per_page, orphans=0, allow_empty_first_page=True, error_messages=None):
         if orphans:
             raise ValueError("WindowCountPaginator does not support orphans.")
-        super().__init__(object_list, per_page, orphans=0, allow_empty_first_page=allow_empty_first_page)
+        super().__init__(
+            object_list, per_page, allow_empty_first_page=allow_empty_first_page, error_messages=error_messages
+        )
 
     def page(self, number):
         try:
@@ -37,7 +41,8 @@ class WindowCountPaginator(Paginator):
         counted = self.object_list.annotate(**{self._TOTAL: Window(Count("*"))})
         rows = list(counted[bottom : bottom + self.per_page])
         if rows:
-            self.__dict__["count"] = getattr(rows[0], self._TOTAL)
+            first = rows[0]
+            self.__dict__["count"] = first[self._TOTAL] if isinstance(first, dict) else getattr(first, self._TOTAL)
         elif number == 1:
             self.__dict__["count"] = 0
             if not self.allow_empty_first_page:

@@ -67,3 +67,15 @@ def test_get_page_falls_back_as_djangos(skills, asked, given):
 def test_orphans_are_not_supported(skills):
     with pytest.raises(ValueError):
         WindowCountPaginator(skills, 3, orphans=1)
+
+
+def test_rows_from_values_carry_the_total_too(skills):
+    paginator = WindowCountPaginator(skills.values("code"), 3)
+    page = paginator.page(3)
+    assert ([row["code"] for row in page], paginator.count) == (["skill-6"], 7)
+
+
+def test_error_messages_are_djangos_argument_too(skills):
+    paginator = WindowCountPaginator(skills, 3, error_messages={"no_results": "Nothing here"})
+    with pytest.raises(EmptyPage, match="Nothing here"):
+        paginator.page(9)

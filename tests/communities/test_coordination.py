@@ -290,7 +290,8 @@ def _booked(volunteer, start, hours, status="confirmed"):
     return other
 
 
-def test_candidates_leave_out_exactly_whom_the_rest_rule_refuses(post):
+def test_candidates_leave_out_exactly_whom_the_rest_rule_refuses(post, settings):
+    settings.RULES = {**settings.RULES, "MIN_REST_HOURS": 8.0, "MAX_HOURS_PER_DAY": 10}
     shift = ShiftFactory(post=post, capacity=10)  # tomorrow 08:00-12:00; 8 hours' rest
     start, end, rest = shift.starts_at, shift.ends_at, timedelta(hours=8)
     cases = {}
@@ -341,6 +342,10 @@ def test_candidates_leave_out_exactly_whom_the_daily_limit_refuses(post, setting
         "waitlisted",
     )
     _booked(cases.setdefault("7 hours the day after", VolunteerFactory()), midnight + timedelta(days=1), 7)
+
+    worked = cases.setdefault("7 more hours that day, 3 of them worked", VolunteerFactory())
+    _booked(worked, midnight, 3, "completed")
+    _booked(worked, midnight + timedelta(hours=13), 4)
 
     found = _candidates(shift)
     assert {name for name, v in cases.items() if v.pk in found} == {
