@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from volunteers.models import Organization, Volunteer
 
-from .models import Assignment, DailyReport, DailyTally, Notification, Shift
+from .models import Assignment, DailyReport, DailyTally, Notification, ShiftDayCount
 from .stats import StatsQuery, day_bounds, hours, scope_organizations
 
 FIGURES = (
@@ -101,16 +101,11 @@ def _own_figures(day: date) -> tuple[dict[int, dict], dict[int, set[int]], dict[
         .annotate(n=Count("assignment_id", distinct=True))
     ):
         own[row["assignment__volunteer__organization_id"]]["nudges"] = row["n"]
+    # Open shifts of the day per community, as the database keeps them counted (ShiftDayCount).
     shifts = {
         row["community_id"]: row
-        for row in Shift.objects.filter(status=Shift.Status.OPEN, starts_at__gte=start, starts_at__lt=end)
-        .order_by()
-        .values("community_id")
-        .annotate(
-            shifts=Count("*"),
-            filled=Count("starts_at", filter=Q(confirmed_count__gte=F("capacity"))),
-            capacity=Sum("capacity"),
-            taken=Sum("confirmed_count"),
+        for row in ShiftDayCount.objects.filter(date=day, shifts__gt=0).values(
+            "community_id", "shifts", "filled", "taken", capacity=F("places")
         )
     }
     return own, covered, shifts

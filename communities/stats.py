@@ -10,8 +10,9 @@ assignments (docs/statistics.md):
 - head counts (registered, deployed, suspended, communities covered) from ``Volunteer``, or for
   the overview and the organization tree from ``VolunteerCount`` (volunteers per organization ×
   status × community, kept by the database);
-- shifts and places from ``Shift`` (``confirmed_count`` is the places taken), or for today's
-  overview from ``ShiftDayCount`` (per day × community, kept by the database).
+- shifts and places from ``ShiftDayCount`` (per day × community, kept by the database) for
+  today's overview and per community over any range; per duty from ``Shift``
+  (``confirmed_count`` is the places taken).
 
 The one bounded exception is "active today" (and a volunteer leaderboard over a date range),
 which reads the assignments of a single day's (or range's) shifts.
@@ -232,9 +233,17 @@ def scope_shifts(q: StatsQuery):
     return shifts
 
 
-def scope_shift_counts(q: StatsQuery, *, day: date):
-    """``ShiftDayCount`` rows of ``day`` at the scope's communities: ``scope_shifts`` of one day, counted."""
-    counts = ShiftDayCount.objects.filter(date=day).filter(_district_q(q, "community_id"))
+def scope_shift_counts(q: StatsQuery, *, day: date | None = None):
+    """``ShiftDayCount`` rows at the scope's communities, of ``day`` or else of the query's date
+    range (every day without one): ``scope_shifts`` in that range, counted per local day."""
+    counts = ShiftDayCount.objects.filter(_district_q(q, "community_id"))
+    if day is not None:
+        counts = counts.filter(date=day)
+    else:
+        if q.date_from:
+            counts = counts.filter(date__gte=q.date_from)
+        if q.date_to:
+            counts = counts.filter(date__lte=q.date_to)
     if not q.whole_tree:
         counts = counts.filter(community_id__in=_covered_communities(q))
     return counts
@@ -467,7 +476,15 @@ def stats_communities(q: StatsQuery, *, order: str = "hours") -> list[dict]:
         .values("deployed_community_id")
         .annotate(n=Count("*"))
     }
-    shifts = _shift_figures(scope_shifts(q).filter(_shift_range_q(q)), "community_id")
+    # Per community the shift figures come from the day counts the database keeps, not the shifts.
+    shifts = {
+        row["community_id"]: row
+        for row in scope_shift_counts(q)
+        .filter(shifts__gt=0)
+        .order_by()
+        .values("community_id")
+        .annotate(shifts=Sum("shifts"), filled=Sum("filled"), capacity=Sum("places"), taken=Sum("taken"))
+    }
     ids = set(tallied) | set(deployed) | set(shifts)
     english = reads_english()
     # Plain tuples, not model instances: a city has some ten thousand communities. Where the

@@ -303,6 +303,18 @@ def test_community_rows_are_alike_read_by_id_or_read_whole(world, api, monkeypat
     assert names["C2"][0] == "幸福社区"  # no English name: the Chinese one in either language
 
 
+def test_a_community_whose_only_shift_was_cancelled_has_no_row(world, api):
+    from communities.models import ShiftDayCount
+
+    quiet = CommunityFactory(code="C9")
+    shift = ShiftFactory(post=PostFactory(community=quiet))
+    Shift.objects.filter(pk=shift.pk).update(status=Shift.Status.CANCELLED)
+    assert ShiftDayCount.objects.filter(community=quiet).values_list("shifts", flat=True).get() == 0
+    client = api(world.staff_root)
+    codes = [row["code"] for row in client.get("/api/v1/stats/communities/?order=code").json()["results"]]
+    assert codes == ["C1", "C2"]
+
+
 def test_communities_post_types_daily(world, api):
     client = api(world.staff_root)
     communities = {row["code"]: row for row in client.get("/api/v1/stats/communities/").json()["results"]}
