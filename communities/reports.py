@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from volunteers.models import Organization, Volunteer
 
-from .models import Assignment, DailyReport, DailyTally, Notification, ShiftDayCount
+from .models import Assignment, DailyReport, DailyTally, Notification, ShiftDayCount, VolunteerCount
 from .stats import StatsQuery, day_bounds, hours, scope_organizations
 
 FIGURES = (
@@ -55,23 +55,19 @@ def _own_figures(day: date) -> tuple[dict[int, dict], dict[int, set[int]], dict[
     """Per organization: its own additive figures and covered communities; per community: shifts."""
     start, end = day_bounds(day)
     own: dict[int, dict] = defaultdict(lambda: dict.fromkeys(ADDITIVE, 0))
-    for row in (
-        Volunteer.objects.order_by()
-        .values("organization_id")
-        .annotate(
-            n=Count("*"),
-            deployed=Count("status", filter=Q(deployed_community__isnull=False)),
-            suspended=Count("status", filter=Q(status=Volunteer.Status.SUSPENDED)),
+    # Head counts and deployments from the counts the database keeps (VolunteerCount), as the
+    # statistics read them.
+    heads = VolunteerCount.objects.filter(volunteers__gt=0).order_by()
+    for row in heads.values("organization_id").annotate(
+        n=Sum("volunteers"),
+        deployed=Sum("volunteers", filter=~Q(community_key=0)),
+        suspended=Sum("volunteers", filter=Q(status=Volunteer.Status.SUSPENDED)),
+    ):
+        own[row["organization_id"]].update(
+            volunteers=row["n"], deployed=row["deployed"] or 0, suspended=row["suspended"] or 0
         )
-    ):
-        own[row["organization_id"]].update(volunteers=row["n"], deployed=row["deployed"], suspended=row["suspended"])
     covered: dict[int, set[int]] = defaultdict(set)
-    for organization_id, community_id in (
-        Volunteer.objects.filter(deployed_community__isnull=False)
-        .order_by()
-        .values_list("organization_id", "deployed_community_id")
-        .distinct()
-    ):
+    for organization_id, community_id in heads.exclude(community_key=0).values_list("organization_id", "community_key"):
         covered[organization_id].add(community_id)
     for row in (
         DailyTally.objects.filter(date=day)
