@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import time
 
 from django.conf import settings
@@ -31,10 +32,12 @@ def code_for_step(secret: str, step: int) -> str:
 
 
 def current_code(secret: str, at: float | None = None) -> tuple[str, int]:
-    """The code now and the seconds until it changes."""
+    """The code now and the whole seconds until it changes, rounded up: a page that reloads
+    after that long shows the next code (rounded down, the last second of a step gave 0, and
+    the code page reloaded at once, again and again, until the step ended)."""
     at = time.time() if at is None else at
     step = _step(at)
-    return code_for_step(secret, step), int(STEP_SECONDS - (at % STEP_SECONDS))
+    return code_for_step(secret, step), math.ceil(STEP_SECONDS - (at % STEP_SECONDS))
 
 
 def code_is_valid(secret: str, code: str, at: float | None = None) -> bool:

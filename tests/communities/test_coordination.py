@@ -800,3 +800,13 @@ def test_dispatch_by_category_and_skill(api, community):
     )
     assert response.status_code == 201
     assert list(Volunteer.objects.filter(deployed_community=community).values_list("pk", flat=True)) == [match.pk]
+
+
+@pytest.mark.parametrize(("into_step", "left"), [(0.0, 60), (0.5, 60), (30.0, 30), (59.0, 1), (59.7, 1)])
+def test_the_code_changes_after_the_seconds_it_gives(into_step, left):
+    step_start = 1_800_000_000 - 1_800_000_000 % checkin_codes.STEP_SECONDS
+    at = step_start + into_step
+    code, expires_in = checkin_codes.current_code("secret", at)
+    assert expires_in == left
+    assert checkin_codes.current_code("secret", at + expires_in)[0] != code  # changed by then
+    assert checkin_codes.current_code("secret", at + expires_in - 1)[0] == code  # not a second sooner

@@ -4,11 +4,13 @@ show the check-in code, and a volunteer checks in with the code the coordinator'
 from __future__ import annotations
 
 import re
+import time
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
+from communities import checkin_codes
 from communities.models import Assignment, Shift
 from tests.factories import CommunityFactory, PostFactory, ShiftFactory, UserFactory, VolunteerFactory
 
@@ -64,6 +66,11 @@ def test_volunteer_checks_in_with_the_code_on_the_coordinators_screen(browser, p
     Shift.objects.filter(pk=shift.pk).update(confirmed_count=1)
 
     login(page, coordinator.username)
+    # The code page reloads itself when its code changes (every minute): load it early enough in
+    # the minute that the screenshots are taken before that reload, not during it.
+    left = checkin_codes.STEP_SECONDS - time.time() % checkin_codes.STEP_SECONDS
+    if left < 20:
+        time.sleep(left + 0.5)
     page.goto(f"{live_server.url}/coordinator/shifts/{shift.pk}/code/")
     capture(page, "coordinator-code")
     code = re.sub(r"\D", "", page.locator(".digits").inner_text())
