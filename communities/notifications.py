@@ -43,7 +43,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext
 
 from config.errors import ServiceError
-from volunteers.models import Volunteer
+from volunteers.models import Volunteer, reader_name
 from volunteers.selectors import organization_subtree, volunteer_message_language
 
 from . import sms
@@ -187,13 +187,13 @@ def _formatted(moment: datetime, form: str, language: str | None, time_zone: str
 
 def shift_context(shift: Shift) -> dict:
     """What every text says about a shift, in the active language."""
-    return _context(shift.community, shift.post.name, shift.starts_at, shift.ends_at)
+    return _context(shift.community.display_name, shift.post.name, shift.starts_at, shift.ends_at)
 
 
-def _context(community: Community, post_name: str, starts_at: datetime, ends_at: datetime) -> dict:
+def _context(community: str, post_name: str, starts_at: datetime, ends_at: datetime) -> dict:
     same_day = timezone.localdate(starts_at) == timezone.localdate(ends_at)
     return {
-        "community": community.display_name,
+        "community": community,
         "post": post_name,
         "when": f"{_date_time(starts_at)}–{_clock(ends_at) if same_day else _date_time(ends_at)}",
         "start": _clock(starts_at),
@@ -542,11 +542,10 @@ def sign_up_texts(
     """A shift's texts in every language (as ``assignment_event`` renders them), or None when a
     name holds the position mark."""
     languages = tuple(code for code, _name in settings.LANGUAGES)
-    community = Community(name=community_name, name_en=community_name_en)
     texts: list[str] = []
     for language in languages:
         with translation.override(language):
-            context = _context(community, post_name, starts_at, ends_at)
+            context = _context(reader_name(community_name, community_name_en), post_name, starts_at, ends_at)
             confirmed = render(CONFIRMED, context)
             subject, body = render(WAITLISTED, {**context, "position": _POSITION_MARK})
         if body.count(_POSITION_MARK) != 1 or _POSITION_MARK in "".join((*confirmed, subject)):
