@@ -67,3 +67,48 @@ def database_unavailable(exc: BaseException) -> bool:
             )
         )
     return False
+
+
+def connection_problem(alias: str = "default", timeout: int = 5) -> str | None:
+    """One line saying why the database cannot be used and what to do, or None if it answers.
+
+    For a person starting the system (``make run``): a server that is down, a database never
+    created and a refused user each get their own line instead of a driver traceback.
+    """
+    from django.db import connections
+
+    conn = connections[alias]
+    db = conn.settings_dict
+    if conn.vendor != "postgresql":
+        try:
+            conn.ensure_connection()
+        except OperationalError as exc:
+            return f"The database {db['NAME']} cannot be opened ({exc}): check that its folder exists and is writable."
+        finally:
+            conn.close()
+        return None
+
+    import psycopg
+
+    host, port = db.get("HOST") or "localhost", db.get("PORT") or 5432
+    name, user = db["NAME"], db.get("USER") or "the current user"
+    params = {**conn.get_connection_params(), "connect_timeout": timeout}
+    try:
+        psycopg.connect(**params).close()
+    except psycopg.OperationalError as exc:
+        text = str(exc)
+        reason = text.split("failed: ")[-1].splitlines()[0].removeprefix("FATAL:").strip()
+        if f'database "{name}" does not exist' in text:
+            return (
+                f'PostgreSQL at {host}:{port} has no database "{name}". Create it first, '
+                f"e.g. createdb -h {host} -p {port} -U {db.get('USER') or 'postgres'} {name}"
+            )
+        if "authentication failed" in text or ("role" in text and "does not exist" in text):
+            return (
+                f"PostgreSQL at {host}:{port} refused {user} ({reason}). Check the user and password in DATABASE_URL."
+            )
+        return (
+            f"No PostgreSQL answers at {host}:{port} ({reason}). Start it or correct DATABASE_URL; "
+            "without DATABASE_URL, make run uses SQLite under var/."
+        )
+    return None

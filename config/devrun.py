@@ -10,6 +10,7 @@ printed it.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -19,18 +20,24 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from urllib.parse import urlparse
+from pathlib import Path
 
+import psutil
 import redis
 
 from config import embedded_redis
-from config.env import BASE_DIR, VAR_DIR, default_redis_url, embedded_redis_socket
+from config.env import BASE_DIR, VAR_DIR, default_redis_url, embedded_redis_socket, redacted_url
 
 STEPS = 5
-HEALTH_TIMEOUT = 60  # seconds from starting the servers until /health/ must answer 200
+HEALTH_TIMEOUT = 300  # seconds from starting the servers until /health/ must answer 200 (a busy machine is slow)
 STOP_TIMEOUT = 10  # seconds the parts get to shut down before they are killed
 COLOURS = {"web": 32, "worker": 35, "beat": 36, "migrate": 33, "seed": 33}
-PARTS = {"web": "web server (gunicorn)", "worker": "Celery worker", "beat": "Celery beat"}
+PARTS = {
+    "web": "web server (gunicorn)",
+    "worker": "Celery worker",
+    "beat": "Celery beat",
+    "redis": "embedded Redis",
+}
 LABEL_WIDTH = max(len(label) for label in COLOURS)
 
 
@@ -98,6 +105,7 @@ class Children:
             start_new_session=True,
         )
         self.running[name] = process
+        started_processes.add(name, process.pid)
         pump = threading.Thread(target=self._pump, args=(name, process), daemon=True)
         pump.start()
         self.pumps.append(pump)
@@ -119,6 +127,7 @@ class Children:
             pause(0.1)
         code = process.returncode
         del self.running[name]
+        started_processes.remove(name)
         self.flush_output()
         if code != 0:
             raise Failure(f"`{' '.join(args)}` failed with exit code {code}.")
@@ -153,6 +162,100 @@ class Children:
         self.pumps = [pump for pump in self.pumps if pump.is_alive()]
 
 
+class StartedProcesses:
+    """``var/devrun.pids``: every process group this run started, so a run killed with SIGKILL
+    (which cannot clean up) is cleaned up by the next one instead of leaving the port and the
+    Redis socket taken.
+
+    Each entry is a group leader's pid with its start time: a pid the system has since reused
+    for something else has another start time and is left alone.
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.entries: dict[str, dict] = {}
+
+    def begin(self) -> None:
+        self.entries = {"devrun": _identity(os.getpid())}
+        self._write()
+
+    def add(self, name: str, pid: int) -> None:
+        identity = _identity(pid)
+        if identity:
+            self.entries[name] = identity
+            self._write()
+
+    def remove(self, name: str) -> None:
+        if self.entries.pop(name, None):
+            self._write()
+
+    def finish(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
+    def _write(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.entries))
+        tmp.replace(self.path)
+
+    def leftovers(self) -> dict[str, int]:
+        """The processes a previous run recorded that are still the same processes."""
+        try:
+            recorded = json.loads(self.path.read_text())
+        except (FileNotFoundError, ValueError):
+            return {}
+        return {
+            name: entry["pid"]
+            for name, entry in recorded.items()
+            if isinstance(entry, dict) and _identity(entry.get("pid", 0)) == entry
+        }
+
+
+def _identity(pid: int) -> dict | None:
+    try:
+        return {"pid": pid, "started": psutil.Process(pid).create_time()}
+    except (psutil.NoSuchProcess, psutil.AccessDenied, ValueError):
+        return None
+
+
+started_processes = StartedProcesses(VAR_DIR / "devrun.pids")
+
+
+def stop_leftovers() -> None:
+    """Stop what a previous run, killed before it could clean up, left running in this VAR_DIR."""
+    leftovers = started_processes.leftovers()
+    supervisor = leftovers.pop("devrun", None)
+    if supervisor:
+        raise Failure(
+            f"Another `make run` (pid {supervisor}) is running with {VAR_DIR}. "
+            f"Stop it first (Ctrl-C in its terminal, or: kill -INT {supervisor})."
+        )
+    if not leftovers:
+        started_processes.finish()
+        return
+    names = ", ".join(f"{PARTS.get(name, name)} (pid {pid})" for name, pid in leftovers.items())
+    say(f"A previous `make run` was killed and left running: {names}. Stopping them…")
+    for pid in leftovers.values():
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGTERM)
+    members = [proc for proc in psutil.process_iter() if _group_of(proc) in leftovers.values()]
+    _, alive = psutil.wait_procs(members, timeout=STOP_TIMEOUT)
+    for pid in {_group_of(proc) for proc in alive} - {None}:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)
+    psutil.wait_procs(alive, timeout=STOP_TIMEOUT)
+    started_processes.finish()
+    say("Stopped the leftovers.")
+
+
+def _group_of(process: psutil.Process) -> int | None:
+    try:
+        return os.getpgid(process.pid)
+    except (ProcessLookupError, PermissionError):
+        return None
+
+
 def _signal_group(process: subprocess.Popen, signum: int) -> None:
     # The group outlives its leader, so this also reaches stragglers of a child that died.
     with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -170,13 +273,6 @@ def check_port(port: int) -> None:
             ) from None
 
 
-def redacted(url: str) -> str:
-    parsed = urlparse(url)
-    if parsed.password:
-        return url.replace(f":{parsed.password}@", ":***@")
-    return url
-
-
 def start_redis() -> tuple[str, subprocess.Popen | None]:
     """Return the Redis URL to use and the embedded server devrun started, if any."""
     url = os.environ.get("REDIS_URL")
@@ -185,10 +281,10 @@ def start_redis() -> tuple[str, subprocess.Popen | None]:
             redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=3).ping()
         except redis.RedisError as exc:
             raise Failure(
-                f"REDIS_URL={redacted(url)} does not answer PING ({exc}). "
+                f"REDIS_URL={redacted_url(url)} does not answer PING ({exc}). "
                 "Start that Redis, or unset REDIS_URL to use the embedded one."
             ) from None
-        step(1, f"Redis: using REDIS_URL={redacted(url)}")
+        step(1, f"Redis: using REDIS_URL={redacted_url(url)}")
         return url, None
     sock = embedded_redis_socket()
     if _answers_ping(sock):
@@ -198,7 +294,9 @@ def start_redis() -> tuple[str, subprocess.Popen | None]:
             f"If not, a previous run left it behind; stop it with: {redis_cli} -s {sock} shutdown nosave"
         )
     step(1, f"Redis: starting the embedded server on {sock}")
-    return default_redis_url(), embedded_redis.start(sock)
+    server = embedded_redis.start(sock)
+    started_processes.add("redis", server.pid)
+    return default_redis_url(), server
 
 
 def _answers_ping(sock) -> bool:
@@ -208,10 +306,23 @@ def _answers_ping(sock) -> bool:
         return False  # a stale socket file; embedded_redis.start() replaces it
 
 
-def has_volunteers() -> bool:
+def check_database() -> None:
+    """Set Django up and make sure the database answers; any problem is one line, not a traceback."""
     import django
+    from django.core.exceptions import ImproperlyConfigured
 
-    django.setup()
+    try:
+        django.setup()
+    except ImproperlyConfigured as exc:
+        raise Failure(str(exc)) from None
+    from config.db import connection_problem
+
+    problem = connection_problem()
+    if problem:
+        raise Failure(problem)
+
+
+def has_volunteers() -> bool:
     from django.db import connections
 
     from volunteers.models import Volunteer
@@ -276,11 +387,14 @@ def main() -> int:
     redis_server = None
     children = Children()
     try:
+        stop_leftovers()
+        started_processes.begin()
         check_port(port)
         redis_url, redis_server = start_redis()
         os.environ["REDIS_URL"] = redis_url  # for every child
 
-        step(2, "Migrating the database…")
+        step(2, "Database: checking that it answers, then migrating…")
+        check_database()
         children.run("migrate", "manage.py", "migrate", "--no-input")
 
         checkpoint()
@@ -320,6 +434,8 @@ def main() -> int:
         children.stop()
         if redis_server:
             embedded_redis.stop(redis_server)
+        if started_processes.entries:
+            started_processes.finish()
         if started:
             say("Stopped.")
 

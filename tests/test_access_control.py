@@ -210,6 +210,7 @@ ROWS = [
     Row("i18n/setlang/", "POST", "/i18n/setlang/", every(302), data={"language": "en", "next": "/"}),
     Row("api/schema/", "GET", "/api/schema/", every(200)),
     Row("api/docs/", "GET", "/api/docs/", every(200)),
+    Row("api/redoc/", "GET", "/api/redoc/", every(200)),
     Row(
         "api/v1/auth/token/",
         "POST",

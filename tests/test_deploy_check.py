@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
+from tests.waiting import HANG_GUARD as READY_TIMEOUT
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -110,7 +112,7 @@ def test_each_gunicorn_worker_listens_on_a_socket_of_its_own(tmp_path, reuse_por
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + READY_TIMEOUT
         workers: list = []
         while time.monotonic() < deadline:
             workers = psutil.Process(server.pid).children()
@@ -123,9 +125,11 @@ def test_each_gunicorn_worker_listens_on_a_socket_of_its_own(tmp_path, reuse_por
         assert len(listening) == sockets
         assert all(len(held) == 1 for held in per_worker), per_worker
         assert len(set().union(*per_worker)) == sockets
-        with socket.create_connection(("127.0.0.1", port), timeout=10) as client:
+        # The sockets listen before the workers have imported Django: the kernel holds the
+        # connection until a worker is ready, however long a busy machine takes for that.
+        with socket.create_connection(("127.0.0.1", port), timeout=READY_TIMEOUT) as client:
             client.sendall(b"GET /health/live/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
             assert client.recv(64).startswith(b"HTTP/1.1 ")
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        server.wait(timeout=READY_TIMEOUT)

@@ -8,6 +8,8 @@ import pytest
 from django.db import connection, connections
 from django.db.backends.signals import connection_created
 
+from tests.waiting import HANG_GUARD
+
 pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(connection.vendor != "postgresql", reason="the backend is PostgreSQL's"),
@@ -64,7 +66,7 @@ def test_a_connection_the_server_ended_is_replaced_before_the_request_uses_it(ch
             cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
     finally:
         other.close()
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + HANG_GUARD
     while connection._socket_quiet() and time.monotonic() < deadline:  # the goodbye is on its way
         time.sleep(0.01)
     opened = []

@@ -5,6 +5,7 @@ import threading
 import time
 
 from communities.send_batching import SendBatcher
+from tests.waiting import HANG_GUARD
 
 
 class Recorder:
@@ -27,7 +28,7 @@ class Recorder:
         return [key for batch in self.batches for key in batch]
 
 
-def wait_for(condition, timeout: float = 5.0) -> None:
+def wait_for(condition, timeout: float = HANG_GUARD) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "timed out"

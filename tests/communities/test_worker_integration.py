@@ -35,6 +35,7 @@ from communities.models import Notification
 from config import celery_app
 from config.env import BASE_DIR
 from tests.factories import AssignmentFactory, OrganizationFactory, ShiftFactory, VolunteerFactory
+from tests.waiting import HANG_GUARD
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -42,7 +43,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 WORKER_BOOT = (
     "import sys; from config.celery import app; app.conf.task_always_eager = False; app.worker_main(sys.argv[1:])"
 )
-WAIT = 40  # seconds any one wait may take
+WAIT = HANG_GUARD  # a wait ends when its condition holds; this only catches a hang
 
 
 def database_url() -> str:

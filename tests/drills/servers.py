@@ -11,6 +11,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from tests.waiting import HANG_GUARD
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -27,7 +29,7 @@ def request(url: str, token: str, method: str = "GET", data: dict | None = None)
         body, headers["Content-Type"] = json.dumps(data).encode(), "application/json"
     req = urllib.request.Request(url, data=body, method=method, headers=headers)
     try:
-        with urllib.request.urlopen(req, timeout=15) as response:
+        with urllib.request.urlopen(req, timeout=HANG_GUARD) as response:
             return response.status, json.loads(response.read() or b"{}")
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read() or b"{}")
@@ -50,7 +52,7 @@ def start_gunicorn(env: dict, log_path: Path) -> tuple[subprocess.Popen, str]:
     return server, f"http://127.0.0.1:{port}"
 
 
-def wait_healthy(base: str, token: str, log_path: Path, seconds: float = 60) -> None:
+def wait_healthy(base: str, token: str, log_path: Path, seconds: float = HANG_GUARD) -> None:
     deadline = time.monotonic() + seconds
     while True:
         try:

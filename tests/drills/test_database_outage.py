@@ -17,6 +17,7 @@ from rest_framework.authtoken.models import Token
 from tests.drills.servers import request, start_gunicorn, wait_healthy
 from tests.drills.tcp_proxy import Proxy
 from tests.factories import ShiftFactory, VolunteerFactory
+from tests.waiting import HANG_GUARD
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,5 +64,5 @@ def test_api_answers_503_while_postgresql_is_away_and_recovers_by_itself(tmp_pat
         assert "Traceback" not in output
     finally:
         server.terminate()
-        server.wait(timeout=20)
+        server.wait(timeout=HANG_GUARD)
         proxy.stop()

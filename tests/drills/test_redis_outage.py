@@ -26,6 +26,7 @@ from config import embedded_redis
 from tests.communities.test_worker_integration import Worker, database_url
 from tests.drills.servers import request, start_gunicorn, wait_healthy
 from tests.factories import ShiftFactory, UserFactory, VolunteerFactory
+from tests.waiting import HANG_GUARD
 from volunteers.models import VolunteerTally
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -41,7 +42,7 @@ def place(shift, volunteer, **fields):
     return assignment
 
 
-def wait_for(predicate, seconds=45, what="condition"):
+def wait_for(predicate, seconds=HANG_GUARD, what="condition"):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if predicate():
@@ -102,7 +103,9 @@ def test_work_goes_on_without_redis_and_nothing_is_lost_or_doubled(tmp_path):
         started = time.monotonic()
         status, body = request(f"{base}/api/v1/shifts/{future.pk}/signup/", token, method="POST")
         assert (status, body["status"]) == (201, "confirmed")
-        assert time.monotonic() - started < 10, "a sign-up must not hang on the missing broker"
+        # Publishing to a broker that is away must fail fast, not wait on reconnects: a hang would
+        # last as long as the request timeout; a busy machine is slow by seconds, not a minute.
+        assert time.monotonic() - started < 60, "a sign-up must not hang on the missing broker"
         status, body = request(f"{base}/api/v1/assignments/{to_cancel.pk}/cancel/", other_token, method="POST")
         assert (status, body["status"]) == (200, "cancelled")
         code = checkin_codes.current_code(running.checkin_secret)[0]
@@ -130,9 +133,14 @@ def test_work_goes_on_without_redis_and_nothing_is_lost_or_doubled(tmp_path):
             ),
             what="every due message sent and every tally recounted",
         )
-        for name in ("communities.tasks.notifications_sweep", "communities.tallies.tally_pending_sweep_task"):
-            sender.send_task(name)  # a second round, as the next minute's beat would: changes nothing
-        time.sleep(3)
+        second_round = [
+            sender.send_task(name).id  # a second round, as the next minute's beat would: changes nothing
+            for name in ("communities.tasks.notifications_sweep", "communities.tallies.tally_pending_sweep_task")
+        ]
+        wait_for(
+            lambda: all(f"[{task_id}] succeeded" in worker.log.read_text(errors="replace") for task_id in second_round),
+            what="the second round of sweeps done",
+        )
 
         delivered, _torn = sms.read_outbox(sms_file)
         sent_keys = set(Notification.objects.filter(channel="sms", state="sent").values_list("key", flat=True))
@@ -148,5 +156,5 @@ def test_work_goes_on_without_redis_and_nothing_is_lost_or_doubled(tmp_path):
         if worker is not None:
             worker.stop()
         server.terminate()
-        server.wait(timeout=20)
+        server.wait(timeout=HANG_GUARD)
         embedded_redis.stop(redis_process)

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
 import tempfile
-import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from communities.models import Assignment, Notification, Shift
 from config import embedded_redis
 from tests.communities.test_worker_integration import Worker, database_url
 from tests.factories import ShiftFactory, VolunteerFactory
+from tests.waiting import HANG_GUARD, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
@@ -82,12 +83,17 @@ def test_two_beats_send_nothing_twice(tmp_path):
                         start_new_session=True,
                     )
                 )
-        deadline = time.monotonic() + 45
-        while time.monotonic() < deadline:
-            if Notification.objects.filter(kind="reminder_2h", channel="sms", state="sent").count() == 30:
-                break
-            time.sleep(0.5)
-        time.sleep(4)  # several more rounds from both beats after everything went out
+        wait_until(
+            lambda: Notification.objects.filter(kind="reminder_2h", channel="sms", state="sent").count() == 30,
+            what="all 30 reminders sent",
+        )
+
+        def sweeps_done() -> int:
+            return len(re.findall(r"notifications_sweep\[[^\]]+\] succeeded", worker.log.read_text(errors="replace")))
+
+        # Several more rounds from both beats, run by the worker, after everything went out.
+        done = sweeps_done()
+        wait_until(lambda: sweeps_done() >= done + 4, what="four more sweeps after everything was sent")
         sent_by = [
             (tmp_path / f"beat{n}.log").read_text(errors="replace").count("Scheduler: Sending due task")
             for n in range(2)
@@ -103,6 +109,6 @@ def test_two_beats_send_nothing_twice(tmp_path):
         for beat in beats:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(beat.pid, signal.SIGTERM)
-            beat.wait(timeout=15)
+            beat.wait(timeout=HANG_GUARD)
         worker.stop()
         embedded_redis.stop(redis_process)

@@ -20,6 +20,7 @@ from communities.tallies import tallies_recount_all
 from config import embedded_redis
 from tests.communities.test_worker_integration import Worker, database_url
 from tests.factories import ShiftFactory, VolunteerFactory
+from tests.waiting import HANG_GUARD
 from volunteers.models import VolunteerTally
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -56,7 +57,7 @@ def test_killed_worker_loses_and_doubles_no_hours(tmp_path):
         first = Worker("tally-a", "celery", env, tmp_path / "a.log", concurrency=1)
         first.wait_ready()
         sender.send_task("communities.tallies.tally_pending_sweep_task")
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + HANG_GUARD
         while Assignment.objects.filter(tally_pending=True).count() > COUNT * 0.8:
             assert time.monotonic() < deadline, first.tail()
             time.sleep(0.02)
@@ -67,7 +68,7 @@ def test_killed_worker_loses_and_doubles_no_hours(tmp_path):
         second = Worker("tally-b", "celery", env, tmp_path / "b.log", concurrency=1)
         second.wait_ready()
         sender.send_task("communities.tallies.tally_pending_sweep_task")  # the next minute's sweep
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + HANG_GUARD
         while Assignment.objects.filter(tally_pending=True).exists():
             assert time.monotonic() < deadline, second.tail()
             time.sleep(0.1)

@@ -74,7 +74,9 @@ def browser():
 @pytest.fixture
 def page(browser, live_server):
     context = browser.new_context(viewport=PHONE, locale="zh-CN", timezone_id="Asia/Shanghai")
-    context.set_default_timeout(15_000)
+    # Playwright waits for each element or page to be ready; this only bounds a hang, so a busy
+    # machine is slower, never failing.
+    context.set_default_timeout(120_000)
     yield context.new_page()
     context.close()
 
