@@ -130,6 +130,27 @@ def test_a_refused_admin_change_to_a_shift_changes_nothing(root, changes, code_m
     assert not LogEntry.objects.exists()
 
 
+def test_moving_a_shift_in_the_admin_rechecks_and_tells_its_volunteers(root):
+    shift = ShiftFactory(capacity=2)
+    volunteer = VolunteerFactory()
+    place = services.shift_sign_up(shift_id=shift.pk, volunteer=volunteer)
+    later = ShiftFactory(starts_at=shift.ends_at + timedelta(hours=9), ends_at=shift.ends_at + timedelta(hours=12))
+    services.shift_sign_up(shift_id=later.pk, volunteer=volunteer)
+    before = rows(Shift)
+    moved = {"starts_at": shift.starts_at + timedelta(hours=6), "ends_at": shift.ends_at + timedelta(hours=6)}
+    response = root.post(change_url(shift), shift_form(shift, **moved), HTTP_ACCEPT_LANGUAGE="en")
+    assert errors(response) == ["The change conflicts with the schedules of volunteers on this shift."]
+    assert rows(Shift) == before
+    shown = root.get(response.url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "The change conflicts with the schedules of volunteers on this shift." in shown
+    moved = {"starts_at": shift.starts_at - timedelta(hours=1), "ends_at": shift.ends_at - timedelta(hours=1)}
+    response = root.post(change_url(shift), shift_form(shift, **moved))
+    assert errors(response) == []
+    shift.refresh_from_db()
+    assert (shift.starts_at, shift.ends_at) == (moved["starts_at"], moved["ends_at"])
+    assert Notification.objects.filter(assignment=place, kind="shift_changed").exists()
+
+
 def test_capacity_below_the_confirmed_count_is_refused_in_the_admin(root):
     shift = ShiftFactory(capacity=3)
     for _ in range(2):
