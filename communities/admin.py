@@ -1,5 +1,22 @@
-from django.contrib import admin
+"""The Django admin: a window onto the data, never a way around the services.
 
+A field that carries a rule is read-only here, or its change goes through the service that
+keeps the rule: a shift's capacity, times and notes through ``coordination.shift_update`` (the
+re-checks, the waitlist promotion, the notices), its status through ``coordination.shift_cancel``,
+credited minutes through ``attendance.hours_adjust`` (the cap, the reason, the audit row). A
+refused change is reported and changes nothing. Counters, tallies and the audit trail are
+read-only; nothing whose deletion would bypass a rule can be deleted.
+"""
+
+from django import forms
+from django.contrib import admin, messages
+from django.db import transaction
+from django.http import HttpResponseRedirect
+from django.utils.translation import gettext_lazy as _
+
+from config.errors import ServiceError
+
+from . import attendance, coordination, notifications
 from .models import (
     Assignment,
     AuditEntry,
@@ -57,9 +74,60 @@ class PostAdmin(admin.ModelAdmin):
     list_select_related = ["community", "post_type"]
     autocomplete_fields = ["community"]
 
+    def get_readonly_fields(self, request, obj=None):
+        # Each shift copies its post's community (scope and lists read it without a join).
+        return ["community"] if obj is not None else []
+
+
+class ServiceAdmin(admin.ModelAdmin):
+    """A change form whose save calls a service: a refusal becomes an error message, the change
+    is not logged, and the form is shown again with the values as they still are."""
+
+    def save_model(self, request, obj, form, change):
+        try:
+            with transaction.atomic():
+                self.save_through_services(request, obj, form)
+        except ServiceError as error:
+            from .refusals import explain
+
+            request._service_refusal = error
+            self.message_user(request, "\n".join([str(error.message), *explain(error)]), level=messages.ERROR)
+
+    def save_through_services(self, request, obj, form) -> None:
+        raise NotImplementedError
+
+    def log_change(self, request, obj, message):
+        if getattr(request, "_service_refusal", None) is None:
+            return super().log_change(request, obj, message)
+        return None
+
+    def response_change(self, request, obj):
+        if getattr(request, "_service_refusal", None) is not None:
+            return HttpResponseRedirect(request.path)
+        return super().response_change(request, obj)
+
+
+class ShiftAdminForm(forms.ModelForm):
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=200,
+        required=False,
+        help_text=_("Kept in the audit trail; needed to cancel the shift."),
+    )
+
+    class Meta:
+        model = Shift
+        fields = ["starts_at", "ends_at", "capacity", "notes", "status", "reason"]
+
+    def _post_clean(self):
+        # The services decide (coordination.shift_update / shift_cancel); the model's own
+        # constraints are checked by the database in the service's transaction.
+        pass
+
 
 @admin.register(Shift)
-class ShiftAdmin(admin.ModelAdmin):
+class ShiftAdmin(ServiceAdmin):
+    form = ShiftAdminForm
     list_display = [
         "__str__",
         "community",
@@ -73,21 +141,118 @@ class ShiftAdmin(admin.ModelAdmin):
     list_filter = ["status", "post__post_type", "community__street__district"]
     search_fields = ["post__name", "community__name"]
     list_select_related = ["post", "community"]
-    autocomplete_fields = ["post"]
     date_hierarchy = "starts_at"
-    readonly_fields = ["community", "confirmed_count", "waitlist_count"]
+    fields = [
+        "post",
+        "community",
+        "starts_at",
+        "ends_at",
+        "capacity",
+        "confirmed_count",
+        "waitlist_count",
+        "notes",
+        "status",
+        "reason",
+        "signup_opens_at",
+        "signup_closes_at",
+        "cancel_cutoff_at",
+    ]
+    # Sign-up windows and cutoffs have no service to keep them consistent: shown, not edited here.
+    readonly_fields = [
+        "post",
+        "community",
+        "confirmed_count",
+        "waitlist_count",
+        "signup_opens_at",
+        "signup_closes_at",
+        "cancel_cutoff_at",
+    ]
     list_per_page = 50
+
+    def has_add_permission(self, request):
+        return False  # shifts are created by the rota (page and API), which checks their times
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # cancel instead: volunteers are released and told, the audit trail kept
+
+    def save_through_services(self, request, obj, form) -> None:
+        data, changed = form.cleaned_data, set(form.changed_data) - {"reason"}
+        if "status" in changed:
+            if data["status"] != Shift.Status.CANCELLED:
+                raise ServiceError("shift_cancelled")  # a cancellation is final
+            if changed != {"status"}:
+                raise ServiceError("invalid", {"status": [_("Cancel the shift on its own, without other changes.")]})
+            coordination.shift_cancel(actor=request.user, shift_id=obj.pk, reason=data["reason"])
+        elif changed:
+            coordination.shift_update(
+                actor=request.user,
+                shift_id=obj.pk,
+                starts_at=data["starts_at"] if "starts_at" in changed else None,
+                ends_at=data["ends_at"] if "ends_at" in changed else None,
+                capacity=data["capacity"] if "capacity" in changed else None,
+                notes=data["notes"] if "notes" in changed else None,
+                reason=data["reason"],
+            )
+
+
+class AssignmentAdminForm(forms.ModelForm):
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=200,
+        required=False,
+        help_text=_("Kept in the audit trail; needed to adjust hours."),
+    )
+
+    class Meta:
+        model = Assignment
+        fields = ["credited_minutes", "reason"]
+
+    def _post_clean(self):
+        pass  # attendance.hours_adjust decides
 
 
 @admin.register(Assignment)
-class AssignmentAdmin(admin.ModelAdmin):
+class AssignmentAdmin(ServiceAdmin):
+    form = AssignmentAdminForm
     list_display = ["volunteer", "shift", "status", "source", "checked_in_at", "checked_out_at", "credited_minutes"]
     list_filter = ["status", "source", "hours_status"]
     search_fields = ["volunteer__volunteer_number", "volunteer__real_name"]
     list_select_related = ["volunteer", "shift", "shift__post"]
-    raw_id_fields = ["shift", "volunteer"]
-    readonly_fields = ["status", "waitlist_order"]
+    actions = ["approve_hours"]
     list_per_page = 50
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in Assignment._meta.fields if f.name not in ("id", "credited_minutes")]
+
+    def get_fields(self, request, obj=None):
+        return [*self.get_readonly_fields(request, obj), "credited_minutes", "reason"]
+
+    def has_add_permission(self, request):
+        return False  # places are taken by sign-up and by a coordinator's assignment
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # the place, the waitlist and the hours it holds would be lost uncounted
+
+    def save_through_services(self, request, obj, form) -> None:
+        if "credited_minutes" in form.changed_data:
+            minutes = form.cleaned_data["credited_minutes"]
+            if minutes is None:
+                raise ServiceError("hours_out_of_range", {"max_minutes": obj.shift.duration_minutes})
+            attendance.hours_adjust(
+                assignment_id=obj.pk, actor=request.user, credited_minutes=minutes, reason=form.cleaned_data["reason"]
+            )
+
+    @admin.action(description=_("Approve the selected hours"))
+    def approve_hours(self, request, queryset):
+        approved = 0
+        for assignment_id in queryset.order_by("pk").values_list("pk", flat=True):
+            try:
+                attendance.hours_approve(assignment_id=assignment_id, actor=request.user)
+            except ServiceError as error:
+                self.message_user(request, f"{assignment_id}: {error.message}", level=messages.WARNING)
+            else:
+                approved += 1
+        self.message_user(request, _("%(count)d approved.") % {"count": approved}, level=messages.SUCCESS)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -111,22 +276,37 @@ class AuditEntryAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Dispatch)
-class DispatchAdmin(admin.ModelAdmin):
+class DispatchAdmin(ReadOnlyAdmin):
+    """Made by ``coordination.dispatch_create`` (the committee's dispatch page); a record of what was sent."""
+
     list_display = ["community", "team", "requested", "created_by", "created_at"]
     search_fields = ["community__name", "team__name"]
     list_select_related = ["community", "team", "created_by"]
-    raw_id_fields = ["community", "team", "volunteers"]
-    readonly_fields = ["created_at"]
 
 
 @admin.register(Notification)
-class NotificationAdmin(admin.ModelAdmin):
+class NotificationAdmin(ReadOnlyAdmin):
+    """Rows are made and sent by ``communities.notifications``; their key makes each message once.
+    Deleting a row would let the sweep make and send it again; a failed one is sent again here."""
+
     list_display = ["created_at", "kind", "channel", "recipient", "state", "attempts", "sent_at", "last_error"]
     list_filter = ["state", "channel", "kind", "urgent"]
     search_fields = ["key", "recipient__username"]
     list_select_related = ["recipient"]
-    raw_id_fields = ["recipient", "assignment", "shift"]
     date_hierarchy = "created_at"
+    actions = ["retry"]
+
+    @admin.action(description=_("Send the selected failed messages again"))
+    def retry(self, request, queryset):
+        sent = 0
+        for notification_id in queryset.order_by("pk").values_list("pk", flat=True):
+            try:
+                notifications.notification_retry(user=request.user, notification_id=notification_id)
+            except ServiceError as error:
+                self.message_user(request, f"{notification_id}: {error.message}", level=messages.WARNING)
+            else:
+                sent += 1
+        self.message_user(request, _("%(count)d queued again.") % {"count": sent}, level=messages.SUCCESS)
 
 
 @admin.register(DailyTally)

@@ -27,7 +27,48 @@ Status = Assignment.Status
 Action = AuditEntry.Action
 
 
+# --- Shift times: the one rule every path that creates or moves a shift uses --------------
+
+
+def shift_times_check(
+    *,
+    starts_at: datetime,
+    ends_at: datetime,
+    now: datetime,
+    current: tuple[datetime, datetime] | None = None,
+) -> None:
+    """Refuse times a shift may not take: ending before it starts, longer than a day, or starting
+    (or, when an end is moved, ending) in the past.
+
+    ``current`` is the shift's present (start, end) when it is being edited: an unchanged start
+    may lie in the past (a shift under way keeps its start), a changed one may not, and a changed
+    end must lie ahead, so no edit moves any part of a shift into the past.
+    """
+    if ends_at <= starts_at:
+        raise ServiceError("invalid", {"ends_at": [_("A shift must end after it starts.")]})
+    if ends_at - starts_at > MAX_SHIFT_LENGTH:
+        raise ServiceError("invalid", {"ends_at": [_("A shift lasts at most 24 hours.")]})
+    if (current is None or starts_at != current[0]) and starts_at <= now:
+        raise ServiceError("shift_in_past", {"starts_at": starts_at.isoformat(), "now": now.isoformat()})
+    if current is not None and ends_at != current[1] and ends_at <= now:
+        raise ServiceError("shift_in_past", {"ends_at": ends_at.isoformat(), "now": now.isoformat()})
+
+
 # --- Rota -----------------------------------------------------------------------------------
+
+
+def _rota_days(date_from: date, date_to: date, weekdays: list[int] | None) -> list[date]:
+    days = []
+    day = date_from
+    while day <= date_to:
+        if weekdays is None or day.isoweekday() in weekdays:
+            days.append(day)
+        day += timedelta(days=1)
+    return days
+
+
+def _slot_words(start: time, end: time) -> str:
+    return f"{start:%H:%M}-{end:%H:%M}"
 
 
 @transaction.atomic
@@ -42,9 +83,15 @@ def rota_create(
     capacity: int,
     weekdays: list[int] | None = None,
     notes: str = "",
+    now: datetime | None = None,
 ) -> dict:
     """Create shifts for every day in the range × every daily slot. A slot whose end is not after
-    its start runs past midnight. Shifts that already exist (same post and start) are skipped."""
+    its start runs past midnight. Shifts that already exist (same post and start) are skipped.
+
+    Refused whole: two slots starting at the same time (``duplicate_slot``), more shifts than
+    ``RULES["ROTA_MAX_SHIFTS"]`` (``rota_too_large``), or any shift starting in the past
+    (``shift_in_past``)."""
+    now = now or timezone.now()
     post = Post.objects.filter(pk=post_id, community=community).select_related("post_type").first()
     if post is None:
         raise ServiceError("rota_invalid", {"post": ["This post does not belong to the community."]})
@@ -57,15 +104,29 @@ def rota_create(
     if capacity < 1:
         raise ServiceError("rota_invalid", {"capacity": ["Capacity must be at least 1."]})
 
+    seen: dict[time, tuple[time, time]] = {}
+    repeated = []
+    for start, end in slots:
+        if start in seen:
+            repeated.append(_slot_words(start, end))
+        seen.setdefault(start, (start, end))
+    if repeated:
+        raise ServiceError("duplicate_slot", {"slots": repeated})
+    if date_from < timezone.localdate(now):
+        raise ServiceError("shift_in_past", {"date_from": date_from.isoformat(), "now": now.isoformat()})
+    days = _rota_days(date_from, date_to, weekdays)
+    limit = settings.RULES["ROTA_MAX_SHIFTS"]
+    if len(days) * len(slots) > limit:
+        raise ServiceError("rota_too_large", {"shifts": len(days) * len(slots), "max_shifts": limit})
+
     wanted = []
-    day = date_from
-    while day <= date_to:
-        if weekdays is None or day.isoweekday() in weekdays:
-            for start, end in slots:
-                starts_at = timezone.make_aware(datetime.combine(day, start))
-                end_day = day if end > start else day + timedelta(days=1)
-                wanted.append((starts_at, timezone.make_aware(datetime.combine(end_day, end))))
-        day += timedelta(days=1)
+    for day in days:
+        for start, end in slots:
+            starts_at = timezone.make_aware(datetime.combine(day, start))
+            end_day = day if end > start else day + timedelta(days=1)
+            ends_at = timezone.make_aware(datetime.combine(end_day, end))
+            shift_times_check(starts_at=starts_at, ends_at=ends_at, now=now)
+            wanted.append((starts_at, ends_at))
     existing = set(
         Shift.objects.filter(post=post, starts_at__in=[s for s, _e in wanted]).values_list("starts_at", flat=True)
     )
@@ -122,10 +183,10 @@ def shift_update(
     }
     new_start = starts_at or shift.starts_at
     new_end = ends_at or shift.ends_at
-    if new_end <= new_start:
-        raise ServiceError("invalid", {"ends_at": ["A shift must end after it starts."]})
-    if new_end - new_start > MAX_SHIFT_LENGTH:
-        raise ServiceError("invalid", {"ends_at": [_("A shift lasts at most 24 hours.")]})
+    if (new_start, new_end) != (shift.starts_at, shift.ends_at):
+        shift_times_check(
+            starts_at=new_start, ends_at=new_end, now=now or timezone.now(), current=(shift.starts_at, shift.ends_at)
+        )
     if capacity is not None and capacity < 1:
         raise ServiceError("invalid", {"capacity": ["Ensure this value is greater than or equal to 1."]})
     if capacity is not None and capacity < shift.confirmed_count:

@@ -118,6 +118,21 @@ def explain(error: ServiceError) -> list[str]:
         ]
     if code == "already_checked_in":
         return [_("You checked in on %(when)s.") % {"when": _when(details.get("checked_in_at"))}]
+    if code == "duplicate_slot":
+        return [_("Listed more than once: %(slots)s.") % {"slots": _(", ").join(details.get("slots", []))}]
+    if code == "rota_too_large":
+        return [
+            _("This rota would create %(shifts)s shifts; at most %(max_shifts)s at once. Choose fewer days or slots.")
+            % {"shifts": details.get("shifts"), "max_shifts": details.get("max_shifts")}
+        ]
+    if code == "shift_in_past":
+        if details.get("date_from"):
+            return [_("The first day, %(day)s, has already passed.") % {"day": _day(details["date_from"])}]
+        if details.get("starts_at"):
+            return [_("It would start on %(when)s, which has already passed.") % {"when": _when(details["starts_at"])}]
+        if details.get("ends_at"):
+            return [_("It would end on %(when)s, which has already passed.") % {"when": _when(details["ends_at"])}]
+        return []
     if code in ("not_cancellable", "not_checkable"):
         label = dict(Assignment.Status.choices).get(details.get("status"), details.get("status"))
         return [_("Your place is “%(status)s”.") % {"status": label}]

@@ -1430,3 +1430,143 @@ def test_access(world, row):
                     mismatches.append(f"{role}/{scope}: refused with {status} but changed data")
                 transaction.set_rollback(True)
     assert mismatches == []
+
+
+# --- The admin: every registered model's list, add, change and delete views --------------------
+# label -> what a superuser may do there (add, change, delete). Every other role is sent to the
+# admin's log-in. A refused POST, and a POST of an empty change form, change nothing: a field
+# that carries a rule is read-only there or changed only through its service
+# (tests/communities/test_admin.py holds the services' effects).
+ADMIN = {
+    "auth.group": (True, True, True),
+    "auth.user": (True, True, True),
+    "authtoken.tokenproxy": (True, True, True),
+    "communities.assignment": (False, True, False),
+    "communities.auditentry": (False, False, False),
+    "communities.community": (True, True, True),
+    "communities.dailyreport": (False, False, False),
+    "communities.dailytally": (False, False, False),
+    "communities.dispatch": (False, False, False),
+    "communities.district": (True, True, True),
+    "communities.notification": (False, False, False),
+    "communities.organizationdaytally": (False, False, False),
+    "communities.post": (True, True, True),
+    "communities.posttype": (True, True, True),
+    "communities.shift": (False, True, False),
+    "communities.shiftdaycount": (False, False, False),
+    "communities.street": (True, True, True),
+    "communities.volunteercount": (False, False, False),
+    "volunteers.certificate": (False, False, False),
+    "volunteers.importbatch": (False, False, False),
+    "volunteers.loginfailure": (False, False, True),
+    "volunteers.organization": (True, True, True),
+    "volunteers.organizationstaff": (True, True, True),
+    "volunteers.personaldataaccess": (False, False, False),
+    "volunteers.qualification": (True, True, True),
+    "volunteers.qualificationtype": (True, True, True),
+    "volunteers.skill": (True, True, True),
+    "volunteers.team": (True, True, True),
+    "volunteers.volunteer": (False, True, False),
+    "volunteers.volunteercategory": (True, True, True),
+    "volunteers.volunteertally": (False, False, False),
+}
+
+
+def admin_models():
+    from django.contrib import admin
+
+    return {model._meta.label_lower: model for model in admin.site._registry}
+
+
+def test_every_admin_model_has_a_row():
+    assert sorted(admin_models()) == sorted(ADMIN), "add a row to ADMIN for each model registered in the admin"
+
+
+@pytest.fixture
+def admin_world(world):
+    """One row of every model the admin shows."""
+    from django.contrib.auth.models import Group
+    from rest_framework.authtoken.models import Token
+
+    from communities.models import AuditEntry, DailyReport, DailyTally, Dispatch, OrganizationDayTally
+    from tests.factories import QualificationTypeFactory, SkillFactory, VolunteerCategoryFactory
+    from volunteers.models import ImportBatch, LoginFailure, PersonalDataAccess, Qualification, VolunteerTally
+
+    users, objects = world["users"], world["objects"]
+    shift = Shift.objects.get(pk=objects["shift"][0])
+    volunteer = users["volunteer"].volunteer
+    Group.objects.create(name="acl")
+    Token.objects.create(user=users["volunteer"])
+    AuditEntry.objects.create(action="shift_changed", shift=shift, actor=users["superuser"], reason="x")
+    DailyTally.objects.create(
+        date=timezone.localdate(),
+        community=shift.community,
+        post_type=shift.post.post_type,
+        organization=volunteer.organization,
+        minutes=240,
+        completed=1,
+    )
+    OrganizationDayTally.objects.create(date=timezone.localdate(), organization=volunteer.organization, minutes=240)
+    DailyReport.objects.create(date=timezone.localdate(), organization=volunteer.organization)
+    dispatch = Dispatch.objects.create(community=shift.community, requested=1, created_by=users["committee_staff"])
+    dispatch.volunteers.set([volunteer])
+    Qualification.objects.create(volunteer=volunteer, qualification_type=QualificationTypeFactory())
+    SkillFactory(), VolunteerCategoryFactory()
+    VolunteerTally.objects.get_or_create(volunteer=volunteer, defaults={"total_minutes": 240})
+    PersonalDataAccess.objects.create(actor=users["superuser"], volunteer=volunteer, field="id_number")
+    LoginFailure.objects.create(username="someone", ip_address="127.0.0.1")
+    ImportBatch.objects.create(kind="volunteers", file_name="a.csv", sha256="0" * 64, rows=1, created=1)
+    return world
+
+
+@pytest.mark.parametrize("label", sorted(ADMIN))
+def test_admin_views(admin_world, label):
+    """Each role on the model's admin list, add, change and delete views; a refused or empty POST
+    changes nothing."""
+    model = admin_models()[label]
+    obj = model.objects.order_by("pk").first()
+    assert obj is not None, f"admin_world has no {label} row"
+    may_add, may_change, may_delete = ADMIN[label]
+    base = f"/admin/{model._meta.app_label}/{model._meta.model_name}/"
+    change = f"{base}{obj.pk}/change/"
+    delete = f"{base}{obj.pk}/delete/"
+    mismatches = []
+    for role in ROLES:
+        client = Client()
+        if admin_world["users"][role] is not None:
+            client.force_login(admin_world["users"][role])
+        root = role == "superuser"
+        calls = [
+            ("GET", base, {}, 200 if root else 302),
+            ("GET", change, {}, 200 if root else 302),
+            ("GET", f"{base}add/", {}, (200 if may_add else 403) if root else 302),
+            ("POST", f"{base}add/", {}, (200 if may_add else 403) if root else 302),
+            ("POST", change, {}, ((200, 302) if may_change else 403) if root else 302),
+        ]
+        if not (root and may_delete):
+            calls.append(("POST", delete, {"post": "yes"}, 403 if root else 302))
+        for method, path, data, wanted in calls:
+            with transaction.atomic():
+                before = fingerprint() if method == "POST" else None
+                status = getattr(client, method.lower())(path, data).status_code
+                if status not in (wanted if isinstance(wanted, tuple) else (wanted,)):
+                    mismatches.append(f"{role} {method} {path}: got {status}, expected {wanted}")
+                elif method == "POST" and fingerprint() != before:
+                    mismatches.append(f"{role} {method} {path}: answered {status} but changed data")
+                transaction.set_rollback(True)
+    assert mismatches == []
+
+
+def test_deleting_the_account_of_a_volunteer_in_the_admin_is_refused(admin_world):
+    """Deleting the user would delete the volunteer with it, around the anonymisation service."""
+    client = Client()
+    client.force_login(admin_world["users"]["superuser"])
+    before = fingerprint()
+    # Without service records: the volunteer's admin refuses deletion, so the cascade is refused.
+    leader = admin_world["users"]["team_leader"]
+    assert client.post(f"/admin/auth/user/{leader.pk}/delete/", {"post": "yes"}).status_code == 403
+    # With shifts and a certificate: protected, the page says so and deletes nothing.
+    volunteer = admin_world["users"]["volunteer"]
+    page = client.post(f"/admin/auth/user/{volunteer.pk}/delete/", {"post": "yes"})
+    assert (page.status_code, bool(page.context["protected"])) == (200, True)
+    assert fingerprint() == before

@@ -50,6 +50,11 @@ class QualificationInline(admin.TabularInline):
 
 @admin.register(Volunteer)
 class VolunteerAdmin(admin.ModelAdmin):
+    """Registration and imports create volunteers (they set the encrypted ID number); the status
+    and deployment are set by dispatch; the mobile is the log-in. Those are read-only here, and a
+    volunteer is never deleted: their personal data is deleted by anonymisation, which keeps the
+    service record and frees their upcoming places for the waitlist."""
+
     list_display = [
         "volunteer_number",
         "real_name",
@@ -64,15 +69,50 @@ class VolunteerAdmin(admin.ModelAdmin):
     # The ID number is searchable only through its keyed hash, never in clear.
     search_fields = ["volunteer_number", "real_name", "=mobile"]
     list_select_related = ["organization", "team", "deployed_community"]
-    autocomplete_fields = ["user", "organization", "team", "deployed_community"]
+    autocomplete_fields = ["organization", "team"]
     filter_horizontal = ["skills", "categories"]
-    readonly_fields = ["id_number_masked", "created_at"]
+    readonly_fields = [
+        "user",
+        "volunteer_number",
+        "mobile_masked",
+        "id_type",
+        "id_number_masked",
+        "status",
+        "deployed_community",
+        "deployed_at",
+        "created_at",
+        "anonymised_at",
+    ]
+    exclude = ["mobile"]
     inlines = [QualificationInline]
+    actions = ["anonymise"]
     list_per_page = 50
 
     @admin.display(description=_("mobile number"))
     def mobile_masked(self, obj):
         return obj.mobile_masked
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description=_("Delete the personal data of the selected volunteers (anonymise)"))
+    def anonymise(self, request, queryset):
+        from config.errors import ServiceError
+
+        from .privacy import volunteer_anonymise
+
+        done = 0
+        for volunteer in queryset.order_by("pk"):
+            try:
+                volunteer_anonymise(volunteer=volunteer, actor=request.user)
+            except ServiceError as error:
+                self.message_user(request, f"{volunteer.volunteer_number}: {error.message}", level=messages.WARNING)
+            else:
+                done += 1
+        self.message_user(request, _("%(count)d anonymised.") % {"count": done}, level=messages.SUCCESS)
 
 
 @admin.register(Qualification)
@@ -92,49 +132,56 @@ class OrganizationStaffAdmin(admin.ModelAdmin):
     autocomplete_fields = ["user", "organization"]
 
 
-@admin.register(VolunteerTally)
-class VolunteerTallyAdmin(admin.ModelAdmin):
-    list_display = ["volunteer", "total_minutes", "year_minutes", "star_level", "updated_at"]
-    list_filter = ["star_level"]
-    search_fields = ["volunteer__volunteer_number", "volunteer__real_name"]
-    list_select_related = ["volunteer"]
-    readonly_fields = [f.name for f in VolunteerTally._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-
-@admin.register(Certificate)
-class CertificateAdmin(admin.ModelAdmin):
-    list_display = ["number", "volunteer", "issuer", "period_start", "period_end", "total_minutes", "issued_at"]
-    search_fields = ["number", "volunteer__volunteer_number"]
-    list_filter = ["issuer__kind"]
-    list_select_related = ["volunteer", "issuer"]
-    readonly_fields = [f.name for f in Certificate._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-
-@admin.register(PersonalDataAccess)
-class PersonalDataAccessAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "actor", "volunteer", "field", "purpose"]
-    search_fields = ["volunteer__volunteer_number", "actor__username"]
-    list_select_related = ["actor", "volunteer"]
-    readonly_fields = [f.name for f in PersonalDataAccess._meta.fields]
-
+class ReadOnlyAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
     def has_change_permission(self, request, obj=None):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(VolunteerTally)
+class VolunteerTallyAdmin(ReadOnlyAdmin):
+    """Recounted from the assignments by ``communities.tallies``."""
+
+    list_display = ["volunteer", "total_minutes", "year_minutes", "star_level", "updated_at"]
+    list_filter = ["star_level"]
+    search_fields = ["volunteer__volunteer_number", "volunteer__real_name"]
+    list_select_related = ["volunteer"]
+
+
+@admin.register(Certificate)
+class CertificateAdmin(ReadOnlyAdmin):
+    """Issued by ``volunteers.certificates``; anyone holding one must be able to verify it."""
+
+    list_display = ["number", "volunteer", "issuer", "period_start", "period_end", "total_minutes", "issued_at"]
+    search_fields = ["number", "volunteer__volunteer_number"]
+    list_filter = ["issuer__kind"]
+    list_select_related = ["volunteer", "issuer"]
+
+
+@admin.register(PersonalDataAccess)
+class PersonalDataAccessAdmin(ReadOnlyAdmin):
+    """The record of every full ID-number display (``privacy.volunteer_id_number_reveal``)."""
+
+    list_display = ["created_at", "actor", "volunteer", "field", "purpose"]
+    search_fields = ["volunteer__volunteer_number", "actor__username"]
+    list_select_related = ["actor", "volunteer"]
+
 
 @admin.register(LoginFailure)
-class LoginFailureAdmin(admin.ModelAdmin):
+class LoginFailureAdmin(ReadOnlyAdmin):
+    """Written by the log-in lockout; deleting a person's rows lifts their lockout."""
+
     list_display = ["username", "ip_address", "created_at"]
     search_fields = ["username"]
     date_hierarchy = "created_at"
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
 
 
 class ImportForm(forms.Form):
@@ -144,20 +191,13 @@ class ImportForm(forms.Form):
 
 
 @admin.register(ImportBatch)
-class ImportBatchAdmin(admin.ModelAdmin):
+class ImportBatchAdmin(ReadOnlyAdmin):
     """Past imports, read-only; new ones come through the import page (volunteers.imports)."""
 
     list_display = ["kind", "file_name", "rows", "created", "unchanged", "created_by", "created_at"]
     list_filter = ["kind"]
     search_fields = ["file_name"]
     list_select_related = ["created_by"]
-    readonly_fields = [f.name for f in ImportBatch._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
     def get_urls(self):
         from django.urls import path

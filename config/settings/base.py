@@ -228,6 +228,8 @@ RULES = {
     # Per started hour: (remainder up to N minutes, credit M minutes); [] credits exact minutes.
     "HOURS_ROUNDING": [(15, 0), (45, 30)],
     "ROTA_MAX_DAYS": env.int("RULE_ROTA_MAX_DAYS", default=62),
+    # One rota creates at most this many shifts (days × daily slots); a larger one is refused.
+    "ROTA_MAX_SHIFTS": env.int("RULE_ROTA_MAX_SHIFTS", default=500),
     "MINOR_AGE": 18,
     "MIN_VOLUNTEER_AGE": 14,
 }

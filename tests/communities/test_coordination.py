@@ -1,6 +1,6 @@
 """Coordinators: rota, candidates, assignment, dispatch, roster, check-in, no-shows, hours, audit."""
 
-from datetime import date, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 import pytest
 from django.db.models import Sum
@@ -810,3 +810,138 @@ def test_the_code_changes_after_the_seconds_it_gives(into_step, left):
     assert expires_in == left
     assert checkin_codes.current_code("secret", at + expires_in)[0] != code  # changed by then
     assert checkin_codes.current_code("secret", at + expires_in - 1)[0] == code  # not a second sooner
+
+
+# --- Rota and shift-time refusals ------------------------------------------------------------
+
+
+def rota_body(post, day, slots, **extra):
+    return {
+        "post": post.pk,
+        "date_from": day.isoformat(),
+        "date_to": extra.pop("date_to", day).isoformat(),
+        "slots": [{"start": start, "end": end} for start, end in slots],
+        "capacity": 2,
+        **extra,
+    }
+
+
+def test_rota_with_a_repeated_slot_is_refused_and_creates_nothing(api, coordinator, community, post):
+    day = timezone.localdate() + timedelta(days=3)
+    body = rota_body(post, day, [("08:00", "12:00"), ("13:00", "17:00"), ("08:00", "12:00")])
+    response = api(coordinator).post(
+        f"/api/v1/communities/{community.pk}/rota/", body, format="json", HTTP_ACCEPT_LANGUAGE="en"
+    )
+    assert response.status_code == 400
+    assert response.json() == {
+        "code": "duplicate_slot",
+        "message": "The rota lists the same time slot more than once.",
+        "details": {"slots": ["08:00-12:00"]},
+    }
+    assert not Shift.objects.exists()
+    assert not AuditEntry.objects.exists()
+
+
+def test_rota_slots_with_one_start_and_different_ends_are_repeated_slots(coordinator, community, post):
+    with pytest.raises(ServiceError) as caught:
+        coordination.rota_create(
+            actor=coordinator,
+            community=community,
+            post_id=post.pk,
+            date_from=timezone.localdate() + timedelta(days=1),
+            date_to=timezone.localdate() + timedelta(days=1),
+            slots=[(time(8), time(12)), (time(8), time(10))],
+            capacity=2,
+        )
+    assert (caught.value.code, caught.value.details) == ("duplicate_slot", {"slots": ["08:00-10:00"]})
+    assert not Shift.objects.exists()
+
+
+def test_rota_size_is_bounded_with_a_clear_error(api, coordinator, community, post):
+    day = timezone.localdate() + timedelta(days=1)
+    slots = [(f"{hour:02d}:00", f"{hour:02d}:30") for hour in range(9)]
+    body = rota_body(post, day, slots, date_to=day + timedelta(days=61))
+    response = api(coordinator).post(
+        f"/api/v1/communities/{community.pk}/rota/", body, format="json", HTTP_ACCEPT_LANGUAGE="zh-hans"
+    )
+    assert response.status_code == 400
+    assert response.json() == {
+        "code": "rota_too_large",
+        "message": "排班一次要建的班次太多。",
+        "details": {"shifts": 558, "max_shifts": 500},
+    }
+    assert not Shift.objects.exists()
+
+
+def test_rota_at_the_size_limit_is_created(coordinator, community, post, settings):
+    settings.RULES = {**settings.RULES, "ROTA_MAX_SHIFTS": 6}
+    day = timezone.localdate() + timedelta(days=1)
+    kwargs = {"actor": coordinator, "community": community, "post_id": post.pk, "date_from": day, "capacity": 2}
+    slots = [(time(8), time(9)), (time(10), time(11))]
+    result = coordination.rota_create(date_to=day + timedelta(days=2), slots=slots, **kwargs)
+    assert (result["created"], result["skipped"]) == (6, 0)
+    with pytest.raises(ServiceError) as caught:
+        coordination.rota_create(date_to=day + timedelta(days=3), slots=slots, **kwargs)
+    assert (caught.value.code, caught.value.details) == ("rota_too_large", {"shifts": 8, "max_shifts": 6})
+    assert Shift.objects.count() == 6
+
+
+def test_rota_in_year_one_is_refused(api, coordinator, community, post):
+    body = rota_body(post, date(1, 1, 1), [("00:00", "04:00")])
+    response = api(coordinator).post(f"/api/v1/communities/{community.pk}/rota/", body, format="json")
+    assert response.status_code == 400
+    assert response.json()["code"] == "shift_in_past"
+    assert response.json()["details"]["date_from"] == "0001-01-01"
+    assert not Shift.objects.exists()
+
+
+def test_rota_with_a_slot_already_begun_today_is_refused_whole(coordinator, community, post):
+    today = timezone.localdate()
+    now = timezone.make_aware(datetime.combine(today, time(10)))
+    with pytest.raises(ServiceError) as caught:
+        coordination.rota_create(
+            actor=coordinator,
+            community=community,
+            post_id=post.pk,
+            date_from=today,
+            date_to=today + timedelta(days=1),
+            slots=[(time(8), time(12)), (time(14), time(18))],
+            capacity=2,
+            now=now,
+        )
+    assert caught.value.code == "shift_in_past"
+    assert caught.value.details == {
+        "starts_at": timezone.make_aware(datetime.combine(today, time(8))).isoformat(),
+        "now": now.isoformat(),
+    }
+    assert not Shift.objects.exists()
+
+
+def test_shift_moved_into_year_one_is_refused_and_unchanged(api, coordinator, post):
+    shift = ShiftFactory(post=post)
+    before = Shift.objects.values().get(pk=shift.pk)
+    response = api(coordinator).patch(
+        f"/api/v1/shifts/{shift.pk}/",
+        {"starts_at": "0001-01-01T08:00:00Z", "ends_at": "0001-01-01T12:00:00Z"},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert response.json()["code"] == "shift_in_past"
+    assert Shift.objects.values().get(pk=shift.pk) == before
+    assert not AuditEntry.objects.exists()
+
+
+def test_a_running_shift_cannot_be_moved_into_the_past_but_its_end_can_be_extended(coordinator, post):
+    shift = running_shift(post, started_minutes_ago=30, hours=4)
+    before = Shift.objects.values().get(pk=shift.pk)
+    for change in (
+        {"starts_at": shift.starts_at - timedelta(hours=1)},
+        {"ends_at": timezone.now() - timedelta(minutes=1)},
+    ):
+        with pytest.raises(ServiceError) as caught:
+            coordination.shift_update(actor=coordinator, shift_id=shift.pk, **change)
+        assert caught.value.code == "shift_in_past"
+        assert Shift.objects.values().get(pk=shift.pk) == before
+    coordination.shift_update(actor=coordinator, shift_id=shift.pk, ends_at=shift.ends_at + timedelta(hours=1))
+    shift.refresh_from_db()
+    assert (shift.starts_at, shift.ends_at) == (before["starts_at"], before["ends_at"] + timedelta(hours=1))

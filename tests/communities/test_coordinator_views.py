@@ -188,3 +188,25 @@ def test_committee_dispatches_reserve_volunteers_from_the_page(client):
     assert Volunteer.objects.filter(deployed_community=community).count() == 2
     client.force_login(VolunteerFactory().user)
     assert client.get("/committee/dispatch/").status_code == 403
+
+
+@pytest.mark.parametrize(
+    "language, words",
+    [
+        ("en", ["The rota lists the same time slot more than once.", "Listed more than once: 08:00-12:00."]),
+        ("zh-hans", ["排班中同一时段出现了不止一次。", "重复的时段：08:00-12:00。"]),
+    ],
+)
+def test_rota_form_refuses_a_repeated_slot_in_words(client, coordinator, community, post, language, words):
+    day = timezone.localdate() + timedelta(days=2)
+    client.force_login(coordinator)
+    response = client.post(
+        f"/coordinator/communities/{community.pk}/rota/",
+        {"post": post.pk, "date_from": day, "date_to": day, "slots": "08:00-12:00\n08:00-12:00", "capacity": 2},
+        HTTP_ACCEPT_LANGUAGE=language,
+        follow=True,
+    )
+    html = response.content.decode()
+    for sentence in words:
+        assert sentence in html
+    assert not Shift.objects.exists()
