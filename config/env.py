@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("VAR_DIR", default=str(BASE_DIR / "var")))
@@ -56,3 +57,35 @@ def celery_broker_url(redis_url: str) -> str:
     if parsed.scheme == "unix":
         return f"redis+socket://{parsed.path}"
     return redis_url
+
+
+def trusted_proxy_count(*, behind_proxy: bool) -> int:
+    """``NUM_PROXIES``: how many reverse proxies in front of the app append to X-Forwarded-For.
+
+    Lockouts and throttles count per client address (``config/client.py``); behind a proxy
+    whose count is not set, every client would share the proxy's address, so twenty wrong
+    passwords from anyone would lock everyone out. Settings that trust a proxy's headers
+    (``SECURE_PROXY_SSL_HEADER``) therefore refuse to start without an explicit count of 1 or more.
+    """
+    raw = env.str("NUM_PROXIES", default="").strip()
+    if not raw:
+        if behind_proxy:
+            raise ImproperlyConfigured(
+                "Set the NUM_PROXIES environment variable: these settings trust a TLS proxy's "
+                "X-Forwarded-Proto header (SECURE_PROXY_SSL_HEADER), so say how many proxies stand in "
+                "front of the app (usually 1). Without it every client shares the proxy's address and "
+                "one client's failed log-ins lock everybody out."
+            )
+        return 0
+    try:
+        count = int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"NUM_PROXIES must be a whole number, not {raw!r}.") from None
+    if count < 0:
+        raise ImproperlyConfigured(f"NUM_PROXIES must not be negative, not {count}.")
+    if behind_proxy and count < 1:
+        raise ImproperlyConfigured(
+            "NUM_PROXIES=0, but these settings trust a TLS proxy's X-Forwarded-Proto header "
+            "(SECURE_PROXY_SSL_HEADER): set it to the number of proxies in front of the app (usually 1)."
+        )
+    return count

@@ -11,14 +11,15 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import permissions, serializers
 from rest_framework.authtoken.models import Token
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from communities.selectors import volunteer_calendar_shifts
+from config.client import client_ip
 from config.errors import ServiceError, error_body
+from config.throttling import ScopedRateThrottle
 
 from . import privacy, selectors, services
-from .auth import client_ip, lockout_retry_after
+from .auth import lockout_retry_after
 from .calendar import shifts_ics
 from .models import Volunteer, new_calendar_token
 from .serializers import (

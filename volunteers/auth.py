@@ -22,11 +22,13 @@ from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 
+from config.client import client_ip
+
 from .models import LoginFailure
 
 logger = logging.getLogger(__name__)
 
-DEFAULTS = {"USERNAME_FAILURES": 5, "IP_FAILURES": 20, "WINDOW_SECONDS": 15 * 60, "NUM_PROXIES": 0}
+DEFAULTS = {"USERNAME_FAILURES": 5, "IP_FAILURES": 20, "WINDOW_SECONDS": 15 * 60}
 
 
 def lockout_settings() -> dict:
@@ -35,21 +37,6 @@ def lockout_settings() -> dict:
 
 def normalise_username(username: str) -> str:
     return (username or "").strip().casefold()[:150]
-
-
-def client_ip(request) -> str | None:
-    """The caller's address: ``REMOTE_ADDR``, or with ``NUM_PROXIES`` trusted proxies in front, the
-    address the outermost of them saw (clients can forge the rest of ``X-Forwarded-For``)."""
-    if request is None:
-        return None
-    meta = request.META
-    proxies = lockout_settings()["NUM_PROXIES"]
-    forwarded = meta.get("HTTP_X_FORWARDED_FOR", "")
-    if proxies and forwarded:
-        hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
-        if hops:
-            return hops[-min(proxies, len(hops))]
-    return meta.get("REMOTE_ADDR") or None
 
 
 def _retry_after(times: list[datetime], limit: int, now: datetime, window_seconds: int) -> int:
@@ -98,7 +85,7 @@ class LockoutModelBackend(ModelBackend):
         ip = client_ip(request)
         if lockout_retry_after(username=username, ip=ip):
             # The username may be a mobile number: it is never logged (see config/logging.py).
-            logger.warning("Log-in refused: too many recent failures for this account or address.")
+            logger.warning("Log-in refused from %s: too many recent failures for this account or address.", ip)
             raise PermissionDenied
         user = super().authenticate(request, username=username, password=password, **kwargs)
         if user is None:

@@ -9,6 +9,8 @@ from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
 from django.utils.translation import gettext_lazy as _
 
+from config.client import client_ip
+
 from . import auth
 
 
@@ -31,9 +33,7 @@ class LoginForm(AuthenticationForm):
             return super().clean()
         except forms.ValidationError:
             # A locked account fails like a wrong password inside ``authenticate``; say which it is.
-            wait = auth.lockout_retry_after(
-                username=self.cleaned_data.get("username", ""), ip=auth.client_ip(self.request)
-            )
+            wait = auth.lockout_retry_after(username=self.cleaned_data.get("username", ""), ip=client_ip(self.request))
             if wait:
                 raise forms.ValidationError(
                     _("Too many failed log-ins. Please try again in %(minutes)s minutes."),

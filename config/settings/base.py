@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from django.utils.translation import gettext_lazy as _
 
-from config.env import BASE_DIR, VAR_DIR, celery_broker_url, default_redis_url, env
+from config.env import BASE_DIR, VAR_DIR, celery_broker_url, default_redis_url, env, trusted_proxy_count
 
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
@@ -146,9 +146,11 @@ LOGIN_LOCKOUT = {
     "USERNAME_FAILURES": env.int("LOGIN_LOCKOUT_USERNAME_FAILURES", default=5),
     "IP_FAILURES": env.int("LOGIN_LOCKOUT_IP_FAILURES", default=20),
     "WINDOW_SECONDS": env.int("LOGIN_LOCKOUT_WINDOW_SECONDS", default=15 * 60),
-    # Reverse proxies in front of the app whose X-Forwarded-For entry is trusted (0: none).
-    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
 }
+# Reverse proxies in front of the app that append to X-Forwarded-For (0: none, the app is reached
+# directly). config/client.py reads the client's address from it for lockouts, throttles and logs;
+# production requires it (config/env.trusted_proxy_count).
+NUM_PROXIES = trusted_proxy_count(behind_proxy=False)
 # Request throttles count in process memory: a coarse flood guard that needs neither Redis
 # nor a cache table. The security limit is the lockout above, kept in the database.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "default"}}
@@ -185,7 +187,6 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "config.errors.api_exception_handler",
     # Anonymous token requests (volunteers.api.TokenView); see LOGIN_LOCKOUT.
     "DEFAULT_THROTTLE_RATES": {"auth": env.str("THROTTLE_AUTH_RATE", default="30/min")},
-    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Volunteer mobilisation API",

@@ -12,8 +12,9 @@ from django.test import RequestFactory
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
+from config.client import client_ip
 from tests.factories import UserFactory, VolunteerFactory
-from volunteers.auth import client_ip, lockout_retry_after
+from volunteers.auth import lockout_retry_after
 from volunteers.models import LoginFailure
 
 pytestmark = pytest.mark.django_db
@@ -117,7 +118,7 @@ def test_an_address_with_twenty_failures_is_locked_for_every_account(api_client)
 
 
 def test_limits_come_from_settings(api_client, settings):
-    settings.LOGIN_LOCKOUT = {"USERNAME_FAILURES": 2, "IP_FAILURES": 50, "WINDOW_SECONDS": 60, "NUM_PROXIES": 0}
+    settings.LOGIN_LOCKOUT = {"USERNAME_FAILURES": 2, "IP_FAILURES": 50, "WINDOW_SECONDS": 60}
     volunteer = VolunteerFactory()
     for _ in range(2):
         token_request(api_client, volunteer.mobile, "wrong")
@@ -158,9 +159,80 @@ def test_lockout_retry_after_without_failures_is_zero():
 
 @pytest.mark.parametrize(("proxies", "expected"), [(0, "3.3.3.3"), (1, "2.2.2.2"), (2, "1.1.1.1"), (5, "1.1.1.1")])
 def test_client_address_trusts_only_the_configured_proxies(settings, proxies, expected):
-    settings.LOGIN_LOCKOUT = {"NUM_PROXIES": proxies}
+    settings.NUM_PROXIES = proxies
     request = RequestFactory().get("/", REMOTE_ADDR="3.3.3.3", HTTP_X_FORWARDED_FOR="1.1.1.1, 2.2.2.2")
     assert client_ip(request) == expected
+
+
+def test_a_forwarded_entry_that_is_no_address_falls_back_to_the_proxy(settings):
+    settings.NUM_PROXIES = 1
+    request = RequestFactory().get("/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="1.1.1.1, unknown")
+    assert client_ip(request) == "10.0.0.2"
+    request = RequestFactory().get("/", REMOTE_ADDR="10.0.0.2")
+    assert client_ip(request) == "10.0.0.2"
+
+
+PROXY = "10.0.0.2"
+
+
+def via_proxy(api_client, username, password, client):
+    """A token request as the TLS proxy passes it on: from the proxy, naming the client."""
+    return api_client.post(
+        "/api/v1/auth/token/",
+        {"username": username, "password": password},
+        format="json",
+        REMOTE_ADDR=PROXY,
+        HTTP_X_FORWARDED_FOR=f"{client}",
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+
+
+def test_a_lockout_behind_a_proxy_hits_only_the_attackers_address(api_client, settings):
+    settings.NUM_PROXIES = 1
+    volunteer = VolunteerFactory()
+    for n in range(20):
+        assert via_proxy(api_client, f"guess{n}", "wrong", client="203.0.113.9").status_code == 401
+    assert set(LoginFailure.objects.values_list("ip_address", flat=True)) == {"203.0.113.9"}
+
+    response = via_proxy(api_client, volunteer.mobile, PASSWORD, client="203.0.113.9")
+    assert (response.status_code, response.json()["code"]) == (429, "login_locked")
+    # Another client behind the same proxy logs in; a forged first entry does not help the attacker.
+    response = via_proxy(api_client, volunteer.mobile, PASSWORD, client="198.51.100.7")
+    assert response.status_code == 200
+    response = via_proxy(api_client, volunteer.mobile, PASSWORD, client="198.51.100.8, 203.0.113.9")
+    assert (response.status_code, response.json()["code"]) == (429, "login_locked")
+
+
+def test_the_throttle_behind_a_proxy_counts_each_client(api_client, settings):
+    settings.NUM_PROXIES = 1
+    for _ in range(30):
+        assert via_proxy(api_client, "", "", client="203.0.113.9").status_code == 400
+    assert via_proxy(api_client, "", "", client="203.0.113.9").status_code == 429
+    assert via_proxy(api_client, "", "", client="198.51.100.7").status_code == 400
+
+
+def test_the_access_log_names_the_client_not_the_proxy(settings):
+    from datetime import timedelta as duration
+    from types import SimpleNamespace
+
+    from gunicorn.config import Config
+
+    from config.gunicorn_logging import ClientAddressLogger
+
+    settings.NUM_PROXIES = 1
+    environ = {
+        "REMOTE_ADDR": PROXY,
+        "HTTP_X_FORWARDED_FOR": "198.51.100.7",
+        "REQUEST_METHOD": "GET",
+        "RAW_URI": "/",
+        "PATH_INFO": "/",
+        "QUERY_STRING": "",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+    }
+    response = SimpleNamespace(status="200 OK", sent=0, headers=[])
+    request = SimpleNamespace(headers=[])
+    atoms = ClientAddressLogger(Config()).atoms(response, request, environ, duration(milliseconds=3))
+    assert atoms["h"] == "198.51.100.7"
 
 
 def test_the_token_endpoint_is_throttled(api_client):
