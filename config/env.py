@@ -51,6 +51,15 @@ def default_redis_url() -> str:
     return f"unix://{embedded_redis_socket()}?db=0"
 
 
+def redis_url_with_db(redis_url: str, db: int) -> str:
+    """The same Redis server, another database number (``redis://h:6379/0`` -> ``.../1``)."""
+    parsed = urlparse(redis_url)
+    if parsed.scheme == "unix":
+        query = [part for part in parsed.query.split("&") if part and not part.startswith("db=")]
+        return f"unix://{parsed.path}?{'&'.join([*query, f'db={db}'])}"
+    return parsed._replace(path=f"/{db}").geturl()
+
+
 def celery_broker_url(redis_url: str) -> str:
     """Celery (kombu) spells a Unix-socket Redis URL differently from redis-py."""
     parsed = urlparse(redis_url)

@@ -6,7 +6,15 @@ from datetime import timedelta
 
 from django.utils.translation import gettext_lazy as _
 
-from config.env import BASE_DIR, VAR_DIR, celery_broker_url, default_redis_url, env, trusted_proxy_count
+from config.env import (
+    BASE_DIR,
+    VAR_DIR,
+    celery_broker_url,
+    default_redis_url,
+    env,
+    redis_url_with_db,
+    trusted_proxy_count,
+)
 
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
@@ -151,9 +159,17 @@ LOGIN_LOCKOUT = {
 # directly). config/client.py reads the client's address from it for lockouts, throttles and logs;
 # production requires it (config/env.trusted_proxy_count).
 NUM_PROXIES = trusted_proxy_count(behind_proxy=False)
-# Request throttles count in process memory: a coarse flood guard that needs neither Redis
-# nor a cache table. The security limit is the lockout above, kept in the database.
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "default"}}
+# Request throttles (config/throttling.py) count in Redis, shared by every worker and machine,
+# in a database of their own so that clearing the cache never touches the broker's queues. Short
+# timeouts: while Redis is away a throttle lets requests through rather than holding them.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": env.str("CACHE_REDIS_URL", default=redis_url_with_db(REDIS_URL, 1)),
+        "KEY_PREFIX": "vm",
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+    }
+}
 # --- end of log-in lockout and throttling ----------------------------------------------
 
 # --- Internationalisation -------------------------------------------------------------
