@@ -1,11 +1,16 @@
 from django import forms
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
+from config.errors import ServiceError
+
+from . import auth
 from .models import (
     Certificate,
     ImportBatch,
     LoginFailure,
+    LoginUnlock,
     Organization,
     OrganizationStaff,
     PersonalDataAccess,
@@ -135,6 +140,41 @@ class LoginFailureAdmin(admin.ModelAdmin):
     list_display = ["username", "ip_address", "created_at"]
     search_fields = ["username"]
     date_hierarchy = "created_at"
+    actions = ["unlock_accounts"]
+
+    @admin.action(description=_("Unlock the accounts of the selected failed log-ins"), permissions=["delete"])
+    def unlock_accounts(self, request, queryset):
+        usernames = sorted(set(queryset.values_list("username", flat=True)))
+        try:
+            for username in usernames:
+                auth.login_lockout_clear(actor=request.user, username=username)
+        except ServiceError as error:
+            self.message_user(request, error.message, level=messages.ERROR)
+            return
+        count = len(usernames)
+        self.message_user(
+            request,
+            ngettext("%(count)d account unlocked.", "%(count)d accounts unlocked.", count) % {"count": count},
+        )
+
+
+@admin.register(LoginUnlock)
+class LoginUnlockAdmin(admin.ModelAdmin):
+    """The record of lockouts lifted by staff, read-only."""
+
+    list_display = ["username", "failures_cleared", "actor", "created_at"]
+    search_fields = ["username"]
+    list_select_related = ["actor"]
+    readonly_fields = [f.name for f in LoginUnlock._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 class ImportForm(forms.Form):

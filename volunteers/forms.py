@@ -1,4 +1,4 @@
-"""Forms for the volunteer's own pages: log-in and preferences."""
+"""Forms for the volunteer's own pages: log-in, password change and preferences."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import math
 
 from django import forms
 from django.conf import settings
+from django.contrib.auth import authenticate
 from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.forms import PasswordChangeForm as DjangoPasswordChangeForm
 from django.utils.translation import gettext_lazy as _
-
-from config.client import client_ip
 
 from . import auth
 
@@ -33,14 +33,34 @@ class LoginForm(AuthenticationForm):
             return super().clean()
         except forms.ValidationError:
             # A locked account fails like a wrong password inside ``authenticate``; say which it is.
-            wait = auth.lockout_retry_after(username=self.cleaned_data.get("username", ""), ip=client_ip(self.request))
-            if wait:
-                raise forms.ValidationError(
-                    _("Too many failed log-ins. Please try again in %(minutes)s minutes."),
-                    code="locked",
-                    params={"minutes": math.ceil(wait / 60)},
-                ) from None
+            _raise_if_locked(self.request)
             raise
+
+
+def _raise_if_locked(request) -> None:
+    wait = auth.lockout_wait(request)
+    if wait:
+        raise forms.ValidationError(
+            _("Too many failed log-ins. Please try again in %(minutes)s minutes."),
+            code="locked",
+            params={"minutes": math.ceil(wait / 60)},
+        ) from None
+
+
+class PasswordChangeForm(DjangoPasswordChangeForm):
+    """Django's form, with the old password checked through ``authenticate()``: a guess here counts
+    towards the lockout, and a locked account is refused, like any log-in."""
+
+    def __init__(self, user, *args, request=None, **kwargs):
+        self.request = request
+        super().__init__(user, *args, **kwargs)
+
+    def clean_old_password(self):
+        old_password = self.cleaned_data["old_password"]
+        if authenticate(self.request, username=self.user.get_username(), password=old_password) is None:
+            _raise_if_locked(self.request)
+            raise forms.ValidationError(self.error_messages["password_incorrect"], code="password_incorrect")
+        return old_password
 
 
 class PreferencesForm(forms.Form):

@@ -151,8 +151,13 @@ LOGOUT_REDIRECT_URL = "login"
 # keeping ModelBackend after it would only check every failed password twice.
 AUTHENTICATION_BACKENDS = ["volunteers.auth.LockoutModelBackend"]
 LOGIN_LOCKOUT = {
-    "USERNAME_FAILURES": env.int("LOGIN_LOCKOUT_USERNAME_FAILURES", default=5),
+    # Failures of one account from one client address before that pair is locked for the window.
+    "CLIENT_FAILURES": env.int("LOGIN_LOCKOUT_CLIENT_FAILURES", default=5),
+    # Failures from one address, over every account, before the address is locked.
     "IP_FAILURES": env.int("LOGIN_LOCKOUT_IP_FAILURES", default=20),
+    # Failures of one account from every address before its password checks are spaced out.
+    "ACCOUNT_FAILURES": env.int("LOGIN_LOCKOUT_ACCOUNT_FAILURES", default=10),
+    "ACCOUNT_DELAY_SECONDS": env.int("LOGIN_LOCKOUT_ACCOUNT_DELAY_SECONDS", default=60),
     "WINDOW_SECONDS": env.int("LOGIN_LOCKOUT_WINDOW_SECONDS", default=15 * 60),
 }
 # Reverse proxies in front of the app that append to X-Forwarded-For (0: none, the app is reached
