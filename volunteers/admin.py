@@ -1,11 +1,14 @@
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from config.errors import ServiceError
 
 from . import auth
+from .forms import AdminPasswordChangeForm
 from .models import (
     Certificate,
     ImportBatch,
@@ -22,6 +25,14 @@ from .models import (
     VolunteerCategory,
     VolunteerTally,
 )
+
+# Django's user admin, with password changes through volunteers.services.user_password_set.
+admin.site.unregister(get_user_model())
+
+
+@admin.register(get_user_model())
+class UserAdmin(DjangoUserAdmin):
+    change_password_form = AdminPasswordChangeForm
 
 
 @admin.register(Organization)

@@ -7,11 +7,12 @@ import math
 from django import forms
 from django.conf import settings
 from django.contrib.auth import authenticate
+from django.contrib.auth.forms import AdminPasswordChangeForm as DjangoAdminPasswordChangeForm
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.forms import PasswordChangeForm as DjangoPasswordChangeForm
 from django.utils.translation import gettext_lazy as _
 
-from . import auth
+from . import auth, services
 
 
 class LoginForm(AuthenticationForm):
@@ -61,6 +62,19 @@ class PasswordChangeForm(DjangoPasswordChangeForm):
             _raise_if_locked(self.request)
             raise forms.ValidationError(self.error_messages["password_incorrect"], code="password_incorrect")
         return old_password
+
+    def set_password_and_save(self, user, password_field_name="new_password1", commit=True):  # noqa: S107 - a field name
+        services.user_password_set(user=user, password=self.cleaned_data[password_field_name])
+        return user
+
+
+class AdminPasswordChangeForm(DjangoAdminPasswordChangeForm):
+    """The admin's password form, saving through the same service (tokens revoked)."""
+
+    def set_password_and_save(self, user, commit=True, **kwargs):
+        usable = self.cleaned_data.get("set_usable_password", True)
+        services.user_password_set(user=user, password=self.cleaned_data["password1"] if usable else None)
+        return user
 
 
 class PreferencesForm(forms.Form):

@@ -419,3 +419,44 @@ def test_the_admin_unlocks_the_selected_accounts(client):
         ("root", "coordinator", 5),
         ("root", "leader", 5),
     ]
+
+
+NEW_PASSWORD = "Wu-Jiang-2022!"
+
+
+def test_a_password_change_revokes_the_accounts_api_tokens(client, api_client):
+    volunteer = VolunteerFactory()
+    token = Token.objects.create(user=volunteer.user)
+    other = Token.objects.create(user=VolunteerFactory().user)
+    client.force_login(volunteer.user)
+
+    response = client.post(
+        "/accounts/password/",
+        {"old_password": PASSWORD, "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD},
+    )
+
+    assert (response.status_code, response["Location"]) == (302, "/accounts/password/done/")
+    assert list(Token.objects.values_list("key", flat=True)) == [other.key]
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    assert api_client.get("/api/v1/me/").status_code == 401
+    assert client.get("/me/profile/").status_code == 200  # this session goes on
+    volunteer.user.refresh_from_db()
+    assert volunteer.user.check_password(NEW_PASSWORD)
+
+
+@pytest.mark.parametrize("usable", [True, False])
+def test_a_password_set_in_the_admin_revokes_the_accounts_api_tokens(client, usable):
+    volunteer = VolunteerFactory()
+    Token.objects.create(user=volunteer.user)
+    client.force_login(UserFactory(username="root", is_staff=True, is_superuser=True))
+    data = {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD, "usable_password": "true"}
+    if not usable:
+        data = {"usable_password": "false", "unset-password": "1"}
+
+    response = client.post(f"/admin/auth/user/{volunteer.user_id}/password/", data)
+
+    assert response.status_code == 302
+    assert Token.objects.count() == 0
+    volunteer.user.refresh_from_db()
+    assert volunteer.user.check_password(NEW_PASSWORD) is usable
+    assert volunteer.user.has_usable_password() is usable
