@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("VAR_DIR", default=str(BASE_DIR / "var")))
@@ -51,6 +52,15 @@ def default_redis_url() -> str:
     return f"unix://{embedded_redis_socket()}?db=0"
 
 
+def redis_url_with_db(redis_url: str, db: int) -> str:
+    """The same Redis server, another database number (``redis://h:6379/0`` -> ``.../1``)."""
+    parsed = urlparse(redis_url)
+    if parsed.scheme == "unix":
+        query = [part for part in parsed.query.split("&") if part and not part.startswith("db=")]
+        return f"unix://{parsed.path}?{'&'.join([*query, f'db={db}'])}"
+    return parsed._replace(path=f"/{db}").geturl()
+
+
 def celery_broker_url(redis_url: str) -> str:
     """Celery (kombu) spells a Unix-socket Redis URL differently from redis-py."""
     parsed = urlparse(redis_url)
@@ -73,8 +83,6 @@ def redacted_url(url: str) -> str:
 
 def database_settings(default: str) -> dict:
     """``DATABASE_URL`` (or ``default``) as Django's DATABASES entry; a malformed URL says why."""
-    from django.core.exceptions import ImproperlyConfigured
-
     url = env.str("DATABASE_URL", default=default)
     problem = None
     try:
@@ -94,3 +102,35 @@ def database_settings(default: str) -> dict:
             f"Expected e.g. {DATABASE_URL_EXAMPLE}"
         )
     return config
+
+
+def trusted_proxy_count(*, behind_proxy: bool) -> int:
+    """``NUM_PROXIES``: how many reverse proxies in front of the app append to X-Forwarded-For.
+
+    Lockouts and throttles count per client address (``config/client.py``); behind a proxy
+    whose count is not set, every client would share the proxy's address, so twenty wrong
+    passwords from anyone would lock everyone out. Settings that trust a proxy's headers
+    (``SECURE_PROXY_SSL_HEADER``) therefore refuse to start without an explicit count of 1 or more.
+    """
+    raw = env.str("NUM_PROXIES", default="").strip()
+    if not raw:
+        if behind_proxy:
+            raise ImproperlyConfigured(
+                "Set the NUM_PROXIES environment variable: these settings trust a TLS proxy's "
+                "X-Forwarded-Proto header (SECURE_PROXY_SSL_HEADER), so say how many proxies stand in "
+                "front of the app (usually 1). Without it every client shares the proxy's address and "
+                "one client's failed log-ins lock everybody out."
+            )
+        return 0
+    try:
+        count = int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"NUM_PROXIES must be a whole number, not {raw!r}.") from None
+    if count < 0:
+        raise ImproperlyConfigured(f"NUM_PROXIES must not be negative, not {count}.")
+    if behind_proxy and count < 1:
+        raise ImproperlyConfigured(
+            "NUM_PROXIES=0, but these settings trust a TLS proxy's X-Forwarded-Proto header "
+            "(SECURE_PROXY_SSL_HEADER): set it to the number of proxies in front of the app (usually 1)."
+        )
+    return count

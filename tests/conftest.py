@@ -21,7 +21,8 @@ def redis_server():
 
 @pytest.fixture(autouse=True)
 def fresh_cache():
-    """Throttle counts live in the process-local cache; no test inherits another's."""
+    """Throttle counts live in the cache (this run's Redis, a database apart from the broker's);
+    no test inherits another's."""
     from django.core.cache import cache
 
     cache.clear()

@@ -1458,7 +1458,8 @@ ADMIN = {
     "communities.volunteercount": (False, False, False),
     "volunteers.certificate": (False, False, False),
     "volunteers.importbatch": (False, False, False),
-    "volunteers.loginfailure": (False, False, True),
+    "volunteers.loginfailure": (False, False, False),
+    "volunteers.loginunlock": (False, False, False),
     "volunteers.organization": (True, True, True),
     "volunteers.organizationstaff": (True, True, True),
     "volunteers.personaldataaccess": (False, False, False),
@@ -1490,7 +1491,14 @@ def admin_world(world):
 
     from communities.models import AuditEntry, DailyReport, DailyTally, Dispatch, OrganizationDayTally
     from tests.factories import QualificationTypeFactory, SkillFactory, VolunteerCategoryFactory
-    from volunteers.models import ImportBatch, LoginFailure, PersonalDataAccess, Qualification, VolunteerTally
+    from volunteers.models import (
+        ImportBatch,
+        LoginFailure,
+        LoginUnlock,
+        PersonalDataAccess,
+        Qualification,
+        VolunteerTally,
+    )
 
     users, objects = world["users"], world["objects"]
     shift = Shift.objects.get(pk=objects["shift"][0])
@@ -1515,6 +1523,7 @@ def admin_world(world):
     VolunteerTally.objects.get_or_create(volunteer=volunteer, defaults={"total_minutes": 240})
     PersonalDataAccess.objects.create(actor=users["superuser"], volunteer=volunteer, field="id_number")
     LoginFailure.objects.create(username="someone", ip_address="127.0.0.1")
+    LoginUnlock.objects.create(actor=users["superuser"], username="someone-else", failures_cleared=5)
     ImportBatch.objects.create(kind="volunteers", file_name="a.csv", sha256="0" * 64, rows=1, created=1)
     return world
 

@@ -29,6 +29,7 @@ def production_env(tmp_path: Path, **overrides) -> dict:
             "ID_NUMBER_KEYS": Fernet.generate_key().decode(),
             "ID_NUMBER_HASH_KEY": secrets.token_urlsafe(32),
             "ALLOWED_HOSTS": "example.org",
+            "NUM_PROXIES": "1",
             "DATABASE_URL": f"sqlite:///{tmp_path / 'deploy.sqlite3'}",
             "VAR_DIR": str(tmp_path / "var"),
         }
@@ -61,6 +62,20 @@ def test_production_refuses_to_start_without_secrets(tmp_path):
     result = manage(env, "check")
     assert result.returncode == 1
     assert "Set the SECRET_KEY environment variable" in result.stderr
+
+
+def test_production_refuses_to_start_without_the_proxy_count(tmp_path):
+    env = production_env(tmp_path)
+    del env["NUM_PROXIES"]
+    result = manage(env, "check")
+    assert result.returncode == 1
+    assert "ImproperlyConfigured: Set the NUM_PROXIES environment variable" in result.stderr
+
+
+def test_production_refuses_no_proxy_while_trusting_the_proxys_headers(tmp_path):
+    result = manage(production_env(tmp_path, NUM_PROXIES="0"), "check")
+    assert result.returncode == 1
+    assert "ImproperlyConfigured: NUM_PROXIES=0, but these settings trust a TLS proxy" in result.stderr
 
 
 def _listening_inodes(port: int) -> set[str]:

@@ -1,11 +1,19 @@
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
+from config.errors import ServiceError
+
+from . import auth
+from .forms import AdminPasswordChangeForm
 from .models import (
     Certificate,
     ImportBatch,
     LoginFailure,
+    LoginUnlock,
     Organization,
     OrganizationStaff,
     PersonalDataAccess,
@@ -17,6 +25,14 @@ from .models import (
     VolunteerCategory,
     VolunteerTally,
 )
+
+# Django's user admin, with password changes through volunteers.services.user_password_set.
+admin.site.unregister(get_user_model())
+
+
+@admin.register(get_user_model())
+class UserAdmin(DjangoUserAdmin):
+    change_password_form = AdminPasswordChangeForm
 
 
 @admin.register(Organization)
@@ -174,14 +190,50 @@ class PersonalDataAccessAdmin(ReadOnlyAdmin):
 
 @admin.register(LoginFailure)
 class LoginFailureAdmin(ReadOnlyAdmin):
-    """Written by the log-in lockout; deleting a person's rows lifts their lockout."""
+    """Written by the log-in lockout; staff lift a lockout with the action, which records who did."""
 
     list_display = ["username", "ip_address", "created_at"]
     search_fields = ["username"]
     date_hierarchy = "created_at"
+    actions = ["unlock_accounts"]
+
+    def has_unlock_permission(self, request):
+        # The service checks the same permission; plain deletion stays closed, so every lift is recorded.
+        return request.user.has_perm("volunteers.delete_loginfailure")
+
+    @admin.action(description=_("Unlock the accounts of the selected failed log-ins"), permissions=["unlock"])
+    def unlock_accounts(self, request, queryset):
+        usernames = sorted(set(queryset.values_list("username", flat=True)))
+        try:
+            for username in usernames:
+                auth.login_lockout_clear(actor=request.user, username=username)
+        except ServiceError as error:
+            self.message_user(request, error.message, level=messages.ERROR)
+            return
+        count = len(usernames)
+        self.message_user(
+            request,
+            ngettext("%(count)d account unlocked.", "%(count)d accounts unlocked.", count) % {"count": count},
+        )
+
+
+@admin.register(LoginUnlock)
+class LoginUnlockAdmin(admin.ModelAdmin):
+    """The record of lockouts lifted by staff, read-only."""
+
+    list_display = ["username", "failures_cleared", "actor", "created_at"]
+    search_fields = ["username"]
+    list_select_related = ["actor"]
+    readonly_fields = [f.name for f in LoginUnlock._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
     def has_delete_permission(self, request, obj=None):
-        return request.user.is_superuser
+        return False
 
 
 class ImportForm(forms.Form):

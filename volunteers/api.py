@@ -11,14 +11,14 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import permissions, serializers
 from rest_framework.authtoken.models import Token
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from communities.selectors import volunteer_calendar_shifts
 from config.errors import ServiceError, error_body
+from config.throttling import ScopedRateThrottle
 
 from . import privacy, selectors, services
-from .auth import client_ip, lockout_retry_after
+from .auth import lockout_wait
 from .calendar import shifts_ics
 from .models import Volunteer, new_calendar_token
 from .serializers import (
@@ -65,10 +65,9 @@ class TokenView(APIView):
     def post(self, request):
         serializer = TokenRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        retry_after = lockout_retry_after(username=serializer.validated_data["username"], ip=client_ip(request))
-        if retry_after:
-            return _login_locked_response(retry_after)
         user = authenticate(request, **serializer.validated_data)
+        if user is None and lockout_wait(request):
+            return _login_locked_response(lockout_wait(request))
         if user is None or not user.is_active:
             raise ServiceError("authentication_failed")
         token, _created = Token.objects.get_or_create(user=user)
@@ -270,11 +269,10 @@ class AccountDeleteView(APIView):
         serializer = AccountDeleteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         username = request.user.get_username()
-        retry_after = lockout_retry_after(username=username, ip=client_ip(request))
-        if retry_after:
-            return _login_locked_response(retry_after)
         # Through authenticate(), so wrong passwords count towards the lockout like any log-in.
         if authenticate(request, username=username, password=serializer.validated_data["password"]) is None:
+            if lockout_wait(request):
+                return _login_locked_response(lockout_wait(request))
             raise ServiceError("password_incorrect")
         volunteer = privacy.volunteer_anonymise(volunteer=volunteer, actor=request.user)
         return Response(

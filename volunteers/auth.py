@@ -1,14 +1,29 @@
-"""Log-in lockout, for the web log-in and the API token endpoint alike.
+"""Log-in lockout, wherever a password is checked: the web and admin log-in, the token endpoint,
+the password-change page and the password confirmation of account deletion.
 
-``LockoutModelBackend`` is Django's ``ModelBackend`` with a guard in front: a username with
-``USERNAME_FAILURES`` failed log-ins within ``WINDOW``, or an address with ``IP_FAILURES``, is
-refused without the password being checked (``PermissionDenied`` stops every later backend),
-until enough of those failures have aged out of the window. Failures are rows in the database
-(``LoginFailure``), so every process and worker sees the same count. A successful log-in clears
-the username's failures; an address's failures only age out.
+``LockoutModelBackend`` is Django's ``ModelBackend`` with a guard in front. Every password check
+is counted as a ``LoginFailure`` row *before* the password is checked, and deleted again if the
+password was right; the guard refuses (``PermissionDenied`` stops every later backend) when, in
+the last ``WINDOW_SECONDS``:
+
+- this account from this client address already has ``CLIENT_FAILURES`` failures: the pair is
+  locked, so an attacker who names the coordinator locks only themself out;
+- this address has ``IP_FAILURES`` failures over every account (password spraying);
+- this account has ``ACCOUNT_FAILURES`` failures from every address together, and the latest was
+  less than ``ACCOUNT_DELAY_SECONDS`` ago: guesses spread over many addresses are slowed to one
+  per delay, but the account is never shut: its owner waits at most that delay (and the SMS-code
+  log-in does not go through passwords at all).
+
+Counting and checking are one step: under a lock per account and per address (a transaction-level
+advisory lock on PostgreSQL; on SQLite every write transaction is ``BEGIN IMMEDIATE``) the recent
+rows are counted and the attempt's row is inserted, then the lock is released and the password is
+checked. A burst of concurrent guesses therefore gets at most the limit checked.
 
 Attempts refused while locked are not recorded: an attacker cannot keep a lock alive forever by
-hammering it, and the table grows by at most ``IP_FAILURES`` rows per address and window.
+hammering it, and the table grows by at most ``IP_FAILURES`` rows per address and window. The
+client address is ``config.client.client_ip`` (behind ``NUM_PROXIES`` trusted proxies). Staff
+lift a lockout with ``login_lockout_clear`` (the admin's action on failed log-ins), which is
+recorded as a ``LoginUnlock``.
 """
 
 from __future__ import annotations
@@ -20,13 +35,25 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import PermissionDenied
+from django.db import connection, transaction
 from django.utils import timezone
 
-from .models import LoginFailure
+from config.client import client_ip
+from config.errors import ServiceError
+
+from .models import LoginFailure, LoginUnlock
 
 logger = logging.getLogger(__name__)
 
-DEFAULTS = {"USERNAME_FAILURES": 5, "IP_FAILURES": 20, "WINDOW_SECONDS": 15 * 60, "NUM_PROXIES": 0}
+DEFAULTS = {
+    "CLIENT_FAILURES": 5,
+    "IP_FAILURES": 20,
+    "ACCOUNT_FAILURES": 10,
+    "ACCOUNT_DELAY_SECONDS": 60,
+    "WINDOW_SECONDS": 15 * 60,
+}
+# Where the backend leaves the wait of a refused attempt for the view that called authenticate().
+_WAIT_ATTRIBUTE = "_login_lockout_wait"
 
 
 def lockout_settings() -> dict:
@@ -35,21 +62,6 @@ def lockout_settings() -> dict:
 
 def normalise_username(username: str) -> str:
     return (username or "").strip().casefold()[:150]
-
-
-def client_ip(request) -> str | None:
-    """The caller's address: ``REMOTE_ADDR``, or with ``NUM_PROXIES`` trusted proxies in front, the
-    address the outermost of them saw (clients can forge the rest of ``X-Forwarded-For``)."""
-    if request is None:
-        return None
-    meta = request.META
-    proxies = lockout_settings()["NUM_PROXIES"]
-    forwarded = meta.get("HTTP_X_FORWARDED_FOR", "")
-    if proxies and forwarded:
-        hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
-        if hops:
-            return hops[-min(proxies, len(hops))]
-    return meta.get("REMOTE_ADDR") or None
 
 
 def _retry_after(times: list[datetime], limit: int, now: datetime, window_seconds: int) -> int:
@@ -61,30 +73,76 @@ def _retry_after(times: list[datetime], limit: int, now: datetime, window_second
 
 
 def lockout_retry_after(*, username: str, ip: str | None, now: datetime | None = None) -> int:
-    """0 when a log-in may be tried, else the seconds until it may."""
+    """0 when this account may be tried from this address, else the seconds until it may."""
     config = lockout_settings()
     now = now or timezone.now()
-    since = now - timedelta(seconds=config["WINDOW_SECONDS"])
-    recent = LoginFailure.objects.filter(created_at__gt=since).order_by("-created_at")
+    window = config["WINDOW_SECONDS"]
+    recent = LoginFailure.objects.filter(created_at__gt=now - timedelta(seconds=window)).order_by("-created_at")
     waits = []
     name = normalise_username(username)
     if name:
-        limit = config["USERNAME_FAILURES"]
+        limit = config["CLIENT_FAILURES"]
+        times = list(recent.filter(username=name, ip_address=ip).values_list("created_at", flat=True)[:limit])
+        waits.append(_retry_after(times, limit, now, window))
+        limit = config["ACCOUNT_FAILURES"]
         times = list(recent.filter(username=name).values_list("created_at", flat=True)[:limit])
-        waits.append(_retry_after(times, limit, now, config["WINDOW_SECONDS"]))
+        if limit > 0 and len(times) >= limit:
+            release = times[0].timestamp() + config["ACCOUNT_DELAY_SECONDS"]
+            waits.append(max(0, math.ceil(release - now.timestamp())))
     if ip:
         limit = config["IP_FAILURES"]
         times = list(recent.filter(ip_address=ip).values_list("created_at", flat=True)[:limit])
-        waits.append(_retry_after(times, limit, now, config["WINDOW_SECONDS"]))
+        waits.append(_retry_after(times, limit, now, window))
     return max(waits, default=0)
 
 
-def login_failure_record(*, username: str, ip: str | None) -> LoginFailure:
-    return LoginFailure.objects.create(username=normalise_username(username), ip_address=ip)
+def _lock(name: str, ip: str | None) -> None:
+    """Serialise counting for this account and this address until the transaction ends."""
+    if connection.vendor != "postgresql":
+        return  # SQLite: the transaction began IMMEDIATE and holds the database's write lock
+    keys = sorted(key for key in (f"login:account:{name}" if name else "", f"login:ip:{ip}" if ip else "") if key)
+    with connection.cursor() as cursor:
+        for key in keys:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [key])
 
 
-def login_failures_clear(*, username: str) -> None:
-    LoginFailure.objects.filter(username=normalise_username(username)).delete()
+def login_attempt_begin(*, username: str, ip: str | None) -> tuple[int | None, int]:
+    """Count a password check before it runs: ``(the attempt's row id, 0)``, or ``(None, wait)``
+    when a limit is reached (nothing is recorded then)."""
+    name = normalise_username(username)
+    with transaction.atomic():
+        _lock(name, ip)
+        now = timezone.now()
+        wait = lockout_retry_after(username=name, ip=ip, now=now)
+        if wait:
+            return None, wait
+        attempt = LoginFailure.objects.create(username=name, ip_address=ip, created_at=now)
+    return attempt.pk, 0
+
+
+def login_attempt_succeeded(*, username: str, ip: str | None) -> None:
+    """The password was right: this client's failures for the account are forgiven (the attempt's
+    own row with them). Other addresses' failures stay, so a guesser elsewhere gains nothing."""
+    LoginFailure.objects.filter(username=normalise_username(username), ip_address=ip).delete()
+
+
+def login_lockout_clear(*, actor, username: str) -> LoginUnlock:
+    """Lift every lockout of an account (its failures from every address), as staff may; recorded."""
+    if not (getattr(actor, "is_active", False) and actor.has_perm("volunteers.delete_loginfailure")):
+        raise ServiceError("permission_denied")
+    name = normalise_username(username)
+    with transaction.atomic():
+        cleared, _ = LoginFailure.objects.filter(username=name).delete()
+        unlock = LoginUnlock.objects.create(actor=actor, username=name, failures_cleared=cleared)
+    # The username may be a mobile number: config/logging.py masks it.
+    logger.info("Log-in lockout of %s lifted by user %s (%s failures cleared).", name, actor.pk, cleared)
+    return unlock
+
+
+def lockout_wait(request) -> int:
+    """The seconds a log-in refused by the lockout must wait, after ``authenticate()`` returned
+    None for ``request``; 0 when it was refused for another reason (a wrong password)."""
+    return getattr(request, _WAIT_ATTRIBUTE, 0) if request is not None else 0
 
 
 class LockoutModelBackend(ModelBackend):
@@ -96,15 +154,17 @@ class LockoutModelBackend(ModelBackend):
         if username is None or password is None:
             return None
         ip = client_ip(request)
-        if lockout_retry_after(username=username, ip=ip):
+        _attempt, wait = login_attempt_begin(username=username, ip=ip)
+        if wait:
+            if request is not None:
+                setattr(request, _WAIT_ATTRIBUTE, wait)
             # The username may be a mobile number: it is never logged (see config/logging.py).
-            logger.warning("Log-in refused: too many recent failures for this account or address.")
+            logger.warning("Log-in refused from %s: too many recent failures for this account or address.", ip)
             raise PermissionDenied
         user = super().authenticate(request, username=username, password=password, **kwargs)
         if user is None:
-            login_failure_record(username=username, ip=ip)
-            return None
-        login_failures_clear(username=username)
+            return None  # the attempt's row stays as the failure
+        login_attempt_succeeded(username=username, ip=ip)
         return user
 
     @staticmethod

@@ -1,4 +1,4 @@
-"""Forms for the volunteer's own pages: log-in and preferences."""
+"""Forms for the volunteer's own pages: log-in, password change and preferences."""
 
 from __future__ import annotations
 
@@ -6,10 +6,13 @@ import math
 
 from django import forms
 from django.conf import settings
+from django.contrib.auth import authenticate
+from django.contrib.auth.forms import AdminPasswordChangeForm as DjangoAdminPasswordChangeForm
 from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.forms import PasswordChangeForm as DjangoPasswordChangeForm
 from django.utils.translation import gettext_lazy as _
 
-from . import auth
+from . import auth, services
 
 
 class LoginForm(AuthenticationForm):
@@ -31,16 +34,47 @@ class LoginForm(AuthenticationForm):
             return super().clean()
         except forms.ValidationError:
             # A locked account fails like a wrong password inside ``authenticate``; say which it is.
-            wait = auth.lockout_retry_after(
-                username=self.cleaned_data.get("username", ""), ip=auth.client_ip(self.request)
-            )
-            if wait:
-                raise forms.ValidationError(
-                    _("Too many failed log-ins. Please try again in %(minutes)s minutes."),
-                    code="locked",
-                    params={"minutes": math.ceil(wait / 60)},
-                ) from None
+            _raise_if_locked(self.request)
             raise
+
+
+def _raise_if_locked(request) -> None:
+    wait = auth.lockout_wait(request)
+    if wait:
+        raise forms.ValidationError(
+            _("Too many failed log-ins. Please try again in %(minutes)s minutes."),
+            code="locked",
+            params={"minutes": math.ceil(wait / 60)},
+        ) from None
+
+
+class PasswordChangeForm(DjangoPasswordChangeForm):
+    """Django's form, with the old password checked through ``authenticate()``: a guess here counts
+    towards the lockout, and a locked account is refused, like any log-in."""
+
+    def __init__(self, user, *args, request=None, **kwargs):
+        self.request = request
+        super().__init__(user, *args, **kwargs)
+
+    def clean_old_password(self):
+        old_password = self.cleaned_data["old_password"]
+        if authenticate(self.request, username=self.user.get_username(), password=old_password) is None:
+            _raise_if_locked(self.request)
+            raise forms.ValidationError(self.error_messages["password_incorrect"], code="password_incorrect")
+        return old_password
+
+    def set_password_and_save(self, user, password_field_name="new_password1", commit=True):  # noqa: S107 - a field name
+        services.user_password_set(user=user, password=self.cleaned_data[password_field_name])
+        return user
+
+
+class AdminPasswordChangeForm(DjangoAdminPasswordChangeForm):
+    """The admin's password form, saving through the same service (tokens revoked)."""
+
+    def set_password_and_save(self, user, commit=True, **kwargs):
+        usable = self.cleaned_data.get("set_usable_password", True)
+        services.user_password_set(user=user, password=self.cleaned_data["password1"] if usable else None)
+        return user
 
 
 class PreferencesForm(forms.Form):

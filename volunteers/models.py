@@ -376,7 +376,8 @@ class PersonalDataAccess(models.Model):
 
 
 class LoginFailure(models.Model):
-    """Failed log-ins, counted per username and per address for throttling and lockout."""
+    """Password checks that failed (or are under way), counted per account, per address and per
+    pair for the lockout (volunteers/auth.py)."""
 
     username = models.CharField(max_length=150, db_index=True)
     ip_address = models.GenericIPAddressField(null=True)
@@ -385,6 +386,25 @@ class LoginFailure(models.Model):
     class Meta:
         verbose_name = _("failed log-in")
         verbose_name_plural = _("failed log-ins")
+
+    def __str__(self) -> str:
+        return f"{self.username} @ {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class LoginUnlock(models.Model):
+    """A lockout lifted by staff (volunteers.auth.login_lockout_clear): who, which account, when."""
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("by"), null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    username = models.CharField(_("account"), max_length=150)
+    failures_cleared = models.PositiveIntegerField(_("failures cleared"))
+    created_at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("log-in unlock")
+        verbose_name_plural = _("log-in unlocks")
+        ordering = ["-created_at"]
 
     def __str__(self) -> str:
         return f"{self.username} @ {self.created_at:%Y-%m-%d %H:%M}"

@@ -23,6 +23,7 @@ from . import crypto
 from .auth import normalise_username
 from .models import LoginFailure, PersonalDataAccess, Team, Volunteer, new_calendar_token
 from .selectors import star_level, volunteer_credited_minutes
+from .services import user_api_tokens_revoke
 
 logger = logging.getLogger(__name__)
 
@@ -210,8 +211,6 @@ def volunteer_anonymise(*, volunteer: Volunteer, actor) -> Volunteer:
 
 
 def _scrub(volunteer: Volunteer, now) -> None:
-    from rest_framework.authtoken.models import Token
-
     from communities.models import Notification
 
     user = volunteer.user
@@ -243,6 +242,6 @@ def _scrub(volunteer: Volunteer, now) -> None:
     user.is_active = user.is_staff = False
     user.set_unusable_password()
     user.save()
-    Token.objects.filter(user=user).delete()
+    user_api_tokens_revoke(user=user)
     Notification.objects.filter(recipient=user).delete()
     LoginFailure.objects.filter(username__in=former_names).delete()

@@ -29,6 +29,28 @@ def organization_create(
     return organization
 
 
+def user_api_tokens_revoke(*, user) -> int:
+    """Delete the account's API tokens; the number deleted."""
+    from rest_framework.authtoken.models import Token
+
+    deleted, _ = Token.objects.filter(user=user).delete()
+    return deleted
+
+
+@transaction.atomic
+def user_password_set(*, user, password: str | None) -> None:
+    """Give an account a new password (``None``: no usable password). The API tokens issued
+    under the old one are revoked with it: changing a password is how a person ends every log-in
+    someone else may hold, and a token is a log-in that never expires. Sessions end by themselves
+    (Django ties each to the password's hash)."""
+    if password is None:
+        user.set_unusable_password()
+    else:
+        user.set_password(password)
+    user.save(update_fields=["password"])
+    user_api_tokens_revoke(user=user)
+
+
 @transaction.atomic
 def volunteer_create(
     *,

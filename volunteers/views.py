@@ -21,7 +21,7 @@ from communities import selectors as shift_selectors
 
 from . import selectors, services
 from .decorators import volunteer_required
-from .forms import LoginForm, PreferencesForm
+from .forms import LoginForm, PasswordChangeForm, PreferencesForm
 from .models import Volunteer, new_calendar_token
 
 UPCOMING_ON_HOME = 5
@@ -74,6 +74,10 @@ class LoginView(auth_views.LoginView):
 class PasswordChangeView(auth_views.PasswordChangeView):
     template_name = "registration/password_change_form.html"
     success_url = reverse_lazy("password_change_done")
+    form_class = PasswordChangeForm
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "request": self.request}
 
     def form_valid(self, form):
         messages.success(self.request, _("Your password has been changed."))

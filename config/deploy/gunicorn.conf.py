@@ -28,6 +28,8 @@ max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", 5000))
 max_requests_jitter = 500
 accesslog = "-"
 errorlog = "-"
+# "remote" is the client as config/client.py reads it (NUM_PROXIES), not the proxy in front.
+logger_class = "config.gunicorn_logging.ClientAddressLogger"
 access_log_format = '{"remote":"%(h)s","request":"%(m)s %(U)s","status":%(s)s,"bytes":%(B)s,"ms":%(M)s}'
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 control_socket_disable = True

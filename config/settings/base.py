@@ -6,7 +6,16 @@ from datetime import timedelta
 
 from django.utils.translation import gettext_lazy as _
 
-from config.env import BASE_DIR, VAR_DIR, celery_broker_url, database_settings, default_redis_url, env
+from config.env import (
+    BASE_DIR,
+    VAR_DIR,
+    celery_broker_url,
+    database_settings,
+    default_redis_url,
+    env,
+    redis_url_with_db,
+    trusted_proxy_count,
+)
 
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
@@ -144,15 +153,30 @@ LOGOUT_REDIRECT_URL = "login"
 # keeping ModelBackend after it would only check every failed password twice.
 AUTHENTICATION_BACKENDS = ["volunteers.auth.LockoutModelBackend"]
 LOGIN_LOCKOUT = {
-    "USERNAME_FAILURES": env.int("LOGIN_LOCKOUT_USERNAME_FAILURES", default=5),
+    # Failures of one account from one client address before that pair is locked for the window.
+    "CLIENT_FAILURES": env.int("LOGIN_LOCKOUT_CLIENT_FAILURES", default=5),
+    # Failures from one address, over every account, before the address is locked.
     "IP_FAILURES": env.int("LOGIN_LOCKOUT_IP_FAILURES", default=20),
+    # Failures of one account from every address before its password checks are spaced out.
+    "ACCOUNT_FAILURES": env.int("LOGIN_LOCKOUT_ACCOUNT_FAILURES", default=10),
+    "ACCOUNT_DELAY_SECONDS": env.int("LOGIN_LOCKOUT_ACCOUNT_DELAY_SECONDS", default=60),
     "WINDOW_SECONDS": env.int("LOGIN_LOCKOUT_WINDOW_SECONDS", default=15 * 60),
-    # Reverse proxies in front of the app whose X-Forwarded-For entry is trusted (0: none).
-    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
 }
-# Request throttles count in process memory: a coarse flood guard that needs neither Redis
-# nor a cache table. The security limit is the lockout above, kept in the database.
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "default"}}
+# Reverse proxies in front of the app that append to X-Forwarded-For (0: none, the app is reached
+# directly). config/client.py reads the client's address from it for lockouts, throttles and logs;
+# production requires it (config/env.trusted_proxy_count).
+NUM_PROXIES = trusted_proxy_count(behind_proxy=False)
+# Request throttles (config/throttling.py) count in Redis, shared by every worker and machine,
+# in a database of their own so that clearing the cache never touches the broker's queues. Short
+# timeouts: while Redis is away a throttle lets requests through rather than holding them.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": env.str("CACHE_REDIS_URL", default=redis_url_with_db(REDIS_URL, 1)),
+        "KEY_PREFIX": "vm",
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+    }
+}
 # --- end of log-in lockout and throttling ----------------------------------------------
 
 # --- Internationalisation -------------------------------------------------------------
@@ -186,7 +210,6 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "config.errors.api_exception_handler",
     # Anonymous token requests (volunteers.api.TokenView); see LOGIN_LOCKOUT.
     "DEFAULT_THROTTLE_RATES": {"auth": env.str("THROTTLE_AUTH_RATE", default="30/min")},
-    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Volunteer mobilisation API",

@@ -1,6 +1,6 @@
 """Production: every secret must come from the environment; refuse to start without it."""
 
-from config.env import env
+from config.env import env, trusted_proxy_count
 
 from .base import *  # noqa: F403
 
@@ -12,6 +12,8 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Trusting the proxy's X-Forwarded-Proto means there is a proxy: say how many (docs/deployment.md).
+NUM_PROXIES = trusted_proxy_count(behind_proxy=bool(SECURE_PROXY_SSL_HEADER))
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True

@@ -22,6 +22,7 @@ import tempfile as _tempfile  # noqa: E402
 from config.env import BASE_DIR as _BASE_DIR  # noqa: E402
 from config.env import celery_broker_url as _broker_url  # noqa: E402
 from config.env import env as _env  # noqa: E402
+from config.env import redis_url_with_db as _redis_db  # noqa: E402
 
 # Per checkout and per process, so two test runs at once never share a database or a broker.
 _tag = f"{_hashlib.sha256(str(_BASE_DIR).encode()).hexdigest()[:8]}-{_os.getpid()}"
@@ -30,6 +31,11 @@ TEST_REDIS_SOCKET = (
 )
 REDIS_URL = _env.str("REDIS_URL", default=f"unix://{TEST_REDIS_SOCKET}?db=0")
 CELERY_BROKER_URL = _broker_url(REDIS_URL)
+# The cache (throttle counts) in a database of its own per xdist worker, so that one worker's
+# cache.clear() between tests never resets another's counts on a shared Redis (CI's REDIS_URL).
+_worker = _os.environ.get("PYTEST_XDIST_WORKER", "")
+_cache_db = 1 + (int(_worker[2:]) % 15 if _worker.startswith("gw") and _worker[2:].isdigit() else 0)
+CACHES["default"]["LOCATION"] = _env.str("CACHE_REDIS_URL", default=_redis_db(REDIS_URL, _cache_db))  # noqa: F405
 
 # SQLite tests use a file, not shared-cache memory, so threads in the concurrency tests see
 # the same WAL database with the same locking as production.

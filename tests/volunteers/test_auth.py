@@ -7,14 +7,18 @@ from datetime import timedelta
 import pytest
 from django.conf import settings
 from django.contrib.auth import authenticate
+from django.contrib.auth.models import Permission
 from django.core.cache import cache
+from django.db.models import F
 from django.test import RequestFactory
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
+from config.client import client_ip
+from config.errors import ServiceError
 from tests.factories import UserFactory, VolunteerFactory
-from volunteers.auth import client_ip, lockout_retry_after
-from volunteers.models import LoginFailure
+from volunteers.auth import lockout_retry_after, login_lockout_clear
+from volunteers.models import LoginFailure, LoginUnlock
 
 pytestmark = pytest.mark.django_db
 
@@ -70,7 +74,9 @@ def test_the_wait_counts_from_the_oldest_failure_in_the_window(api_client):
     volunteer = VolunteerFactory()
     for seconds_ago in (100, 90, 80, 70, 60):
         LoginFailure.objects.create(
-            username=volunteer.mobile, ip_address="10.0.0.9", created_at=timezone.now() - timedelta(seconds=seconds_ago)
+            username=volunteer.mobile,
+            ip_address="127.0.0.1",
+            created_at=timezone.now() - timedelta(seconds=seconds_ago),
         )
     response = token_request(api_client, volunteer.mobile, PASSWORD)
     assert response.status_code == 429
@@ -88,13 +94,16 @@ def test_failures_older_than_the_window_do_not_count(api_client):
     assert response.json() == {"token": Token.objects.get(user=volunteer.user).key}
 
 
-def test_a_success_clears_the_accounts_failures(api_client):
+def test_a_success_clears_the_accounts_failures_from_that_address_only(api_client):
     volunteer = VolunteerFactory()
     LoginFailure.objects.create(username="someone-else", ip_address="127.0.0.1")
+    LoginFailure.objects.create(username=volunteer.mobile, ip_address="10.9.9.9")
     for _ in range(4):
         assert token_request(api_client, volunteer.mobile, "wrong").status_code == 401
     assert token_request(api_client, volunteer.mobile, PASSWORD).status_code == 200
-    assert failures(username=volunteer.mobile) == 0
+    assert failures(username=volunteer.mobile, ip_address="127.0.0.1") == 0
+    # A guesser elsewhere does not get a fresh start from the owner's log-in.
+    assert failures(username=volunteer.mobile, ip_address="10.9.9.9") == 1
     assert failures(username="someone-else") == 1
 
 
@@ -117,7 +126,7 @@ def test_an_address_with_twenty_failures_is_locked_for_every_account(api_client)
 
 
 def test_limits_come_from_settings(api_client, settings):
-    settings.LOGIN_LOCKOUT = {"USERNAME_FAILURES": 2, "IP_FAILURES": 50, "WINDOW_SECONDS": 60, "NUM_PROXIES": 0}
+    settings.LOGIN_LOCKOUT = {"CLIENT_FAILURES": 2, "IP_FAILURES": 50, "WINDOW_SECONDS": 60}
     volunteer = VolunteerFactory()
     for _ in range(2):
         token_request(api_client, volunteer.mobile, "wrong")
@@ -141,7 +150,6 @@ def test_the_web_log_in_is_locked_too(client):
     response = client.post("/admin/login/?next=/admin/", {"username": "admin", "password": PASSWORD})
     assert response.status_code == 200  # the form again, not a redirect
     assert "_auth_user_id" not in client.session
-    assert client.login(username="admin", password=PASSWORD) is False
     assert failures(username="admin") == 5
 
     LoginFailure.objects.update(created_at=timezone.now() - timedelta(minutes=16))
@@ -158,9 +166,80 @@ def test_lockout_retry_after_without_failures_is_zero():
 
 @pytest.mark.parametrize(("proxies", "expected"), [(0, "3.3.3.3"), (1, "2.2.2.2"), (2, "1.1.1.1"), (5, "1.1.1.1")])
 def test_client_address_trusts_only_the_configured_proxies(settings, proxies, expected):
-    settings.LOGIN_LOCKOUT = {"NUM_PROXIES": proxies}
+    settings.NUM_PROXIES = proxies
     request = RequestFactory().get("/", REMOTE_ADDR="3.3.3.3", HTTP_X_FORWARDED_FOR="1.1.1.1, 2.2.2.2")
     assert client_ip(request) == expected
+
+
+def test_a_forwarded_entry_that_is_no_address_falls_back_to_the_proxy(settings):
+    settings.NUM_PROXIES = 1
+    request = RequestFactory().get("/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="1.1.1.1, unknown")
+    assert client_ip(request) == "10.0.0.2"
+    request = RequestFactory().get("/", REMOTE_ADDR="10.0.0.2")
+    assert client_ip(request) == "10.0.0.2"
+
+
+PROXY = "10.0.0.2"
+
+
+def via_proxy(api_client, username, password, client):
+    """A token request as the TLS proxy passes it on: from the proxy, naming the client."""
+    return api_client.post(
+        "/api/v1/auth/token/",
+        {"username": username, "password": password},
+        format="json",
+        REMOTE_ADDR=PROXY,
+        HTTP_X_FORWARDED_FOR=f"{client}",
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+
+
+def test_a_lockout_behind_a_proxy_hits_only_the_attackers_address(api_client, settings):
+    settings.NUM_PROXIES = 1
+    volunteer = VolunteerFactory()
+    for n in range(20):
+        assert via_proxy(api_client, f"guess{n}", "wrong", client="203.0.113.9").status_code == 401
+    assert set(LoginFailure.objects.values_list("ip_address", flat=True)) == {"203.0.113.9"}
+
+    response = via_proxy(api_client, volunteer.mobile, PASSWORD, client="203.0.113.9")
+    assert (response.status_code, response.json()["code"]) == (429, "login_locked")
+    # Another client behind the same proxy logs in; a forged first entry does not help the attacker.
+    response = via_proxy(api_client, volunteer.mobile, PASSWORD, client="198.51.100.7")
+    assert response.status_code == 200
+    response = via_proxy(api_client, volunteer.mobile, PASSWORD, client="198.51.100.8, 203.0.113.9")
+    assert (response.status_code, response.json()["code"]) == (429, "login_locked")
+
+
+def test_the_throttle_behind_a_proxy_counts_each_client(api_client, settings):
+    settings.NUM_PROXIES = 1
+    for _ in range(30):
+        assert via_proxy(api_client, "", "", client="203.0.113.9").status_code == 400
+    assert via_proxy(api_client, "", "", client="203.0.113.9").status_code == 429
+    assert via_proxy(api_client, "", "", client="198.51.100.7").status_code == 400
+
+
+def test_the_access_log_names_the_client_not_the_proxy(settings):
+    from datetime import timedelta as duration
+    from types import SimpleNamespace
+
+    from gunicorn.config import Config
+
+    from config.gunicorn_logging import ClientAddressLogger
+
+    settings.NUM_PROXIES = 1
+    environ = {
+        "REMOTE_ADDR": PROXY,
+        "HTTP_X_FORWARDED_FOR": "198.51.100.7",
+        "REQUEST_METHOD": "GET",
+        "RAW_URI": "/",
+        "PATH_INFO": "/",
+        "QUERY_STRING": "",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+    }
+    response = SimpleNamespace(status="200 OK", sent=0, headers=[])
+    request = SimpleNamespace(headers=[])
+    atoms = ClientAddressLogger(Config()).atoms(response, request, environ, duration(milliseconds=3))
+    assert atoms["h"] == "198.51.100.7"
 
 
 def test_the_token_endpoint_is_throttled(api_client):
@@ -230,3 +309,154 @@ def test_an_unknown_token_or_an_inactive_user_is_refused_in_words(api_client, la
     api_client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}", HTTP_ACCEPT_LANGUAGE=language)
     response = api_client.get("/api/v1/me/")
     assert (response.status_code, response.json()["message"]) == (401, inactive)
+
+
+def test_five_wrong_passwords_lock_the_account_only_from_that_address(api_client):
+    """An attacker who names the coordinator locks themself out, not the coordinator."""
+    UserFactory(username="coordinator")
+    for _ in range(5):
+        assert token_request(api_client, "coordinator", "wrong", ip="203.0.113.9").status_code == 401
+
+    response = token_request(api_client, "coordinator", PASSWORD, ip="203.0.113.9")
+    assert (response.status_code, response.json()["code"]) == (429, "login_locked")
+    response = token_request(api_client, "coordinator", PASSWORD, ip="198.51.100.7")
+    assert response.status_code == 200
+    assert failures(username="coordinator", ip_address="203.0.113.9") == 5
+
+
+def test_guesses_from_many_addresses_slow_the_account_but_never_shut_it(api_client):
+    UserFactory(username="coordinator")
+    for n in range(10):
+        assert token_request(api_client, "coordinator", "wrong", ip=f"203.0.113.{n}").status_code == 401
+
+    # The account's password is now checked at most once a minute, from anywhere, owner included.
+    for ip, password in (("203.0.113.50", "wrong"), ("198.51.100.7", PASSWORD)):
+        response = token_request(api_client, "coordinator", password, ip=ip)
+        assert (response.status_code, response.json()["code"]) == (429, "login_locked")
+        assert 58 <= response.json()["details"]["retry_after_seconds"] <= 60
+    assert failures(username="coordinator") == 10
+
+    LoginFailure.objects.update(created_at=F("created_at") - timedelta(seconds=61))
+    assert token_request(api_client, "coordinator", "wrong", ip="203.0.113.51").status_code == 401
+    assert token_request(api_client, "coordinator", PASSWORD, ip="198.51.100.7").status_code == 429
+    LoginFailure.objects.update(created_at=F("created_at") - timedelta(seconds=61))
+    response = token_request(api_client, "coordinator", PASSWORD, ip="198.51.100.7")
+    assert response.status_code == 200
+    assert failures(username="coordinator") == 11
+
+
+def test_however_many_failures_the_account_waits_at_most_the_delay(api_client):
+    UserFactory(username="coordinator")
+    now = timezone.now()
+    LoginFailure.objects.bulk_create(
+        LoginFailure(username="coordinator", ip_address=f"203.0.113.{n}", created_at=now - timedelta(seconds=61 + n))
+        for n in range(200)
+    )
+    assert token_request(api_client, "coordinator", PASSWORD, ip="198.51.100.7").status_code == 200
+
+
+def staff_with_unlock_permission(username="desk"):
+    user = UserFactory(username=username, is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="delete_loginfailure"))
+    return type(user).objects.get(pk=user.pk)  # a fresh object: permissions are cached
+
+
+def test_staff_lift_a_lockout_and_it_is_recorded(api_client):
+    UserFactory(username="coordinator")
+    for _ in range(5):
+        token_request(api_client, "coordinator", "wrong", ip="203.0.113.9")
+    LoginFailure.objects.create(username="someone-else", ip_address="203.0.113.9")
+    staff = staff_with_unlock_permission()
+
+    unlock = login_lockout_clear(actor=staff, username=" Coordinator")
+
+    assert (unlock.actor, unlock.username, unlock.failures_cleared) == (staff, "coordinator", 5)
+    assert list(LoginUnlock.objects.values_list("username", "failures_cleared")) == [("coordinator", 5)]
+    assert list(LoginFailure.objects.values_list("username", flat=True)) == ["someone-else"]
+    assert token_request(api_client, "coordinator", PASSWORD, ip="203.0.113.9").status_code == 200
+
+
+@pytest.mark.parametrize("kind", ["plain", "staff without the permission", "inactive"])
+def test_a_lockout_is_lifted_only_by_staff_who_may(kind):
+    for _ in range(5):
+        authenticate(None, username="coordinator", password="wrong")
+    if kind == "inactive":
+        actor = staff_with_unlock_permission()
+        actor.is_active = False
+    else:
+        actor = UserFactory(username="someone", is_staff=kind != "plain")
+
+    with pytest.raises(ServiceError) as refused:
+        login_lockout_clear(actor=actor, username="coordinator")
+
+    assert refused.value.code == "permission_denied"
+    assert failures(username="coordinator") == 5
+    assert LoginUnlock.objects.count() == 0
+
+
+def test_the_admin_unlocks_the_selected_accounts(client):
+    for username in ("coordinator", "leader"):
+        for _ in range(5):
+            authenticate(None, username=username, password="wrong")
+    LoginFailure.objects.create(username="someone-else", ip_address="203.0.113.9")
+    admin_user = UserFactory(username="root", is_staff=True, is_superuser=True)
+    client.force_login(admin_user)
+    selected = list(
+        LoginFailure.objects.filter(username__in=["coordinator", "leader"]).order_by("pk").values_list("pk", flat=True)
+    )
+
+    response = client.post(
+        "/admin/volunteers/loginfailure/",
+        {"action": "unlock_accounts", "_selected_action": [selected[0], selected[-1]]},
+        HTTP_ACCEPT_LANGUAGE="en",
+        follow=True,
+    )
+
+    assert response.status_code == 200
+    assert [str(message) for message in response.context["messages"]] == ["2 accounts unlocked."]
+    assert list(LoginFailure.objects.values_list("username", flat=True)) == ["someone-else"]
+    assert sorted(LoginUnlock.objects.values_list("actor__username", "username", "failures_cleared")) == [
+        ("root", "coordinator", 5),
+        ("root", "leader", 5),
+    ]
+
+
+NEW_PASSWORD = "Wu-Jiang-2022!"
+
+
+def test_a_password_change_revokes_the_accounts_api_tokens(client, api_client):
+    volunteer = VolunteerFactory()
+    token = Token.objects.create(user=volunteer.user)
+    other = Token.objects.create(user=VolunteerFactory().user)
+    client.force_login(volunteer.user)
+
+    response = client.post(
+        "/accounts/password/",
+        {"old_password": PASSWORD, "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD},
+    )
+
+    assert (response.status_code, response["Location"]) == (302, "/accounts/password/done/")
+    assert list(Token.objects.values_list("key", flat=True)) == [other.key]
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    assert api_client.get("/api/v1/me/").status_code == 401
+    assert client.get("/me/profile/").status_code == 200  # this session goes on
+    volunteer.user.refresh_from_db()
+    assert volunteer.user.check_password(NEW_PASSWORD)
+
+
+@pytest.mark.parametrize("usable", [True, False])
+def test_a_password_set_in_the_admin_revokes_the_accounts_api_tokens(client, usable):
+    volunteer = VolunteerFactory()
+    Token.objects.create(user=volunteer.user)
+    client.force_login(UserFactory(username="root", is_staff=True, is_superuser=True))
+    data = {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD, "usable_password": "true"}
+    if not usable:
+        data = {"usable_password": "false", "unset-password": "1"}
+
+    response = client.post(f"/admin/auth/user/{volunteer.user_id}/password/", data)
+
+    assert response.status_code == 302
+    assert Token.objects.count() == 0
+    volunteer.user.refresh_from_db()
+    assert volunteer.user.check_password(NEW_PASSWORD) is usable
+    assert volunteer.user.has_usable_password() is usable

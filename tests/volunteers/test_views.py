@@ -11,7 +11,7 @@ from django.utils import timezone, translation
 from communities.models import Assignment, Notification
 from config import urls as root_urls
 from tests.factories import AssignmentFactory, ShiftFactory, UserFactory, VolunteerFactory
-from volunteers.models import Volunteer
+from volunteers.models import LoginFailure, Volunteer
 
 pytestmark = pytest.mark.django_db
 
@@ -62,7 +62,7 @@ def test_login_form_is_labelled_and_refuses_a_wrong_password(client, volunteer):
     assert response.context["form"].non_field_errors()
 
 
-@override_settings(LOGIN_LOCKOUT={"USERNAME_FAILURES": 2, "IP_FAILURES": 100, "WINDOW_SECONDS": 900})
+@override_settings(LOGIN_LOCKOUT={"CLIENT_FAILURES": 2, "IP_FAILURES": 100, "WINDOW_SECONDS": 900})
 def test_login_says_when_the_account_is_locked(client, volunteer):
     for _ in range(2):
         client.post(reverse("login"), {"username": volunteer.mobile, "password": "wrong"})
@@ -101,6 +101,23 @@ def test_password_change_refusal_shows_the_field_error(logged_in, volunteer):
     assert response.context["form"].errors["old_password"]
     volunteer.user.refresh_from_db()
     assert volunteer.user.check_password("pass-Word-123")
+
+
+def test_old_password_guesses_count_towards_the_lockout(logged_in, volunteer):
+    """The password-change page checks a password: it is a log-in like any other."""
+    new = {"new_password1": "Wu-Jiang-2022!", "new_password2": "Wu-Jiang-2022!"}
+    for _ in range(5):
+        response = logged_in.post(reverse("password_change"), {"old_password": "guess", **new})
+        assert response.context["form"].errors["old_password"] == ["你的旧密码不正确。请重新输入。"]
+    assert list(LoginFailure.objects.values_list("username", "ip_address")) == [(volunteer.mobile, "127.0.0.1")] * 5
+
+    response = logged_in.post(reverse("password_change"), {"old_password": "pass-Word-123", **new})
+
+    assert response.status_code == 200
+    assert response.context["form"].errors["old_password"] == ["登录失败次数过多，请 15 分钟后再试。"]
+    volunteer.user.refresh_from_db()
+    assert volunteer.user.check_password("pass-Word-123")
+    assert LoginFailure.objects.count() == 5
 
 
 def test_language_switch_without_javascript_returns_to_the_page(logged_in):
