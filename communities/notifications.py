@@ -21,6 +21,7 @@ The design is in docs/notifications.md. In short:
 
 from __future__ import annotations
 
+import hmac
 import logging
 import math
 import smtplib
@@ -1297,6 +1298,13 @@ def template_params(rows: Iterable[Claimed]) -> dict[int, dict]:
                 values["name"] = _masked_name(assignment.volunteer.real_name)
             params[row.pk] = values
     return params
+
+
+def sms_receipt_token_check(*, provider: str, token: str) -> None:
+    """Refuse a receipt push without the provider's shared secret (none configured: refuse all)."""
+    expected = settings.NOTIFICATIONS.get(f"SMS_{provider.upper()}", {}).get("RECEIPT_TOKEN", "")
+    if not expected or not hmac.compare_digest(token.encode(), expected.encode()):
+        raise ServiceError("permission_denied")
 
 
 def _phone_matches(mobile: str | None, reported: str) -> bool:
