@@ -1055,7 +1055,7 @@ def _record_deferral(row: Claimed, error: str, *, outcome: Outcome, now: datetim
 
 def _record_failure(row: Claimed, error: str, *, permanent: bool, outcome: Outcome, now: datetime) -> None:
     if permanent or row.attempts >= settings.NOTIFICATIONS["MAX_ATTEMPTS"]:
-        _mine([row]).update(state=State.FAILED, last_error=error[:300])
+        _mine([row]).update(state=State.FAILED, outside_id="", last_error=error[:300])
         outcome.failed += 1
         logger.warning("notification %s failed after %s attempts: %s", row.key, row.attempts, error)
         return

@@ -298,7 +298,8 @@ NOTIFICATIONS = {
         "REGION": env.str("NOTIFY_SMS_TENCENT_REGION", default="ap-guangzhou"),
         "ENDPOINT": env.str("NOTIFY_SMS_TENCENT_ENDPOINT", default="sms.tencentcloudapi.com"),
         "PROTOCOL": env.str("NOTIFY_SMS_TENCENT_PROTOCOL", default="https"),
-        "PARAM_MAX_LENGTH": env.int("NOTIFY_SMS_TENCENT_PARAM_MAX_LENGTH", default=26),
+        # Enterprise-verified accounts have no limit per variable; personal ones 12 characters.
+        "PARAM_MAX_LENGTH": env.int("NOTIFY_SMS_TENCENT_PARAM_MAX_LENGTH", default=35),
         "RECEIPT_TOKEN": env.str("NOTIFY_SMS_TENCENT_RECEIPT_TOKEN", default=""),
     },
     "SMS_PROVIDER_TIMEOUT": env.float("NOTIFY_SMS_PROVIDER_TIMEOUT", default=10.0),
