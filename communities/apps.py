@@ -5,3 +5,6 @@ from django.utils.translation import gettext_lazy as _
 class CommunitiesConfig(AppConfig):
     name = "communities"
     verbose_name = _("Communities and shifts")
+
+    def ready(self) -> None:
+        from . import checks  # noqa: F401  (registers the system checks)

@@ -1,4 +1,4 @@
-"""Small server-side SVG charts: horizontal bars, a line over time, a donut.
+"""Small server-side SVG charts: horizontal bars, a line over time, several lines, a donut.
 
 No JavaScript and no network: each chart is an inline ``<svg>`` with a ``viewBox`` and
 ``width="100%"``, so it scales to a 360 px phone. Each has a ``<title>`` and ``<desc>`` for
@@ -114,6 +114,57 @@ def line_chart(
             f'<text x="{WIDTH - right}" y="{height - 8}" font-size="10" text-anchor="end" fill="#6b7380">{last:%m-%d}</text>'
         )
     desc = "; ".join(f"{day:%Y-%m-%d}: {fmt(value)}" for day, value in points)
+    return _svg(chart_id, title, desc, height, "".join(parts))
+
+
+def lines_chart(
+    chart_id: str,
+    days: Sequence[date],
+    series: Sequence[tuple[str, Sequence[float], str]],
+    *,
+    title: str,
+    empty: str,
+    fmt: Callable[[float], str] = _number,
+) -> SafeString:
+    """Several values over the same days: one line each (label, values, colour), a legend above."""
+    if not days or not any(any(values) for _label, values, _color in series):
+        return _empty(chart_id, title, empty)
+    legend_h, height, left, right, bottom = 18, 188, 40, 8, 26
+    top = legend_h + 10
+    plot_w, plot_h = WIDTH - left - right, height - top - bottom
+    peak = max(max(values) for _label, values, _color in series) or 1
+    step = plot_w / max(len(days) - 1, 1)
+    parts = [
+        f'<line x1="{left}" y1="{top + plot_h}" x2="{WIDTH - right}" y2="{top + plot_h}" stroke="#dfe3e8"/>',
+        f'<line x1="{left}" y1="{top}" x2="{WIDTH - right}" y2="{top}" stroke="#eef0f3" stroke-dasharray="3 3"/>',
+        f'<text x="{left - 4}" y="{top + 4}" font-size="9" text-anchor="end" fill="#6b7380">{escape(fmt(peak))}</text>',
+        f'<text x="{left - 4}" y="{top + plot_h}" font-size="10" text-anchor="end" fill="#6b7380">0</text>',
+    ]
+    for index, (label, values, color) in enumerate(series):
+        x = index * (WIDTH // max(len(series), 1))
+        parts.append(
+            f'<rect x="{x}" y="2" width="10" height="10" rx="2" fill="{color}"/>'
+            f'<text x="{x + 14}" y="11" font-size="10" fill="#1d2430">{escape(str(label))}</text>'
+        )
+        coords = [(left + i * step, top + plot_h - (value / peak) * plot_h) for i, value in enumerate(values)]
+        line = " ".join(f"{cx:.1f},{cy:.1f}" for cx, cy in coords)
+        parts.append(
+            f'<polyline points="{line}" fill="none" stroke="{color}" stroke-width="2" stroke-linejoin="round"/>'
+        )
+        for day, value, (cx, cy) in zip(days, values, coords, strict=True):
+            parts.append(
+                f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="2" fill="{color}">'
+                f"<title>{day:%Y-%m-%d} {escape(str(label))}: {escape(fmt(value))}</title></circle>"
+            )
+    parts.append(f'<text x="{left}" y="{height - 8}" font-size="10" fill="#6b7380">{days[0]:%m-%d}</text>')
+    if len(days) > 1:
+        parts.append(
+            f'<text x="{WIDTH - right}" y="{height - 8}" font-size="10" text-anchor="end" fill="#6b7380">{days[-1]:%m-%d}</text>'
+        )
+    desc = "; ".join(
+        f"{day:%Y-%m-%d}: " + ", ".join(f"{label} {fmt(values[i])}" for label, values, _color in series)
+        for i, day in enumerate(days)
+    )
     return _svg(chart_id, title, desc, height, "".join(parts))
 
 

@@ -136,6 +136,7 @@ def dashboard(request):
     communities = [row for row in stats.stats_communities(fill_query, order="fill_rate") if row["places"]]
     lowest_fill = sorted(communities, key=lambda row: (row["fill_rate"], -row["places"], row["code"]))[:CHART_ROWS]
     stars = stats.stats_stars(query)
+    texts = stats.stats_sms_daily(query)
     report, report_written = _today_report(query, top_rows[0] if len(top_rows) == 1 else None)
     by_hours = sorted(detail_rows, key=lambda row: -row["minutes"])[:CHART_ROWS]
     by_deployed = sorted(detail_rows, key=lambda row: -row["deployed"])[:CHART_ROWS]
@@ -149,6 +150,7 @@ def dashboard(request):
         "lowest_fill": lowest_fill,
         "fill_is_today": fill_query is not query,
         "stars": stars,
+        "texts": texts,
         "report": report,
         "report_written": report_written,
         "exports": _export_links(filters),
@@ -180,6 +182,17 @@ def dashboard(request):
                 fmt=charts.percent,
                 maximum=1,
                 color=charts.PALETTE[3],
+            ),
+            "texts": charts.lines_chart(
+                "chart-texts",
+                [row["date"] for row in texts],
+                [
+                    (_("Sent"), [row["sent"] for row in texts], charts.PALETTE[1]),
+                    (_("Delivered"), [row["delivered"] for row in texts], charts.PALETTE[2]),
+                    (_("Failed"), [row["failed"] for row in texts], charts.PALETTE[0]),
+                ],
+                title=_("Texts sent, delivered and failed per day"),
+                empty=_("No texts in this period."),
             ),
             "stars": charts.donut_chart(
                 "chart-stars",

@@ -361,6 +361,8 @@ class Notification(models.Model):
         SENT = "sent", _("Sent")
         FAILED = "failed", _("Failed")
         SKIPPED = "skipped", _("Not sent: no longer applies")
+        DELIVERED = "delivered", _("Delivered")
+        UNDELIVERED = "undelivered", _("Not delivered")
 
     key = models.CharField(max_length=160, unique=True)
     kind = models.CharField(_("kind"), max_length=32)
@@ -383,6 +385,15 @@ class Notification(models.Model):
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     read_at = models.DateTimeField(_("read at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    # SMS through a provider (docs/notifications.md): the outside id the row was handed over
+    # under (set just before the provider call: a claimed row that has one was maybe sent), the
+    # provider's message id, rate-limit deferrals (not attempts), and what the receipt said.
+    # Database defaults: the sign-up function and ``notifications._insert`` leave them out.
+    outside_id = models.CharField(_("outside id"), max_length=200, blank=True, db_default="")
+    provider_message_id = models.CharField(_("provider message id"), max_length=64, blank=True, db_default="")
+    deferrals = models.PositiveSmallIntegerField(_("deferrals"), db_default=0)
+    delivery_code = models.CharField(_("delivery code"), max_length=64, blank=True, db_default="")
+    delivered_at = models.DateTimeField(_("receipt at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("notification")
@@ -391,6 +402,10 @@ class Notification(models.Model):
         indexes = [
             models.Index(fields=["state", "send_after"]),
             models.Index(fields=["recipient", "channel", "-created_at"]),
+            models.Index(fields=["outside_id"], condition=~Q(outside_id=""), name="notification_outside_id"),
+            models.Index(
+                fields=["provider_message_id"], condition=~Q(provider_message_id=""), name="notification_provider_msg"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -21,6 +21,7 @@ The design is in docs/notifications.md. In short:
 
 from __future__ import annotations
 
+import hmac
 import logging
 import math
 import smtplib
@@ -37,7 +38,8 @@ from django.conf import settings
 from django.core import mail
 from django.core.signals import setting_changed
 from django.db import connection, transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import Case, F, Q, QuerySet, Value, When
+from django.db.models.functions import Coalesce
 from django.utils import dateformat, timezone, translation
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext
@@ -851,6 +853,8 @@ class Outcome:
     failed: int = 0
     skipped: int = 0
     released: int = 0  # handed back unsent because the claim was getting old
+    deferred: int = 0  # the provider's rate limit: back to pending, not counted as an attempt
+    not_resent: int = 0  # handed to a provider by a sender that died: maybe sent, not sent again
 
     def add(self, other: Outcome) -> Outcome:
         for name in self.__dataclass_fields__:
@@ -859,7 +863,16 @@ class Outcome:
 
     @property
     def handled(self) -> int:
-        return self.sent + self.duplicate + self.retry + self.failed + self.skipped + self.released
+        return (
+            self.sent
+            + self.duplicate
+            + self.retry
+            + self.failed
+            + self.skipped
+            + self.released
+            + self.deferred
+            + self.not_resent
+        )
 
 
 def _sendable(rows: QuerySet, now: datetime) -> QuerySet:
@@ -903,6 +916,9 @@ class Claimed:
     shift_status: str | None
     starts_at: datetime | None
     ends_at: datetime | None
+    assignment_id: int | None
+    deferrals: int
+    outside_id: str
     claimed_at: datetime
 
 
@@ -922,6 +938,9 @@ CLAIMED_FIELDS = (
     "shift__status",
     "shift__starts_at",
     "shift__ends_at",
+    "assignment_id",
+    "deferrals",
+    "outside_id",
 )
 
 
@@ -996,26 +1015,54 @@ def _backoff(attempts: int) -> timedelta:
 
 def _record_results(rows: list[Claimed], results: list[sms.SmsResult], outcome: Outcome) -> None:
     now = timezone.now()
-    sent = [row for row, result in zip(rows, results, strict=True) if result.ok]
-    if sent:
-        _mine(sent).update(state=State.SENT, sent_at=now, last_error="")
-        outcome.duplicate += sum(1 for result in results if result.ok and result.duplicate)
-        outcome.sent += sum(1 for result in results if result.ok and not result.duplicate)
+    sent = [(row, result) for row, result in zip(rows, results, strict=True) if result.ok]
+    by_id: dict[str, list[Claimed]] = defaultdict(list)
+    for row, result in sent:
+        by_id[result.provider_id].append(row)
+    for provider_id, accepted in by_id.items():
+        changes = {"provider_message_id": provider_id} if provider_id else {}
+        _mine(accepted).update(state=State.SENT, sent_at=now, last_error="", **changes)
+    outcome.duplicate += sum(1 for _row, result in sent if result.duplicate)
+    outcome.sent += sum(1 for _row, result in sent if not result.duplicate)
     for row, result in zip(rows, results, strict=True):
-        if not result.ok:
+        if result.ok:
+            continue
+        if result.deferred:
+            _record_deferral(row, result.error, outcome=outcome, now=now)
+        else:
             _record_failure(row, result.error, permanent=result.permanent, outcome=outcome, now=now)
+
+
+def _not_before(row: Claimed, moment: datetime) -> datetime:
+    return quiet_hours_end(moment) if row.channel == Channel.SMS and not row.urgent else moment
+
+
+def _record_deferral(row: Claimed, error: str, *, outcome: Outcome, now: datetime) -> None:
+    """The provider's flow control: wait (doubling per deferral), without spending an attempt."""
+    conf = settings.NOTIFICATIONS
+    wait = min(conf["SMS_DEFER_BACKOFF"] * (2 ** min(row.deferrals, 16)), conf["RETRY_BACKOFF_MAX"])
+    _mine([row]).update(
+        state=State.PENDING,
+        send_after=_not_before(row, now + wait),
+        claimed_at=None,
+        attempts=F("attempts") - 1,
+        deferrals=F("deferrals") + 1,
+        outside_id="",
+        last_error=error[:300],
+    )
+    outcome.deferred += 1
 
 
 def _record_failure(row: Claimed, error: str, *, permanent: bool, outcome: Outcome, now: datetime) -> None:
     if permanent or row.attempts >= settings.NOTIFICATIONS["MAX_ATTEMPTS"]:
-        _mine([row]).update(state=State.FAILED, last_error=error[:300])
+        _mine([row]).update(state=State.FAILED, outside_id="", last_error=error[:300])
         outcome.failed += 1
         logger.warning("notification %s failed after %s attempts: %s", row.key, row.attempts, error)
         return
-    retry_at = now + _backoff(row.attempts)
-    if row.channel == Channel.SMS and not row.urgent:
-        retry_at = quiet_hours_end(retry_at)
-    _mine([row]).update(state=State.PENDING, send_after=retry_at, claimed_at=None, last_error=error[:300])
+    retry_at = _not_before(row, now + _backoff(row.attempts))
+    _mine([row]).update(
+        state=State.PENDING, send_after=retry_at, claimed_at=None, outside_id="", last_error=error[:300]
+    )
     outcome.retry += 1
 
 
@@ -1048,6 +1095,20 @@ def deliver(rows: list[Claimed], *, now: datetime | None = None) -> Outcome:
 
     backend = sms.get_backend()
     pending_sms = [row for row in live if row.channel == Channel.SMS]
+    if not backend.idempotent:
+        # Handed to a provider that does not deduplicate, by a sender that died before recording
+        # the answer: sending again could make a second text. Recorded as sent; the provider's
+        # delivery receipt, which names the outside id, says whether it arrived.
+        handed = [row for row in pending_sms if row.outside_id]
+        if handed:
+            _mine(handed).update(
+                state=State.SENT,
+                sent_at=now,
+                last_error="handed to the provider before a sender stopped; not sent again",
+            )
+            outcome.not_resent += len(handed)
+            logger.warning("%s SMS handed to the provider by a sender that stopped; not sent again", len(handed))
+        pending_sms = [row for row in pending_sms if not row.outside_id]
     while pending_sms:
         if monotonic_clock.monotonic() - started > half_lease:
             _release(pending_sms, outcome)  # another sender takes them; this claim would soon expire
@@ -1063,14 +1124,27 @@ def deliver(rows: list[Claimed], *, now: datetime | None = None) -> Outcome:
 
 def _send_sms_chunk(backend: sms.BaseSmsBackend, rows: list[Claimed], outcome: Outcome, now: datetime) -> None:
     addressed, messages = [], []
+    params = template_params(rows) if backend.uses_templates else {}
     for row in rows:
         if not row.mobile:
             _record_failure(row, "no mobile number", permanent=True, outcome=outcome, now=now)
             continue
         addressed.append(row)
-        messages.append(sms.SmsMessage(key=row.key, to=row.mobile, text=row.body))
+        messages.append(
+            sms.SmsMessage(key=row.key, to=row.mobile, text=row.body, kind=row.kind, params=params.get(row.pk, {}))
+        )
     if not messages:
         return
+    if not backend.idempotent:
+        # Written (and committed: senders run outside transactions) before the call, so a sender
+        # that dies after the provider's answer leaves rows that say they were handed over.
+        outside_ids = backend.outside_ids(messages)
+        _mine(addressed).update(
+            outside_id=Case(
+                *[When(pk=row.pk, then=Value(ref)) for row, ref in zip(addressed, outside_ids, strict=True)],
+                default=Value(""),
+            )
+        )
     try:
         results = backend.send_messages(messages)
     except Exception as error:  # a backend that raises is one that did not accept anything
@@ -1177,6 +1251,109 @@ def notifications_mark_all_read(*, user, now: datetime | None = None) -> int:
     return inbox_list(user=user, unread=True).update(read_at=now or timezone.now())
 
 
+# --- Template parameters and delivery receipts (SMS providers) -----------------------------
+
+
+def _masked_name(name: str) -> str:
+    """A name as a text to a third party may carry it: the family name, the rest masked."""
+    name = (name or "").strip()
+    return name[:1] + "*" * max(len(name) - 1, 1) if name else ""
+
+
+def template_params(rows: Iterable[Claimed]) -> dict[int, dict]:
+    """Each row's template parameters (``NOTIFICATIONS["SMS_TEMPLATES"]`` names them), in the
+    programme's language, read afresh from its assignment: provider templates are approved in
+    Chinese. An escalation names the volunteer by family name only; no parameter holds a
+    mobile number, an ID number or a link."""
+    rows = list(rows)
+    assignments = Assignment.objects.select_related("shift__post", "shift__community", "volunteer").in_bulk(
+        {row.assignment_id for row in rows if row.assignment_id}
+    )
+    minutes = int(settings.NOTIFICATIONS["ESCALATE_AFTER"].total_seconds() // 60)
+    params: dict[int, dict] = {}
+    with translation.override(settings.NOTIFICATIONS["LANGUAGE"]):
+        for row in rows:
+            assignment = assignments.get(row.assignment_id)
+            if assignment is None:
+                continue
+            context = shift_context(assignment.shift)
+            values = {
+                "community": context["community"],
+                "post": context["post"],
+                "time": context["when"],
+                "start": context["start"],
+            }
+            kind = base_kind(row.kind)
+            if kind == WAITLISTED:
+                values["position"] = max(
+                    Assignment.objects.filter(
+                        shift_id=assignment.shift_id,
+                        status=Status.WAITLISTED,
+                        waitlist_order__lte=assignment.waitlist_order or 0,
+                    ).count(),
+                    1,
+                )
+            elif kind == ESCALATION:
+                values["minutes"] = minutes
+                values["name"] = _masked_name(assignment.volunteer.real_name)
+            params[row.pk] = values
+    return params
+
+
+def sms_receipt_token_check(*, provider: str, token: str) -> None:
+    """Refuse a receipt push without the provider's shared secret (none configured: refuse all)."""
+    expected = settings.NOTIFICATIONS.get(f"SMS_{provider.upper()}", {}).get("RECEIPT_TOKEN", "")
+    if not expected or not hmac.compare_digest(token.encode(), expected.encode()):
+        raise ServiceError("permission_denied")
+
+
+def _phone_matches(mobile: str | None, reported: str) -> bool:
+    """Whether a receipt's number (possibly masked, ``1381111****``) is this mobile number."""
+    from .sms_providers import national_number
+
+    mine, theirs = national_number(mobile or ""), national_number(reported)
+    if not theirs or len(mine) != len(theirs):
+        return False
+    return all(b in ("*", a) for a, b in zip(mine, theirs, strict=True))
+
+
+def delivery_receipts_record(*, receipts: list, now: datetime | None = None) -> dict[str, int]:
+    """Apply a provider's delivery receipts: ``sent`` (or ``sending``, when the receipt beats our
+    own mark) becomes ``delivered`` or ``undelivered`` with the provider's code.
+
+    A receipt finds its row by the outside id (the notification key, or a batch reference and the
+    phone number) or by the provider's message id with the phone number. Idempotent: a repeated
+    receipt finds the row already settled and changes nothing; an unknown one is ignored.
+    """
+    now = now or timezone.now()
+    counts = {"applied": 0, "unchanged": 0, "unknown": 0}
+    for receipt in receipts:
+        found = Q()
+        if receipt.outside_id:
+            found |= Q(key=receipt.outside_id) | Q(outside_id=receipt.outside_id)
+        if receipt.provider_id:
+            found |= Q(provider_message_id=receipt.provider_id)
+        if not found:
+            counts["unknown"] += 1
+            continue
+        candidates = list(
+            Notification.objects.filter(found, channel=Channel.SMS).values_list("pk", "recipient__volunteer__mobile")
+        )
+        if len(candidates) > 1:
+            candidates = [row for row in candidates if _phone_matches(row[1], receipt.phone)]
+        if len(candidates) != 1:
+            counts["unknown"] += 1
+            continue
+        changed = Notification.objects.filter(pk=candidates[0][0], state__in=(State.SENDING, State.SENT)).update(
+            state=State.DELIVERED if receipt.delivered else State.UNDELIVERED,
+            delivery_code=receipt.code[:64],
+            delivered_at=now,
+            sent_at=Coalesce(F("sent_at"), Value(now)),
+        )
+        counts["applied" if changed else "unchanged"] += 1
+    return counts
+
+
 def _failed_scope(user) -> Q | None:
     """Which messages a person may see failures of; ``None`` for all (superusers)."""
     if user.is_superuser:
@@ -1195,7 +1372,7 @@ def failed_list(*, user) -> QuerySet:
     """Failed messages a coordinator (their communities) or staff (their organizations' volunteers) may see."""
     scope = _failed_scope(user)
     rows = (
-        Notification.objects.filter(state=State.FAILED)
+        Notification.objects.filter(state__in=(State.FAILED, State.UNDELIVERED))
         .select_related("recipient__volunteer", "shift__community")
         .order_by("-created_at", "-id")
     )
@@ -1213,11 +1390,25 @@ def notification_retry(*, user, notification_id: int, now: datetime | None = Non
     if not visible.exists():
         raise ServiceError("not_found")
     row = Notification.objects.select_for_update().get(pk=notification_id)
-    if row.state != State.FAILED:
+    if row.state not in (State.FAILED, State.UNDELIVERED):
         raise ServiceError("notification_not_failed", {"state": row.state})
     row.state, row.attempts, row.claimed_at, row.last_error = State.PENDING, 0, None, ""
+    row.deferrals, row.outside_id, row.provider_message_id, row.delivery_code, row.delivered_at = 0, "", "", "", None
     row.send_after = now if row.urgent or row.channel != Channel.SMS else quiet_hours_end(now)
-    row.save(update_fields=["state", "attempts", "claimed_at", "last_error", "send_after"])
+    row.save(
+        update_fields=[
+            "state",
+            "attempts",
+            "claimed_at",
+            "last_error",
+            "send_after",
+            "deferrals",
+            "outside_id",
+            "provider_message_id",
+            "delivery_code",
+            "delivered_at",
+        ]
+    )
     _send_after_commit(_due_keys([row], now))
     return row
 

@@ -1,20 +1,24 @@
-"""REST endpoints for notifications: the caller's in-app inbox, and failed messages for coordinators.
+"""REST endpoints for notifications: the caller's in-app inbox, failed messages for coordinators,
+and the delivery receipts SMS providers push.
 
 Thin: parse, call ``communities.notifications``, shape the answer.
 """
 
 from __future__ import annotations
 
+from django.urls import path
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
+from rest_framework.views import APIView
 
 from config.errors import ServiceError
 
-from . import notifications
+from . import notifications, sms_providers
 from .models import Notification
 
 ERROR_RESPONSES = {
@@ -152,8 +156,112 @@ class FailedNotificationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         return Response(FailedNotificationSerializer(row).data)
 
 
+# --- Delivery receipts from SMS providers -------------------------------------------------
+
+
+class AliyunReceiptSerializer(serializers.Serializer):
+    """One report of Aliyun's SmsReport HTTP batch push (documentation of the request body)."""
+
+    phone_number = serializers.CharField()
+    success = serializers.BooleanField()
+    err_code = serializers.CharField(required=False)
+    err_msg = serializers.CharField(required=False)
+    biz_id = serializers.CharField(required=False)
+    out_id = serializers.CharField(required=False)
+    send_time = serializers.CharField(required=False)
+    report_time = serializers.CharField(required=False)
+    sms_size = serializers.CharField(required=False)
+
+
+class AliyunReceiptAnswerSerializer(serializers.Serializer):
+    code = serializers.IntegerField(help_text=_("0: received."))
+    msg = serializers.CharField()
+
+
+class TencentReceiptSerializer(serializers.Serializer):
+    """One report of Tencent Cloud's delivery status callback (documentation of the request body)."""
+
+    mobile = serializers.CharField()
+    nationcode = serializers.CharField(required=False)
+    report_status = serializers.CharField(help_text=_("SUCCESS or FAIL."))
+    errmsg = serializers.CharField(required=False)
+    description = serializers.CharField(required=False)
+    sid = serializers.CharField(required=False)
+    user_receive_time = serializers.CharField(required=False)
+    ext = serializers.JSONField(required=False)
+
+
+class TencentReceiptAnswerSerializer(serializers.Serializer):
+    result = serializers.IntegerField(help_text=_("0: received."))
+    errmsg = serializers.CharField()
+
+
+class SmsReceiptView(APIView):
+    """Delivery receipts pushed by an SMS provider; ``?token=`` is the shared secret in the URL.
+
+    The provider calls anonymously; the token (``NOTIFICATIONS["SMS_<PROVIDER>"]["RECEIPT_TOKEN"]``,
+    compared in constant time) is the authentication. A wrong or missing token is refused and
+    changes nothing. Idempotent: a repeated receipt, or one for a message we do not know, is
+    answered as received (providers push again on anything but 200).
+    """
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes: list = []
+    provider = ""
+    answer: dict = {}
+
+    def post(self, request):
+        notifications.sms_receipt_token_check(provider=self.provider, token=request.query_params.get("token", ""))
+        try:
+            receipts = sms_providers.PROVIDERS[self.provider].parse_receipts(request.data)
+        except ValueError as error:
+            raise ServiceError("invalid", {"non_field_errors": [str(error)]}) from None
+        notifications.delivery_receipts_record(receipts=receipts)
+        return Response(self.answer)
+
+
+_RECEIPT_PARAMETERS = [
+    OpenApiParameter("token", str, OpenApiParameter.QUERY, required=True, description="The shared secret.")
+]
+_RECEIPT_ERRORS = {
+    400: OpenApiResponse(description="The body is not a list of reports (`invalid`)."),
+    403: OpenApiResponse(description="Wrong or missing token (`permission_denied`)."),
+}
+
+
+@extend_schema(
+    tags=["sms"],
+    summary="Aliyun SMS delivery receipts (SmsReport push)",
+    auth=[],
+    parameters=_RECEIPT_PARAMETERS,
+    request=AliyunReceiptSerializer(many=True),
+    responses={200: AliyunReceiptAnswerSerializer, **_RECEIPT_ERRORS},
+)
+class AliyunReceiptView(SmsReceiptView):
+    provider = "aliyun"
+    answer = {"code": 0, "msg": "接收成功"}
+
+
+@extend_schema(
+    tags=["sms"],
+    summary="Tencent Cloud SMS delivery receipts (status callback)",
+    auth=[],
+    parameters=_RECEIPT_PARAMETERS,
+    request=TencentReceiptSerializer(many=True),
+    responses={200: TencentReceiptAnswerSerializer, **_RECEIPT_ERRORS},
+)
+class TencentReceiptView(SmsReceiptView):
+    provider = "tencent"
+    answer = {"result": 0, "errmsg": "OK"}
+
+
 router = SimpleRouter()
 router.register("notifications/failed", FailedNotificationViewSet, basename="notification-failed")
 router.register("notifications", NotificationViewSet, basename="notification")
 
-urlpatterns = router.urls
+urlpatterns = [
+    *router.urls,
+    path("sms/receipts/aliyun/", AliyunReceiptView.as_view(), name="sms-receipts-aliyun"),
+    path("sms/receipts/tencent/", TencentReceiptView.as_view(), name="sms-receipts-tencent"),
+]

@@ -11,6 +11,12 @@ resubmission instead of a second text (docs/notifications.md).
   across processes. Development reads the file; the tests and the benchmark count it.
 - ``ConsoleSmsBackend``: prints each message; idempotent only within one process.
 - ``HttpSmsBackend``: the adapter for an HTTP provider configured by settings.
+- ``communities.sms_providers``: Aliyun and Tencent Cloud, which send only approved templates
+  under an approved signature. They take the message's ``kind`` and ``params`` (the template's
+  named parameters); the rendered ``text`` stays in the inbox and the file backend. Neither
+  provider deduplicates by our key, so they are not ``idempotent``: the sender records the
+  outside id a row was handed over under before each call and never hands it over again
+  (docs/notifications.md, "Providers that do not deduplicate").
 """
 
 from __future__ import annotations
@@ -39,6 +45,8 @@ class SmsMessage:
     key: str  # idempotency key: the provider accepts it at most once
     to: str
     text: str
+    kind: str = ""  # the notification kind (reminder_24h reads as reminder): picks the template
+    params: dict = field(default_factory=dict)  # the template's named parameters (template backends)
 
 
 @dataclass(frozen=True)
@@ -47,15 +55,29 @@ class SmsResult:
     duplicate: bool = False  # accepted earlier under the same key; nothing new was sent
     error: str = ""
     permanent: bool = False  # retrying cannot help (bad number, refused text)
+    deferred: bool = False  # the provider's rate limit: try again later, not an attempt
+    provider_id: str = ""  # the provider's message id (Aliyun BizId, Tencent SerialNo)
 
     @classmethod
     def failed(cls, error: str, *, permanent: bool = False) -> SmsResult:
         return cls(ok=False, error=error[:300], permanent=permanent)
 
+    @classmethod
+    def later(cls, error: str) -> SmsResult:
+        return cls(ok=False, error=error[:300], deferred=True)
+
 
 class BaseSmsBackend:
     # Messages handed over per call; the sender marks rows sent after each call.
     chunk_size = 100
+    # Takes ``SmsMessage.kind`` and ``params`` rather than the text (the sender works them out).
+    uses_templates = False
+    # Accepts a key at most once, so a resubmission after a dead worker is harmless.
+    idempotent = True
+
+    def outside_ids(self, messages: list[SmsMessage]) -> list[str]:
+        """The outside id each message will be handed over under (its receipt names it)."""
+        return [message.key for message in messages]
 
     def __init__(self, options: dict | None = None):
         self.options = options if options is not None else settings.NOTIFICATIONS

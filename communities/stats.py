@@ -29,6 +29,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 
 from django.db.models import Count, F, Q, Sum
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from config.errors import ServiceError
@@ -39,6 +40,7 @@ from .models import (
     Community,
     DailyTally,
     District,
+    Notification,
     OrganizationDayTally,
     PostType,
     Shift,
@@ -774,3 +776,51 @@ def team_members(*, team_id: int):
         .select_related("tally", "deployed_community")
         .order_by("-tally__total_minutes", "volunteer_number")
     )
+
+
+# --- Texts (SMS) per day ------------------------------------------------------------------
+
+SMS_DAYS = 14  # the default window: the last two weeks
+
+
+def stats_sms_daily(q: StatsQuery) -> list[dict]:
+    """Texts per day of creation, to the volunteers in scope: how many went to the provider
+    (``sent``, including those since delivered or not), were ``delivered`` by receipt, and
+    ``failed`` (refused, or reported undelivered). Without a range: the last ``SMS_DAYS`` days."""
+    last = q.date_to or timezone.localdate()
+    first = q.date_from or last - timedelta(days=SMS_DAYS - 1)
+    if last < first:
+        return []
+    if (last - first).days > MAX_DAILY_POINTS:
+        raise ServiceError("invalid", {"date_from": ["The range is too long for this interval; use interval=week."]})
+    start = timezone.make_aware(datetime.combine(first, time.min))
+    end = timezone.make_aware(datetime.combine(last + timedelta(days=1), time.min))
+    State = Notification.State
+    rows = (
+        Notification.objects.filter(
+            _org_q(q, "recipient__volunteer__organization"),
+            _district_q(q, "shift__community"),
+            channel=Notification.Channel.SMS,
+            created_at__gte=start,
+            created_at__lt=end,
+        )
+        .annotate(day=TruncDate("created_at"))
+        .order_by()
+        .values("day", "state")
+        .annotate(n=Count("pk"))
+    )
+    days = {
+        first + timedelta(days=offset): {"sent": 0, "delivered": 0, "failed": 0}
+        for offset in range((last - first).days + 1)
+    }
+    for row in rows:
+        bucket = days.get(row["day"])
+        if bucket is None:
+            continue
+        if row["state"] in (State.SENT, State.DELIVERED, State.UNDELIVERED):
+            bucket["sent"] += row["n"]
+        if row["state"] == State.DELIVERED:
+            bucket["delivered"] += row["n"]
+        if row["state"] in (State.FAILED, State.UNDELIVERED):
+            bucket["failed"] += row["n"]
+    return [{"date": day, **counts} for day, counts in days.items()]

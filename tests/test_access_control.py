@@ -42,7 +42,7 @@ class Row:
     method: str
     path: str  # with {in} / {out} where the object goes; {id} when the object is the same
     expect: dict  # role -> status, or role -> (status in scope, status out of scope)
-    data: dict = field(default_factory=dict)
+    data: dict | list = field(default_factory=dict)
     obj: str = ""  # which object kind fills {in}/{out}
     multipart: bool = False  # API uploads are multipart, not JSON
 
@@ -795,6 +795,10 @@ ROWS = [
         },
         obj="notification",
     ),
+    # Providers push receipts anonymously; the shared secret in the URL (absent here) is the
+    # authentication, so every caller without it is refused, whoever they are.
+    Row("api/v1/sms/receipts/aliyun/", "POST", "/api/v1/sms/receipts/aliyun/", every(403), data=[]),
+    Row("api/v1/sms/receipts/tencent/", "POST", "/api/v1/sms/receipts/tencent/?token=forged", every(403), data=[]),
     Row(
         "api/v1/stats/overview/",
         "GET",

@@ -32,10 +32,24 @@ def production_env(tmp_path: Path, **overrides) -> dict:
             "NUM_PROXIES": "1",
             "DATABASE_URL": f"sqlite:///{tmp_path / 'deploy.sqlite3'}",
             "VAR_DIR": str(tmp_path / "var"),
+            **PROVIDER_ENV,
         }
     )
     env.update(overrides)
     return env
+
+
+# A production server texts through a provider, with its signature and a template per kind.
+_KINDS = "confirmed assigned waitlisted promoted cancelled shift_changed shift_cancelled no_show reminder"
+PROVIDER_ENV = {
+    "NOTIFY_SMS_BACKEND": "communities.sms_providers.AliyunSmsBackend",
+    "NOTIFY_SMS_ALIYUN_ACCESS_KEY_ID": "LTAI-example",
+    "NOTIFY_SMS_ALIYUN_ACCESS_KEY_SECRET": "secret-example",
+    "NOTIFY_SMS_SIGN_NAME": "社区志愿服务",
+    "NOTIFY_SMS_ALIYUN_TEMPLATES": ",".join(
+        f"{kind}=SMS_{number}" for number, kind in enumerate([*_KINDS.split(), "checkin_nudge", "escalation"])
+    ),
+}
 
 
 def manage(env: dict, *args: str) -> subprocess.CompletedProcess:
@@ -48,6 +62,37 @@ def test_check_deploy_is_clean_under_production_settings(tmp_path):
     result = manage(production_env(tmp_path), "check", "--deploy", "--fail-level", "WARNING")
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip() == "System check identified no issues (0 silenced)."
+
+
+def test_check_deploy_refuses_the_file_and_console_sms_backends(tmp_path):
+    for backend in ("communities.sms.FileSmsBackend", "communities.sms.ConsoleSmsBackend"):
+        result = manage(production_env(tmp_path, NOTIFY_SMS_BACKEND=backend), "check", "--deploy")
+        assert result.returncode == 1, backend
+        assert "communities.E001" in result.stderr
+        assert "sends no text to anyone" in result.stderr
+
+
+def test_check_deploy_takes_the_file_backend_when_allowed_on_purpose(tmp_path):
+    env = production_env(
+        tmp_path, NOTIFY_SMS_BACKEND="communities.sms.FileSmsBackend", SMS_ALLOW_DEVELOPMENT_BACKEND="true"
+    )
+    result = manage(env, "check", "--deploy", "--fail-level", "WARNING")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_check_deploy_names_what_a_provider_is_missing(tmp_path):
+    env = production_env(
+        tmp_path,
+        NOTIFY_SMS_BACKEND="communities.sms_providers.TencentSmsBackend",
+        NOTIFY_SMS_TENCENT_SECRET_ID="AKID-example",
+        NOTIFY_SMS_TENCENT_TEMPLATES="confirmed=1001",
+    )
+    result = manage(env, "check", "--deploy")
+    assert result.returncode == 1
+    assert "communities.E002" in result.stderr
+    assert "SMS_TENCENT['SECRET_KEY']; SMS_TENCENT['SDK_APP_ID']; NOTIFY_SMS_TENCENT_TEMPLATES for assigned," in (
+        result.stderr
+    )
 
 
 def test_check_deploy_catches_a_weak_secret_key(tmp_path):

@@ -266,7 +266,9 @@ SIGN_UP_IN_DATABASE = env.bool("SIGN_UP_IN_DATABASE", default=True)
 # minute sweep creates the time-driven ones and sends whatever is due. No ETA tasks.
 NOTIFICATIONS = {
     # communities.sms.FileSmsBackend (default: one JSON line per message, idempotent by key),
-    # communities.sms.ConsoleSmsBackend, or communities.sms.HttpSmsBackend (the provider).
+    # communities.sms.ConsoleSmsBackend, communities.sms.HttpSmsBackend (a generic HTTP
+    # gateway), or the Chinese providers communities.sms_providers.AliyunSmsBackend and
+    # communities.sms_providers.TencentSmsBackend (templates only).
     "SMS_BACKEND": env.str("NOTIFY_SMS_BACKEND", default="communities.sms.FileSmsBackend"),
     "SMS_FILE": env.str("NOTIFY_SMS_FILE", default=str(VAR_DIR / "sms" / "outbox.jsonl")),
     "SMS_FILE_DELAY": env.float("NOTIFY_SMS_FILE_DELAY", default=0.0),  # seconds per message (tests)
@@ -274,6 +276,58 @@ NOTIFICATIONS = {
     "SMS_HTTP_URL": env.str("NOTIFY_SMS_HTTP_URL", default=""),
     "SMS_HTTP_KEY": env.str("NOTIFY_SMS_HTTP_KEY", default=""),
     "SMS_HTTP_TIMEOUT": env.float("NOTIFY_SMS_HTTP_TIMEOUT", default=10.0),
+    # The file and console backends send nothing to anyone: production refuses them
+    # (a `check --deploy` error, communities/checks.py) unless this is set on purpose.
+    "SMS_ALLOW_DEVELOPMENT_BACKEND": env.bool("SMS_ALLOW_DEVELOPMENT_BACKEND", default=False),
+    # Chinese providers (communities/sms_providers.py): an approved signature (签名) and, per
+    # notification kind, an approved template and its named parameters, in the order Tencent
+    # numbers them ({1}, {2} …). docs/sms-templates.md has the texts to submit for approval.
+    "SMS_SIGN_NAME": env.str("NOTIFY_SMS_SIGN_NAME", default=""),
+    "SMS_TEMPLATES": {
+        kind: {
+            "params": params,
+            "aliyun": env.dict("NOTIFY_SMS_ALIYUN_TEMPLATES", default={}).get(kind, ""),
+            "tencent": env.dict("NOTIFY_SMS_TENCENT_TEMPLATES", default={}).get(kind, ""),
+        }
+        for kind, params in {
+            "confirmed": ("community", "post", "time"),
+            "assigned": ("community", "post", "time"),
+            "waitlisted": ("position", "community", "post", "time"),
+            "promoted": ("community", "post", "time"),
+            "cancelled": ("community", "post", "time"),
+            "shift_changed": ("community", "post", "time"),
+            "shift_cancelled": ("community", "post", "time"),
+            "no_show": ("community", "post", "time"),
+            "reminder": ("community", "post", "time"),
+            "checkin_nudge": ("community", "post", "start"),
+            "escalation": ("minutes", "name", "community", "post", "start"),
+            "login_code": ("code", "minutes"),
+        }.items()
+    },
+    # Rate limits (flow control) defer a text without counting an attempt: it waits this long,
+    # doubling per deferral up to RETRY_BACKOFF_MAX.
+    "SMS_DEFER_BACKOFF": timedelta(seconds=env.int("NOTIFY_SMS_DEFER_BACKOFF_SECONDS", default=300)),
+    "SMS_ALIYUN": {
+        "ACCESS_KEY_ID": env.str("NOTIFY_SMS_ALIYUN_ACCESS_KEY_ID", default=""),
+        "ACCESS_KEY_SECRET": env.str("NOTIFY_SMS_ALIYUN_ACCESS_KEY_SECRET", default=""),
+        "ENDPOINT": env.str("NOTIFY_SMS_ALIYUN_ENDPOINT", default="dysmsapi.aliyuncs.com"),
+        "PROTOCOL": env.str("NOTIFY_SMS_ALIYUN_PROTOCOL", default="https"),
+        "PARAM_MAX_LENGTH": env.int("NOTIFY_SMS_ALIYUN_PARAM_MAX_LENGTH", default=35),
+        # The delivery receipt URL carries it: /api/v1/sms/receipts/aliyun/?token=…
+        "RECEIPT_TOKEN": env.str("NOTIFY_SMS_ALIYUN_RECEIPT_TOKEN", default=""),
+    },
+    "SMS_TENCENT": {
+        "SECRET_ID": env.str("NOTIFY_SMS_TENCENT_SECRET_ID", default=""),
+        "SECRET_KEY": env.str("NOTIFY_SMS_TENCENT_SECRET_KEY", default=""),
+        "SDK_APP_ID": env.str("NOTIFY_SMS_TENCENT_SDK_APP_ID", default=""),
+        "REGION": env.str("NOTIFY_SMS_TENCENT_REGION", default="ap-guangzhou"),
+        "ENDPOINT": env.str("NOTIFY_SMS_TENCENT_ENDPOINT", default="sms.tencentcloudapi.com"),
+        "PROTOCOL": env.str("NOTIFY_SMS_TENCENT_PROTOCOL", default="https"),
+        # Enterprise-verified accounts have no limit per variable; personal ones 12 characters.
+        "PARAM_MAX_LENGTH": env.int("NOTIFY_SMS_TENCENT_PARAM_MAX_LENGTH", default=35),
+        "RECEIPT_TOKEN": env.str("NOTIFY_SMS_TENCENT_RECEIPT_TOKEN", default=""),
+    },
+    "SMS_PROVIDER_TIMEOUT": env.float("NOTIFY_SMS_PROVIDER_TIMEOUT", default=10.0),
     "EMAIL_FROM": env.str("NOTIFY_EMAIL_FROM", default=""),  # empty: DEFAULT_FROM_EMAIL
     "MESSAGE_ID_DOMAIN": env.str("NOTIFY_MESSAGE_ID_DOMAIN", default="volunteers.localhost"),
     "LANGUAGE": env.str("NOTIFY_LANGUAGE", default="zh-hans"),

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
-from communities import charts, reports
+from communities import charts, reports, stats
+from communities.models import Notification
 from tests.communities import test_stats
 from volunteers import certificates
 from volunteers.models import Certificate
@@ -141,3 +144,46 @@ def test_charts_escape_labels_and_handle_empty_data():
     assert "&lt;b&gt;" in svg and "<b>" not in svg
     assert "none" in charts.line_chart("l", [], title="T", empty="none")
     assert "none" in charts.donut_chart("d", [("a", 0)], title="T", empty="none")
+    assert "none" in charts.lines_chart("m", [], [("a", [], "#000")], title="T", empty="none")
+
+
+def _text(volunteer, number: int, state: str, created_at) -> None:
+    Notification.objects.create(
+        key=f"t{number}:sms:u{volunteer.user_id}",
+        kind="reminder_24h",
+        channel="sms",
+        recipient=volunteer.user,
+        body="提醒",
+        state=state,
+        created_at=created_at,
+    )
+
+
+def test_dashboard_texts_per_day_sent_delivered_failed_in_scope(world, page):
+    now = timezone.now()
+    for number, (volunteer, state, days_ago) in enumerate(
+        [
+            (world.va1, "sent", 0),
+            (world.va1, "delivered", 0),
+            (world.va2, "undelivered", 0),
+            (world.va2, "failed", 1),
+            (world.va1, "pending", 0),  # not sent yet: in no series
+            (world.vb1, "delivered", 0),  # organization b
+        ]
+    ):
+        _text(volunteer, number, state, now - timedelta(days=days_ago))
+    today, yesterday = timezone.localdate(), timezone.localdate() - timedelta(days=1)
+
+    rows = stats.stats_sms_daily(stats.stats_query(user=world.staff_a))
+
+    assert len(rows) == stats.SMS_DAYS and rows[-1]["date"] == today
+    assert rows[-1] == {"date": today, "sent": 3, "delivered": 1, "failed": 1}
+    assert rows[-2] == {"date": yesterday, "sent": 0, "delivered": 0, "failed": 1}
+    assert sum(row["sent"] for row in stats.stats_sms_daily(stats.stats_query(user=world.staff_b))) == 1
+
+    html = page(world.staff_a, "/committee/").content.decode()
+    assert 'id="chart-texts-t"' in html
+    assert (
+        f'<th scope="row">{today:%Y-%m-%d}</th><td class="num">3</td><td class="num">1</td><td class="num">1</td>'
+        in html
+    )

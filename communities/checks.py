@@ -1,0 +1,74 @@
+"""System checks of the communities app (``manage.py check --deploy`` runs the deploy ones)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.checks import Error, Tags, register
+
+DEVELOPMENT_SMS_BACKENDS = ("communities.sms.FileSmsBackend", "communities.sms.ConsoleSmsBackend")
+
+
+@register(Tags.compatibility, deploy=True)
+def sms_backend_check(app_configs=None, **kwargs) -> list[Error]:
+    """Production with the file or console backend writes every text to a file and calls it sent.
+
+    Refused unless ``SMS_ALLOW_DEVELOPMENT_BACKEND=true`` says it is meant (a staging server,
+    a programme that texts no one).
+    """
+    conf = settings.NOTIFICATIONS
+    if conf["SMS_BACKEND"] not in DEVELOPMENT_SMS_BACKENDS or conf.get("SMS_ALLOW_DEVELOPMENT_BACKEND"):
+        return []
+    return [
+        Error(
+            f"NOTIFICATIONS['SMS_BACKEND'] is {conf['SMS_BACKEND']}, which sends no text to anyone: "
+            "every message is written to a file or the console and marked sent.",
+            hint="Set NOTIFY_SMS_BACKEND to communities.sms_providers.AliyunSmsBackend or "
+            "communities.sms_providers.TencentSmsBackend (docs/deployment.md, SMS), or "
+            "SMS_ALLOW_DEVELOPMENT_BACKEND=true if no text should leave this server.",
+            id="communities.E001",
+        )
+    ]
+
+
+_PROVIDER_SETTINGS = {
+    "communities.sms_providers.AliyunSmsBackend": ("aliyun", ("ACCESS_KEY_ID", "ACCESS_KEY_SECRET")),
+    "communities.sms_providers.TencentSmsBackend": ("tencent", ("SECRET_ID", "SECRET_KEY", "SDK_APP_ID")),
+}
+# Kinds sent today; login_code joins them when texted log-in codes do.
+_SENT_KINDS = (
+    "confirmed",
+    "assigned",
+    "waitlisted",
+    "promoted",
+    "cancelled",
+    "shift_changed",
+    "shift_cancelled",
+    "no_show",
+    "reminder",
+    "checkin_nudge",
+    "escalation",
+)
+
+
+@register(Tags.compatibility, deploy=True)
+def sms_provider_check(app_configs=None, **kwargs) -> list[Error]:
+    """A Chinese provider needs its credentials, the approved signature and a template per kind."""
+    conf = settings.NOTIFICATIONS
+    if conf["SMS_BACKEND"] not in _PROVIDER_SETTINGS:
+        return []
+    provider, keys = _PROVIDER_SETTINGS[conf["SMS_BACKEND"]]
+    missing = [f"SMS_{provider.upper()}['{key}']" for key in keys if not conf[f"SMS_{provider.upper()}"].get(key)]
+    if not conf.get("SMS_SIGN_NAME"):
+        missing.append("SMS_SIGN_NAME")
+    unmapped = [kind for kind in _SENT_KINDS if not conf["SMS_TEMPLATES"].get(kind, {}).get(provider)]
+    if unmapped:
+        missing.append(f"NOTIFY_SMS_{provider.upper()}_TEMPLATES for {', '.join(unmapped)}")
+    if not missing:
+        return []
+    return [
+        Error(
+            f"The {provider} SMS backend is missing: {'; '.join(missing)}.",
+            hint="docs/deployment.md, SMS; config/deploy/env.example lists the variables.",
+            id="communities.E002",
+        )
+    ]
