@@ -146,7 +146,10 @@ def test_two_capacity_raises_on_shifts_sharing_a_waitlist_in_opposite_orders_bot
     for _round in range(3):
         first = ShiftFactory(capacity=1)
         second = ShiftFactory(
-            capacity=1, post=first.post, starts_at=first.starts_at + timedelta(days=2), ends_at=first.ends_at + timedelta(days=2)
+            capacity=1,
+            post=first.post,
+            starts_at=first.starts_at + timedelta(days=2),
+            ends_at=first.ends_at + timedelta(days=2),
         )
         for shift in (first, second):
             services.shift_sign_up(shift_id=shift.pk, volunteer=VolunteerFactory())
@@ -197,10 +200,10 @@ def test_sign_ups_racing_an_account_deletion_leave_the_deleted_volunteer_no_plac
             services.shift_sign_up(shift_id=shift.pk, volunteer=volunteer)
         coordinator = UserFactory()
 
-        def own(shift):
+        def own(shift, volunteer=volunteer):
             return lambda: services.shift_sign_up(shift_id=shift.pk, user=volunteer.user)
 
-        def assigned(shift):
+        def assigned(shift, volunteer=volunteer, coordinator=coordinator):
             return lambda: services.shift_sign_up(
                 shift_id=shift.pk,
                 volunteer=volunteer,
@@ -209,8 +212,11 @@ def test_sign_ups_racing_an_account_deletion_leave_the_deleted_volunteer_no_plac
                 override_reason="needed",
             )
 
+        def delete(volunteer=volunteer):
+            return privacy.volunteer_anonymise(volunteer=volunteer, actor=volunteer.user)
+
         jobs = [own(s) if i % 2 else assigned(s) for i, s in enumerate(shifts[8:])]
-        jobs.insert(len(jobs) // 2, lambda: privacy.volunteer_anonymise(volunteer=volunteer, actor=volunteer.user))
+        jobs.insert(len(jobs) // 2, delete)
         results = run_together(jobs)
 
         unexpected = [
