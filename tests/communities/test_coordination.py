@@ -440,7 +440,8 @@ def test_roster_groups_people_and_shows_mobiles_to_the_coordinator(
         shift=shift, volunteer=VolunteerFactory(), status="waitlisted", waitlist_order=1
     )
     client = api(coordinator)
-    with django_assert_num_queries(5):
+    # + 2 for the privacy rule: the caller's staff roles, then which of the people they may call.
+    with django_assert_num_queries(7):
         body = client.get(f"/api/v1/communities/{community.pk}/roster/?date={timezone.localdate()}").json()
     row = body["shifts"][0]
     assert [v["assignment_id"] for v in row["checked_in"]] == [here.pk]
@@ -449,6 +450,23 @@ def test_roster_groups_people_and_shows_mobiles_to_the_coordinator(
     assert [v["assignment_id"] for v in row["waitlisted"]] == [waiting.pk]
     assert row["checked_in"][0]["mobile"] == here.volunteer.mobile
     assert row["fill_rate"] == 0.75
+
+
+def test_roster_of_a_past_day_masks_the_mobile_of_someone_whose_shifts_there_are_over(
+    api, coordinator, community, post
+):
+    """The roster follows the one privacy rule (volunteers.selectors.volunteer_mobile_visible_q),
+    as the attendance list does: past shifts only, masked; a shift ending today or later, full."""
+    past = running_shift(post, started_minutes_ago=3 * 24 * 60)
+    gone, staying = confirmed(past), confirmed(past)
+    confirmed(ShiftFactory(post=post), volunteer=staying.volunteer)  # tomorrow: still to come
+    day = timezone.localtime(past.starts_at).date()
+    client = api(coordinator)
+
+    row = client.get(f"/api/v1/communities/{community.pk}/roster/?date={day}").json()["shifts"][0]
+    mobiles = {v["assignment_id"]: v["mobile"] for v in row["confirmed"]}
+    assert mobiles == {gone.pk: gone.volunteer.mobile_masked, staying.pk: staying.volunteer.mobile}
+    assert gone.volunteer.mobile_masked != gone.volunteer.mobile
 
 
 # --- Check-in --------------------------------------------------------------------------------
