@@ -17,6 +17,8 @@ from tests.factories import (
     ShiftFactory,
     SkillFactory,
     VolunteerFactory,
+    next_29_february,
+    years_before,
 )
 
 pytestmark = pytest.mark.django_db
@@ -111,10 +113,13 @@ def test_insurance_must_cover_the_shift_date():
     assert services.shift_sign_up(shift_id=shift.pk, volunteer=covers).status == "confirmed"
 
 
-def test_minor_needs_guardian_consent():
+@pytest.mark.parametrize("on", ["tomorrow", "29 February"])
+def test_minor_needs_guardian_consent(on):
+    day = timezone.localdate() + timedelta(days=1) if on == "tomorrow" else next_29_february()
     post_type = PostTypeFactory(min_age=16)
-    shift = ShiftFactory(post=PostFactory(post_type=post_type))
-    sixteen = timezone.localdate().replace(year=timezone.localdate().year - 17)
+    start = timezone.make_aware(timezone.datetime(day.year, day.month, day.day, 8))
+    shift = ShiftFactory(post=PostFactory(post_type=post_type), starts_at=start, ends_at=start + timedelta(hours=4))
+    sixteen = years_before(day, 17)  # seventeen on the shift's day: old enough, still a minor
     error = refused("not_eligible", shift, volunteer=VolunteerFactory(birth_date=sixteen, guardian_consent=False))
     assert error.details == {"reason": "guardian_consent"}
     ok = VolunteerFactory(birth_date=sixteen, guardian_consent=True)
