@@ -109,7 +109,7 @@ class CommunityViewSet(viewsets.ReadOnlyModelViewSet):
         day = parse_date(raw) if raw else coordinator_api.today()
         if day is None:
             raise ServiceError("invalid", {"date": ["Use the format YYYY-MM-DD."]})
-        return Response(RosterSerializer(coordinator_api.roster_payload(community, day)).data)
+        return Response(RosterSerializer(coordinator_api.roster_payload(community, day, user=request.user)).data)
 
 
 @extend_schema(tags=["shifts"])

@@ -18,7 +18,7 @@ from django.utils import timezone
 from config.db import retry_on_conflict
 from config.errors import ServiceError
 
-from . import checkin_codes, hours, tallies
+from . import checkin_codes, hours, locks, tallies
 from .audit import audit_record, snapshot
 from .models import Assignment, AuditEntry, Shift
 
@@ -27,14 +27,7 @@ Action = AuditEntry.Action
 
 
 def _lock_assignment(assignment_id: int) -> Assignment:
-    try:
-        return (
-            Assignment.objects.select_for_update(of=("self",))
-            .select_related("shift__community", "shift__post", "volunteer")
-            .get(pk=assignment_id)
-        )
-    except Assignment.DoesNotExist:
-        raise ServiceError("not_found") from None
+    return locks.assignment(assignment_id, related=("shift__community", "shift__post", "volunteer"))
 
 
 def _require_reason(reason: str) -> str:
@@ -159,6 +152,7 @@ def assignment_check_out(*, assignment_id: int, volunteer, now: datetime | None 
     return assignment
 
 
+@retry_on_conflict
 @transaction.atomic
 def assignment_check_in_manual(
     *, assignment_id: int, actor, reason: str, at: datetime | None = None, now: datetime | None = None
@@ -192,6 +186,7 @@ def assignment_check_in_manual(
     return assignment
 
 
+@retry_on_conflict
 @transaction.atomic
 def assignment_check_out_manual(
     *, assignment_id: int, actor, reason: str, at: datetime | None = None, now: datetime | None = None
@@ -238,6 +233,7 @@ def _mark_no_show(assignment: Assignment, *, actor, reason: str, now: datetime) 
     _notify("no_show", assignment)
 
 
+@retry_on_conflict
 @transaction.atomic
 def assignment_mark_no_show(*, assignment_id: int, actor, reason: str, now: datetime | None = None) -> Assignment:
     reason = _require_reason(reason)
@@ -251,6 +247,7 @@ def assignment_mark_no_show(*, assignment_id: int, actor, reason: str, now: date
     return assignment
 
 
+@retry_on_conflict
 @transaction.atomic
 def assignment_clear_no_show(*, assignment_id: int, actor, reason: str) -> Assignment:
     """Undo a no-show mark: the volunteer is confirmed again, not yet checked in."""
@@ -285,17 +282,21 @@ def no_show_sweep(*, now: datetime | None = None, batch: int = 500) -> int:
             shift__status=Shift.Status.OPEN,
         ).values_list("pk", flat=True)[:batch]
     )
-    marked = 0
-    for assignment_id in due_ids:
-        with transaction.atomic():
-            assignment = _lock_assignment(assignment_id)
-            # Re-checked under the lock: a check-in may have landed since the query above.
-            if assignment.status == Status.CONFIRMED and assignment.checked_in_at is None:
-                _mark_no_show(assignment, actor=None, reason="automatic", now=now)
-                marked += 1
-    return marked
+    return sum(1 for assignment_id in due_ids if _sweep_no_show(assignment_id, now))
 
 
+@retry_on_conflict
+@transaction.atomic
+def _sweep_no_show(assignment_id: int, now: datetime) -> bool:
+    assignment = _lock_assignment(assignment_id)
+    # Re-checked under the lock: a check-in may have landed since the query above.
+    if assignment.status == Status.CONFIRMED and assignment.checked_in_at is None:
+        _mark_no_show(assignment, actor=None, reason="automatic", now=now)
+        return True
+    return False
+
+
+@retry_on_conflict
 @transaction.atomic
 def hours_approve(*, assignment_id: int, actor, now: datetime | None = None) -> Assignment:
     assignment = _lock_assignment(assignment_id)
@@ -313,6 +314,7 @@ def hours_approve(*, assignment_id: int, actor, now: datetime | None = None) -> 
     return assignment
 
 
+@retry_on_conflict
 @transaction.atomic
 def hours_adjust(
     *, assignment_id: int, actor, credited_minutes: int, reason: str, now: datetime | None = None

@@ -15,10 +15,11 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from config.db import retry_on_conflict
 from config.errors import ServiceError
 from volunteers.models import Team, Volunteer
 
-from . import services
+from . import locks, services
 from .audit import audit_record
 from .eligibility import ineligibility, requirements_of
 from .models import MAX_SHIFT_LENGTH, Assignment, AuditEntry, Community, Dispatch, Post, Shift
@@ -71,6 +72,7 @@ def _slot_words(start: time, end: time) -> str:
     return f"{start:%H:%M}-{end:%H:%M}"
 
 
+@retry_on_conflict
 @transaction.atomic
 def rota_create(
     *,
@@ -153,6 +155,7 @@ def rota_create(
 # --- Changing and cancelling a shift ----------------------------------------------------------
 
 
+@retry_on_conflict
 @transaction.atomic
 def shift_update(
     *,
@@ -172,7 +175,7 @@ def shift_update(
     names each volunteer affected. Lower capacity than the confirmed count is refused; a raise
     promotes from the waitlist.
     """
-    shift = services._lock_shift(shift_id)
+    shift = locks.shift(shift_id)
     if shift.status == Shift.Status.CANCELLED:
         raise ServiceError("shift_cancelled")
     before = {
@@ -200,8 +203,11 @@ def shift_update(
         )
         conflicts = []
         requirements = requirements_of(shift.post.post_type) if holders else None
-        for volunteer_id in holders:  # ascending ids: the fixed lock order
-            volunteer = services._lock_volunteer(volunteer_id, requirements)
+        # The holders and whoever waits (the promotion below locks them) in one statement, in
+        # ascending id order: locking the holders first, then the waiting, would not be that order.
+        volunteers = locks.volunteers([*holders, *services.waiting_volunteer_ids(shift)], requirements)
+        for volunteer_id in holders:
+            volunteer = volunteers[volunteer_id]
             problem = ineligibility(volunteer, shift, requirements=requirements)
             conflict = services.schedule_conflict(volunteer, shift)
             if problem or conflict:
@@ -233,6 +239,7 @@ def shift_update(
     return shift
 
 
+@retry_on_conflict
 @transaction.atomic
 def shift_cancel(*, actor, shift_id: int, reason: str, now: datetime | None = None) -> Shift:
     """Cancel a shift: every confirmed and waitlisted volunteer is released and told."""
@@ -240,12 +247,13 @@ def shift_cancel(*, actor, shift_id: int, reason: str, now: datetime | None = No
     if not reason:
         raise ServiceError("reason_required")
     now = now or timezone.now()
-    shift = services._lock_shift(shift_id)
+    shift = locks.shift(shift_id)
     if shift.status == Shift.Status.CANCELLED:
         raise ServiceError("shift_cancelled")
     if shift.ends_at <= now:
         raise ServiceError("shift_over")
     affected = list(Assignment.objects.filter(shift=shift, status__in=(Status.CONFIRMED, Status.WAITLISTED)))
+    locks.assignments(a.pk for a in affected)
     Assignment.objects.filter(pk__in=[a.pk for a in affected]).update(
         status=Status.CANCELLED, cancelled_at=now, waitlist_order=None, updated_at=now
     )
@@ -283,21 +291,9 @@ def shift_assign(*, actor, shift_id: int, volunteer_ids: list[int], override_rea
             results.append({"volunteer_id": volunteer_id, "result": "refused", "code": "not_found", "details": {}})
             continue
         try:
-            with transaction.atomic():
-                assignment = services.shift_sign_up(
-                    shift_id=shift_id,
-                    volunteer=volunteer,
-                    source=Assignment.Source.COORDINATOR,
-                    actor=actor,
-                    override_reason=override_reason,
-                )
-                audit_record(
-                    action=Action.OVERRIDE if assignment.override_reason else Action.ASSIGN,
-                    actor=actor,
-                    assignment=assignment,
-                    after={"status": assignment.status},
-                    reason=assignment.override_reason,
-                )
+            assignment = _assign_one(
+                actor=actor, shift_id=shift_id, volunteer=volunteer, override_reason=override_reason
+            )
         except ServiceError as error:
             results.append(
                 {"volunteer_id": volunteer_id, "result": "refused", "code": error.code, "details": error.details}
@@ -315,9 +311,32 @@ def shift_assign(*, actor, shift_id: int, volunteer_ids: list[int], override_rea
     return results
 
 
+@retry_on_conflict
+@transaction.atomic
+def _assign_one(*, actor, shift_id: int, volunteer: Volunteer, override_reason: str) -> Assignment:
+    """One coordinator assignment and its audit entry, retried as a whole (the sign-up's own retry
+    cannot act inside this transaction)."""
+    assignment = services.shift_sign_up(
+        shift_id=shift_id,
+        volunteer=volunteer,
+        source=Assignment.Source.COORDINATOR,
+        actor=actor,
+        override_reason=override_reason,
+    )
+    audit_record(
+        action=Action.OVERRIDE if assignment.override_reason else Action.ASSIGN,
+        actor=actor,
+        assignment=assignment,
+        after={"status": assignment.status},
+        reason=assignment.override_reason,
+    )
+    return assignment
+
+
 # --- Dispatch by the league committee ---------------------------------------------------------
 
 
+@retry_on_conflict
 @transaction.atomic
 def dispatch_create(
     *,
@@ -343,12 +362,11 @@ def dispatch_create(
         team = Team.objects.filter(pk=team_id, organization__in=organizations).first()
         if team is None:
             raise ServiceError("not_found", {"team": team_id})
-        chosen = list(
-            Volunteer.objects.select_for_update()
-            .filter(team=team, anonymised_at__isnull=True)
-            .exclude(status=Volunteer.Status.SUSPENDED)
-            .order_by("pk")
+        members = Volunteer.objects.filter(team=team, anonymised_at__isnull=True).exclude(
+            status=Volunteer.Status.SUSPENDED
         )
+        locks.volunteer_ids(members.values_list("pk", flat=True))
+        chosen = list(members.order_by("pk"))  # read again under the locks
         if not chosen:
             raise ServiceError("not_enough_volunteers", {"requested": 0, "available": 0})
     else:
@@ -371,8 +389,7 @@ def dispatch_create(
                 Exists(Volunteer.skills.through.objects.filter(volunteer_id=OuterRef("pk"), skill__code=code))
             )
         pool = pool.order_by("volunteer_number")
-        if transaction.get_connection().features.has_select_for_update_skip_locked:
-            pool = pool.select_for_update(skip_locked=True, of=("self",))
+        pool = locks.volunteers_unclaimed(pool)
         chosen = list(pool[:count])
         if len(chosen) < count:
             raise ServiceError("not_enough_volunteers", {"requested": count, "available": len(chosen)})

@@ -15,7 +15,13 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from config.errors import ServiceError
-from volunteers.selectors import can_coordinate, is_committee_staff, organization_subtree
+from volunteers.selectors import (
+    can_coordinate,
+    is_committee_staff,
+    organization_subtree,
+    volunteer_mobile_display,
+    volunteers_mark_mobile_visibility,
+)
 
 from . import attendance, coordination, selectors
 from .coordinator_serializers import (
@@ -203,8 +209,14 @@ class DispatchViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, viewsets.G
 ROSTER_DATE = OpenApiParameter("date", date, description="The day (defaults to today).")
 
 
-def roster_payload(community: Community, day: date) -> dict:
+def roster_payload(community: Community, day: date, *, user) -> dict:
+    """The day's roster as ``user`` may see it: each mobile number full or masked by the one rule
+    (``volunteers.selectors.volunteer_mobile_visible_q``), so a past day's shows masked numbers."""
     shifts = selectors.community_roster(community=community, day=day)
+    people = [assignment.volunteer for shift in shifts for assignment in shift.live_assignments]
+    volunteers_mark_mobile_visibility(people, user=user)
+    for volunteer in people:
+        volunteer.shown_mobile = volunteer_mobile_display(user, volunteer)
     rows, taken, places = [], 0, 0
     for shift in shifts:
         groups = {"confirmed": [], "checked_in": [], "waitlisted": [], "no_show": []}

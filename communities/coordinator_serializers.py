@@ -106,7 +106,11 @@ class RosterVolunteerSerializer(serializers.Serializer):
     volunteer_id = serializers.IntegerField(source="volunteer.pk")
     volunteer_number = serializers.CharField(source="volunteer.volunteer_number")
     name = serializers.CharField(source="volunteer.real_name")
-    mobile = serializers.CharField(source="volunteer.mobile", help_text="Shown to the community's coordinators only.")
+    mobile = serializers.CharField(
+        source="volunteer.shown_mobile",
+        help_text="In full for those who may see it (docs/privacy.md: the community's coordinators while the "
+        "volunteer has a shift there ending today or later), masked otherwise.",
+    )
     team = serializers.CharField(source="volunteer.team.name", default=None, allow_null=True)
     status = serializers.CharField()
     waitlist_order = serializers.IntegerField(allow_null=True)

@@ -26,7 +26,13 @@ from config.errors import ServiceError
 from config.pagination import WindowCountPaginator
 from volunteers.decorators import role_required
 from volunteers.models import Team, Volunteer
-from volunteers.selectors import can_coordinate, is_committee_staff, user_volunteer
+from volunteers.selectors import (
+    can_coordinate,
+    is_committee_staff,
+    user_volunteer,
+    volunteer_mobile_display,
+    volunteers_with_mobile_visibility,
+)
 
 from . import attendance, coordination, selectors
 from .coordinator_api import qr_svg, roster_payload
@@ -88,7 +94,7 @@ def coordinator_today(request):
 def coordinator_roster(request, community_id: int):
     community = get_object_or_404(selectors.communities_managed_by(request.user), pk=community_id)
     day = _day(request)
-    roster = roster_payload(community, day)
+    roster = roster_payload(community, day, user=request.user)
     return render(
         request,
         "coordinator/roster.html",
@@ -284,7 +290,14 @@ def team_overview(request):
         .select_related("volunteer", "shift__post__post_type", "shift__community")
         .order_by("shift__starts_at", "volunteer__real_name")
     )
-    members = Volunteer.objects.filter(team__in=teams).select_related("deployed_community").order_by("real_name")
+    members = list(
+        volunteers_with_mobile_visibility(
+            Volunteer.objects.filter(team__in=teams).select_related("deployed_community").order_by("real_name"),
+            user=request.user,
+        )
+    )
+    for member in members:
+        member.shown_mobile = volunteer_mobile_display(request.user, member)
     return render(
         request,
         "coordinator/team.html",

@@ -1,11 +1,13 @@
 """Who may take which shift: one set of rules, in forms that must agree.
 
 ``ineligibility`` checks one volunteer against one shift in Python (the sign-up service uses it,
-under locks). ``eligible_shifts_q`` expresses the same rules as a query filter, so the shift list
-can offer "eligible for me" without loading every shift. tests/communities/test_eligibility.py
-checks that the two agree. On PostgreSQL a volunteer's own sign-up checks the same rules inside
-the database function ``communities_self_sign_up`` (migration 0011);
-tests/communities/test_sign_up_function.py checks that one against ``ineligibility``.
+under locks). ``eligible_shifts_q`` expresses the same rules as a filter on shifts, so the shift
+list can offer "eligible for me" without loading every shift, and ``eligible_volunteers_q`` as a
+filter on volunteers, for a coordinator's candidates. tests/communities/test_eligibility.py checks
+that the three agree on generated cases (every rule at its edges, 29 February included). On
+PostgreSQL a volunteer's own sign-up checks the same rules inside the database function
+``communities_self_sign_up`` (migrations 0011, 0012, 0014); tests/communities/test_sign_up_function.py
+checks that one against ``ineligibility``.
 
 Rules (domain page, 《志愿服务条例》): the volunteer is active; holds the post type's skills and
 its qualifications, unexpired on the shift's date; has accident insurance valid on that date when

@@ -46,7 +46,7 @@ from django.utils.translation import pgettext
 
 from config.errors import ServiceError
 from volunteers.models import Volunteer, reader_name
-from volunteers.selectors import organization_subtree, volunteer_message_language
+from volunteers.selectors import organization_subtree, volunteer_message_language, volunteer_mobile_display
 
 from . import sms
 from .models import Assignment, Community, Notification, Shift
@@ -825,7 +825,8 @@ def _escalation_rows(assignments: list[Assignment], now: datetime) -> list[Draft
                         **shift_context(shift),
                         "minutes": minutes,
                         "volunteer": volunteer.real_name,
-                        "mobile": volunteer.mobile,
+                        # The one rule (docs/privacy.md), asked for each recipient.
+                        "mobile": volunteer_mobile_display(user, volunteer),
                     },
                 )
             rows += _drafts(

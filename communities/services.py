@@ -1,8 +1,8 @@
 """Writes about shifts and assignments: sign-up, cancellation, waitlist promotion, capacity.
 
-Concurrency (docs/concurrency.md): every operation that changes who holds a place locks the shift
-row first, then volunteer rows in ascending id order, and never locks a shift while holding a
-volunteer. The shift lock serialises its counters and waitlist tickets; the volunteer lock
+Concurrency (docs/concurrency.md): every lock is taken through ``communities.locks``, in its one
+order: the shift row first, then assignments, then volunteer rows, each kind in ascending id order
+(never a shift while holding a volunteer). The shift lock serialises its counters and waitlist tickets; the volunteer lock
 serialises the overlap, rest and daily-limit checks across that volunteer's shifts. The counters
 themselves are changed by conditional UPDATEs, and the database's check constraint
 (``confirmed_count <= capacity``) and partial unique index back both locks. On SQLite, where
@@ -27,70 +27,11 @@ from config.db import retry_on_conflict
 from config.errors import ServiceError
 from volunteers.models import Volunteer
 
-from .eligibility import Requirements, ineligibility, requirements_of
+from . import locks
+from .eligibility import ineligibility, requirements_of
 from .models import Assignment, Community, Post, PostType, Shift
 
 Status = Assignment.Status
-
-
-# --- Locks ----------------------------------------------------------------------------------
-
-
-def _lock_shift(shift_id: int) -> Shift:
-    try:
-        return (
-            Shift.objects.select_for_update(of=("self",))
-            .select_related("post__post_type", "community")
-            .get(pk=shift_id)
-        )
-    except Shift.DoesNotExist:
-        raise ServiceError("not_found") from None
-
-
-# What the rules and the notification texts read of a volunteer; the sign-up path loads only these.
-_VOLUNTEER_RULE_FIELDS = (
-    "id",
-    "user_id",
-    "volunteer_number",  # named in a shift change's list of conflicts
-    "status",
-    "birth_date",
-    "insurance_valid_until",
-    "guardian_consent",
-    "mobile",
-    "anonymised_at",
-    "notify_by_sms",
-    "notify_by_email",
-    "message_language",
-)
-
-
-def _lock_volunteer(
-    volunteer_id: int | None = None, requirements: Requirements | None = None, *, user=None
-) -> Volunteer:
-    """Lock the volunteer (by id, or the user's own profile), with what ``ineligibility`` reads.
-
-    Given a post type's requirements, only the skills or qualifications it asks for are
-    prefetched: a duty without requirements reads neither, so loading them would be two queries
-    for nothing.
-    """
-    related = ["skills", "qualifications"]
-    if requirements is not None:
-        related = [
-            name
-            for name, required in (("skills", requirements.skills), ("qualifications", requirements.qualifications))
-            if required
-        ]
-    volunteers = (
-        Volunteer.objects.select_for_update(of=("self",)).only(*_VOLUNTEER_RULE_FIELDS).prefetch_related(*related)
-    )
-    try:
-        if user is not None:
-            volunteer = volunteers.get(user_id=user.pk)
-            volunteer.user = user  # already loaded: the notification reads its e-mail address
-            return volunteer
-        return volunteers.get(pk=volunteer_id)
-    except Volunteer.DoesNotExist:
-        raise ServiceError("not_a_volunteer" if user is not None else "not_found") from None
 
 
 # --- Rules about time -----------------------------------------------------------------------
@@ -282,10 +223,14 @@ def _sign_up_in_python(
     now: datetime | None,
 ) -> Assignment:
     now = now or timezone.now()
-    shift = _lock_shift(shift_id)
+    shift = locks.shift(shift_id)
     post_type = shift.post.post_type
     requirements = requirements_of(post_type)
-    volunteer = _lock_volunteer(volunteer.pk if volunteer is not None else None, requirements, user=user)
+    if shift.waitlist_count and shift.confirmed_count < shift.capacity:
+        # A place is free while people wait (someone was passed over for a clash that has gone
+        # since): the line is offered it first, and only what is left goes to the newcomer.
+        waitlist_promote(shift=shift, now=now, newcomer=_volunteer_id(volunteer, user))
+    volunteer = locks.volunteer(volunteer.pk if volunteer is not None else None, requirements, user=user)
 
     if shift.status == Shift.Status.CANCELLED:
         raise ServiceError("shift_cancelled")
@@ -300,7 +245,7 @@ def _sign_up_in_python(
     if held:
         raise ServiceError("already_signed_up")
     problem = ineligibility(volunteer, shift, post_type, requirements)
-    if problem and not (source == Assignment.Source.COORDINATOR and override_reason.strip()):
+    if problem and not (source == Assignment.Source.COORDINATOR and override_reason.strip() and overridable(problem)):
         raise ServiceError("not_eligible", problem)
     conflict = _schedule_conflict(shift, others)
     if conflict:
@@ -333,6 +278,24 @@ def _sign_up_in_python(
     return assignment
 
 
+def overridable(problem: dict) -> bool:
+    """Whether a coordinator may override this eligibility refusal with a reason: any but a
+    suspension (an account being deleted is suspended first, so nobody places it meanwhile)."""
+    return not (problem["reason"] == "status" and problem["status"] == Volunteer.Status.SUSPENDED)
+
+
+def _volunteer_id(volunteer: Volunteer | None, user) -> int:
+    """The id of the volunteer signing up (the user's own profile first, as ``locks.volunteer``)."""
+    if user is not None:
+        volunteer_id = Volunteer.objects.filter(user_id=user.pk).values_list("pk", flat=True).first()
+        if volunteer_id is None:
+            raise ServiceError("not_a_volunteer")
+        return volunteer_id
+    if volunteer is None:
+        raise ServiceError("not_found")
+    return volunteer.pk
+
+
 _BIGINT_MAX = 2**63 - 1
 _ONE_LIVE_PLACE = "one_live_assignment_per_volunteer_and_shift"
 _SIGN_UP_SQL = (
@@ -357,14 +320,30 @@ def _sign_up_in_database(*, shift_id: int, volunteer: Volunteer | None, user, no
     from . import notifications
 
     now = now or timezone.now()
-    texts = notifications.sign_up_texts_for(shift_id)
-    if texts is not None:
-        assignment = _sign_up_in_one_statement(shift_id, volunteer, user, now, texts)
-        if assignment is not None:
-            notifications.signed_up_in_database(assignment, now)
-            return assignment
-        notifications.sign_up_texts_forget(shift_id)
-    return _sign_up_in_transaction(shift_id, volunteer, user, now)
+    try:
+        texts = notifications.sign_up_texts_for(shift_id)
+        if texts is not None:
+            assignment = _sign_up_in_one_statement(shift_id, volunteer, user, now, texts)
+            if assignment is not None:
+                notifications.signed_up_in_database(assignment, now)
+                return assignment
+            notifications.sign_up_texts_forget(shift_id)
+        return _sign_up_in_transaction(shift_id, volunteer, user, now)
+    except _WaitlistFirst:
+        # A free place with people waiting: the promotion runs in Python (migration 0014).
+        return _sign_up_in_python(
+            shift_id=shift_id,
+            volunteer=volunteer,
+            user=user,
+            source=Assignment.Source.SELF,
+            actor=None,
+            override_reason="",
+            now=now,
+        )
+
+
+class _WaitlistFirst(Exception):
+    """The function found a free place while people wait; it wrote nothing."""
 
 
 def _sign_up_parameters(shift_id: int, volunteer: Volunteer | None, user, now: datetime) -> list:
@@ -435,6 +414,8 @@ def _sign_up_columns(cursor) -> list[str]:
 def _signed_up(row: SimpleNamespace, shift_id: int, user, now: datetime) -> Assignment:
     """The assignment the function made, with its shift (post, duty, community) and volunteer; or
     its refusal raised."""
+    if row.code == "waitlist_first":
+        raise _WaitlistFirst
     if row.code:
         raise _refusal(row)
 
@@ -547,8 +528,8 @@ def assignment_cancel(*, assignment_id: int, enforce_cutoff: bool = True, now: d
     shift_id = Assignment.objects.filter(pk=assignment_id).values_list("shift_id", flat=True).first()
     if shift_id is None:
         raise ServiceError("not_found")
-    shift = _lock_shift(shift_id)
-    assignment = Assignment.objects.select_for_update(of=("self",)).get(pk=assignment_id)
+    shift = locks.shift(shift_id)
+    assignment = locks.assignment(assignment_id)
     if assignment.status not in (Status.CONFIRMED, Status.WAITLISTED):
         raise ServiceError("not_cancellable", {"status": assignment.status})
     if enforce_cutoff and assignment.status == Status.CONFIRMED and now >= _cancel_cutoff(shift):
@@ -567,28 +548,44 @@ def assignment_cancel(*, assignment_id: int, enforce_cutoff: bool = True, now: d
     return assignment
 
 
-def waitlist_promote(*, shift: Shift, now: datetime | None = None) -> list[Assignment]:
-    """Fill free places from the waitlist, first come first served.
-
-    Call with the shift locked. A waitlisted volunteer who is no longer eligible, or now has a
-    conflicting confirmed shift, keeps their ticket and is passed over for this place.
-    """
-    now = now or timezone.now()
-    promoted: list[Assignment] = []
-    _opens, closes = _signup_window(shift)
-    if shift.status == Shift.Status.CANCELLED or now >= closes:
-        return promoted
-    waiting = list(
+def _waiting(shift: Shift) -> list[Assignment]:
+    return list(
         Assignment.objects.filter(shift=shift, status=Status.WAITLISTED)
         .order_by("waitlist_order")
         .only("id", "volunteer_id", "waitlist_order", "source", "override_reason")
     )
-    requirements = requirements_of(shift.post.post_type) if waiting else None
+
+
+def waitlist_promote(*, shift: Shift, now: datetime | None = None, newcomer: int | None = None) -> list[Assignment]:
+    """Fill free places from the waitlist, first come first served.
+
+    Call with the shift locked. Every time, the whole line is offered the free places in ticket
+    order: a volunteer passed over earlier (no longer eligible, or a conflicting confirmed shift)
+    keeps their ticket and is offered the next free place again, once the obstacle is gone.
+
+    The waiting volunteers are locked together, in ascending id order (``locks.volunteers``), not
+    one by one in ticket order: two promotions on shifts sharing waiting volunteers in opposite
+    orders would otherwise each hold one the other needs. ``newcomer``, the volunteer a sign-up is
+    about to lock, is locked in the same statement for the same reason.
+    """
+    now = now or timezone.now()
+    promoted: list[Assignment] = []
+    _opens, closes = _signup_window(shift)
+    if shift.status == Shift.Status.CANCELLED or now >= closes or shift.confirmed_count >= shift.capacity:
+        return promoted
+    waiting = _waiting(shift)
+    if not waiting:
+        return promoted
+    requirements = requirements_of(shift.post.post_type)
+    volunteers = locks.volunteers(
+        [a.volunteer_id for a in waiting] + ([newcomer] if newcomer is not None else []), requirements
+    )
     for assignment in waiting:
         if shift.confirmed_count >= shift.capacity:
             break
-        volunteer = _lock_volunteer(assignment.volunteer_id, requirements)
-        if ineligibility(volunteer, shift, requirements=requirements) and not assignment.override_reason:
+        volunteer = volunteers[assignment.volunteer_id]
+        problem = ineligibility(volunteer, shift, requirements=requirements)
+        if problem and not (assignment.override_reason and overridable(problem)):
             continue
         if schedule_conflict(volunteer, shift):
             continue
@@ -602,11 +599,16 @@ def waitlist_promote(*, shift: Shift, now: datetime | None = None) -> list[Assig
     return promoted
 
 
+def waiting_volunteer_ids(shift: Shift) -> list[int]:
+    """Who waits on the shift: the volunteers a promotion there would lock."""
+    return list(Assignment.objects.filter(shift=shift, status=Status.WAITLISTED).values_list("volunteer_id", flat=True))
+
+
 @retry_on_conflict
 @transaction.atomic
 def shift_capacity_set(*, shift_id: int, capacity: int, now: datetime | None = None) -> Shift:
     """Change a shift's capacity. Lowering it below the confirmed count is refused; raising it promotes."""
-    shift = _lock_shift(shift_id)
+    shift = locks.shift(shift_id)
     if capacity < 1:
         raise ServiceError("invalid", {"capacity": ["Ensure this value is greater than or equal to 1."]})
     if capacity < shift.confirmed_count:
@@ -615,3 +617,41 @@ def shift_capacity_set(*, shift_id: int, capacity: int, now: datetime | None = N
     shift.capacity = capacity
     waitlist_promote(shift=shift, now=now)
     return shift
+
+
+@retry_on_conflict
+@transaction.atomic
+def volunteer_places_release(*, volunteer_id: int, now: datetime | None = None) -> int:
+    """Cancel every upcoming place (confirmed or waitlisted) the volunteer holds; return how many.
+
+    For an account being deleted, called after ``volunteers.privacy`` has suspended the volunteer
+    under their lock and committed, so no new place can appear meanwhile. The rows are locked in
+    the one order before any is changed: the shifts, the places, then every volunteer a promotion
+    on those shifts may lock; each cancellation then re-takes locks it already holds.
+    """
+    now = now or timezone.now()
+    places = list(
+        Assignment.objects.filter(
+            volunteer_id=volunteer_id,
+            status__in=(Status.CONFIRMED, Status.WAITLISTED),
+            shift__starts_at__gt=now,
+        )
+        .order_by("pk")
+        .values_list("pk", "shift_id")
+    )
+    if not places:
+        return 0
+    shift_ids = locks.shifts(shift_id for _pk, shift_id in places)
+    locks.assignments(pk for pk, _shift_id in places)
+    waiting = Assignment.objects.filter(shift_id__in=shift_ids, status=Status.WAITLISTED).values_list(
+        "volunteer_id", flat=True
+    )
+    locks.volunteer_ids([*waiting, volunteer_id])
+    # Read again under the locks: a place may have been cancelled since the list above.
+    live = Assignment.objects.filter(
+        pk__in=[pk for pk, _shift_id in places], status__in=(Status.CONFIRMED, Status.WAITLISTED)
+    )
+    released = list(live.order_by("pk").values_list("pk", flat=True))
+    for assignment_id in released:
+        assignment_cancel(assignment_id=assignment_id, enforce_cutoff=False, now=now)
+    return len(released)

@@ -20,13 +20,16 @@ from datetime import date, datetime, time, timedelta
 
 from celery import shared_task
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
+from config.db import retry_on_conflict
+from config.errors import ServiceError
 from volunteers.models import Volunteer, VolunteerTally
 
+from . import locks
 from .models import Assignment, DailyTally, OrganizationDayTally, Shift, ShiftDayCount, VolunteerCount
 
 logger = logging.getLogger(__name__)
@@ -143,27 +146,30 @@ def tally_assignment(assignment_id: int) -> bool:
     """Recount what ``assignment_id`` contributes to. Idempotent; returns False if nothing was pending."""
     for attempt in range(3):
         try:
-            with transaction.atomic():
-                assignment = (
-                    Assignment.objects.select_for_update(of=("self",))
-                    .select_related("shift__post", "volunteer")
-                    .filter(pk=assignment_id, tally_pending=True)
-                    .first()
-                )
-                if assignment is None:
-                    return False
-                # Lock the volunteer so recounts of one volunteer's totals run one at a time.
-                Volunteer.objects.select_for_update().filter(pk=assignment.volunteer_id).first()
-                volunteer_tally_recount(assignment.volunteer_id)
-                cell = _cell_of(assignment)
-                daily_tally_recount(cell)
-                organization_day_recount(day=cell["date"], organization_id=cell["organization_id"])
-                Assignment.objects.filter(pk=assignment_id).update(tally_pending=False)
-                return True
+            return _tally_assignment_once(assignment_id)
         except IntegrityError:  # two first recounts of one cell raced to create it: once more
             if attempt == 2:
                 raise
     return False
+
+
+@retry_on_conflict
+@transaction.atomic
+def _tally_assignment_once(assignment_id: int) -> bool:
+    try:
+        assignment = locks.assignment(assignment_id, related=("shift__post", "volunteer"))
+    except ServiceError:  # no such assignment
+        return False
+    if not assignment.tally_pending:
+        return False
+    # Lock the volunteer so recounts of one volunteer's totals run one at a time.
+    locks.volunteer_ids([assignment.volunteer_id])
+    volunteer_tally_recount(assignment.volunteer_id)
+    cell = _cell_of(assignment)
+    daily_tally_recount(cell)
+    organization_day_recount(day=cell["date"], organization_id=cell["organization_id"])
+    Assignment.objects.filter(pk=assignment_id).update(tally_pending=False)
+    return True
 
 
 def tally_pending_sweep(*, batch: int = 1000) -> int:
@@ -354,10 +360,7 @@ def _counts_repair(model, keys: tuple[str, ...], values: tuple[str, ...], fresh:
             model.objects.bulk_create(
                 [model(**dict(zip(keys, key, strict=True))) for key in batch], ignore_conflicts=True
             )
-            rows = {
-                tuple(getattr(row, name) for name in keys): row
-                for row in model.objects.select_for_update().filter(match)
-            }
+            rows = {tuple(getattr(row, name) for name in keys): row for row in locks.rows(model.objects.filter(match))}
             counted = recount(batch)  # after the locks: sees every change committed before them
             changed = []
             for key, row in rows.items():
@@ -443,7 +446,16 @@ def tallies_by_volunteer_organization() -> dict:
 # --- Celery tasks: thin, idempotent, ids only --------------------------------------------
 
 
-@shared_task(acks_late=True, autoretry_for=(Exception,), retry_backoff=True, retry_backoff_max=300, max_retries=5)
+# Retried only for what can succeed later: the database away or a lost race (deadlocks and
+# serialization failures are OperationalErrors). A bug or bad data fails the same way every
+# time; the row stays marked and the nightly rebuild reports it.
+@shared_task(
+    acks_late=True,
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=True,
+    retry_backoff_max=300,
+    max_retries=5,
+)
 def tally_assignment_task(assignment_id: int) -> bool:
     return tally_assignment(assignment_id)
 

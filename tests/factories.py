@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 from datetime import date, timedelta
 
 import factory
@@ -158,6 +159,22 @@ class PostFactory(factory.django.DjangoModelFactory):
     community = factory.SubFactory(CommunityFactory)
     post_type = factory.SubFactory(PostTypeFactory)
     name = factory.Sequence(lambda n: f"岗位{n}")
+
+
+def years_before(day: date, years: int) -> date:
+    """The same calendar day ``years`` earlier; 28 February for a 29 February that year lacks
+    (``day.replace(year=…)`` raises there)."""
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February, and the year before is a common year
+        return day.replace(year=day.year - years, day=28)
+
+
+def next_29_february() -> date:
+    year = timezone.localdate().year + 1
+    while not calendar.isleap(year):
+        year += 1
+    return date(year, 2, 29)
 
 
 def _tomorrow_at(hour: int):

@@ -909,8 +909,21 @@ ROWS = [
         "/api/v1/me/certificate.pdf",
         {
             "anonymous": 401,
-            "volunteer": 200,
-            "team_leader": 200,
+            "volunteer": 404,  # a read: nothing issued yet
+            "team_leader": 404,
+            "coordinator": 403,
+            "committee_staff": 403,
+            "superuser": 403,
+        },
+    ),
+    Row(
+        "api/v1/me/certificate.pdf",
+        "POST",
+        "/api/v1/me/certificate.pdf",
+        {
+            "anonymous": 401,
+            "volunteer": 201,
+            "team_leader": 201,
             "coordinator": 403,
             "committee_staff": 403,
             "superuser": 403,

@@ -1,7 +1,8 @@
 """Certificates and service records: downloads for volunteers, issue for staff, public verification.
 
 API (``urlpatterns``, under /api/v1/):
-  GET  me/certificate.pdf?from=&to=            the caller's own certificate (re-used while unchanged)
+  GET  me/certificate.pdf?from=&to=            the caller's own certificate for the period, once issued (a read)
+  POST me/certificate.pdf?from=&to=            issue it: the same certificate again while nothing changed
   GET  me/service-record.xlsx                  the caller's five-part service record
   GET  certificates/                           certificates of volunteers in the staff's subtree
   POST certificates/                           issue one (staff, volunteer within their subtree)
@@ -83,19 +84,52 @@ FILE_ERRORS = {
 
 @extend_schema(tags=["certificates"])
 class MyCertificateView(APIView):
-    """The caller's own service record certificate as PDF; the same number while nothing changed."""
+    """The caller's own service record certificate as PDF.
 
-    @extend_schema(parameters=PERIOD_PARAMETERS, responses={(200, PDF_TYPE): OpenApiTypes.BINARY, **FILE_ERRORS})
+    Issuing writes a certificate row, so it is a POST, idempotent per period: the same certificate
+    (200) while nothing it says has changed, a new one (201) otherwise. A GET only reads: the
+    certificate already issued for the period, or ``not_found``.
+    """
+
+    @extend_schema(
+        parameters=PERIOD_PARAMETERS,
+        responses={(200, PDF_TYPE): OpenApiTypes.BINARY, **FILE_ERRORS},
+        summary="The caller's certificate for the period, once issued",
+    )
     def get(self, request):
-        volunteer = user_volunteer(request.user)
-        if volunteer is None:
-            raise ServiceError("not_a_volunteer")
-        certificate = certificates.certificate_for_self(
-            volunteer=volunteer,
+        certificate = certificates.certificate_of_self(
+            volunteer=self._volunteer(request),
             period_start=_date_param(request.query_params, "from"),
             period_end=_date_param(request.query_params, "to"),
         )
         return pdf_response(request, certificate)
+
+    @extend_schema(
+        parameters=PERIOD_PARAMETERS,
+        request=None,
+        responses={
+            (200, PDF_TYPE): OpenApiTypes.BINARY,
+            (201, PDF_TYPE): OpenApiTypes.BINARY,
+            **FILE_ERRORS,
+        },
+        summary="Issue the caller's certificate for the period (idempotent)",
+    )
+    def post(self, request):
+        certificate, created = certificates.certificate_issue_for_self(
+            volunteer=self._volunteer(request),
+            period_start=_date_param(request.query_params, "from"),
+            period_end=_date_param(request.query_params, "to"),
+        )
+        response = pdf_response(request, certificate)
+        response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        return response
+
+    @staticmethod
+    def _volunteer(request) -> Volunteer:
+        volunteer = user_volunteer(request.user)
+        if volunteer is None:
+            raise ServiceError("not_a_volunteer")
+        return volunteer
 
 
 @extend_schema(tags=["certificates"])

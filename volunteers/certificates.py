@@ -28,6 +28,7 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
+from config.db import retry_on_conflict
 from config.errors import ServiceError
 
 from .models import Certificate, Organization, Volunteer
@@ -215,17 +216,31 @@ def certificate_issue(
     )
 
 
-def certificate_for_self(*, volunteer: Volunteer, period_start: date | None, period_end: date | None) -> Certificate:
-    """The volunteer's own download: the same certificate again while nothing it says has changed."""
+def _own_period(volunteer: Volunteer, period_start: date | None, period_end: date | None) -> tuple[date, date]:
     period_start = period_start or volunteer_first_service_day(volunteer)
     period_end = period_end or timezone.localdate()
     _validate_period(period_start, period_end)
-    issuer = organization_root(volunteer.organization)
+    return period_start, period_end
+
+
+def certificate_of_self(*, volunteer: Volunteer, period_start: date | None, period_end: date | None) -> Certificate:
+    """A read: the certificate the volunteer issued themself for the period that still says what
+    their record says; ``not_found`` when there is none (issue it with ``certificate_issue_for_self``)."""
+    period_start, period_end = _own_period(volunteer, period_start, period_end)
+    existing = _own_current(volunteer, period_start, period_end)
+    if existing is None:
+        raise ServiceError(
+            "not_found", {"period_start": period_start.isoformat(), "period_end": period_end.isoformat()}
+        )
+    return existing
+
+
+def _own_current(volunteer: Volunteer, period_start: date, period_end: date) -> Certificate | None:
     minutes = _assignments(volunteer, period_start, period_end).aggregate(m=Sum("credited_minutes"))["m"] or 0
-    existing = (
+    return (
         Certificate.objects.filter(
             volunteer=volunteer,
-            issuer=issuer,
+            issuer=organization_root(volunteer.organization),
             issued_by=volunteer.user,
             period_start=period_start,
             period_end=period_end,
@@ -234,11 +249,33 @@ def certificate_for_self(*, volunteer: Volunteer, period_start: date | None, per
         .order_by("-issued_at")
         .first()
     )
+
+
+@retry_on_conflict
+@transaction.atomic
+def certificate_issue_for_self(
+    *, volunteer: Volunteer, period_start: date | None, period_end: date | None
+) -> tuple[Certificate, bool]:
+    """The volunteer issues their own certificate for a period: idempotent, so the same
+    certificate again (and ``False``) while nothing it says has changed, else a new one (``True``).
+
+    The volunteer's row lock makes two issues at once give one certificate.
+    """
+    from communities import locks
+
+    period_start, period_end = _own_period(volunteer, period_start, period_end)
+    locks.volunteer_ids([volunteer.pk])
+    existing = _own_current(volunteer, period_start, period_end)
     if existing is not None:
-        return existing
-    return certificate_issue(
-        volunteer=volunteer, issuer_org=issuer, actor=volunteer.user, period_start=period_start, period_end=period_end
+        return existing, False
+    issued = certificate_issue(
+        volunteer=volunteer,
+        issuer_org=organization_root(volunteer.organization),
+        actor=volunteer.user,
+        period_start=period_start,
+        period_end=period_end,
     )
+    return issued, True
 
 
 def certificates_visible_to(user):

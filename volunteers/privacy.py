@@ -179,34 +179,57 @@ def volunteer_data_export(*, actor, volunteer: Volunteer) -> dict:
     }
 
 
-@retry_on_conflict
 def volunteer_anonymise(*, volunteer: Volunteer, actor) -> Volunteer:
     """Delete the person, keep the record: what they did still counts, nobody can tell who they were.
 
-    Upcoming places are cancelled first (freeing them for the waitlist; the cancellation notices
-    are deleted with the rest of the inbox before anything is sent), then the volunteer and their
-    account are rewritten in place. Running it again changes nothing.
+    In three steps, each its own transaction:
+
+    1. under the volunteer's lock, suspend them: every place-taking path (a sign-up, in Python or
+       in the database function, a coordinator's assignment even with an override, a promotion)
+       locks the volunteer and refuses a suspended one, so once this commits no new place appears;
+    2. release every upcoming place (freeing them for the waitlist; the cancellation notices are
+       deleted with the rest of the inbox before anything is sent);
+    3. rewrite the volunteer and their account in place.
+
+    Releasing places before suspending would let a sign-up land between the two (it did: places
+    held by deleted accounts). Running it again changes nothing; a run stopped after step 1 is
+    finished by the next.
     """
-    from communities.models import Assignment
-    from communities.services import assignment_cancel
+    from communities.services import volunteer_places_release
 
     if not _may_see_id_number(actor, volunteer):
         raise ServiceError("permission_denied")
     now = timezone.now()
-    with transaction.atomic():
-        if Volunteer.objects.filter(pk=volunteer.pk, anonymised_at__isnull=False).exists():
-            return Volunteer.objects.get(pk=volunteer.pk)
-        # Shifts before the volunteer: the lock order of the sign-up service.
-        upcoming = Assignment.objects.filter(
-            volunteer_id=volunteer.pk,
-            status__in=[Assignment.Status.CONFIRMED, Assignment.Status.WAITLISTED],
-            shift__starts_at__gt=now,
-        ).values_list("pk", flat=True)
-        for assignment_id in list(upcoming):
-            assignment_cancel(assignment_id=assignment_id, enforce_cutoff=False, now=now)
-        volunteer = Volunteer.objects.select_for_update().select_related("user").get(pk=volunteer.pk)
-        _scrub(volunteer, now)
+    if not _suspend_for_deletion(volunteer.pk):
+        return Volunteer.objects.get(pk=volunteer.pk)
+    volunteer_places_release(volunteer_id=volunteer.pk, now=now)
+    volunteer = _scrub_locked(volunteer.pk, now)
     logger.info("Volunteer %s anonymised at their request.", volunteer.pk)
+    return volunteer
+
+
+@retry_on_conflict
+@transaction.atomic
+def _suspend_for_deletion(volunteer_id: int) -> bool:
+    """Step 1: suspend the volunteer under their lock; False if they are anonymised already."""
+    from communities import locks
+
+    volunteer = locks.volunteer(volunteer_id)
+    if volunteer.anonymised_at is not None:
+        return False
+    Volunteer.objects.filter(pk=volunteer_id).update(status=Volunteer.Status.SUSPENDED, updated_at=timezone.now())
+    return True
+
+
+@retry_on_conflict
+@transaction.atomic
+def _scrub_locked(volunteer_id: int, now) -> Volunteer:
+    """Step 3: rewrite the volunteer (unique columns change, so the full row lock)."""
+    from communities import locks
+
+    volunteer = locks.volunteer_for_rekey(volunteer_id)
+    if volunteer.anonymised_at is None:
+        _scrub(volunteer, now)
     return volunteer
 
 

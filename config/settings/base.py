@@ -128,7 +128,6 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # in the database and the minute sweeps pick it up once Redis is back.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.1, "interval_max": 0.2}
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "socket_connect_timeout": 2, "socket_timeout": 5}
-CELERY_TIMEZONE = "Asia/Shanghai"
 # How often the sweeps over database state run (seconds); drills shorten it.
 SWEEP_SECONDS = env.float("SWEEP_SECONDS", default=60.0)
 CELERY_BEAT_SCHEDULE: dict = {
@@ -184,6 +183,8 @@ LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", _("Simplified Chinese")), ("en", _("English"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env.str("TIME_ZONE", default="Asia/Shanghai")
+# Beat reads its crontabs (the daily report, the nightly rebuild) in the programme's own time zone.
+CELERY_TIMEZONE = TIME_ZONE
 USE_I18N = True
 USE_TZ = True
 

@@ -131,3 +131,102 @@ def test_concurrent_cancels_and_signups_on_a_full_shift_keep_the_invariant():
     assert shift.confirmed_count == 4
     assert shift.waitlist_count == 8
     assert Shift.objects.get(pk=shift.pk).waitlist_seq >= 8
+
+
+def test_two_capacity_raises_on_shifts_sharing_a_waitlist_in_opposite_orders_both_succeed():
+    """Promotion locks the waiting volunteers in ascending id order (communities.locks), so two
+    promotions whose lines hold the same people in opposite orders queue instead of deadlocking:
+    locked one by one in ticket order, one of them died with a deadlock (503 through the API)."""
+    from datetime import timedelta
+
+    from communities import coordination
+    from tests.factories import UserFactory
+
+    coordinator = UserFactory()
+    for _round in range(3):
+        first = ShiftFactory(capacity=1)
+        second = ShiftFactory(
+            capacity=1,
+            post=first.post,
+            starts_at=first.starts_at + timedelta(days=2),
+            ends_at=first.ends_at + timedelta(days=2),
+        )
+        for shift in (first, second):
+            services.shift_sign_up(shift_id=shift.pk, volunteer=VolunteerFactory())
+        waiting = [VolunteerFactory() for _ in range(20)]
+        for volunteer in waiting:
+            services.shift_sign_up(shift_id=first.pk, volunteer=volunteer)
+        for volunteer in reversed(waiting):
+            services.shift_sign_up(shift_id=second.pk, volunteer=volunteer)
+
+        results = run_together(
+            [
+                lambda s=s: coordination.shift_update(actor=coordinator, shift_id=s.pk, capacity=21, reason="more")
+                for s in (first, second)
+            ]
+        )
+        assert [type(r).__name__ for r in results] == ["Shift", "Shift"]
+        for shift in (first, second):
+            assert_invariants(shift)
+            assert (shift.confirmed_count, shift.waitlist_count) == (21, 0)
+
+
+def test_sign_ups_racing_an_account_deletion_leave_the_deleted_volunteer_no_place():
+    """Deletion suspends the volunteer under their lock before it releases their places, so a
+    sign-up (the volunteer's own, or a coordinator's with an override) either lands before and is
+    released, or comes after and is refused. Releasing first let sign-ups land in between."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from communities.models import Assignment
+    from tests.factories import UserFactory
+    from volunteers import privacy
+    from volunteers.models import Volunteer
+
+    for _round in range(2):
+        volunteer = VolunteerFactory()
+        first = ShiftFactory(capacity=3)
+        shifts = [first] + [
+            ShiftFactory(
+                capacity=3,
+                post=first.post,
+                starts_at=first.starts_at + timedelta(days=day),
+                ends_at=first.ends_at + timedelta(days=day),
+            )
+            for day in range(1, 24)
+        ]
+        for shift in shifts[:8]:  # places held already, to be released
+            services.shift_sign_up(shift_id=shift.pk, volunteer=volunteer)
+        coordinator = UserFactory()
+
+        def own(shift, volunteer=volunteer):
+            return lambda: services.shift_sign_up(shift_id=shift.pk, user=volunteer.user)
+
+        def assigned(shift, volunteer=volunteer, coordinator=coordinator):
+            return lambda: services.shift_sign_up(
+                shift_id=shift.pk,
+                volunteer=volunteer,
+                source=Assignment.Source.COORDINATOR,
+                actor=coordinator,
+                override_reason="needed",
+            )
+
+        def delete(volunteer=volunteer):
+            return privacy.volunteer_anonymise(volunteer=volunteer, actor=volunteer.user)
+
+        jobs = [own(s) if i % 2 else assigned(s) for i, s in enumerate(shifts[8:])]
+        jobs.insert(len(jobs) // 2, delete)
+        results = run_together(jobs)
+
+        unexpected = [
+            r for r in results if isinstance(r, Exception) and getattr(r, "code", None) not in ("not_eligible",)
+        ]
+        assert unexpected == []
+        assert Volunteer.objects.get(pk=volunteer.pk).anonymised_at is not None
+        live = Assignment.objects.filter(
+            volunteer=volunteer, status__in=("confirmed", "waitlisted"), shift__starts_at__gt=timezone.now()
+        )
+        assert list(live.values_list("shift_id", "status")) == []
+        for shift in shifts:
+            assert_invariants(shift)

@@ -27,14 +27,6 @@ from volunteers.models import Volunteer, VolunteerTally
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def run_commit_hooks(monkeypatch):
-    """Inside a test's wrapping transaction nothing commits, so run after-commit work at once."""
-    from django.db import transaction
-
-    monkeypatch.setattr(transaction, "on_commit", lambda func, using=None, robust=False: func())
-
-
 @pytest.fixture
 def coordinator():
     return UserFactory(username="coord")
@@ -440,7 +432,8 @@ def test_roster_groups_people_and_shows_mobiles_to_the_coordinator(
         shift=shift, volunteer=VolunteerFactory(), status="waitlisted", waitlist_order=1
     )
     client = api(coordinator)
-    with django_assert_num_queries(5):
+    # + 2 for the privacy rule: the caller's staff roles, then which of the people they may call.
+    with django_assert_num_queries(7):
         body = client.get(f"/api/v1/communities/{community.pk}/roster/?date={timezone.localdate()}").json()
     row = body["shifts"][0]
     assert [v["assignment_id"] for v in row["checked_in"]] == [here.pk]
@@ -449,6 +442,23 @@ def test_roster_groups_people_and_shows_mobiles_to_the_coordinator(
     assert [v["assignment_id"] for v in row["waitlisted"]] == [waiting.pk]
     assert row["checked_in"][0]["mobile"] == here.volunteer.mobile
     assert row["fill_rate"] == 0.75
+
+
+def test_roster_of_a_past_day_masks_the_mobile_of_someone_whose_shifts_there_are_over(
+    api, coordinator, community, post
+):
+    """The roster follows the one privacy rule (volunteers.selectors.volunteer_mobile_visible_q),
+    as the attendance list does: past shifts only, masked; a shift ending today or later, full."""
+    past = running_shift(post, started_minutes_ago=3 * 24 * 60)
+    gone, staying = confirmed(past), confirmed(past)
+    confirmed(ShiftFactory(post=post), volunteer=staying.volunteer)  # tomorrow: still to come
+    day = timezone.localtime(past.starts_at).date()
+    client = api(coordinator)
+
+    row = client.get(f"/api/v1/communities/{community.pk}/roster/?date={day}").json()["shifts"][0]
+    mobiles = {v["assignment_id"]: v["mobile"] for v in row["confirmed"]}
+    assert mobiles == {gone.pk: gone.volunteer.mobile_masked, staying.pk: staying.volunteer.mobile}
+    assert gone.volunteer.mobile_masked != gone.volunteer.mobile
 
 
 # --- Check-in --------------------------------------------------------------------------------
@@ -611,34 +621,49 @@ def test_coordinator_clears_a_no_show_with_reason(coordinator, post):
     assert assignment.status == "confirmed"
 
 
-def test_hours_approve_adjust_and_the_audit_trail_and_tallies(api, coordinator, post):
+def test_hours_approve_adjust_and_the_audit_trail_and_tallies(
+    api, coordinator, post, django_capture_on_commit_callbacks
+):
     start = timezone.now() - timedelta(hours=5)
     shift = ShiftFactory(post=post, starts_at=start, ends_at=start + timedelta(hours=4))
     assignment = confirmed(shift)
-    attendance.assignment_check_in_manual(
-        assignment_id=assignment.pk, actor=coordinator, reason="现场登记", at=start + timedelta(minutes=40)
-    )
-    attendance.assignment_check_out_manual(
-        assignment_id=assignment.pk, actor=coordinator, reason="现场登记", at=start + timedelta(hours=3, minutes=10)
-    )
+    with django_capture_on_commit_callbacks(execute=True):
+        attendance.assignment_check_in_manual(
+            assignment_id=assignment.pk, actor=coordinator, reason="现场登记", at=start + timedelta(minutes=40)
+        )
+        attendance.assignment_check_out_manual(
+            assignment_id=assignment.pk, actor=coordinator, reason="现场登记", at=start + timedelta(hours=3, minutes=10)
+        )
     assignment.refresh_from_db()
     assert (assignment.credited_minutes, assignment.hours_status) == (150, "pending")  # 2 h 30 min
 
     client = api(coordinator)
-    assert client.post(f"/api/v1/attendance/{assignment.pk}/approve-hours/").json()["hours_status"] == "approved"
+    # The recount is queued for after the commit: until then the totals are as they were.
+    with django_capture_on_commit_callbacks() as after_commit:
+        assert client.post(f"/api/v1/attendance/{assignment.pk}/approve-hours/").json()["hours_status"] == "approved"
+    assert list(
+        VolunteerTally.objects.filter(volunteer=assignment.volunteer).values_list("total_minutes", flat=True)
+    ) == [0]
+    assert len(after_commit) == 1
+    after_commit[0]()
     tally = VolunteerTally.objects.get(volunteer=assignment.volunteer)
     assert tally.total_minutes == 150
 
-    refused = client.post(
-        f"/api/v1/attendance/{assignment.pk}/adjust-hours/", {"credited_minutes": 300, "reason": "多算"}, format="json"
-    )
+    with django_capture_on_commit_callbacks() as after_commit:
+        refused = client.post(
+            f"/api/v1/attendance/{assignment.pk}/adjust-hours/",
+            {"credited_minutes": 300, "reason": "多算"},
+            format="json",
+        )
     assert refused.status_code == 400
     assert refused.json()["code"] == "hours_out_of_range"
-    response = client.post(
-        f"/api/v1/attendance/{assignment.pk}/adjust-hours/",
-        {"credited_minutes": 180, "reason": "补登记"},
-        format="json",
-    )
+    assert after_commit == []  # a refusal queues nothing
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            f"/api/v1/attendance/{assignment.pk}/adjust-hours/",
+            {"credited_minutes": 180, "reason": "补登记"},
+            format="json",
+        )
     assert response.json()["credited_minutes"] == 180
     tally.refresh_from_db()
     assert tally.total_minutes == 180
@@ -653,9 +678,22 @@ def test_hours_approve_adjust_and_the_audit_trail_and_tallies(api, coordinator, 
     assert audit["count"] == 4
 
 
-def test_incremental_tallies_equal_a_full_recount_after_random_changes(coordinator):
+def test_incremental_tallies_equal_a_full_recount_after_random_changes(coordinator, django_capture_on_commit_callbacks):
     import random
 
+    from communities import attendance as attendance_services
+
+    class Committed:
+        """Each service call as its own committed transaction: its after-commit work runs after it."""
+
+        def __getattr__(self, name):
+            def call(*args, **kwargs):
+                with django_capture_on_commit_callbacks(execute=True):
+                    return getattr(attendance_services, name)(*args, **kwargs)
+
+            return call
+
+    attendance = Committed()
     rng = random.Random(11)
     post_types = [PostTypeFactory(), PostTypeFactory()]
     communities = [CommunityFactory(), CommunityFactory()]
@@ -735,13 +773,16 @@ def test_incremental_tallies_equal_a_full_recount_after_random_changes(coordinat
     assert DailyTally.objects.aggregate(s=Sum("minutes"))["s"] == approved
 
 
-def test_recount_repairs_drift(coordinator, post):
+def test_recount_repairs_drift(coordinator, post, django_capture_on_commit_callbacks):
     start = timezone.now() - timedelta(hours=5)
     shift = ShiftFactory(post=post, starts_at=start, ends_at=start + timedelta(hours=4))
     assignment = confirmed(shift)
-    attendance.assignment_check_in_manual(assignment_id=assignment.pk, actor=coordinator, reason="r", at=start)
-    attendance.assignment_check_out_manual(assignment_id=assignment.pk, actor=coordinator, reason="r", at=shift.ends_at)
-    attendance.hours_approve(assignment_id=assignment.pk, actor=coordinator)
+    with django_capture_on_commit_callbacks(execute=True):
+        attendance.assignment_check_in_manual(assignment_id=assignment.pk, actor=coordinator, reason="r", at=start)
+        attendance.assignment_check_out_manual(
+            assignment_id=assignment.pk, actor=coordinator, reason="r", at=shift.ends_at
+        )
+        attendance.hours_approve(assignment_id=assignment.pk, actor=coordinator)
     VolunteerTally.objects.filter(volunteer=assignment.volunteer).update(total_minutes=1)
     assert tallies.tallies_recount_all() == {"volunteers_fixed": 1, "cells_fixed": 0}
     assert VolunteerTally.objects.get(volunteer=assignment.volunteer).total_minutes == 240

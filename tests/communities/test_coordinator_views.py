@@ -88,6 +88,16 @@ def test_roster_shows_mobile_and_checks_in_by_hand_with_reason(client, coordinat
     assert AuditEntry.objects.get(assignment=assignment).reason == "忘带手机"
 
 
+def test_roster_page_of_a_past_day_masks_mobiles_of_volunteers_whose_shifts_are_over(client, coordinator, post):
+    shift = running(post, minutes_ago=3 * 24 * 60)
+    volunteer = place(shift).volunteer
+    client.force_login(coordinator)
+    day = timezone.localtime(shift.starts_at).date()
+    html = client.get(f"/coordinator/communities/{post.community_id}/roster/?date={day}").content.decode()
+    assert volunteer.mobile not in html
+    assert volunteer.mobile_masked in html
+
+
 def test_code_page_shows_the_current_code_and_refreshes(client, coordinator, post):
     from communities import checkin_codes
 

@@ -17,6 +17,8 @@ from tests.factories import (
     ShiftFactory,
     SkillFactory,
     VolunteerFactory,
+    next_29_february,
+    years_before,
 )
 
 pytestmark = pytest.mark.django_db
@@ -111,10 +113,13 @@ def test_insurance_must_cover_the_shift_date():
     assert services.shift_sign_up(shift_id=shift.pk, volunteer=covers).status == "confirmed"
 
 
-def test_minor_needs_guardian_consent():
+@pytest.mark.parametrize("on", ["tomorrow", "29 February"])
+def test_minor_needs_guardian_consent(on):
+    day = timezone.localdate() + timedelta(days=1) if on == "tomorrow" else next_29_february()
     post_type = PostTypeFactory(min_age=16)
-    shift = ShiftFactory(post=PostFactory(post_type=post_type))
-    sixteen = timezone.localdate().replace(year=timezone.localdate().year - 17)
+    start = timezone.make_aware(timezone.datetime(day.year, day.month, day.day, 8))
+    shift = ShiftFactory(post=PostFactory(post_type=post_type), starts_at=start, ends_at=start + timedelta(hours=4))
+    sixteen = years_before(day, 17)  # seventeen on the shift's day: old enough, still a minor
     error = refused("not_eligible", shift, volunteer=VolunteerFactory(birth_date=sixteen, guardian_consent=False))
     assert error.details == {"reason": "guardian_consent"}
     ok = VolunteerFactory(birth_date=sixteen, guardian_consent=True)
@@ -268,3 +273,77 @@ def test_capacity_lowered_below_confirmed_is_refused_and_raised_promotes():
     assert state(shift) == before
     services.shift_capacity_set(shift_id=shift.pk, capacity=3)
     assert state(shift)[:2] == (3, 0)
+
+
+@pytest.mark.parametrize("source", ["self", "coordinator"])
+def test_a_place_freed_while_people_wait_goes_down_the_line_before_a_newcomer(source):
+    """A volunteer passed over for a clash is offered the next free place once the clash is gone:
+    the newcomer's sign-up runs the promotion first and queues behind (both sign-up forms)."""
+    from tests.factories import UserFactory
+
+    shift = ShiftFactory(capacity=1, **at(3, 8))
+    holder, busy, newcomer = VolunteerFactory(), VolunteerFactory(), VolunteerFactory()
+    holding = services.shift_sign_up(shift_id=shift.pk, volunteer=holder)
+    ticket = services.shift_sign_up(shift_id=shift.pk, volunteer=busy)
+    clash = services.shift_sign_up(shift_id=ShiftFactory(**at(3, 9)).pk, volunteer=busy)
+    services.assignment_cancel(assignment_id=holding.pk)
+    assert state(shift)[:2] == (0, 1)  # passed over: the place stays free, the ticket kept
+    services.assignment_cancel(assignment_id=clash.pk)  # the clash is gone
+
+    if source == "self":
+        joined = services.shift_sign_up(shift_id=shift.pk, user=newcomer.user)
+    else:
+        joined = services.shift_sign_up(
+            shift_id=shift.pk, volunteer=newcomer, source=source, actor=UserFactory(), override_reason=""
+        )
+
+    assert (joined.status, joined.waitlist_order, getattr(joined, "waitlist_position", None)) == ("waitlisted", 2, 1)
+    assert state(shift) == (
+        1,
+        1,
+        2,
+        1,
+        sorted([(holder.pk, "cancelled", None), (busy.pk, "confirmed", None), (newcomer.pk, "waitlisted", 2)]),
+    )
+    assert Assignment.objects.get(pk=ticket.pk).status == "confirmed"
+
+
+def test_a_suspended_volunteer_is_never_placed_even_with_an_override():
+    """Deleting an account suspends it first; no coordinator override or promotion places it."""
+    from tests.factories import UserFactory
+
+    suspended = VolunteerFactory(status="suspended")
+    shift = ShiftFactory(capacity=1)
+    refused(
+        "not_eligible",
+        shift,
+        volunteer=suspended,
+        source="coordinator",
+        actor=UserFactory(),
+        override_reason="short of people",
+    )
+
+    holder, waiting = VolunteerFactory(), VolunteerFactory()
+    holding = services.shift_sign_up(shift_id=shift.pk, volunteer=holder)
+    ticket = services.shift_sign_up(
+        shift_id=shift.pk, volunteer=waiting, source="coordinator", actor=UserFactory(), override_reason="known to us"
+    )
+    waiting.status = "suspended"
+    waiting.save()
+    services.assignment_cancel(assignment_id=holding.pk)
+    assert Assignment.objects.get(pk=ticket.pk).status == "waitlisted"
+    assert state(shift)[:2] == (0, 1)
+
+
+def test_a_reserve_volunteer_may_still_be_placed_with_an_override():
+    from tests.factories import UserFactory
+
+    shift = ShiftFactory(capacity=1)
+    assignment = services.shift_sign_up(
+        shift_id=shift.pk,
+        volunteer=VolunteerFactory(status="reserve"),
+        source="coordinator",
+        actor=UserFactory(),
+        override_reason="called in",
+    )
+    assert (assignment.status, assignment.override_reason) == ("confirmed", "called in")

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from django.db import connection, transaction
+from django.db.models import NOT_PROVIDED
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone, translation
 
@@ -33,6 +34,7 @@ from tests.factories import (
     SkillFactory,
     UserFactory,
     VolunteerFactory,
+    years_before,
 )
 
 pytestmark = [
@@ -425,7 +427,7 @@ def test_random_cases_answer_alike(settings, seed):
         shift = shift_at(start, draw.choice([1, 2.5, 4, 6, 8, 10.5, 12, 23.9]), post=PostFactory(post_type=post_type))
         shift_day = timezone.localtime(start).date()
         years = draw.choice([13, 14, 15, 16, 17, 18, 19, 30])
-        born = shift_day.replace(year=shift_day.year - years) + timedelta(days=draw.randint(-2, 2))
+        born = years_before(shift_day, years) + timedelta(days=draw.randint(-2, 2))
         volunteer = VolunteerFactory(
             birth_date=born,
             guardian_consent=draw.random() < 0.5,
@@ -467,14 +469,36 @@ def test_hours_per_day_are_elapsed_time_where_clocks_change(settings):
     assert outcome(answer) == "confirmed", answer
 
 
-def test_the_function_inserts_every_column_of_an_assignment():
-    from importlib import import_module
+def _installed_function_source() -> str:
+    """The body of the sign-up function as installed (whichever migration wrote it last)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT prosrc FROM pg_proc WHERE proname = 'communities_self_sign_up'")
+        sources = [row[0] for row in cursor.fetchall()]
+    assert len(sources) == 1, "exactly one communities_self_sign_up, no stale overload"
+    return sources[0]
 
-    sql = import_module("communities.migrations.0011_self_sign_up_function").SIGN_UP
-    listed = sql.split("INSERT INTO communities_assignment (", 1)[1].split(")", 1)[0]
-    columns = {name.strip() for name in listed.split(",")}
-    expected = {field.column for field in Assignment._meta.concrete_fields if not field.primary_key}
-    assert columns == expected
+
+def _inserted_columns(source: str, table: str) -> set[str]:
+    listed = source.split(f"INSERT INTO {table} (", 1)[1].split(")", 1)[0]
+    return {name.strip() for name in listed.split(",")}
+
+
+@pytest.mark.parametrize(
+    "table, model", [("communities_assignment", Assignment), ("communities_notification", Notification)]
+)
+def test_the_installed_function_inserts_every_column(table, model):
+    """Read from pg_proc, not from a migration's text: a later migration may replace the function,
+    and a column added to the model must be written by the function the database runs, unless the
+    database itself fills it (a ``db_default``, or NULL for a nullable column that starts empty)."""
+    fields = [field for field in model._meta.concrete_fields if not field.primary_key]
+    filled_by_database = {
+        field.column
+        for field in fields
+        if field.db_default is not NOT_PROVIDED or (field.null and not field.has_default())
+    }
+    inserted = _inserted_columns(_installed_function_source(), table)
+    assert inserted <= {field.column for field in fields}
+    assert {field.column for field in fields} - inserted <= filled_by_database
 
 
 # --- The function writing the notification rows (migration 0012) ------------------------------

@@ -108,12 +108,17 @@ def test_root_staff_issue_as_the_committee(world):
 # --- The volunteer's own download -------------------------------------------------------------------
 
 
-def test_volunteer_downloads_their_own_pdf(world, api):
+def test_volunteer_issues_their_own_pdf_and_a_get_only_reads_it(world, api):
     client = api(world.va1.user)
     url = reverse("certificate-download")
     assert url == "/api/v1/me/certificate.pdf"
-    response = client.get(url)
-    assert response.status_code == 200
+    # Viewing is a read: before anything is issued a GET finds nothing and writes nothing.
+    missing = client.get(url)
+    assert (missing.status_code, missing.json()["code"]) == (404, "not_found")
+    assert Certificate.objects.count() == 0
+
+    response = client.post(url)
+    assert response.status_code == 201
     assert response["Content-Type"] == "application/pdf"
     pdf = response.content
     assert pdf.startswith(b"%PDF")
@@ -121,14 +126,23 @@ def test_volunteer_downloads_their_own_pdf(world, api):
     assert certificate.number.encode() in pdf
     assert (certificate.issuer, certificate.issued_by, certificate.total_minutes) == (world.root, world.va1.user, 240)
     assert certificate.period_end == timezone.localdate()
-    # Downloading again while nothing changed gives the same certificate.
-    assert client.get(url).status_code == 200
+    # Issuing again while nothing changed gives the same certificate; GETs read it, writing nothing.
+    again = client.post(url)
+    assert again.status_code == 200 and certificate.number.encode() in again.content
+    for _ in range(3):
+        read = client.get(url)
+        assert read.status_code == 200 and certificate.number.encode() in read.content
     assert Certificate.objects.count() == 1
-    ranged = client.get(f"{url}?from={world.today}&to={world.today}")
-    assert ranged.status_code == 200 and Certificate.objects.count() == 2
+    assert client.get(f"{url}?from={world.today}&to={world.today}").status_code == 404
+    assert Certificate.objects.count() == 1
+    ranged = client.post(f"{url}?from={world.today}&to={world.today}")
+    assert ranged.status_code == 201 and Certificate.objects.count() == 2
     assert Certificate.objects.order_by("-pk").first().total_minutes == 0
     assert client.get(f"{url}?from=soon").status_code == 400
+    assert client.post(f"{url}?from=soon").status_code == 400
+    assert Certificate.objects.count() == 2
     assert api(world.staff_a).get(url).json()["code"] == "not_a_volunteer"
+    assert api(world.staff_a).post(url).json()["code"] == "not_a_volunteer"
 
 
 def test_pdf_by_number_for_holder_and_staff_in_scope(world, api):
