@@ -39,6 +39,7 @@ from django.utils.translation import gettext_lazy as _
 
 from communities.models import Community, District, Post, PostType, Street
 from config.errors import ServiceError
+from config.spreadsheets import csv_text, xlsx_text
 
 from . import crypto
 from .idcard import (
@@ -1271,8 +1272,8 @@ def import_template(*, kind: str, file_format: str, language: str | None = None)
         if file_format == "csv":
             buffer = io.StringIO(newline="")
             writer = csv.writer(buffer)
-            writer.writerow(headers)
-            writer.writerow(example_row)
+            writer.writerow([csv_text(text) for text in headers])
+            writer.writerow([csv_text(text) for text in example_row])
             # The byte-order mark lets Excel open a UTF-8 file with Chinese text correctly.
             return buffer.getvalue().encode("utf-8-sig"), CSV_CONTENT_TYPE, f"{base_name}.csv"
         return _xlsx_template(kind, columns, headers, example_row, language), XLSX_CONTENT_TYPE, f"{base_name}.xlsx"
@@ -1318,6 +1319,10 @@ def _xlsx_template(kind: str, columns, headers: list[str], example_row: list[str
     )
     notes.column_dimensions["A"].width = 24
     notes.column_dimensions["C"].width = 70
+    for worksheet in (sheet, notes):
+        for row in worksheet.iter_rows():
+            for cell in row:
+                xlsx_text(cell)
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
