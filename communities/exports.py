@@ -103,7 +103,9 @@ def xlsx_bytes(sheets: Iterable[Sheet]) -> bytes:
         ws.freeze_panes = "A2"
         ws.append([_styled(ws, h, font=header_font, fill=header_fill, alignment=header_alignment) for h in headers])
         for values, row_formats in zip(table, formats, strict=True):
-            ws.append([_cell(ws, value, number_format) for value, number_format in zip(values, row_formats, strict=True)])
+            ws.append(
+                [_cell(ws, value, number_format) for value, number_format in zip(values, row_formats, strict=True)]
+            )
         if not sheet.rows and sheet.note:
             ws.append([_styled(ws, str(sheet.note))])
     out = io.BytesIO()
