@@ -393,13 +393,28 @@ def read_content(content: bytes | IO[bytes], limits: Limits) -> bytes:
     return data
 
 
-# A start tag of a row, a cell or a shared string, with or without a namespace prefix. Inside
-# text "<" is always escaped, so only comments could add matches, which errs on the safe side.
-_XLSX_TAG = re.compile(rb"<(?:[^\s<>/!?:]+:)?(row|c|si)[\s/>]")
-# The column letters of a cell's reference, r="BZ12".
-_CELL_COLUMN = re.compile(rb"\sr\s*=\s*[\"']\$?([A-Za-z]+)")
+# Start tags of rows, cells and shared strings, counted on the raw XML (in C: a small fraction of
+# openpyxl's parsing of the same sheet). Inside text "<" is always escaped, so only comments could
+# add matches, which errs on the safe side. Elements may carry a namespace prefix the part
+# declares; the patterns are built for the prefixes each part declares.
+_PREFIX_DECLARATION = re.compile(rb"xmlns:([^\s=/<>]+)\s*=")
+# A cell's column letters when the reference comes first, as every spreadsheet writes it.
+_CELL_REFERENCE = rb"\s+r\s*=\s*[\"']\$?([A-Za-z]+)"
+_ATTRIBUTE_REFERENCE = re.compile(rb"\sr\s*=\s*[\"']\$?([A-Za-z]+)")
 # A cell takes two or three elements (<c><v>, <c><is><t>); anything far beyond that is padding.
 _ELEMENTS_PER_CELL = 3
+
+
+def _tag_patterns(xml: bytes) -> tuple[re.Pattern, ...]:
+    prefixes = sorted({re.escape(prefix) for prefix in _PREFIX_DECLARATION.findall(xml)})
+    start = rb"<(?:(?:" + b"|".join(prefixes) + rb"):)?" if prefixes else b"<"
+    return (
+        re.compile(start + rb"row[\s/>]"),
+        re.compile(start + rb"si[\s/>]"),
+        re.compile(start + rb"c[\s/>]"),
+        re.compile(start + rb"c" + _CELL_REFERENCE),
+        re.compile(start + rb"(row|c)[\s/>]"),
+    )
 
 
 def _check_xlsx(content: bytes, limits: Limits) -> None:
@@ -419,43 +434,46 @@ def _check_xlsx(content: bytes, limits: Limits) -> None:
 
 
 def _check_xlsx_part(xml: bytes, limits: Limits) -> None:
-    rows = cells = strings = in_row = 0
-    for match in _XLSX_TAG.finditer(xml):
-        tag = match.group(1)
-        if tag == b"c":
-            cells += 1
-            in_row += 1
-            if in_row > limits.columns or _cell_column(xml, match.start()) > limits.columns:
-                raise FileProblem("too_many_columns", max=limits.columns)
-            if cells > limits.cells:
-                raise FileProblem("too_many_cells", max=limits.cells)
-        elif tag == b"row":
-            rows += 1
-            in_row = 0
-            if rows > limits.lines:
-                raise FileProblem("too_many_rows", "too_many_lines", max=limits.lines)
-        else:
-            strings += 1
-            if strings > limits.cells:
-                raise FileProblem("too_many_cells", max=limits.cells)
-    if xml.count(b"<") - xml.count(b"</") > _ELEMENTS_PER_CELL * limits.cells + limits.lines:
+    row_tag, string_tag, cell_tag, referenced_cell_tag, row_or_cell_tag = _tag_patterns(xml)
+    if len(row_tag.findall(xml)) > limits.lines:
+        raise FileProblem("too_many_rows", "too_many_lines", max=limits.lines)
+    if len(string_tag.findall(xml)) > limits.cells:
         raise FileProblem("too_many_cells", max=limits.cells)
+    cells = len(cell_tag.findall(xml))
+    if cells > limits.cells or xml.count(b"<") - xml.count(b"</") > _ELEMENTS_PER_CELL * limits.cells + limits.lines:
+        raise FileProblem("too_many_cells", max=limits.cells)
+    # openpyxl pads a row out to its rightmost cell: a cell far to the right is refused whatever
+    # it holds. When some cell's tag does not start with its reference, every cell is looked at.
+    referenced = referenced_cell_tag.findall(xml)
+    if len(referenced) == cells:
+        widest = max((_column_number(letters) for letters in set(referenced)), default=0)
+    else:
+        widest = _widest_row(xml, row_or_cell_tag)
+    if widest > limits.columns:
+        raise FileProblem("too_many_columns", max=limits.columns)
 
 
-def _cell_column(xml: bytes, start: int) -> int:
-    """The column number a cell's tag names (0 without a reference): openpyxl would pad a row out
-    to it, and a cell far to the right is refused whatever it holds."""
-    end = xml.find(b">", start)
-    reference = _CELL_COLUMN.search(xml, start, end if end >= 0 else len(xml))
-    if reference is None:
-        return 0
-    letters = reference.group(1).upper()
+def _column_number(letters: bytes) -> int:
     if len(letters) > 3:
         return 10**9  # past XFD, the last column a spreadsheet has
     number = 0
-    for letter in letters:
+    for letter in letters.upper():
         number = number * 26 + letter - 64
     return number
+
+
+def _widest_row(xml: bytes, row_or_cell_tag: re.Pattern) -> int:
+    """The rightmost column any row reaches: a cell's reference, or the next column of its row."""
+    widest = column = 0
+    for match in row_or_cell_tag.finditer(xml):
+        if match.group(1) == b"row":
+            column = 0
+            continue
+        end = xml.find(b">", match.start())
+        reference = _ATTRIBUTE_REFERENCE.search(xml, match.start(), end if end >= 0 else len(xml))
+        column = _column_number(reference.group(1)) if reference else column + 1
+        widest = max(widest, column)
+    return widest
 
 
 def _read_xlsx(content: bytes, limits: Limits) -> Iterator[tuple[int, tuple]]:
