@@ -25,7 +25,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
-from config.spreadsheets import csv_text, formula_like, xlsx_text
+from config.spreadsheets import csv_text, formula_like, xlsx_text, xlsx_value
 
 XLSX = "xlsx"
 CSV = "csv"
@@ -69,7 +69,7 @@ def _value(row: dict, column: Column):
     if isinstance(value, datetime):
         # Excel has no time zones: write local wall-clock time.
         return timezone.localtime(value).replace(tzinfo=None) if timezone.is_aware(value) else value
-    return value
+    return xlsx_value(value)
 
 
 def _sheet_title(title) -> str:

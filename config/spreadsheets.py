@@ -15,6 +15,10 @@ from __future__ import annotations
 
 from typing import Any
 
+# The control characters an XLSX cannot hold: a name holding one makes openpyxl refuse the cell,
+# and with it the whole workbook.
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE as XLSX_ILLEGAL
+
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 TEXT_FORMAT = "@"
 
@@ -25,6 +29,13 @@ def formula_like(value: Any) -> bool:
 
 def csv_text(value: str) -> str:
     return "'" + value if formula_like(value) else value
+
+
+def xlsx_value(value: Any) -> Any:
+    """A value an XLSX can hold: text without the control characters the format forbids."""
+    if isinstance(value, str) and XLSX_ILLEGAL.search(value):
+        return XLSX_ILLEGAL.sub("", value)
+    return value
 
 
 def xlsx_text(cell):

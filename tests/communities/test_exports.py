@@ -253,3 +253,14 @@ def test_numbers_are_not_prefixed_and_text_cells_only_where_needed():
     book = load_workbook(io.BytesIO(exports.xlsx_bytes([sheet]))).active
     assert [(c.value, c.data_type) for c in book[2]] == [("-5", "s"), (-5, "n")]
     assert (book["A2"].number_format, book["A3"].number_format, book["B2"].number_format) == ("@", "General", "#,##0")
+
+
+def test_control_characters_are_left_out_of_xlsx_and_kept_in_csv(poisoned, api):
+    poisoned.va1.real_name = "张\x07三\x1b"
+    poisoned.va1.save(update_fields=["real_name"])
+    client = api(poisoned.staff_root)
+    sheet = workbook(client.get("/api/v1/stats/leaderboard/?export=xlsx")).active
+    assert "张三" in [row[2] for row in sheet.iter_rows(min_row=2, values_only=True)]
+    assert "张\x07三\x1b" in csv_fields(client.get("/api/v1/stats/leaderboard/?export=csv").content)
+    record = load_workbook(io.BytesIO(api(poisoned.va1.user).get("/api/v1/me/service-record.xlsx").content))
+    assert "张三" in [row[1] for row in record.worksheets[0].iter_rows(min_row=2, values_only=True)]
