@@ -779,6 +779,27 @@ def test_an_xlsx_that_inflates_past_the_limit_is_refused_unparsed(world, setting
     assert snapshot() == before
 
 
+def test_entities_that_expand_without_bound_are_unreadable(world):
+    # "Billion laughs": ten levels of ten references, 10**10 characters from a few hundred bytes.
+    # The XML parser (expat 2.4 and later) refuses the amplification; this guards that it still does.
+    import re
+    import zipfile
+
+    entities = '<!ENTITY a "aaaaaaaaaa">' + "".join(
+        f'<!ENTITY {chr(98 + n)} "{("&" + chr(97 + n) + ";") * 10}">' for n in range(9)
+    )
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(xlsx_file(HEADER_ZH, ["x"]))) as source, zipfile.ZipFile(out, "w") as target:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                xml = re.sub(r"^<\?xml[^>]*\?>", "", data.decode())
+                data = (f"<!DOCTYPE worksheet [{entities}]>" + xml.replace(">x<", ">&j;<")).encode()
+            target.writestr(info, data)
+    result = english_import(world, "laughs.xlsx", out.getvalue())
+    assert file_error(result) == [(0, "file_unreadable", "The file could not be read as XLSX.")]
+
+
 def test_a_file_is_read_no_further_than_one_byte_past_the_limit(world, settings):
     settings.IMPORT_MAX_BYTES = 1024 * 1024
     upload_file = io.BytesIO(csv_file(HEADER_ZH, *good_rows()) + b"\n" * (3 * 1024 * 1024))
