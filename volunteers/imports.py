@@ -337,12 +337,14 @@ class Errors:
 #                              inflate to gigabytes, and the declared sizes bind (zipfile stops at
 #                              them and refuses the part if its data runs longer)
 #   IMPORT_MAX_LINES           rows read, blank ones included, the header too
-#   IMPORT_MAX_COLUMNS         columns read in a row; a value further right is refused
-#   IMPORT_MAX_CELLS           cells in a sheet (and strings in its string table)
+#   IMPORT_MAX_COLUMNS         columns read in a row; a value further right is refused, and in
+#                              an XLSX so is a cell further right whatever it holds
+#   IMPORT_MAX_CELLS           cells in a sheet, strings in its string table, and elements of any
+#                              part beyond three per cell
 #   IMPORT_MAX_ROWS            data rows kept
-# The XLSX parts are counted before openpyxl parses them (a regular expression over the XML is
-# some twenty times faster than openpyxl's parsing of it); openpyxl then reads at most
-# IMPORT_MAX_COLUMNS + 1 columns, and the rows it invents for gaps and for a claimed dimension
+# The XLSX parts are counted before openpyxl parses them (regular expressions over the XML, about
+# twenty times faster than openpyxl's parsing of it); openpyxl then reads at most
+# IMPORT_MAX_COLUMNS + 1 columns, and the empty rows it yields for a gap between row numbers
 # count as rows read.
 
 
