@@ -25,6 +25,8 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
+from config.spreadsheets import csv_text, formula_like, xlsx_text, xlsx_value
+
 XLSX = "xlsx"
 CSV = "csv"
 FORMATS = (XLSX, CSV)
@@ -67,7 +69,7 @@ def _value(row: dict, column: Column):
     if isinstance(value, datetime):
         # Excel has no time zones: write local wall-clock time.
         return timezone.localtime(value).replace(tzinfo=None) if timezone.is_aware(value) else value
-    return value
+    return xlsx_value(value)
 
 
 def _sheet_title(title) -> str:
@@ -102,23 +104,27 @@ def xlsx_bytes(sheets: Iterable[Sheet]) -> bytes:
         ws.append([_styled(ws, h, font=header_font, fill=header_fill, alignment=header_alignment) for h in headers])
         for values, row_formats in zip(table, formats, strict=True):
             ws.append(
-                [
-                    _styled(ws, value, number_format=number_format) if number_format and value is not None else value
-                    for value, number_format in zip(values, row_formats, strict=True)
-                ]
+                [_cell(ws, value, number_format) for value, number_format in zip(values, row_formats, strict=True)]
             )
         if not sheet.rows and sheet.note:
-            ws.append([str(sheet.note)])
+            ws.append([_styled(ws, str(sheet.note))])
     out = io.BytesIO()
     workbook.save(out)
     return out.getvalue()
+
+
+def _cell(ws, value, number_format: str | None):
+    # A plain value costs no cell object; only numbers with a format and formula-like text need one.
+    if number_format and value is not None:
+        return _styled(ws, value, number_format=number_format)
+    return _styled(ws, value) if formula_like(value) else value
 
 
 def _styled(ws, value, **style) -> WriteOnlyCell:
     cell = WriteOnlyCell(ws, value=value)
     for name, setting in style.items():
         setattr(cell, name, setting)
-    return cell
+    return xlsx_text(cell)
 
 
 def _csv_text(value, kind: str) -> str:
@@ -132,14 +138,14 @@ def _csv_text(value, kind: str) -> str:
         return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if timezone.is_aware(value) else str(value)
     if isinstance(value, date):
         return value.isoformat()
-    return str(value)
+    return csv_text(str(value)) if isinstance(value, str) else str(value)
 
 
 def csv_bytes(sheet: Sheet) -> bytes:
     out = io.StringIO()
     out.write(BOM)
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([str(column.header) for column in sheet.columns])
+    writer.writerow([csv_text(str(column.header)) for column in sheet.columns])
     for row in sheet.rows:
         writer.writerow([_csv_text(row.get(column.key), _kind(row, column)) for column in sheet.columns])
     return out.getvalue().encode("utf-8")

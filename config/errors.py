@@ -64,6 +64,7 @@ ERRORS: dict[str, tuple[int, Any]] = {
     "throttled": (429, _("Too many requests. Please wait and try again.")),
     "login_locked": (429, _("Too many failed log-ins. Please wait and try again.")),
     "import_invalid": (400, _("The file has errors; nothing was imported.")),
+    "file_too_large": (413, _("The upload is larger than the limit.")),
     "password_incorrect": (400, _("The password is not correct.")),
     "volunteer_anonymised": (409, _("This volunteer's personal data has been deleted.")),
     "service_unavailable": (503, _("The service is temporarily unavailable. Please try again shortly.")),

@@ -272,7 +272,7 @@ class ImportBatchAdmin(ReadOnlyAdmin):
                 result = import_run(
                     kind=form.cleaned_data["kind"],
                     file_name=upload.name,
-                    content=upload.read(),
+                    content=upload,
                     actor=request.user,
                     dry_run=form.cleaned_data["dry_run"],
                 )

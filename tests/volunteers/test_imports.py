@@ -609,6 +609,225 @@ def test_limits_on_rows_and_size(world, settings):
     assert [e["code"] for e in result.errors] == ["file_too_large"]
 
 
+# --- Bounds on the work a file can cause -----------------------------------------------------------
+
+
+def file_error(result) -> list[tuple[int, str, str]]:
+    return [(e["line"], e["code"], e["message"]) for e in result.errors]
+
+
+def english_import(world, file_name: str, content, **kwargs):
+    with translation.override("en"):
+        return import_run(kind="volunteers", file_name=file_name, content=content, actor=world["staff"], **kwargs)
+
+
+def xlsx_with_sheet(sheet_data: str, dimension: str = "A1") -> bytes:
+    """An XLSX written by openpyxl whose sheet holds ``sheet_data`` (the <sheetData> children)
+    and claims ``dimension``, as a hand-made or hostile file can."""
+    import re
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(xlsx_file(["姓名"]))) as source, zipfile.ZipFile(out, "w") as target:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                text = data.decode()
+                text = re.sub(r"<dimension ref=\"[^\"]*\" ?/>", f'<dimension ref="{dimension}"/>', text)
+                text = re.sub(r"<sheetData>.*</sheetData>|<sheetData ?/>", f"<sheetData>{sheet_data}</sheetData>", text)
+                data = text.encode()
+            target.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED)
+    return out.getvalue()
+
+
+def header_xml() -> str:
+    from openpyxl.utils import get_column_letter
+
+    cells = "".join(
+        f'<c r="{get_column_letter(n)}1" t="inlineStr"><is><t>{h}</t></is></c>' for n, h in enumerate(HEADER_ZH, 1)
+    )
+    return f'<row r="1">{cells}</row>'
+
+
+def test_blank_but_styled_rows_count_as_rows_read(world):
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet()
+    sheet.append(HEADER_ZH)
+    sheet.append(good_rows()[0])
+    bold = Font(bold=True)
+    for _ in range(100_000):
+        cell = WriteOnlyCell(sheet, value=None)
+        cell.font = bold
+        sheet.append([cell])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    before = snapshot()
+    result = english_import(world, "blank.xlsx", buffer.getvalue())
+    assert file_error(result) == [(0, "too_many_rows", "A file may hold at most 25000 rows, blank rows included.")]
+    assert (result.rows, result.created) == (0, 0)
+    assert snapshot() == before
+
+
+def test_whitespace_rows_count_as_rows_read(world, settings):
+    settings.IMPORT_MAX_LINES = 100
+    rows = [good_rows()[0]] + [[" ", "\t", ""]] * 99
+    before = snapshot()
+    for file_name, content in (("a.xlsx", xlsx_file(HEADER_ZH, *rows)), ("a.csv", csv_file(HEADER_ZH, *rows))):
+        result = english_import(world, file_name, content)
+        assert file_error(result) == [(0, "too_many_rows", "A file may hold at most 100 rows, blank rows included.")]
+    # The header, a data row and 98 blank rows: exactly the limit, and the one volunteer goes in.
+    result = english_import(world, "a.csv", csv_file(HEADER_ZH, *rows[:-1]), dry_run=True)
+    assert (result.errors, result.rows, result.created) == ([], 1, 1)
+    assert snapshot() == before
+
+
+def test_the_rows_of_a_gap_count_as_rows_read(world):
+    # Two rows in the file, the second numbered 30,000: openpyxl yields the 29,998 between them.
+    sheet_data = header_xml() + '<row r="30000"><c r="A30000" t="inlineStr"><is><t>x</t></is></c></row>'
+    before = snapshot()
+    result = english_import(world, "gap.xlsx", xlsx_with_sheet(sheet_data, "A1:L30000"))
+    assert file_error(result) == [(0, "too_many_rows", "A file may hold at most 25000 rows, blank rows included.")]
+    assert snapshot() == before
+
+
+def test_rows_and_cells_are_counted_before_the_sheet_is_parsed(world, settings):
+    settings.IMPORT_MAX_LINES = 10
+    rows = "".join(f'<row r="{n}" s="1" customFormat="1"/>' for n in range(2, 12))
+    result = english_import(world, "a.xlsx", xlsx_with_sheet(header_xml() + rows))
+    assert file_error(result) == [(0, "too_many_rows", "A file may hold at most 10 rows, blank rows included.")]
+    # Cells written with a namespace prefix are the same cells to openpyxl: 12 + 30 of them.
+    settings.IMPORT_MAX_LINES, settings.IMPORT_MAX_CELLS = 25000, 30
+    main = b'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+    cell = '<x:c t="inlineStr"><x:is><x:t>x</x:t></x:is></x:c>'
+    rows = "".join(f'<x:row r="{n}">{cell * 5}</x:row>' for n in range(2, 8))
+    prefixed = xlsx_with_sheet(header_xml() + rows)
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(prefixed)) as source, zipfile.ZipFile(out, "w") as target:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                data = data.replace(main, main + b" " + main.replace(b"xmlns=", b"xmlns:x="), 1)
+            target.writestr(info, data)
+    result = english_import(world, "a.xlsx", out.getvalue())
+    assert file_error(result) == [(0, "too_many_cells", "A sheet may hold at most 30 cells.")]
+
+    settings.IMPORT_MAX_LINES, settings.IMPORT_MAX_CELLS = 25000, 20
+    before = snapshot()
+    for file_name, content in (
+        ("a.xlsx", xlsx_file(HEADER_ZH, *good_rows())),  # 36 cells
+        ("a.csv", csv_file(HEADER_ZH, *good_rows())),  # 33 commas
+    ):
+        result = english_import(world, file_name, content)
+        assert file_error(result) == [(0, "too_many_cells", "A sheet may hold at most 20 cells.")]
+    # Elements that are not cells (merged ranges after the rows) count too: at most three per cell.
+    import zipfile
+
+    settings.IMPORT_MAX_CELLS = 1000
+    merged = "<mergeCells>" + '<mergeCell ref="A1:B1"/>' * 30_000 + "</mergeCells>"
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(xlsx_file(HEADER_ZH, *good_rows()))) as source, zipfile.ZipFile(out, "w") as target:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                data = data.replace(b"</sheetData>", b"</sheetData>" + merged.encode())
+            target.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED)
+    result = english_import(world, "a.xlsx", out.getvalue())
+    assert file_error(result) == [(0, "too_many_cells", "A sheet may hold at most 1000 cells.")]
+    assert snapshot() == before
+
+
+def test_a_value_beyond_the_column_limit_is_refused(world, settings):
+    settings.IMPORT_MAX_COLUMNS = 12
+    before = snapshot()
+    wide = [*good_rows()[1], "备注"]
+    for file_name, content in (("a.xlsx", xlsx_file(HEADER_ZH, wide)), ("a.csv", csv_file(HEADER_ZH, wide))):
+        result = english_import(world, file_name, content)
+        assert file_error(result) == [(0, "too_many_columns", "A row may hold at most 12 columns.")]
+    # A cell far to the right, whatever it holds, and a row of more cells than columns allowed.
+    far = header_xml() + '<row r="2"><c r="XFD2" s="1"/></row>'
+    many = header_xml() + '<row r="2">' + '<c s="1"/>' * 13 + "</row>"
+    for sheet_data, dimension in ((far, "A1:XFD2"), (many, "A1:M2")):
+        result = english_import(world, "a.xlsx", xlsx_with_sheet(sheet_data, dimension))
+        assert file_error(result) == [(0, "too_many_columns", "A row may hold at most 12 columns.")]
+    assert snapshot() == before
+    # Blank cells past the last column of a CSV are ignored.
+    result = english_import(world, "a.csv", csv_file(HEADER_ZH, [*good_rows()[1], "", " "]), dry_run=True)
+    assert (result.errors, result.created) == ([], 1)
+
+
+def test_an_xlsx_that_inflates_past_the_limit_is_refused_unparsed(world, settings):
+    import zipfile
+
+    settings.IMPORT_MAX_UNPACKED_BYTES = 1024 * 1024
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(xlsx_file(HEADER_ZH, *good_rows()))) as source, zipfile.ZipFile(out, "w") as target:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                data = data.replace(b"<sheetData>", b"<sheetData>" + b" " * (2 * 1024 * 1024))
+            target.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED)
+    content = out.getvalue()
+    assert len(content) < 20_000
+    before = snapshot()
+    result = english_import(world, "bomb.xlsx", content)
+    assert file_error(result) == [(0, "file_too_large", "Unpacked, the file is larger than 1 MB.")]
+    assert snapshot() == before
+
+
+def test_entities_that_expand_without_bound_are_unreadable(world):
+    # "Billion laughs": ten levels of ten references, 10**10 characters from a few hundred bytes.
+    # The XML parser (expat 2.4 and later) refuses the amplification; this guards that it still does.
+    import re
+    import zipfile
+
+    entities = '<!ENTITY a "aaaaaaaaaa">' + "".join(
+        f'<!ENTITY {chr(98 + n)} "{("&" + chr(97 + n) + ";") * 10}">' for n in range(9)
+    )
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(xlsx_file(HEADER_ZH, ["x"]))) as source, zipfile.ZipFile(out, "w") as target:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                xml = re.sub(r"^<\?xml[^>]*\?>", "", data.decode())
+                data = (f"<!DOCTYPE worksheet [{entities}]>" + xml.replace(">x<", ">&j;<")).encode()
+            target.writestr(info, data)
+    result = english_import(world, "laughs.xlsx", out.getvalue())
+    assert file_error(result) == [(0, "file_unreadable", "The file could not be read as XLSX.")]
+
+
+def test_a_file_is_read_no_further_than_one_byte_past_the_limit(world, settings):
+    settings.IMPORT_MAX_BYTES = 1024 * 1024
+    upload_file = io.BytesIO(csv_file(HEADER_ZH, *good_rows()) + b"\n" * (3 * 1024 * 1024))
+    result = english_import(world, "a.csv", upload_file)
+    assert file_error(result) == [(0, "file_too_large", "The file is larger than 1 MB.")]
+    assert upload_file.tell() == 1024 * 1024 + 1
+    result = english_import(world, "a.csv", io.BytesIO(csv_file(HEADER_ZH, *good_rows())))
+    assert (result.errors, result.created) == ([], 2)
+
+
+def test_the_file_is_parsed_before_the_transaction_opens(world):
+    depths: dict[str, set[int]] = {}
+    outside = len(connection.atomic_blocks)
+
+    def progress(stage, done, total):
+        depths.setdefault(stage, set()).add(len(connection.atomic_blocks))
+
+    result = import_run(
+        kind="volunteers",
+        file_name="a.xlsx",
+        content=xlsx_file(HEADER_ZH, *good_rows()),
+        actor=world["staff"],
+        progress=progress,
+    )
+    assert result.created == 2
+    assert depths == {"read": {outside}, "validate": {outside + 1}, "write": {outside + 1}}
+
+
 def test_lines_count_blank_rows_and_gbk_csv_is_read(world):
     rows = good_rows()
     content = csv_file(HEADER_ZH, rows[0], [""] * 12, ["李红", "123", ID_2, "BANK1"], encoding="gb18030")
@@ -761,6 +980,46 @@ def test_api_bad_rows_answer_400_import_invalid_with_every_error(api_client, wor
     assert snapshot() == before
 
 
+def test_api_answers_a_refused_file_in_the_error_shape(api_client, world, settings):
+    settings.IMPORT_MAX_LINES = 10
+    api_client.force_authenticate(world["staff"])
+    before = snapshot()
+    content = csv_file(HEADER_ZH, good_rows()[0], *[[""] * 12] * 20)
+    response = api_client.post(
+        "/api/v1/imports/", {"file": upload(content)}, format="multipart", HTTP_ACCEPT_LANGUAGE="zh-hans"
+    )
+    assert response.status_code == 400
+    assert response.json() == {
+        "code": "import_invalid",
+        "message": "文件有错误，未导入任何数据。",
+        "details": {
+            "kind": "volunteers",
+            "dry_run": False,
+            "rows": 0,
+            "errors": [{"line": 0, "column": "", "code": "too_many_rows", "message": "一个文件最多 10 行（含空行）。"}],
+        },
+    }
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_api_refuses_a_body_over_the_upload_limit_before_reading_it(api_client, world, settings, language):
+    settings.UPLOAD_MAX_BYTES = 1024 * 1024
+    api_client.force_authenticate(world["staff"])
+    before = snapshot()
+    content = csv_file(HEADER_ZH, *good_rows()) + b"\n" * (1024 * 1024)
+    response = api_client.post(
+        "/api/v1/imports/", {"file": upload(content)}, format="multipart", HTTP_ACCEPT_LANGUAGE=language
+    )
+    assert response.status_code == 413
+    assert response.json() == {
+        "code": "file_too_large",
+        "message": "The upload is larger than 1 MB." if language == "en" else "上传的内容超过 1 MB。",
+        "details": {"max_bytes": 1024 * 1024},
+    }
+    assert snapshot() == before
+
+
 def test_api_refuses_people_without_a_role(api_client, world):
     volunteer = VolunteerFactory()
     api_client.force_authenticate(volunteer.user)
@@ -858,6 +1117,33 @@ def test_admin_import_page(client, world):
     assert response.status_code == 200
     assert response.context["result"].created == 2
     assert ImportBatch.objects.get().created_by == admin_user
+
+
+def test_admin_import_page_shows_refused_files(client, world, settings):
+    client.force_login(UserFactory(is_superuser=True, is_staff=True))
+    settings.IMPORT_MAX_COLUMNS = 12
+    before = snapshot()
+    wide = csv_file(HEADER_ZH, [*good_rows()[1], "备注"])
+    response = client.post(
+        "/admin/volunteers/importbatch/import/",
+        {"file": upload(wide), "kind": "volunteers"},
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+    assert response.status_code == 200
+    assert [e["code"] for e in response.context["result"].errors] == ["too_many_columns"]
+    page = response.content.decode()
+    assert "<code>too_many_columns</code>" in page and "A row may hold at most 12 columns." in page
+
+    settings.UPLOAD_MAX_BYTES = 1024 * 1024
+    response = client.post(
+        "/admin/volunteers/importbatch/import/",
+        {"file": upload(b"x" * (1024 * 1024)), "kind": "volunteers"},
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+    assert response.status_code == 413
+    page = response.content.decode()
+    assert "The upload is larger than 1 MB." in page and "<code>file_too_large</code>" in page
+    assert snapshot() == before
 
 
 # --- Concurrency ----------------------------------------------------------------------------

@@ -46,14 +46,10 @@ class Command(BaseCommand):
             self.stdout.write(f"{stage}: {done}/{total}" if total else f"{stage} {path.name}")
 
         try:
-            result = import_run(
-                kind=kind,
-                file_name=path.name,
-                content=path.read_bytes(),
-                actor=actor,
-                dry_run=dry_run,
-                progress=progress,
-            )
+            with path.open("rb") as file:
+                result = import_run(
+                    kind=kind, file_name=path.name, content=file, actor=actor, dry_run=dry_run, progress=progress
+                )
         except ServiceError as error:
             raise CommandError(f"{error.code}: {error.message}") from None
 
