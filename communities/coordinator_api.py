@@ -26,6 +26,7 @@ from .coordinator_serializers import (
     DispatchRequestSerializer,
     DispatchSerializer,
     HoursAdjustSerializer,
+    NoShowSerializer,
     ReasonSerializer,
     TimedReasonSerializer,
 )
@@ -103,15 +104,21 @@ class AttendanceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     def check_out(self, request, pk=None):
         return self._act(attendance.assignment_check_out_manual, TimedReasonSerializer)
 
-    @extend_schema(request=ReasonSerializer, responses=AttendanceSerializer)
+    @extend_schema(request=NoShowSerializer, responses=AttendanceSerializer)
     @action(detail=True, methods=["post"], url_path="no-show")
     def no_show(self, request, pk=None):
-        return self._act(attendance.assignment_mark_no_show, ReasonSerializer)
+        return self._act(attendance.assignment_mark_no_show, NoShowSerializer)
 
     @extend_schema(request=ReasonSerializer, responses=AttendanceSerializer)
     @action(detail=True, methods=["post"], url_path="clear-no-show")
     def clear_no_show(self, request, pk=None):
         return self._act(attendance.assignment_clear_no_show, ReasonSerializer)
+
+    @extend_schema(request=ReasonSerializer, responses=AttendanceSerializer)
+    @action(detail=True, methods=["post"])
+    def reopen(self, request, pk=None):
+        """Undo a mistaken check-out (back to checked in) or no-show (back to confirmed)."""
+        return self._act(attendance.assignment_reopen, ReasonSerializer)
 
     @extend_schema(request=None, responses=AttendanceSerializer)
     @action(detail=True, methods=["post"], url_path="approve-hours")
@@ -229,6 +236,7 @@ def roster_payload(community: Community, day: date) -> dict:
                 "status": shift.status,
                 "capacity": shift.capacity,
                 "fill_rate": round(shift.confirmed_count / shift.capacity, 3),
+                "no_show_from": attendance.no_show_grace_ends(shift),
                 **groups,
             }
         )

@@ -46,7 +46,17 @@ class ReasonSerializer(serializers.Serializer):
 
 
 class TimedReasonSerializer(ReasonSerializer):
-    at = serializers.DateTimeField(required=False, help_text="Defaults to now (check-out: the shift's end at most).")
+    at = serializers.DateTimeField(
+        required=False,
+        help_text="Defaults to now (check-out: the shift's end at most); never in the future.",
+    )
+
+
+class NoShowSerializer(ReasonSerializer):
+    early = serializers.BooleanField(
+        default=False,
+        help_text="Mark before the no-show grace (the sweep's, after the start) on purpose; the reason says why.",
+    )
 
 
 class HoursAdjustSerializer(ReasonSerializer):
@@ -112,7 +122,11 @@ class RosterVolunteerSerializer(serializers.Serializer):
     waitlist_order = serializers.IntegerField(allow_null=True)
     checked_in_at = serializers.DateTimeField(allow_null=True)
     checked_out_at = serializers.DateTimeField(allow_null=True)
-    checkin_flagged = serializers.BooleanField()
+    checkin_flagged = serializers.BooleanField(help_text="Checked in without a location or outside the post's radius.")
+    checkin_distance_m = serializers.IntegerField(allow_null=True)
+    checkin_code_locked_at = serializers.DateTimeField(
+        allow_null=True, help_text="Too many wrong codes: check-in by code is locked; check them in by hand."
+    )
     credited_minutes = serializers.IntegerField(allow_null=True)
     hours_status = serializers.CharField()
 
@@ -126,6 +140,9 @@ class RosterShiftSerializer(serializers.Serializer):
     status = serializers.CharField()
     capacity = serializers.IntegerField()
     fill_rate = serializers.FloatField()
+    no_show_from = serializers.DateTimeField(
+        help_text="From then a volunteer not checked in may be marked a no-show (earlier only with early=true)."
+    )
     confirmed = RosterVolunteerSerializer(many=True)
     checked_in = RosterVolunteerSerializer(many=True)
     waitlisted = RosterVolunteerSerializer(many=True)
@@ -163,6 +180,8 @@ class AttendanceSerializer(serializers.ModelSerializer):
             "checkout_method",
             "checkin_flagged",
             "checkin_distance_m",
+            "checkin_code_failures",
+            "checkin_code_locked_at",
             "no_show_at",
             "credited_minutes",
             "hours_status",

@@ -50,7 +50,7 @@ class Community(Named):
         _("check-in radius (m)"),
         null=True,
         blank=True,
-        help_text=_("With coordinates set, check-ins from farther away are refused."),
+        help_text=_("With coordinates set, check-ins from farther away are flagged for the coordinator; never refused."),
     )
     coordinators = models.ManyToManyField(
         settings.AUTH_USER_MODEL, verbose_name=_("coordinators"), blank=True, related_name="coordinated_communities"
@@ -229,6 +229,11 @@ class Assignment(models.Model):
     checkout_method = models.CharField(_("check-out method"), max_length=16, blank=True)
     checkin_flagged = models.BooleanField(_("check-in needs review"), default=False)
     checkin_distance_m = models.PositiveIntegerField(_("distance from the post (m)"), null=True, blank=True)
+    # Wrong check-in codes for this assignment; at ``RULES["CHECKIN_CODE_LOCK_AFTER"]`` its code
+    # check-in is locked and its coordinators are told (``attendance.assignment_check_in``). A
+    # database default, so the sign-up function's and the demo's inserts need not name them.
+    checkin_code_failures = models.PositiveSmallIntegerField(_("wrong check-in codes"), default=0, db_default=0)
+    checkin_code_locked_at = models.DateTimeField(_("code check-in locked at"), null=True, blank=True)
     no_show_at = models.DateTimeField(_("marked no-show at"), null=True, blank=True)
     credited_minutes = models.PositiveIntegerField(_("credited minutes"), null=True, blank=True)
     hours_status = models.CharField(_("hours"), max_length=16, choices=HoursStatus.choices, default=HoursStatus.NONE)
@@ -280,6 +285,27 @@ class Assignment(models.Model):
         return f"{self.volunteer_id} @ {self.shift_id} ({self.status})"
 
 
+class CheckinCodeGuard(models.Model):
+    """A volunteer's wrong check-in codes in the current code step, over all their assignments.
+
+    One row per volunteer, changed only by a conditional UPDATE that takes a place below the
+    limit (``attendance._take_code_attempt``), so concurrent guesses cannot pass it.
+    """
+
+    volunteer = models.OneToOneField(
+        "volunteers.Volunteer", primary_key=True, on_delete=models.CASCADE, related_name="+"
+    )
+    step = models.BigIntegerField(default=0)
+    failures = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("check-in code guard")
+        verbose_name_plural = _("check-in code guards")
+
+    def __str__(self) -> str:
+        return f"{self.volunteer_id}: {self.failures} at {self.step}"
+
+
 class AuditEntry(models.Model):
     """Every change to attendance or hours: who, when, before, after, why. Never updated or deleted."""
 
@@ -299,6 +325,8 @@ class AuditEntry(models.Model):
         HOURS_ADJUSTED = "hours_adjusted", _("Hours adjusted")
         SHIFT_CHANGED = "shift_changed", _("Shift changed")
         SHIFT_CANCELLED = "shift_cancelled", _("Shift cancelled")
+        CHECKIN_LOCKED = "checkin_locked", _("Code check-in locked")
+        REOPENED = "reopened", _("Check-out reopened")
 
     assignment = models.ForeignKey(
         Assignment, null=True, blank=True, on_delete=models.CASCADE, related_name="audit_entries"
