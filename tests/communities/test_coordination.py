@@ -809,3 +809,33 @@ def test_the_code_changes_after_the_seconds_it_gives(into_step, left):
     assert expires_in == left
     assert checkin_codes.current_code("secret", at + expires_in)[0] != code  # changed by then
     assert checkin_codes.current_code("secret", at + expires_in - 1)[0] == code  # not a second sooner
+
+
+def test_reopen_and_an_early_no_show_through_the_api(api, coordinator, post):
+    shift = running_shift(post, started_minutes_ago=60)
+    done = confirmed(shift)
+    attendance.assignment_check_in_manual(assignment_id=done.pk, actor=coordinator, reason="补登记", at=shift.starts_at)
+    attendance.assignment_check_out_manual(assignment_id=done.pk, actor=coordinator, reason="补登记")
+    client = api(coordinator)
+    refused = client.post(f"/api/v1/attendance/{done.pk}/reopen/", {"reason": ""}, format="json")
+    assert refused.status_code == 400
+    body = client.post(f"/api/v1/attendance/{done.pk}/reopen/", {"reason": "误点签退"}, format="json").json()
+    assert (body["status"], body["checked_out_at"], body["credited_minutes"], body["hours_status"]) == (
+        "confirmed",
+        None,
+        None,
+        "none",
+    )
+
+    fresh = running_shift(post, started_minutes_ago=2)
+    missing = confirmed(fresh)
+    response = client.post(f"/api/v1/attendance/{missing.pk}/no-show/", {"reason": "没来"}, format="json")
+    assert (response.status_code, response.json()["code"]) == (409, "no_show_too_early")
+    assert response.json()["details"] == {"allowed_at": (fresh.starts_at + timedelta(minutes=30)).isoformat()}
+    response = client.post(
+        f"/api/v1/attendance/{missing.pk}/no-show/", {"reason": "来电请病假", "early": True}, format="json"
+    )
+    assert (response.status_code, response.json()["status"]) == (200, "no_show")
+    roster = client.get(f"/api/v1/communities/{post.community_id}/roster/?date={timezone.localdate()}").json()
+    row = next(row for row in roster["shifts"] if row["id"] == fresh.pk)
+    assert row["no_show_from"] == timezone.localtime(fresh.starts_at + timedelta(minutes=30)).isoformat()

@@ -34,9 +34,8 @@ def running(post, minutes_ago=5, **kwargs):
 
 
 def place(shift, volunteer=None, **fields):
-    assignment = Assignment.objects.create(
-        shift=shift, volunteer=volunteer or VolunteerFactory(), status="confirmed", **fields
-    )
+    fields.setdefault("status", "confirmed")
+    assignment = Assignment.objects.create(shift=shift, volunteer=volunteer or VolunteerFactory(), **fields)
     Shift.objects.filter(pk=shift.pk).update(confirmed_count=shift.confirmed_count + 1)
     shift.confirmed_count += 1
     return assignment
@@ -188,3 +187,80 @@ def test_committee_dispatches_reserve_volunteers_from_the_page(client):
     assert Volunteer.objects.filter(deployed_community=community).count() == 2
     client.force_login(VolunteerFactory().user)
     assert client.get("/committee/dispatch/").status_code == 403
+
+
+def _roster(client, community):
+    return client.get(f"/coordinator/communities/{community.pk}/roster/").content.decode()
+
+
+def test_roster_offers_check_out_and_no_show_only_when_the_service_takes_them(client, coordinator, community, post):
+    client.force_login(coordinator)
+    start = timezone.now() + timedelta(minutes=10)
+    soon = ShiftFactory(post=post, starts_at=start, ends_at=start + timedelta(hours=2))
+    early_bird = place(soon, checked_in_at=timezone.now())
+    expected = place(soon)
+    page = _roster(client, community)
+    assert f"/coordinator/attendance/{early_bird.pk}/check-out/" not in page
+    assert "班次开始后才能签退。" in page
+    assert f"/coordinator/attendance/{expected.pk}/no-show/" not in page
+
+    just_started = running(post, minutes_ago=1)
+    late = place(just_started)
+    page = _roster(client, community)
+    grace_ends = timezone.localtime(just_started.starts_at + timedelta(minutes=30))
+    assert f"/coordinator/attendance/{late.pk}/no-show/" in page
+    assert f"{grace_ends:%H:%M}前未签到即为缺勤。" in page
+    assert 'name="early" required' in page
+
+    refused = client.post(f"/coordinator/attendance/{late.pk}/no-show/", {"reason": "没来"}, follow=True)
+    messages = [str(m) for m in refused.context["messages"]]
+    assert messages[0].startswith("现在标记缺勤为时过早")
+    late.refresh_from_db()
+    assert late.status == "confirmed"
+    client.post(f"/coordinator/attendance/{late.pk}/no-show/", {"reason": "本人来电请病假", "early": "on"})
+    late.refresh_from_db()
+    assert late.status == "no_show"
+    entry = AuditEntry.objects.get(assignment=late, action="no_show")
+    assert (entry.reason, entry.after["early"]) == ("本人来电请病假", True)
+
+    past_grace = running(post, minutes_ago=31)
+    absent = place(past_grace)
+    page = _roster(client, community)
+    form_start = page.index(f"/coordinator/attendance/{absent.pk}/no-show/")
+    assert 'name="early"' not in page[form_start : page.index("</form>", form_start)]
+
+
+def test_roster_flags_location_and_locks_and_reopens_a_check_out(client, coordinator, community, post):
+    client.force_login(coordinator)
+    shift = running(post, minutes_ago=60)
+    far = place(shift, checked_in_at=shift.starts_at, checkin_flagged=True, checkin_distance_m=1112)
+    unknown = place(shift, checked_in_at=shift.starts_at, checkin_flagged=True)
+    locked = place(shift, checkin_code_failures=10, checkin_code_locked_at=timezone.now())
+    done = place(
+        shift,
+        status="completed",
+        checked_in_at=shift.starts_at,
+        checked_out_at=shift.starts_at,
+        credited_minutes=0,
+        hours_status="pending",
+    )
+    page = _roster(client, community)
+    assert "距岗位1112米" in page
+    assert page.count("无定位") == 1  # the one checked in without a location
+    assert page.count("扫码签到已锁定") == 1  # the locked one
+    assert [f"/coordinator/attendance/{a.pk}/reopen/" in page for a in (far, unknown, locked, done)] == [
+        False,
+        False,
+        False,
+        True,
+    ]
+
+    client.post(f"/coordinator/attendance/{done.pk}/reopen/", {"reason": "误点签退"})
+    done.refresh_from_db()
+    assert (done.status, done.checked_out_at, done.credited_minutes, done.hours_status) == (
+        "confirmed",
+        None,
+        None,
+        "none",
+    )
+    assert AuditEntry.objects.get(assignment=done).action == "reopened"
