@@ -66,9 +66,7 @@ class ReasonForm(forms.Form):
 
 
 class NoShowForm(ReasonForm):
-    early = forms.BooleanField(
-        label=_("Mark early, before the grace (say why in the reason)"), required=False
-    )
+    early = forms.BooleanField(label=_("Mark early, before the grace (say why in the reason)"), required=False)
 
 
 class HoursAdjustForm(ReasonForm):

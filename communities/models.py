@@ -50,7 +50,9 @@ class Community(Named):
         _("check-in radius (m)"),
         null=True,
         blank=True,
-        help_text=_("With coordinates set, check-ins from farther away are flagged for the coordinator; never refused."),
+        help_text=_(
+            "With coordinates set, check-ins from farther away are flagged for the coordinator; never refused."
+        ),
     )
     coordinators = models.ManyToManyField(
         settings.AUTH_USER_MODEL, verbose_name=_("coordinators"), blank=True, related_name="coordinated_communities"

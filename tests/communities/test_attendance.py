@@ -179,12 +179,22 @@ def test_a_check_in_far_from_the_post_is_accepted_and_flagged_for_the_coordinato
     shift = shift_from(post, now - timedelta(minutes=5))
     far, near, unknown = confirmed(shift), confirmed(shift), confirmed(shift)
     done = attendance.assignment_check_in(
-        assignment_id=far.pk, volunteer=far.volunteer, code=right_code(shift, now), latitude=31.31, longitude=120.6, now=now
+        assignment_id=far.pk,
+        volunteer=far.volunteer,
+        code=right_code(shift, now),
+        latitude=31.31,
+        longitude=120.6,
+        now=now,
     )
     assert (done.checked_in_at, done.checkin_flagged, done.checkin_distance_m) == (now, True, 1112)
     assert AuditEntry.objects.get(assignment=far).after["outside_geofence"] is True
     done = attendance.assignment_check_in(
-        assignment_id=near.pk, volunteer=near.volunteer, code=right_code(shift, now), latitude=31.3010, longitude=120.6, now=now
+        assignment_id=near.pk,
+        volunteer=near.volunteer,
+        code=right_code(shift, now),
+        latitude=31.3010,
+        longitude=120.6,
+        now=now,
     )
     assert (done.checkin_flagged, done.checkin_distance_m) == (False, 111)
     assert AuditEntry.objects.get(assignment=near).after["outside_geofence"] is False
@@ -321,7 +331,10 @@ def test_a_coordinator_reopens_a_mistaken_check_out_with_a_reason(post, coordina
     shift = shift_from(post, now - timedelta(hours=1))
     assignment = confirmed(shift)
     attendance.assignment_check_in(
-        assignment_id=assignment.pk, volunteer=assignment.volunteer, code=right_code(shift, shift.starts_at), now=shift.starts_at
+        assignment_id=assignment.pk,
+        volunteer=assignment.volunteer,
+        code=right_code(shift, shift.starts_at),
+        now=shift.starts_at,
     )
     attendance.assignment_check_out(assignment_id=assignment.pk, volunteer=assignment.volunteer, now=now)
     attendance.hours_approve(assignment_id=assignment.pk, actor=coordinator, now=now)
@@ -352,9 +365,7 @@ def test_a_coordinator_reopens_a_mistaken_check_out_with_a_reason(post, coordina
     )
     assert VolunteerTally.objects.get(volunteer=assignment.volunteer).total_minutes == 0
     # The volunteer checks out again later.
-    attendance.assignment_check_out(
-        assignment_id=assignment.pk, volunteer=assignment.volunteer, now=shift.ends_at
-    )
+    attendance.assignment_check_out(assignment_id=assignment.pk, volunteer=assignment.volunteer, now=shift.ends_at)
     assignment.refresh_from_db()
     assert (assignment.status, assignment.credited_minutes) == ("completed", 120)
 
