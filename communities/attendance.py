@@ -21,7 +21,7 @@ from config.errors import ServiceError
 
 from . import checkin_codes, hours, notifications, tallies
 from .audit import audit_record, snapshot
-from .models import Assignment, AuditEntry, CheckinCodeGuard, Shift
+from .models import Assignment, AuditEntry, CheckinCodeAttempts, CheckinCodeGuard, Shift
 
 Status = Assignment.Status
 Action = AuditEntry.Action
@@ -114,7 +114,7 @@ def _check_in(
     if shift.status == Shift.Status.CANCELLED:
         raise ServiceError("shift_cancelled")
     _check_in_window(shift, now)
-    if assignment.checkin_code_locked_at is not None:
+    if CheckinCodeAttempts.objects.filter(assignment_id=assignment.pk, locked_at__isnull=False).exists():
         raise ServiceError("checkin_locked")
     step = checkin_codes.step_of(now.timestamp())
     step_failures = _take_code_attempt(volunteer_id=assignment.volunteer_id, step=step)
@@ -177,26 +177,24 @@ def _give_back_code_attempt(*, volunteer_id: int, step: int) -> None:
 
 
 def _wrong_code(assignment: Assignment, *, step_failures: int, now: datetime) -> ServiceError:
-    """Count a wrong code against the assignment (held under its row lock); at the limit, lock its
-    code check-in and tell its coordinators, who can check the volunteer in by hand."""
+    """Count a wrong code against the assignment (under its row lock, so one at a time); at the
+    limit, lock its code check-in and tell its coordinators, who can check the volunteer in by hand."""
     limit = settings.RULES["CHECKIN_CODE_LOCK_AFTER"]
-    Assignment.objects.filter(pk=assignment.pk).update(checkin_code_failures=F("checkin_code_failures") + 1)
-    assignment.checkin_code_failures += 1
-    if assignment.checkin_code_failures < limit:
-        left = min(
-            settings.RULES["CHECKIN_CODE_TRIES_PER_STEP"] - step_failures, limit - assignment.checkin_code_failures
-        )
+    attempts, _created = CheckinCodeAttempts.objects.get_or_create(assignment_id=assignment.pk)
+    attempts.failures += 1
+    if attempts.failures < limit:
+        attempts.save(update_fields=["failures"])
+        left = min(settings.RULES["CHECKIN_CODE_TRIES_PER_STEP"] - step_failures, limit - attempts.failures)
         return ServiceError("checkin_code_invalid", {"attempts_left": max(left, 0)})
-    before = snapshot(assignment)
-    assignment.checkin_code_locked_at = now
-    assignment.save(update_fields=["checkin_code_locked_at"])
+    attempts.locked_at = now
+    attempts.save(update_fields=["failures", "locked_at"])
     audit_record(
         action=Action.CHECKIN_LOCKED,
         assignment=assignment,
-        before=before,
-        after={**snapshot(assignment), "checkin_code_failures": assignment.checkin_code_failures},
+        before=snapshot(assignment),
+        after={**snapshot(assignment), "checkin_code_failures": attempts.failures, "locked_at": now.isoformat()},
     )
-    notifications.checkin_locked_event(assignment=assignment, now=now)
+    notifications.checkin_locked_event(assignment=assignment, failures=attempts.failures, now=now)
     return ServiceError("checkin_locked")
 
 

@@ -69,7 +69,7 @@ class AttendanceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         require_coordinator(self.request.user)
         queryset = (
             selectors.assignments_managed_by(self.request.user)
-            .select_related("volunteer", "shift")
+            .select_related("volunteer", "shift", "code_attempts")
             .order_by("shift__starts_at", "id")
         )
         if self.action == "list":

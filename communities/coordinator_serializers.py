@@ -125,7 +125,10 @@ class RosterVolunteerSerializer(serializers.Serializer):
     checkin_flagged = serializers.BooleanField(help_text="Checked in without a location or outside the post's radius.")
     checkin_distance_m = serializers.IntegerField(allow_null=True)
     checkin_code_locked_at = serializers.DateTimeField(
-        allow_null=True, help_text="Too many wrong codes: check-in by code is locked; check them in by hand."
+        source="code_attempts.locked_at",
+        default=None,
+        allow_null=True,
+        help_text="Too many wrong codes: check-in by code is locked; check them in by hand.",
     )
     credited_minutes = serializers.IntegerField(allow_null=True)
     hours_status = serializers.CharField()
@@ -158,6 +161,10 @@ class RosterSerializer(serializers.Serializer):
 
 class AttendanceSerializer(serializers.ModelSerializer):
     volunteer_number = serializers.CharField(source="volunteer.volunteer_number", read_only=True)
+    checkin_code_failures = serializers.IntegerField(source="code_attempts.failures", default=0, read_only=True)
+    checkin_code_locked_at = serializers.DateTimeField(
+        source="code_attempts.locked_at", default=None, allow_null=True, read_only=True
+    )
     name = serializers.CharField(source="volunteer.real_name", read_only=True)
     mobile_masked = serializers.SerializerMethodField()
 

@@ -231,11 +231,6 @@ class Assignment(models.Model):
     checkout_method = models.CharField(_("check-out method"), max_length=16, blank=True)
     checkin_flagged = models.BooleanField(_("check-in needs review"), default=False)
     checkin_distance_m = models.PositiveIntegerField(_("distance from the post (m)"), null=True, blank=True)
-    # Wrong check-in codes for this assignment; at ``RULES["CHECKIN_CODE_LOCK_AFTER"]`` its code
-    # check-in is locked and its coordinators are told (``attendance.assignment_check_in``). A
-    # database default, so the sign-up function's and the demo's inserts need not name them.
-    checkin_code_failures = models.PositiveSmallIntegerField(_("wrong check-in codes"), default=0, db_default=0)
-    checkin_code_locked_at = models.DateTimeField(_("code check-in locked at"), null=True, blank=True)
     no_show_at = models.DateTimeField(_("marked no-show at"), null=True, blank=True)
     credited_minutes = models.PositiveIntegerField(_("credited minutes"), null=True, blank=True)
     hours_status = models.CharField(_("hours"), max_length=16, choices=HoursStatus.choices, default=HoursStatus.NONE)
@@ -285,6 +280,28 @@ class Assignment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.volunteer_id} @ {self.shift_id} ({self.status})"
+
+
+class CheckinCodeAttempts(models.Model):
+    """Wrong check-in codes for one assignment; at ``RULES["CHECKIN_CODE_LOCK_AFTER"]`` its code
+    check-in is locked and its coordinators are told (``attendance.assignment_check_in``).
+
+    A table of its own rather than columns of the assignment, which the sign-up function inserts
+    column by column; written only under the assignment's row lock. No row: no wrong codes.
+    """
+
+    assignment = models.OneToOneField(
+        Assignment, primary_key=True, on_delete=models.CASCADE, related_name="code_attempts"
+    )
+    failures = models.PositiveSmallIntegerField(_("wrong check-in codes"), default=0)
+    locked_at = models.DateTimeField(_("code check-in locked at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("check-in code attempts")
+        verbose_name_plural = _("check-in code attempts")
+
+    def __str__(self) -> str:
+        return f"{self.assignment_id}: {self.failures}"
 
 
 class CheckinCodeGuard(models.Model):

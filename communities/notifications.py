@@ -503,7 +503,7 @@ def assignment_event(
     return [row.key for row in rows]
 
 
-def checkin_locked_event(*, assignment: Assignment, now: datetime) -> list[str]:
+def checkin_locked_event(*, assignment: Assignment, failures: int, now: datetime) -> list[str]:
     """Tell the coordinators of the assignment's community that its code check-in is locked,
     each in their language; urgent (the volunteer may be waiting at the post). Inside the
     caller's transaction, like ``assignment_event``; keyed once per assignment."""
@@ -520,7 +520,7 @@ def checkin_locked_event(*, assignment: Assignment, now: datetime) -> list[str]:
                     **shift_context(shift),
                     "volunteer": volunteer.real_name,
                     "mobile": volunteer.mobile,
-                    "attempts": assignment.checkin_code_failures,
+                    "attempts": failures,
                 },
             )
         rows += _drafts(

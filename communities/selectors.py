@@ -331,7 +331,7 @@ def community_roster(*, community: Community, day) -> list[Shift]:
     end = start + timedelta(days=1)
     live = (
         Assignment.objects.exclude(status=Assignment.Status.CANCELLED)
-        .select_related("volunteer__team")
+        .select_related("volunteer__team", "code_attempts")
         .order_by("status", "waitlist_order", "volunteer__volunteer_number")
     )
     return list(

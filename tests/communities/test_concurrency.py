@@ -166,7 +166,7 @@ def test_a_burst_of_wrong_codes_gets_no_more_than_the_limit_checked():
 
     from django.utils import timezone
 
-    from communities.models import AuditEntry, Notification
+    from communities.models import AuditEntry, CheckinCodeAttempts, Notification
 
     now = timezone.now()
     now -= timedelta(seconds=now.timestamp() % 60)  # the step's first second
@@ -177,26 +177,30 @@ def test_a_burst_of_wrong_codes_gets_no_more_than_the_limit_checked():
 
     assert _wrong_code_burst([assignment], 30, now) == {"checkin_code_invalid": 5, "checkin_too_many_attempts": 25}
     assignment.refresh_from_db()
-    assert (assignment.checkin_code_failures, assignment.checkin_code_locked_at) == (5, None)
+    assert CheckinCodeAttempts.objects.values_list("failures", "locked_at").get(assignment=assignment) == (5, None)
 
     next_step = now + timedelta(minutes=1)
     # The tenth wrong code locks; those queued behind it on the assignment's lock find it locked.
     assert _wrong_code_burst([assignment], 30, next_step) == {"checkin_code_invalid": 4, "checkin_locked": 26}
     assignment.refresh_from_db()
-    assert (assignment.checkin_code_failures, assignment.checkin_code_locked_at) == (10, next_step)
+    assert CheckinCodeAttempts.objects.values_list("failures", "locked_at").get(assignment=assignment) == (
+        10,
+        next_step,
+    )
     assert AuditEntry.objects.filter(assignment=assignment, action="checkin_locked").count() == 1
     assert Notification.objects.filter(assignment=assignment, kind="checkin_locked", channel="inapp").count() == 1
 
     later = now + timedelta(minutes=2)
     assert _wrong_code_burst([assignment], 10, later) == {"checkin_locked": 10}
-    assignment.refresh_from_db()
-    assert assignment.checkin_code_failures == 10
+    assert CheckinCodeAttempts.objects.get(assignment=assignment).failures == 10
 
 
 def test_a_burst_over_several_assignments_of_one_volunteer_shares_the_step_limit():
     from datetime import timedelta
 
     from django.utils import timezone
+
+    from communities.models import CheckinCodeAttempts
 
     now = timezone.now()
     now -= timedelta(seconds=now.timestamp() % 60)
@@ -209,4 +213,6 @@ def test_a_burst_over_several_assignments_of_one_volunteer_shares_the_step_limit
     ]
     assignments = [Assignment.objects.create(shift=shift, volunteer=volunteer, status="confirmed") for shift in shifts]
     assert _wrong_code_burst(assignments, 5, now) == {"checkin_code_invalid": 5, "checkin_too_many_attempts": 25}
-    assert sum(Assignment.objects.filter(volunteer=volunteer).values_list("checkin_code_failures", flat=True)) == 5
+    assert (
+        sum(CheckinCodeAttempts.objects.filter(assignment__volunteer=volunteer).values_list("failures", flat=True)) == 5
+    )

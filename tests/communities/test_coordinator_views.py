@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from communities.models import Assignment, AuditEntry, Shift
+from communities.models import Assignment, AuditEntry, CheckinCodeAttempts, Shift
 from tests.factories import CommunityFactory, PostFactory, ShiftFactory, TeamFactory, UserFactory, VolunteerFactory
 
 pytestmark = pytest.mark.django_db
@@ -235,7 +235,8 @@ def test_roster_flags_location_and_locks_and_reopens_a_check_out(client, coordin
     shift = running(post, minutes_ago=60)
     far = place(shift, checked_in_at=shift.starts_at, checkin_flagged=True, checkin_distance_m=1112)
     unknown = place(shift, checked_in_at=shift.starts_at, checkin_flagged=True)
-    locked = place(shift, checkin_code_failures=10, checkin_code_locked_at=timezone.now())
+    locked = place(shift)
+    CheckinCodeAttempts.objects.create(assignment=locked, failures=10, locked_at=timezone.now())
     done = place(
         shift,
         status="completed",

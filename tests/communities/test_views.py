@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from communities import checkin_codes
-from communities.models import Assignment, CheckinCodeGuard, Notification, Shift
+from communities.models import Assignment, CheckinCodeAttempts, CheckinCodeGuard, Notification, Shift
 from config.errors import ERRORS
 from tests.factories import (
     AssignmentFactory,
@@ -381,12 +381,12 @@ def test_check_in_after_too_many_wrong_codes_says_how_long_to_wait(logged_in, vo
     wrong = next(code for code in ("000000", "111111", "222222", "333333") if code not in taken)
     # Five wrong codes within one step, from a guard row as the service leaves it.
     CheckinCodeGuard.objects.create(volunteer=volunteer, step=step, failures=5)
-    Assignment.objects.filter(pk=assignment.pk).update(checkin_code_failures=5)
+    CheckinCodeAttempts.objects.create(assignment=assignment, failures=5)
 
     response = logged_in.post(reverse("check-in"), {"assignment": assignment.pk, "code": wrong}, follow=True)
 
     assignment.refresh_from_db()
-    assert (assignment.checked_in_at, assignment.checkin_code_failures) == (None, 5)
+    assert (assignment.checked_in_at, CheckinCodeAttempts.objects.get(assignment=assignment).failures) == (None, 5)
     [message] = messages_of(response)
     if int(timezone.now().timestamp() // 60) == step:  # not across a step's end meanwhile
         assert message.startswith(said("checkin_too_many_attempts") + "\n请在")
