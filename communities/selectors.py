@@ -181,6 +181,7 @@ def volunteer_checkin_open(*, volunteer: Volunteer, now: datetime | None = None)
             shift__starts_at__lte=now + settings.RULES["CHECKIN_OPENS_BEFORE"],
             shift__ends_at__gt=now,
         )
+        .select_related("code_attempts")
         .order_by("shift__starts_at", "id")
     )
 

@@ -393,6 +393,16 @@ def test_check_in_after_too_many_wrong_codes_says_how_long_to_wait(logged_in, vo
         assert message.endswith("秒后，用岗位上届时显示的签到码重试。")
 
 
+def test_check_in_page_offers_no_code_form_once_code_check_in_is_locked(logged_in, volunteer):
+    assignment = _starting_soon(volunteer)
+    open_one = _starting_soon(volunteer)
+    CheckinCodeAttempts.objects.create(assignment=assignment, failures=10, locked_at=timezone.now())
+    content = logged_in.get(reverse("check-in")).content.decode()
+    assert f'name="assignment" value="{assignment.pk}"' not in content
+    assert f'name="assignment" value="{open_one.pk}"' in content
+    assert content.count(said("checkin_locked")) == 1
+
+
 def test_check_out_is_offered_and_taken_only_from_the_start(logged_in, volunteer):
     assignment = _starting_soon(volunteer)
     Assignment.objects.filter(pk=assignment.pk).update(checked_in_at=timezone.now())
