@@ -65,8 +65,12 @@ def checkin_code_current(*, shift: Shift, at: float | None = None) -> dict:
     return {"code": code, "expires_in": expires_in, "step_seconds": checkin_codes.STEP_SECONDS}
 
 
+def check_in_opens(shift: Shift) -> datetime:
+    return shift.starts_at - settings.RULES["CHECKIN_OPENS_BEFORE"]
+
+
 def _check_in_window(shift: Shift, now: datetime) -> None:
-    opens = shift.starts_at - settings.RULES["CHECKIN_OPENS_BEFORE"]
+    opens = check_in_opens(shift)
     if now < opens:
         raise ServiceError("checkin_not_open", {"opens_at": opens.isoformat()})
     if now >= shift.ends_at:
@@ -255,7 +259,7 @@ def assignment_check_in_manual(
         raise ServiceError("not_checkable", {"status": assignment.status})
     at = at or now
     _refuse_future(at, now)
-    if at >= assignment.shift.ends_at or at < assignment.shift.starts_at - settings.RULES["CHECKIN_OPENS_BEFORE"]:
+    if at >= assignment.shift.ends_at or at < check_in_opens(assignment.shift):
         raise ServiceError("invalid", {"at": ["The time must lie within the shift."]})
     before = snapshot(assignment)
     assignment.status = Status.CONFIRMED

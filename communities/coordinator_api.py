@@ -236,6 +236,7 @@ def roster_payload(community: Community, day: date) -> dict:
                 "status": shift.status,
                 "capacity": shift.capacity,
                 "fill_rate": round(shift.confirmed_count / shift.capacity, 3),
+                "checkin_opens_at": attendance.check_in_opens(shift),
                 "no_show_from": attendance.no_show_grace_ends(shift),
                 **groups,
             }

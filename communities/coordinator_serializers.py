@@ -143,6 +143,7 @@ class RosterShiftSerializer(serializers.Serializer):
     status = serializers.CharField()
     capacity = serializers.IntegerField()
     fill_rate = serializers.FloatField()
+    checkin_opens_at = serializers.DateTimeField(help_text="Check-in (by code or by hand) opens then.")
     no_show_from = serializers.DateTimeField(
         help_text="From then a volunteer not checked in may be marked a no-show (earlier only with early=true)."
     )

@@ -203,6 +203,11 @@ def test_roster_offers_check_out_and_no_show_only_when_the_service_takes_them(cl
     assert f"/coordinator/attendance/{early_bird.pk}/check-out/" not in page
     assert "班次开始后才能签退。" in page
     assert f"/coordinator/attendance/{expected.pk}/no-show/" not in page
+    assert f"/coordinator/attendance/{expected.pk}/check-in/" in page  # check-in is open
+    later = ShiftFactory(post=post, starts_at=start + timedelta(hours=1), ends_at=start + timedelta(hours=3))
+    not_yet = place(later)
+    page = _roster(client, community)
+    assert f"/coordinator/attendance/{not_yet.pk}/check-in/" not in page  # opens 30 min before
 
     just_started = running(post, minutes_ago=1)
     late = place(just_started)
