@@ -46,6 +46,10 @@ ERRORS: dict[str, tuple[int, Any]] = {
     "not_checkable": (409, _("This assignment cannot be changed that way in its current state.")),
     "not_checked_in": (409, _("There is no check-in to check out from.")),
     "shift_not_started": (409, _("The shift has not started yet.")),
+    "shift_has_attendance": (
+        409,
+        _("Attendance is already recorded for this shift, so its times cannot change."),
+    ),
     "no_show_too_early": (
         409,
         _("It is too early to mark a no-show; confirm that you are marking it early, and say why."),

@@ -401,3 +401,34 @@ def test_only_a_check_out_or_a_no_show_can_be_reopened(post, coordinator):
         attendance.assignment_reopen(assignment_id=assignment.pk, actor=coordinator, reason="误操作")
     assert (caught.value.code, caught.value.details) == ("not_checkable", {"status": "confirmed"})
     assert not AuditEntry.objects.exists()
+
+
+def test_a_shift_with_attendance_recorded_cannot_be_moved(post, coordinator):
+    from communities import coordination
+
+    now = timezone.now()
+    shift = shift_from(post, now - timedelta(hours=1))
+    assignment = confirmed(shift)
+    attendance.assignment_check_in(
+        assignment_id=assignment.pk,
+        volunteer=assignment.volunteer,
+        code=right_code(shift, shift.starts_at),
+        now=shift.starts_at,
+    )
+    attendance.assignment_check_out(assignment_id=assignment.pk, volunteer=assignment.volunteer, now=now)
+    before = Shift.objects.values("starts_at", "ends_at", "updated_at").get(pk=shift.pk)
+    # Moved to start after the hours already credited for it.
+    with pytest.raises(ServiceError) as caught:
+        coordination.shift_update(
+            actor=coordinator,
+            shift_id=shift.pk,
+            starts_at=now + timedelta(hours=1),
+            ends_at=now + timedelta(hours=3),
+            reason="改期",
+        )
+    assert (caught.value.code, caught.value.details) == ("shift_has_attendance", {"assignments": 1})
+    assert Shift.objects.values("starts_at", "ends_at", "updated_at").get(pk=shift.pk) == before
+    # Capacity and notes still change.
+    coordination.shift_update(actor=coordinator, shift_id=shift.pk, capacity=5, notes="带水", reason="加人")
+    shift.refresh_from_db()
+    assert (shift.capacity, shift.notes, shift.starts_at) == (5, "带水", before["starts_at"])
