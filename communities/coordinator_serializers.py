@@ -7,7 +7,7 @@ from rest_framework import serializers
 
 from volunteers.idcard import mask_mobile
 
-from .models import Assignment, AuditEntry, Dispatch
+from .models import Assignment, AuditEntry, CheckinCodeAttempts, Dispatch
 
 
 class SlotSerializer(serializers.Serializer):
@@ -162,7 +162,7 @@ class RosterSerializer(serializers.Serializer):
 
 class AttendanceSerializer(serializers.ModelSerializer):
     volunteer_number = serializers.CharField(source="volunteer.volunteer_number", read_only=True)
-    checkin_code_failures = serializers.IntegerField(source="code_attempts.failures", default=0, read_only=True)
+    checkin_code_failures = serializers.SerializerMethodField()
     checkin_code_locked_at = serializers.DateTimeField(
         source="code_attempts.locked_at", default=None, allow_null=True, read_only=True
     )
@@ -200,6 +200,13 @@ class AttendanceSerializer(serializers.ModelSerializer):
 
     def get_mobile_masked(self, obj) -> str:
         return mask_mobile(obj.volunteer.mobile)
+
+    def get_checkin_code_failures(self, obj) -> int:
+        """Wrong check-in codes so far (no row: none)."""
+        try:
+            return obj.code_attempts.failures
+        except CheckinCodeAttempts.DoesNotExist:
+            return 0
 
 
 class AttendanceFilterSerializer(serializers.Serializer):

@@ -839,3 +839,16 @@ def test_reopen_and_an_early_no_show_through_the_api(api, coordinator, post):
     roster = client.get(f"/api/v1/communities/{post.community_id}/roster/?date={timezone.localdate()}").json()
     row = next(row for row in roster["shifts"] if row["id"] == fresh.pk)
     assert row["no_show_from"] == timezone.localtime(fresh.starts_at + timedelta(minutes=30)).isoformat()
+
+
+def test_attendance_api_shows_wrong_codes_and_the_lock(api, coordinator, post):
+    from communities.models import CheckinCodeAttempts
+
+    shift = running_shift(post)
+    clean, locked = confirmed(shift), confirmed(shift)
+    moment = timezone.now().replace(microsecond=0)
+    CheckinCodeAttempts.objects.create(assignment=locked, failures=10, locked_at=moment)
+    rows = {row["id"]: row for row in api(coordinator).get(f"/api/v1/attendance/?shift={shift.pk}").json()["results"]}
+    assert (rows[clean.pk]["checkin_code_failures"], rows[clean.pk]["checkin_code_locked_at"]) == (0, None)
+    assert rows[locked.pk]["checkin_code_failures"] == 10
+    assert rows[locked.pk]["checkin_code_locked_at"] == timezone.localtime(moment).isoformat()
