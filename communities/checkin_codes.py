@@ -3,7 +3,8 @@
 The code is an HMAC of the current time step keyed by the server secret and the shift's own
 secret, so it cannot be computed away from the coordinator's screen, and a code seen earlier
 stops working within two minutes (the current and the previous step are accepted, so a code
-read just before it changes still works).
+read just before it changes still works). Guessing is bounded by ``attendance``: a few wrong
+codes per volunteer and step, then a lock on the assignment's code check-in.
 """
 
 from __future__ import annotations
@@ -19,8 +20,14 @@ STEP_SECONDS = 60
 DIGITS = 6
 
 
-def _step(at: float | None = None) -> int:
+def step_of(at: float | None = None) -> int:
+    """The code step ``at`` falls in (now by default)."""
     return int((time.time() if at is None else at) // STEP_SECONDS)
+
+
+def seconds_left(at: float) -> int:
+    """Whole seconds until the code after ``at`` changes, rounded up (never 0)."""
+    return math.ceil(STEP_SECONDS - (at % STEP_SECONDS))
 
 
 def code_for_step(secret: str, step: int) -> str:
@@ -36,13 +43,12 @@ def current_code(secret: str, at: float | None = None) -> tuple[str, int]:
     after that long shows the next code (rounded down, the last second of a step gave 0, and
     the code page reloaded at once, again and again, until the step ended)."""
     at = time.time() if at is None else at
-    step = _step(at)
-    return code_for_step(secret, step), math.ceil(STEP_SECONDS - (at % STEP_SECONDS))
+    return code_for_step(secret, step_of(at)), seconds_left(at)
 
 
 def code_is_valid(secret: str, code: str, at: float | None = None) -> bool:
     code = (code or "").strip()
     if len(code) != DIGITS or not code.isascii() or not code.isdigit():
         return False
-    step = _step(at)
+    step = step_of(at)
     return any(hmac.compare_digest(code_for_step(secret, s), code) for s in (step, step - 1))

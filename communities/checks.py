@@ -47,6 +47,7 @@ _SENT_KINDS = (
     "reminder",
     "checkin_nudge",
     "escalation",
+    "checkin_locked",
 )
 
 

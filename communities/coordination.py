@@ -11,7 +11,7 @@ from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -197,6 +197,15 @@ def shift_update(
 
     times_changed = (new_start, new_end) != (shift.starts_at, shift.ends_at)
     if times_changed:
+        # Attendance and credited hours were measured against the old times: moving the shift
+        # would leave them outside it (hours credited for a shift that has not started).
+        worked = (
+            Assignment.objects.filter(shift=shift)
+            .filter(Q(checked_in_at__isnull=False) | Q(status__in=(Status.COMPLETED, Status.NO_SHOW)))
+            .count()
+        )
+        if worked:
+            raise ServiceError("shift_has_attendance", {"assignments": worked})
         shift.starts_at, shift.ends_at = new_start, new_end
         holders = sorted(
             Assignment.objects.filter(shift=shift, status=Status.CONFIRMED).values_list("volunteer_id", flat=True)

@@ -32,6 +32,7 @@ from .coordinator_serializers import (
     DispatchRequestSerializer,
     DispatchSerializer,
     HoursAdjustSerializer,
+    NoShowSerializer,
     ReasonSerializer,
     TimedReasonSerializer,
 )
@@ -74,7 +75,7 @@ class AttendanceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         require_coordinator(self.request.user)
         queryset = (
             selectors.assignments_managed_by(self.request.user)
-            .select_related("volunteer", "shift")
+            .select_related("volunteer", "shift", "code_attempts")
             .order_by("shift__starts_at", "id")
         )
         if self.action == "list":
@@ -109,15 +110,21 @@ class AttendanceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     def check_out(self, request, pk=None):
         return self._act(attendance.assignment_check_out_manual, TimedReasonSerializer)
 
-    @extend_schema(request=ReasonSerializer, responses=AttendanceSerializer)
+    @extend_schema(request=NoShowSerializer, responses=AttendanceSerializer)
     @action(detail=True, methods=["post"], url_path="no-show")
     def no_show(self, request, pk=None):
-        return self._act(attendance.assignment_mark_no_show, ReasonSerializer)
+        return self._act(attendance.assignment_mark_no_show, NoShowSerializer)
 
     @extend_schema(request=ReasonSerializer, responses=AttendanceSerializer)
     @action(detail=True, methods=["post"], url_path="clear-no-show")
     def clear_no_show(self, request, pk=None):
         return self._act(attendance.assignment_clear_no_show, ReasonSerializer)
+
+    @extend_schema(request=ReasonSerializer, responses=AttendanceSerializer)
+    @action(detail=True, methods=["post"])
+    def reopen(self, request, pk=None):
+        """Undo a mistaken check-out (back to checked in) or no-show (back to confirmed)."""
+        return self._act(attendance.assignment_reopen, ReasonSerializer)
 
     @extend_schema(request=None, responses=AttendanceSerializer)
     @action(detail=True, methods=["post"], url_path="approve-hours")
@@ -241,6 +248,8 @@ def roster_payload(community: Community, day: date, *, user) -> dict:
                 "status": shift.status,
                 "capacity": shift.capacity,
                 "fill_rate": round(shift.confirmed_count / shift.capacity, 3),
+                "checkin_opens_at": attendance.check_in_opens(shift),
+                "no_show_from": attendance.no_show_grace_ends(shift),
                 **groups,
             }
         )

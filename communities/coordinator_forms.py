@@ -65,6 +65,10 @@ class ReasonForm(forms.Form):
     reason = forms.CharField(label=_("Reason"), max_length=200, help_text=_("Kept in the audit trail."))
 
 
+class NoShowForm(ReasonForm):
+    early = forms.BooleanField(label=_("Mark early, before the grace (say why in the reason)"), required=False)
+
+
 class HoursAdjustForm(ReasonForm):
     hours = forms.DecimalField(label=_("Credited hours"), min_value=0, max_digits=5, decimal_places=1)
 

@@ -7,7 +7,7 @@ from rest_framework import serializers
 
 from volunteers.idcard import mask_mobile
 
-from .models import Assignment, AuditEntry, Dispatch
+from .models import Assignment, AuditEntry, CheckinCodeAttempts, Dispatch
 
 
 class SlotSerializer(serializers.Serializer):
@@ -46,7 +46,17 @@ class ReasonSerializer(serializers.Serializer):
 
 
 class TimedReasonSerializer(ReasonSerializer):
-    at = serializers.DateTimeField(required=False, help_text="Defaults to now (check-out: the shift's end at most).")
+    at = serializers.DateTimeField(
+        required=False,
+        help_text="Defaults to now (check-out: the shift's end at most); never in the future.",
+    )
+
+
+class NoShowSerializer(ReasonSerializer):
+    early = serializers.BooleanField(
+        default=False,
+        help_text="Mark before the no-show grace (the sweep's, after the start) on purpose; the reason says why.",
+    )
 
 
 class HoursAdjustSerializer(ReasonSerializer):
@@ -116,7 +126,14 @@ class RosterVolunteerSerializer(serializers.Serializer):
     waitlist_order = serializers.IntegerField(allow_null=True)
     checked_in_at = serializers.DateTimeField(allow_null=True)
     checked_out_at = serializers.DateTimeField(allow_null=True)
-    checkin_flagged = serializers.BooleanField()
+    checkin_flagged = serializers.BooleanField(help_text="Checked in without a location or outside the post's radius.")
+    checkin_distance_m = serializers.IntegerField(allow_null=True)
+    checkin_code_locked_at = serializers.DateTimeField(
+        source="code_attempts.locked_at",
+        default=None,
+        allow_null=True,
+        help_text="Too many wrong codes: check-in by code is locked; check them in by hand.",
+    )
     credited_minutes = serializers.IntegerField(allow_null=True)
     hours_status = serializers.CharField()
 
@@ -130,6 +147,10 @@ class RosterShiftSerializer(serializers.Serializer):
     status = serializers.CharField()
     capacity = serializers.IntegerField()
     fill_rate = serializers.FloatField()
+    checkin_opens_at = serializers.DateTimeField(help_text="Check-in (by code or by hand) opens then.")
+    no_show_from = serializers.DateTimeField(
+        help_text="From then a volunteer not checked in may be marked a no-show (earlier only with early=true)."
+    )
     confirmed = RosterVolunteerSerializer(many=True)
     checked_in = RosterVolunteerSerializer(many=True)
     waitlisted = RosterVolunteerSerializer(many=True)
@@ -145,6 +166,10 @@ class RosterSerializer(serializers.Serializer):
 
 class AttendanceSerializer(serializers.ModelSerializer):
     volunteer_number = serializers.CharField(source="volunteer.volunteer_number", read_only=True)
+    checkin_code_failures = serializers.SerializerMethodField()
+    checkin_code_locked_at = serializers.DateTimeField(
+        source="code_attempts.locked_at", default=None, allow_null=True, read_only=True
+    )
     name = serializers.CharField(source="volunteer.real_name", read_only=True)
     mobile_masked = serializers.SerializerMethodField()
 
@@ -167,6 +192,8 @@ class AttendanceSerializer(serializers.ModelSerializer):
             "checkout_method",
             "checkin_flagged",
             "checkin_distance_m",
+            "checkin_code_failures",
+            "checkin_code_locked_at",
             "no_show_at",
             "credited_minutes",
             "hours_status",
@@ -177,6 +204,13 @@ class AttendanceSerializer(serializers.ModelSerializer):
 
     def get_mobile_masked(self, obj) -> str:
         return mask_mobile(obj.volunteer.mobile)
+
+    def get_checkin_code_failures(self, obj) -> int:
+        """Wrong check-in codes so far (no row: none)."""
+        try:
+            return obj.code_attempts.failures
+        except CheckinCodeAttempts.DoesNotExist:
+            return 0
 
 
 class AttendanceFilterSerializer(serializers.Serializer):

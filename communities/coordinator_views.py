@@ -36,7 +36,7 @@ from volunteers.selectors import (
 
 from . import attendance, coordination, selectors
 from .coordinator_api import qr_svg, roster_payload
-from .coordinator_forms import AssignForm, HoursAdjustForm, ReasonForm, RotaForm
+from .coordinator_forms import AssignForm, HoursAdjustForm, NoShowForm, ReasonForm, RotaForm
 from .models import Assignment, Shift
 from .views import report_refusal
 
@@ -200,30 +200,31 @@ def _explain(error: ServiceError) -> list[str]:
 
 
 ACTIONS = {
-    "check-in": (attendance.assignment_check_in_manual, _("Checked in.")),
-    "check-out": (attendance.assignment_check_out_manual, _("Checked out.")),
-    "no-show": (attendance.assignment_mark_no_show, _("Marked as no-show.")),
-    "clear-no-show": (attendance.assignment_clear_no_show, _("No-show cleared.")),
+    "check-in": (attendance.assignment_check_in_manual, ReasonForm, _("Checked in.")),
+    "check-out": (attendance.assignment_check_out_manual, ReasonForm, _("Checked out.")),
+    "no-show": (attendance.assignment_mark_no_show, NoShowForm, _("Marked as no-show.")),
+    "clear-no-show": (attendance.assignment_clear_no_show, ReasonForm, _("No-show cleared.")),
+    "reopen": (attendance.assignment_reopen, ReasonForm, _("Reopened.")),
 }
 
 
 @require_POST
 @coordinator_required
 def coordinator_attendance(request, assignment_id: int, action: str):
-    """Check in or out by hand, mark or clear a no-show: always with a reason."""
+    """Check in or out by hand, mark or clear a no-show, reopen a check-out: always with a reason."""
     assignment = get_object_or_404(
         selectors.assignments_managed_by(request.user).select_related("shift"), pk=assignment_id
     )
     back = f"{reverse('coordinator-roster', args=[assignment.shift.community_id])}?date={timezone.localtime(assignment.shift.starts_at).date()}"
     if action not in ACTIONS:
         raise PermissionDenied
-    service, done = ACTIONS[action]
-    form = ReasonForm(request.POST)
+    service, form_class, done = ACTIONS[action]
+    form = form_class(request.POST)
     if not form.is_valid():
         messages.error(request, str(ServiceError("reason_required").message))
         return redirect(back)
     try:
-        service(assignment_id=assignment.pk, actor=request.user, reason=form.cleaned_data["reason"])
+        service(assignment_id=assignment.pk, actor=request.user, **form.cleaned_data)
     except ServiceError as error:
         report_refusal(request, error)
     else:

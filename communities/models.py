@@ -50,7 +50,9 @@ class Community(Named):
         _("check-in radius (m)"),
         null=True,
         blank=True,
-        help_text=_("With coordinates set, check-ins from farther away are refused."),
+        help_text=_(
+            "With coordinates set, check-ins from farther away are flagged for the coordinator; never refused."
+        ),
     )
     coordinators = models.ManyToManyField(
         settings.AUTH_USER_MODEL, verbose_name=_("coordinators"), blank=True, related_name="coordinated_communities"
@@ -280,6 +282,49 @@ class Assignment(models.Model):
         return f"{self.volunteer_id} @ {self.shift_id} ({self.status})"
 
 
+class CheckinCodeAttempts(models.Model):
+    """Wrong check-in codes for one assignment; at ``RULES["CHECKIN_CODE_LOCK_AFTER"]`` its code
+    check-in is locked and its coordinators are told (``attendance.assignment_check_in``).
+
+    A table of its own rather than columns of the assignment, which the sign-up function inserts
+    column by column; written only under the assignment's row lock. No row: no wrong codes.
+    """
+
+    assignment = models.OneToOneField(
+        Assignment, primary_key=True, on_delete=models.CASCADE, related_name="code_attempts"
+    )
+    failures = models.PositiveSmallIntegerField(_("wrong check-in codes"), default=0)
+    locked_at = models.DateTimeField(_("code check-in locked at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("check-in code attempts")
+        verbose_name_plural = _("check-in code attempts")
+
+    def __str__(self) -> str:
+        return f"{self.assignment_id}: {self.failures}"
+
+
+class CheckinCodeGuard(models.Model):
+    """A volunteer's wrong check-in codes in the current code step, over all their assignments.
+
+    One row per volunteer, changed only by a conditional UPDATE that takes a place below the
+    limit (``attendance._take_code_attempt``), so concurrent guesses cannot pass it.
+    """
+
+    volunteer = models.OneToOneField(
+        "volunteers.Volunteer", primary_key=True, on_delete=models.CASCADE, related_name="+"
+    )
+    step = models.BigIntegerField(default=0)
+    failures = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("check-in code guard")
+        verbose_name_plural = _("check-in code guards")
+
+    def __str__(self) -> str:
+        return f"{self.volunteer_id}: {self.failures} at {self.step}"
+
+
 class AuditEntry(models.Model):
     """Every change to attendance or hours: who, when, before, after, why. Never updated or deleted."""
 
@@ -299,6 +344,8 @@ class AuditEntry(models.Model):
         HOURS_ADJUSTED = "hours_adjusted", _("Hours adjusted")
         SHIFT_CHANGED = "shift_changed", _("Shift changed")
         SHIFT_CANCELLED = "shift_cancelled", _("Shift cancelled")
+        CHECKIN_LOCKED = "checkin_locked", _("Code check-in locked")
+        REOPENED = "reopened", _("Check-out reopened")
 
     assignment = models.ForeignKey(
         Assignment, null=True, blank=True, on_delete=models.CASCADE, related_name="audit_entries"

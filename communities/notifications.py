@@ -71,11 +71,12 @@ NO_SHOW = "no_show"
 REMINDER = "reminder"  # stored as reminder_24h, reminder_2h … (one kind per lead time)
 CHECKIN_NUDGE = "checkin_nudge"
 ESCALATION = "escalation"
+CHECKIN_LOCKED = "checkin_locked"  # to the coordinators: too many wrong check-in codes
 
 # Events the services report through ``assignment_event``.
 EVENTS = (CONFIRMED, ASSIGNED, WAITLISTED, PROMOTED, CANCELLED, SHIFT_CHANGED, SHIFT_CANCELLED, NO_SHOW)
 # About a shift that is happening now: sent in quiet hours too.
-URGENT_KINDS = (CHECKIN_NUDGE, ESCALATION)
+URGENT_KINDS = (CHECKIN_NUDGE, ESCALATION, CHECKIN_LOCKED)
 
 # (subject, text). The text is the SMS, the email body and the inbox entry; in Chinese each
 # fits one 70-character SMS with ordinary community and post names. Every text names the
@@ -150,6 +151,13 @@ TEXTS = {
         _(
             "Not checked in %(minutes)s min after the start: %(volunteer)s (%(mobile)s), %(community)s, "
             "%(post)s, %(start)s. Please contact them or arrange cover."
+        ),
+    ),
+    CHECKIN_LOCKED: (
+        _("Code check-in locked"),
+        _(
+            "Check-in by code is locked for %(volunteer)s (%(mobile)s) after %(attempts)s wrong codes: "
+            "%(community)s, %(post)s, %(start)s. If they are at the post, check them in by hand."
         ),
     ),
 }
@@ -245,6 +253,17 @@ def quiet_hours_end(moment: datetime) -> datetime:
 def _urgent(kind: str, shift: Shift, now: datetime) -> bool:
     """Urgent kinds, and any message about a shift that starts before quiet hours end."""
     return base_kind(kind) in URGENT_KINDS or (in_quiet_hours(now) and shift.starts_at <= quiet_hours_end(now))
+
+
+def _coordinators_of(community_ids: set[int]) -> dict[int, list]:
+    """The coordinator users of each community, their volunteer profiles loaded."""
+    coordinators: dict[int, list] = defaultdict(list)
+    links = Community.coordinators.through.objects.filter(community_id__in=community_ids).select_related(
+        "user__volunteer"
+    )
+    for link in links:
+        coordinators[link.community_id].append(link.user)
+    return coordinators
 
 
 # --- Building rows ------------------------------------------------------------------------
@@ -481,6 +500,42 @@ def assignment_event(
         ref=ref,
         now=now,
     )
+    _insert(rows)
+    _send_after_commit(_due_keys(rows, now))
+    return [row.key for row in rows]
+
+
+def checkin_locked_event(*, assignment: Assignment, failures: int, now: datetime) -> list[str]:
+    """Tell the coordinators of the assignment's community that its code check-in is locked,
+    each in their language; urgent (the volunteer may be waiting at the post). Inside the
+    caller's transaction, like ``assignment_event``; keyed once per assignment."""
+    shift, volunteer = assignment.shift, assignment.volunteer
+    people = _coordinators_of({shift.community_id})[shift.community_id]
+    if not people:
+        logger.warning("no coordinator to tell that assignment %s's code check-in is locked", assignment.pk)
+    rows: list[Draft] = []
+    for user in people:
+        with translation.override(volunteer_message_language(_volunteer_of(user))):
+            subject, body = render(
+                CHECKIN_LOCKED,
+                {
+                    **shift_context(shift),
+                    "volunteer": volunteer.real_name,
+                    "mobile": volunteer.mobile,
+                    "attempts": failures,
+                },
+            )
+        rows += _drafts(
+            kind=CHECKIN_LOCKED,
+            assignment_id=assignment.pk,
+            shift_id=shift.pk,
+            recipient=user_recipient(user),
+            subject=subject,
+            body=body,
+            urgent=True,
+            ref="",
+            now=now,
+        )
     _insert(rows)
     _send_after_commit(_due_keys(rows, now))
     return [row.key for row in rows]
@@ -800,13 +855,7 @@ def _volunteer_rows(kind: str, assignment_ids: list[int], now: datetime) -> list
 
 def _escalation_rows(assignments: list[Assignment], now: datetime) -> list[Draft]:
     """To the volunteer's team leader and the community's coordinators, one row set each."""
-    community_ids = {assignment.shift.community_id for assignment in assignments}
-    coordinators: dict[int, list] = defaultdict(list)
-    links = Community.coordinators.through.objects.filter(community_id__in=community_ids).select_related(
-        "user__volunteer"
-    )
-    for link in links:
-        coordinators[link.community_id].append(link.user)
+    coordinators = _coordinators_of({assignment.shift.community_id for assignment in assignments})
     minutes = int(settings.NOTIFICATIONS["ESCALATE_AFTER"].total_seconds() // 60)
     rows: list[Draft] = []
     for assignment in assignments:
@@ -1296,6 +1345,8 @@ def template_params(rows: Iterable[Claimed]) -> dict[int, dict]:
                 )
             elif kind == ESCALATION:
                 values["minutes"] = minutes
+                values["name"] = _masked_name(assignment.volunteer.real_name)
+            elif kind == CHECKIN_LOCKED:
                 values["name"] = _masked_name(assignment.volunteer.real_name)
             params[row.pk] = values
     return params

@@ -111,10 +111,21 @@ def explain(error: ServiceError) -> list[str]:
         return [_("Cancellations closed on %(when)s.") % {"when": _when(details.get("cutoff"))}]
     if code == "checkin_not_open":
         return [_("Check-in opens at %(when)s.") % {"when": _when(details.get("opens_at"))}]
-    if code == "outside_geofence":
+    if code == "checkin_code_invalid" and "attempts_left" in details:
         return [
-            _("You are about %(distance)s m from the post; check-in works within %(radius)s m of it.")
-            % {"distance": details.get("distance_m"), "radius": details.get("radius_m")}
+            _("Tries left before you must wait for the next code: %(count)s.") % {"count": details["attempts_left"]}
+        ]
+    if code == "checkin_too_many_attempts":
+        return [
+            _("Try again in %(seconds)s seconds, with the code shown at the post then.")
+            % {"seconds": details.get("retry_after_seconds")}
+        ]
+    if code == "shift_not_started" and details.get("starts_at"):
+        return [_("The shift starts on %(when)s.") % {"when": _when(details["starts_at"])}]
+    if code == "no_show_too_early":
+        return [
+            _("Without marking it early, a no-show can be marked from %(when)s.")
+            % {"when": _when(details.get("allowed_at"))}
         ]
     if code == "already_checked_in":
         return [_("You checked in on %(when)s.") % {"when": _when(details.get("checked_in_at"))}]

@@ -181,6 +181,7 @@ def volunteer_checkin_open(*, volunteer: Volunteer, now: datetime | None = None)
             shift__starts_at__lte=now + settings.RULES["CHECKIN_OPENS_BEFORE"],
             shift__ends_at__gt=now,
         )
+        .select_related("code_attempts")
         .order_by("shift__starts_at", "id")
     )
 
@@ -331,7 +332,7 @@ def community_roster(*, community: Community, day) -> list[Shift]:
     end = start + timedelta(days=1)
     live = (
         Assignment.objects.exclude(status=Assignment.Status.CANCELLED)
-        .select_related("volunteer__team")
+        .select_related("volunteer__team", "code_attempts")
         .order_by("status", "waitlist_order", "volunteer__volunteer_number")
     )
     return list(

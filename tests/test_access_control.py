@@ -687,6 +687,21 @@ ROWS = [
         obj="assignment",
     ),
     Row(
+        "api/v1/^attendance/(?P<pk>[^/.]+)/reopen/$",
+        "POST",
+        "/api/v1/attendance/{id}/reopen/",
+        {
+            "anonymous": (401, 401),
+            "volunteer": (403, 403),
+            "team_leader": (403, 403),
+            "coordinator": (409, 404),
+            "committee_staff": (403, 403),
+            "superuser": (409, 409),
+        },
+        data={"reason": "x"},
+        obj="assignment",
+    ),
+    Row(
         "api/v1/^attendance/(?P<pk>[^/.]+)/no-show/$",
         "POST",
         "/api/v1/attendance/{id}/no-show/",

@@ -248,6 +248,10 @@ RULES = {
     "DEFAULT_CANCEL_CUTOFF_BEFORE": timedelta(hours=env.float("RULE_CANCEL_CUTOFF_HOURS", default=2)),
     "CHECKIN_OPENS_BEFORE": timedelta(minutes=env.int("RULE_CHECKIN_OPENS_MINUTES", default=30)),
     "NO_SHOW_AFTER": timedelta(minutes=env.int("RULE_NO_SHOW_AFTER_MINUTES", default=30)),
+    # Wrong check-in codes: per volunteer and code step (a minute), then wait for the next step;
+    # per assignment in all, then its code check-in is locked and its coordinators are told.
+    "CHECKIN_CODE_TRIES_PER_STEP": env.int("RULE_CHECKIN_CODE_TRIES_PER_STEP", default=5),
+    "CHECKIN_CODE_LOCK_AFTER": env.int("RULE_CHECKIN_CODE_LOCK_AFTER", default=10),
     "STAR_THRESHOLDS_HOURS": [100, 300, 600, 1000, 1500],
     # Per started hour: (remainder up to N minutes, credit M minutes); [] credits exact minutes.
     "HOURS_ROUNDING": [(15, 0), (45, 30)],
@@ -302,6 +306,7 @@ NOTIFICATIONS = {
             "reminder": ("community", "post", "time"),
             "checkin_nudge": ("community", "post", "start"),
             "escalation": ("minutes", "name", "community", "post", "start"),
+            "checkin_locked": ("name", "community", "post", "start"),
             "login_code": ("code", "minutes"),
         }.items()
     },

@@ -175,6 +175,37 @@ def test_sign_ups_racing_an_account_deletion_leave_the_deleted_volunteer_no_plac
     """Deletion suspends the volunteer under their lock before it releases their places, so a
     sign-up (the volunteer's own, or a coordinator's with an override) either lands before and is
     released, or comes after and is refused. Releasing first let sign-ups land in between."""
+
+
+# --- Check-in codes cannot be guessed by a burst of requests -----------------------------------
+
+
+def _wrong_code_burst(assignments, count, now):
+    """``count`` wrong codes at once for each of ``assignments``; the refusal codes, counted."""
+    from datetime import datetime
+
+    from communities import attendance, checkin_codes
+
+    assert isinstance(now, datetime)
+    step = int(now.timestamp() // 60)
+    jobs = []
+    for assignment in assignments:
+        taken = {checkin_codes.code_for_step(assignment.shift.checkin_secret, s) for s in (step, step - 1)}
+        wrong = next(code for code in ("000000", "111111", "222222") if code not in taken)
+        jobs += [
+            lambda a=assignment, code=wrong: attendance.assignment_check_in(
+                assignment_id=a.pk, volunteer=a.volunteer, code=code, now=now
+            )
+        ] * count
+    results = run_together(jobs)
+    assert all(isinstance(result, ServiceError) for result in results), results
+    counted: dict[str, int] = {}
+    for result in results:
+        counted[result.code] = counted.get(result.code, 0) + 1
+    return counted
+
+
+def test_a_burst_of_wrong_codes_gets_no_more_than_the_limit_checked():
     from datetime import timedelta
 
     from django.utils import timezone
@@ -230,3 +261,53 @@ def test_sign_ups_racing_an_account_deletion_leave_the_deleted_volunteer_no_plac
         assert list(live.values_list("shift_id", "status")) == []
         for shift in shifts:
             assert_invariants(shift)
+    from communities.models import AuditEntry, CheckinCodeAttempts, Notification
+
+    now = timezone.now()
+    now -= timedelta(seconds=now.timestamp() % 60)  # the step's first second
+    shift = ShiftFactory(starts_at=now - timedelta(minutes=5), ends_at=now + timedelta(hours=2))
+    coordinator = VolunteerFactory().user
+    shift.community.coordinators.add(coordinator)
+    assignment = Assignment.objects.create(shift=shift, volunteer=VolunteerFactory(), status="confirmed")
+
+    assert _wrong_code_burst([assignment], 30, now) == {"checkin_code_invalid": 5, "checkin_too_many_attempts": 25}
+    assignment.refresh_from_db()
+    assert CheckinCodeAttempts.objects.values_list("failures", "locked_at").get(assignment=assignment) == (5, None)
+
+    next_step = now + timedelta(minutes=1)
+    # The tenth wrong code locks; those queued behind it on the assignment's lock find it locked.
+    assert _wrong_code_burst([assignment], 30, next_step) == {"checkin_code_invalid": 4, "checkin_locked": 26}
+    assignment.refresh_from_db()
+    assert CheckinCodeAttempts.objects.values_list("failures", "locked_at").get(assignment=assignment) == (
+        10,
+        next_step,
+    )
+    assert AuditEntry.objects.filter(assignment=assignment, action="checkin_locked").count() == 1
+    assert Notification.objects.filter(assignment=assignment, kind="checkin_locked", channel="inapp").count() == 1
+
+    later = now + timedelta(minutes=2)
+    assert _wrong_code_burst([assignment], 10, later) == {"checkin_locked": 10}
+    assert CheckinCodeAttempts.objects.get(assignment=assignment).failures == 10
+
+
+def test_a_burst_over_several_assignments_of_one_volunteer_shares_the_step_limit():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from communities.models import CheckinCodeAttempts
+
+    now = timezone.now()
+    now -= timedelta(seconds=now.timestamp() % 60)
+    volunteer = VolunteerFactory()
+    # Six assignments (made directly: the sign-up would refuse overlaps), each with its own row
+    # lock, so only the volunteer's guard row stands between the guesses.
+    shifts = [
+        ShiftFactory(starts_at=now - timedelta(minutes=minutes), ends_at=now + timedelta(hours=1))
+        for minutes in range(5, 11)
+    ]
+    assignments = [Assignment.objects.create(shift=shift, volunteer=volunteer, status="confirmed") for shift in shifts]
+    assert _wrong_code_burst(assignments, 5, now) == {"checkin_code_invalid": 5, "checkin_too_many_attempts": 25}
+    assert (
+        sum(CheckinCodeAttempts.objects.filter(assignment__volunteer=volunteer).values_list("failures", flat=True)) == 5
+    )

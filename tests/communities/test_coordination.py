@@ -534,12 +534,11 @@ def test_geofence(post):
     community.save()
     shift = running_shift(post)
     far, near, unknown = confirmed(shift), confirmed(shift), confirmed(shift)
-    with pytest.raises(ServiceError) as caught:
-        attendance.assignment_check_in(
-            assignment_id=far.pk, volunteer=far.volunteer, code=code_now(shift), latitude=31.31, longitude=120.6
-        )
-    assert caught.value.code == "outside_geofence"
-    assert caught.value.details["distance_m"] > 1000
+    # Far away: accepted, and flagged for the coordinator with the distance (location is no proof).
+    done = attendance.assignment_check_in(
+        assignment_id=far.pk, volunteer=far.volunteer, code=code_now(shift), latitude=31.31, longitude=120.6
+    )
+    assert (done.checkin_flagged, done.checkin_distance_m) == (True, 1112)
     done = attendance.assignment_check_in(
         assignment_id=near.pk, volunteer=near.volunteer, code=code_now(shift), latitude=31.3010, longitude=120.6
     )
@@ -986,3 +985,46 @@ def test_a_running_shift_cannot_be_moved_into_the_past_but_its_end_can_be_extend
     coordination.shift_update(actor=coordinator, shift_id=shift.pk, ends_at=shift.ends_at + timedelta(hours=1))
     shift.refresh_from_db()
     assert (shift.starts_at, shift.ends_at) == (before["starts_at"], before["ends_at"] + timedelta(hours=1))
+
+
+def test_reopen_and_an_early_no_show_through_the_api(api, coordinator, post):
+    shift = running_shift(post, started_minutes_ago=60)
+    done = confirmed(shift)
+    attendance.assignment_check_in_manual(assignment_id=done.pk, actor=coordinator, reason="补登记", at=shift.starts_at)
+    attendance.assignment_check_out_manual(assignment_id=done.pk, actor=coordinator, reason="补登记")
+    client = api(coordinator)
+    refused = client.post(f"/api/v1/attendance/{done.pk}/reopen/", {"reason": ""}, format="json")
+    assert refused.status_code == 400
+    body = client.post(f"/api/v1/attendance/{done.pk}/reopen/", {"reason": "误点签退"}, format="json").json()
+    assert (body["status"], body["checked_out_at"], body["credited_minutes"], body["hours_status"]) == (
+        "confirmed",
+        None,
+        None,
+        "none",
+    )
+
+    fresh = running_shift(post, started_minutes_ago=2)
+    missing = confirmed(fresh)
+    response = client.post(f"/api/v1/attendance/{missing.pk}/no-show/", {"reason": "没来"}, format="json")
+    assert (response.status_code, response.json()["code"]) == (409, "no_show_too_early")
+    assert response.json()["details"] == {"allowed_at": (fresh.starts_at + timedelta(minutes=30)).isoformat()}
+    response = client.post(
+        f"/api/v1/attendance/{missing.pk}/no-show/", {"reason": "来电请病假", "early": True}, format="json"
+    )
+    assert (response.status_code, response.json()["status"]) == (200, "no_show")
+    roster = client.get(f"/api/v1/communities/{post.community_id}/roster/?date={timezone.localdate()}").json()
+    row = next(row for row in roster["shifts"] if row["id"] == fresh.pk)
+    assert row["no_show_from"] == timezone.localtime(fresh.starts_at + timedelta(minutes=30)).isoformat()
+
+
+def test_attendance_api_shows_wrong_codes_and_the_lock(api, coordinator, post):
+    from communities.models import CheckinCodeAttempts
+
+    shift = running_shift(post)
+    clean, locked = confirmed(shift), confirmed(shift)
+    moment = timezone.now().replace(microsecond=0)
+    CheckinCodeAttempts.objects.create(assignment=locked, failures=10, locked_at=moment)
+    rows = {row["id"]: row for row in api(coordinator).get(f"/api/v1/attendance/?shift={shift.pk}").json()["results"]}
+    assert (rows[clean.pk]["checkin_code_failures"], rows[clean.pk]["checkin_code_locked_at"]) == (0, None)
+    assert rows[locked.pk]["checkin_code_failures"] == 10
+    assert rows[locked.pk]["checkin_code_locked_at"] == timezone.localtime(moment).isoformat()

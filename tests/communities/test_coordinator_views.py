@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from communities.models import Assignment, AuditEntry, Shift
+from communities.models import Assignment, AuditEntry, CheckinCodeAttempts, Shift
 from tests.factories import CommunityFactory, PostFactory, ShiftFactory, TeamFactory, UserFactory, VolunteerFactory
 
 pytestmark = pytest.mark.django_db
@@ -34,9 +34,8 @@ def running(post, minutes_ago=5, **kwargs):
 
 
 def place(shift, volunteer=None, **fields):
-    assignment = Assignment.objects.create(
-        shift=shift, volunteer=volunteer or VolunteerFactory(), status="confirmed", **fields
-    )
+    fields.setdefault("status", "confirmed")
+    assignment = Assignment.objects.create(shift=shift, volunteer=volunteer or VolunteerFactory(), **fields)
     Shift.objects.filter(pk=shift.pk).update(confirmed_count=shift.confirmed_count + 1)
     shift.confirmed_count += 1
     return assignment
@@ -220,3 +219,86 @@ def test_rota_form_refuses_a_repeated_slot_in_words(client, coordinator, communi
     for sentence in words:
         assert sentence in html
     assert not Shift.objects.exists()
+
+
+def _roster(client, community):
+    return client.get(f"/coordinator/communities/{community.pk}/roster/").content.decode()
+
+
+def test_roster_offers_check_out_and_no_show_only_when_the_service_takes_them(client, coordinator, community, post):
+    client.force_login(coordinator)
+    start = timezone.now() + timedelta(minutes=10)
+    soon = ShiftFactory(post=post, starts_at=start, ends_at=start + timedelta(hours=2))
+    early_bird = place(soon, checked_in_at=timezone.now())
+    expected = place(soon)
+    page = _roster(client, community)
+    assert f"/coordinator/attendance/{early_bird.pk}/check-out/" not in page
+    assert "班次开始后才能签退。" in page
+    assert f"/coordinator/attendance/{expected.pk}/no-show/" not in page
+    assert f"/coordinator/attendance/{expected.pk}/check-in/" in page  # check-in is open
+    later = ShiftFactory(post=post, starts_at=start + timedelta(hours=1), ends_at=start + timedelta(hours=3))
+    not_yet = place(later)
+    page = _roster(client, community)
+    assert f"/coordinator/attendance/{not_yet.pk}/check-in/" not in page  # opens 30 min before
+
+    just_started = running(post, minutes_ago=1)
+    late = place(just_started)
+    page = _roster(client, community)
+    grace_ends = timezone.localtime(just_started.starts_at + timedelta(minutes=30))
+    assert f"/coordinator/attendance/{late.pk}/no-show/" in page
+    assert f"{grace_ends:%H:%M}前未签到即为缺勤。" in page
+    assert 'name="early" required' in page
+
+    refused = client.post(f"/coordinator/attendance/{late.pk}/no-show/", {"reason": "没来"}, follow=True)
+    messages = [str(m) for m in refused.context["messages"]]
+    assert messages[0].startswith("现在标记缺勤为时过早")
+    late.refresh_from_db()
+    assert late.status == "confirmed"
+    client.post(f"/coordinator/attendance/{late.pk}/no-show/", {"reason": "本人来电请病假", "early": "on"})
+    late.refresh_from_db()
+    assert late.status == "no_show"
+    entry = AuditEntry.objects.get(assignment=late, action="no_show")
+    assert (entry.reason, entry.after["early"]) == ("本人来电请病假", True)
+
+    past_grace = running(post, minutes_ago=31)
+    absent = place(past_grace)
+    page = _roster(client, community)
+    form_start = page.index(f"/coordinator/attendance/{absent.pk}/no-show/")
+    assert 'name="early"' not in page[form_start : page.index("</form>", form_start)]
+
+
+def test_roster_flags_location_and_locks_and_reopens_a_check_out(client, coordinator, community, post):
+    client.force_login(coordinator)
+    shift = running(post, minutes_ago=60)
+    far = place(shift, checked_in_at=shift.starts_at, checkin_flagged=True, checkin_distance_m=1112)
+    unknown = place(shift, checked_in_at=shift.starts_at, checkin_flagged=True)
+    locked = place(shift)
+    CheckinCodeAttempts.objects.create(assignment=locked, failures=10, locked_at=timezone.now())
+    done = place(
+        shift,
+        status="completed",
+        checked_in_at=shift.starts_at,
+        checked_out_at=shift.starts_at,
+        credited_minutes=0,
+        hours_status="pending",
+    )
+    page = _roster(client, community)
+    assert "距岗位1112米" in page
+    assert page.count("无定位") == 1  # the one checked in without a location
+    assert page.count("扫码签到已锁定") == 1  # the locked one
+    assert [f"/coordinator/attendance/{a.pk}/reopen/" in page for a in (far, unknown, locked, done)] == [
+        False,
+        False,
+        False,
+        True,
+    ]
+
+    client.post(f"/coordinator/attendance/{done.pk}/reopen/", {"reason": "误点签退"})
+    done.refresh_from_db()
+    assert (done.status, done.checked_out_at, done.credited_minutes, done.hours_status) == (
+        "confirmed",
+        None,
+        None,
+        "none",
+    )
+    assert AuditEntry.objects.get(assignment=done).action == "reopened"

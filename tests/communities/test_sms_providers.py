@@ -43,6 +43,7 @@ KINDS = [
     "reminder",
     "checkin_nudge",
     "escalation",
+    "checkin_locked",
     "login_code",
 ]
 
@@ -318,6 +319,27 @@ def test_parameters_carry_no_link_and_no_full_name_and_fit_the_provider(aliyun, 
     assert "13900000001" not in json.dumps(aliyun.requests[0]["query"])
     assert "13900000001" in row.body  # the inbox and the file backend keep the full text
     assert sms_providers.clean_param("金鸡湖社区东门检测点第一临时核酸采样点位", 12) == "金鸡湖社区东门检测点第…"
+
+
+def test_a_locked_code_check_in_reaches_the_coordinator_as_a_template(aliyun, shift):
+    coordinator = UserFactory()
+    shift.community.coordinators.add(coordinator)
+    VolunteerFactory(user=coordinator, mobile="13900000009")
+    assignment = AssignmentFactory(shift=shift, volunteer=VolunteerFactory(real_name="欧阳小明", mobile="13900000001"))
+    now = shift.starts_at + timedelta(minutes=5)
+    notifications.checkin_locked_event(assignment=assignment, failures=10, now=now)
+
+    assert notifications.deliver(notifications.claim(limit=10, now=now), now=now).sent == 1
+
+    [text] = aliyun.texts
+    assert text.phone == "13900000009"
+    assert text.params == {
+        "name": "欧***",
+        "community": "金鸡湖社区",
+        "post": shift.post.name,
+        "start": f"{timezone.localtime(shift.starts_at):%H:%M}",
+    }
+    assert "13900000001" not in json.dumps(aliyun.requests[0]["query"])
 
 
 # --- Tencent ------------------------------------------------------------------------------

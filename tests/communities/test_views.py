@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from communities import checkin_codes
-from communities.models import Assignment, Notification, Shift
+from communities.models import Assignment, CheckinCodeAttempts, CheckinCodeGuard, Notification, Shift
 from config.errors import ERRORS
 from tests.factories import (
     AssignmentFactory,
@@ -371,7 +371,56 @@ def test_check_in_with_a_wrong_code_is_refused(logged_in, volunteer):
 
     assignment.refresh_from_db()
     assert assignment.checked_in_at is None
-    assert messages_of(response) == [said("checkin_code_invalid")]
+    assert messages_of(response) == [said("checkin_code_invalid") + "\n还可尝试4次，之后须等待下一个签到码。"]
+
+
+def test_check_in_after_too_many_wrong_codes_says_how_long_to_wait(logged_in, volunteer):
+    assignment = _starting_soon(volunteer)
+    step = int(timezone.now().timestamp() // 60)
+    taken = {checkin_codes.code_for_step(assignment.shift.checkin_secret, s) for s in (step - 1, step, step + 1)}
+    wrong = next(code for code in ("000000", "111111", "222222", "333333") if code not in taken)
+    # Five wrong codes within one step, from a guard row as the service leaves it.
+    CheckinCodeGuard.objects.create(volunteer=volunteer, step=step, failures=5)
+    CheckinCodeAttempts.objects.create(assignment=assignment, failures=5)
+
+    response = logged_in.post(reverse("check-in"), {"assignment": assignment.pk, "code": wrong}, follow=True)
+
+    assignment.refresh_from_db()
+    assert (assignment.checked_in_at, CheckinCodeAttempts.objects.get(assignment=assignment).failures) == (None, 5)
+    [message] = messages_of(response)
+    if int(timezone.now().timestamp() // 60) == step:  # not across a step's end meanwhile
+        assert message.startswith(said("checkin_too_many_attempts") + "\n请在")
+        assert message.endswith("秒后，用岗位上届时显示的签到码重试。")
+
+
+def test_check_in_page_offers_no_code_form_once_code_check_in_is_locked(logged_in, volunteer):
+    assignment = _starting_soon(volunteer)
+    open_one = _starting_soon(volunteer)
+    CheckinCodeAttempts.objects.create(assignment=assignment, failures=10, locked_at=timezone.now())
+    content = logged_in.get(reverse("check-in")).content.decode()
+    assert f'name="assignment" value="{assignment.pk}"' not in content
+    assert f'name="assignment" value="{open_one.pk}"' in content
+    assert content.count(said("checkin_locked")) == 1
+
+
+def test_check_out_is_offered_and_taken_only_from_the_start(logged_in, volunteer):
+    assignment = _starting_soon(volunteer)
+    Assignment.objects.filter(pk=assignment.pk).update(checked_in_at=timezone.now())
+    content = logged_in.get(reverse("my-shifts")).content.decode()
+    assert reverse("check-out", args=[assignment.pk]) not in content
+    assert "班次开始后才能签退。" in content
+
+    response = logged_in.post(reverse("check-out", args=[assignment.pk]), follow=True)
+
+    start = timezone.localtime(assignment.shift.starts_at)
+    assert messages_of(response) == [said("shift_not_started") + f"\n班次开始时间：{start:%-m月%-d日 %H:%M}。"]
+    assignment.refresh_from_db()
+    assert (assignment.status, assignment.checked_out_at, assignment.credited_minutes) == ("confirmed", None, None)
+
+    Shift.objects.filter(pk=assignment.shift_id).update(starts_at=timezone.now() - timedelta(minutes=1))
+    content = logged_in.get(reverse("my-shifts")).content.decode()
+    assert reverse("check-out", args=[assignment.pk]) in content
+    assert "班次开始后才能签退。" not in content
 
 
 def test_check_in_with_a_malformed_code_shows_the_field_error(logged_in, volunteer):

@@ -198,9 +198,10 @@ def test_works_with_javascript_off(browser, live_server, login, capture, scene):
         page.locator(f"form[action='/shifts/{scene['open'].pk}/sign-up/'] button").click()
         assert page.locator(".message-success").inner_text().startswith("报名成功")
 
-        # A shift starting now, placed after the sign-up: late in the evening it would be too
-        # close to tomorrow morning's for the rest rule, and refuse that sign-up.
-        soon = timezone.now() + timedelta(minutes=5)
+        # A shift that has just started, placed after the sign-up: late in the evening it would be
+        # too close to tomorrow morning's for the rest rule, and refuse that sign-up. Started, so
+        # that check-out is offered (never before the start).
+        soon = timezone.now() - timedelta(minutes=1)
         assignment = AssignmentFactory(
             volunteer=volunteer, shift=ShiftFactory(starts_at=soon, ends_at=soon + timedelta(hours=2))
         )
