@@ -34,21 +34,6 @@ _PROVIDER_SETTINGS = {
     "communities.sms_providers.AliyunSmsBackend": ("aliyun", ("ACCESS_KEY_ID", "ACCESS_KEY_SECRET")),
     "communities.sms_providers.TencentSmsBackend": ("tencent", ("SECRET_ID", "SECRET_KEY", "SDK_APP_ID")),
 }
-# Kinds sent today; login_code joins them when texted log-in codes do.
-_SENT_KINDS = (
-    "confirmed",
-    "assigned",
-    "waitlisted",
-    "promoted",
-    "cancelled",
-    "shift_changed",
-    "shift_cancelled",
-    "no_show",
-    "reminder",
-    "checkin_nudge",
-    "escalation",
-    "checkin_locked",
-)
 
 
 @register(Tags.compatibility, deploy=True)
@@ -61,7 +46,7 @@ def sms_provider_check(app_configs=None, **kwargs) -> list[Error]:
     missing = [f"SMS_{provider.upper()}['{key}']" for key in keys if not conf[f"SMS_{provider.upper()}"].get(key)]
     if not conf.get("SMS_SIGN_NAME"):
         missing.append("SMS_SIGN_NAME")
-    unmapped = [kind for kind in _SENT_KINDS if not conf["SMS_TEMPLATES"].get(kind, {}).get(provider)]
+    unmapped = [kind for kind, template in conf["SMS_TEMPLATES"].items() if not template.get(provider)]
     if unmapped:
         missing.append(f"NOTIFY_SMS_{provider.upper()}_TEMPLATES for {', '.join(unmapped)}")
     if not missing:

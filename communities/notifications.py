@@ -521,7 +521,8 @@ def checkin_locked_event(*, assignment: Assignment, failures: int, now: datetime
                 {
                     **shift_context(shift),
                     "volunteer": volunteer.real_name,
-                    "mobile": volunteer.mobile,
+                    # The one rule (docs/privacy.md), asked for each recipient.
+                    "mobile": volunteer_mobile_display(user, volunteer),
                     "attempts": failures,
                 },
             )

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
+from django.conf import settings
 
 from tests.waiting import HANG_GUARD as READY_TIMEOUT
 
@@ -40,21 +41,20 @@ def production_env(tmp_path: Path, **overrides) -> dict:
 
 
 # A production server texts through a provider, with its signature and a template per kind.
-_KINDS = "confirmed assigned waitlisted promoted cancelled shift_changed shift_cancelled no_show reminder"
 PROVIDER_ENV = {
     "NOTIFY_SMS_BACKEND": "communities.sms_providers.AliyunSmsBackend",
     "NOTIFY_SMS_ALIYUN_ACCESS_KEY_ID": "LTAI-example",
     "NOTIFY_SMS_ALIYUN_ACCESS_KEY_SECRET": "secret-example",
     "NOTIFY_SMS_SIGN_NAME": "社区志愿服务",
     "NOTIFY_SMS_ALIYUN_TEMPLATES": ",".join(
-        f"{kind}=SMS_{number}" for number, kind in enumerate([*_KINDS.split(), "checkin_nudge", "escalation"])
+        f"{kind}=SMS_{number}" for number, kind in enumerate(settings.NOTIFICATIONS["SMS_TEMPLATES"])
     ),
 }
 
 
 def manage(env: dict, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=READY_TIMEOUT
     )
 
 

@@ -31,21 +31,6 @@ from tests.factories import (
 pytestmark = pytest.mark.django_db
 
 State = Notification.State
-KINDS = [
-    "confirmed",
-    "assigned",
-    "waitlisted",
-    "promoted",
-    "cancelled",
-    "shift_changed",
-    "shift_cancelled",
-    "no_show",
-    "reminder",
-    "checkin_nudge",
-    "escalation",
-    "checkin_locked",
-    "login_code",
-]
 
 
 class WorkerKilled(BaseException):
@@ -72,7 +57,7 @@ def _templates(settings, aliyun: bool, tencent: bool) -> dict:
             "aliyun": f"SMS_{number:03d}" if aliyun else "",
             "tencent": str(1000 + number) if tencent else "",
         }
-        for number, kind in enumerate(KINDS)
+        for number, kind in enumerate(base)
     }
 
 
