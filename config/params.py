@@ -37,9 +37,13 @@ def as_date(value) -> date | None:
 
 
 def safe_next_url(request, default: str) -> str:
-    """The ``next`` a form or link carries, if it stays on this site; else ``default``."""
+    """The ``next`` a form or link carries, if it is a path on this site; else ``default``.
+
+    Only a path (``/…``): ``redirect()`` takes any other text for the name of a URL pattern, so
+    ``next=abc`` would be a ``NoReverseMatch``, a 500.
+    """
     candidate = request.POST.get("next") or request.GET.get("next") or ""
-    if url_has_allowed_host_and_scheme(
+    if candidate.startswith("/") and url_has_allowed_host_and_scheme(
         candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         return candidate

@@ -162,6 +162,8 @@ def test_hours_approval_page(client, coordinator, post):
         ("//evil.example/phish", "/coordinator/hours/"),
         ("/\\evil.example/phish", "/coordinator/hours/"),
         ("javascript:alert(1)", "/coordinator/hours/"),
+        ("²", "/coordinator/hours/"),  # redirect() would look it up as a URL name: a 500
+        ("coordinator-today", "/coordinator/hours/"),
         ("/coordinator/hours/?page=2", "/coordinator/hours/?page=2"),
     ],
 )
