@@ -1,4 +1,5 @@
-"""Answer 503 with a clear code, not a traceback, while the database is unreachable."""
+"""Request-wide guards: 503 with a clear code while the database is unreachable; 400 for a query
+string with a NUL byte; message storage built only when a request uses it."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import logging
 
 from django.contrib.messages.middleware import MessageMiddleware
 from django.contrib.messages.storage import default_storage
+from django.core.exceptions import SuspiciousOperation
 from django.http import HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 from django.utils.functional import SimpleLazyObject, empty
@@ -44,6 +46,24 @@ class DatabaseUnavailableMiddleware:
             response = HttpResponse(body, status=503)
         response["Retry-After"] = "5"
         return response
+
+
+class NulByteMiddleware:
+    """Refuse a query string with a NUL byte (``%00``) as a bad request.
+
+    No page or endpoint reads a NUL as part of any value, and PostgreSQL refuses one in text, so a
+    view that passes a query value to the database (a search box) would answer 500. Forms and
+    serializers refuse NUL themselves; this covers every value read straight from the URL. The 400
+    is Django's (``handler400``): JSON under /api/, the 400 page elsewhere.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if any("\x00" in key or any("\x00" in value for value in values) for key, values in request.GET.lists()):
+            raise SuspiciousOperation("NUL byte in the query string")
+        return self.get_response(request)
 
 
 class LazyMessageMiddleware(MessageMiddleware):

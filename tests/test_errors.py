@@ -166,3 +166,50 @@ def test_post_type_filter_with_unicode_digits_on_the_browse_page(coordinator):
     client.force_login(user)
     for value in ("²", "①"):
         assert client.get(f"/shifts/?community={value}&post_type={value}").status_code == 200
+
+
+def test_too_many_form_fields_on_the_api_is_json_in_the_error_shape(settings):
+    settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 10
+    fields = {f"field{n}": "x" for n in range(20)}
+    response = Client(raise_request_exception=False).post("/api/v1/auth/token/", fields)
+    assert_error(response, 400, "malformed_request")
+
+
+def test_too_many_form_fields_on_a_page_is_the_400_page(settings):
+    settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 10
+    fields = {f"field{n}": "x" for n in range(20)}
+    response = Client(raise_request_exception=False).post("/accounts/login/", fields)
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("text/html")
+    assert "400" in response.content.decode()
+
+
+def _detail_rows():
+    from tests.test_access_control import ROWS
+
+    return [row for row in ROWS if row.path.startswith("/api/") and "{id}" in row.path]
+
+
+@pytest.mark.parametrize("row", _detail_rows(), ids=lambda row: f"{row.method} {row.path}")
+def test_an_api_object_id_that_is_no_id_names_nothing(row):
+    """Every detail route under /api/, with an id that is text, a unicode digit, or past 64 bits."""
+    client = Client(raise_request_exception=False)
+    client.force_login(UserFactory(is_superuser=True))
+    for bad in ("abc", "①", "²", "9" * 30, "0", "-1"):
+        path = row.path.format(id=bad)
+        response = client.generic(row.method, path, json.dumps(row.data), "application/json")
+        assert response.status_code in (400, 404, 405), (path, response.status_code, response.content[:200])
+        assert response["Content-Type"] == "application/json", path
+        assert set(response.json()) == {"code", "message", "details"}
+
+
+@pytest.mark.parametrize("query", ["q=a%00b", "a%00=1", "date=%00"])
+def test_a_nul_byte_in_a_query_string_is_a_bad_request(coordinator, query):
+    """PostgreSQL refuses NUL in text: the coordinator page's search box answered 500 there."""
+    user, _community = coordinator
+    client = Client(raise_request_exception=False)
+    client.force_login(user)
+    page = client.get(f"/coordinator/?{query}")
+    assert page.status_code == 400
+    assert page["Content-Type"].startswith("text/html")
+    assert_error(client.get(f"/api/v1/communities/?{query}"), 400, "malformed_request")
