@@ -7,6 +7,7 @@ import json
 
 import pytest
 from django.test import Client
+from django.urls import path as route
 from rest_framework.authtoken.models import Token
 
 from config.parsers import MAX_JSON_BYTES, MAX_JSON_DEPTH
@@ -213,3 +214,26 @@ def test_a_nul_byte_in_a_query_string_is_a_bad_request(coordinator, query):
     assert page.status_code == 400
     assert page["Content-Type"].startswith("text/html")
     assert_error(client.get(f"/api/v1/communities/?{query}"), 400, "malformed_request")
+
+
+# A URL configuration with one view that fails, under /api/ and as a page, and the project's
+# handlers: an error no view caught is still JSON in the error shape under /api/.
+def _broken(request):
+    raise RuntimeError("a fault no handler expected")
+
+
+urlpatterns = [
+    route("api/v1/broken/", _broken),
+    route("broken/", _broken),
+]
+handler500 = "config.error_views.server_error"
+
+
+@pytest.mark.urls("tests.test_errors")
+def test_an_uncaught_error_under_the_api_is_json_in_the_error_shape():
+    client = Client(raise_request_exception=False)
+    body = assert_error(client.get("/api/v1/broken/"), 500, "server_error")
+    assert "fault" not in body["message"]
+    page = client.get("/broken/")
+    assert page.status_code == 500
+    assert page["Content-Type"].startswith("text/html")
