@@ -13,6 +13,7 @@ from django.template.loader import render_to_string
 from django.utils.functional import SimpleLazyObject, empty
 
 from config.db import database_unavailable
+from config.error_views import wants_json
 from config.errors import error_body
 
 logger = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ class DatabaseUnavailableMiddleware:
         if not database_unavailable(exc):
             return None
         logger.error("database unavailable: %s", type(exc).__name__)
-        if request.path.startswith("/api/") or "application/json" in request.headers.get("Accept", ""):
+        if wants_json(request) or "application/json" in request.headers.get("Accept", ""):
             response = JsonResponse(error_body("service_unavailable"), status=503)
         else:
             try:
