@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from django.utils.dateparse import parse_date
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
@@ -13,6 +12,7 @@ from rest_framework.response import Response
 
 from config.errors import ServiceError
 from config.pagination import WindowCountPagination
+from config.params import as_date, object_id
 from volunteers.selectors import user_volunteer
 
 from . import attendance, coordination, coordinator_api, selectors, services
@@ -76,7 +76,7 @@ class CommunityViewSet(viewsets.ReadOnlyModelViewSet):
 
     def _managed_community(self, pk) -> Community:
         coordinator_api.require_coordinator(self.request.user)
-        return get_object_or_404(selectors.communities_managed_by(self.request.user), pk=pk)
+        return get_object_or_404(selectors.communities_managed_by(self.request.user), pk=object_id(pk))
 
     @extend_schema(
         tags=["coordination"],
@@ -106,7 +106,7 @@ class CommunityViewSet(viewsets.ReadOnlyModelViewSet):
     def roster(self, request, pk=None):
         community = self._managed_community(pk)
         raw = request.query_params.get("date")
-        day = parse_date(raw) if raw else coordinator_api.today()
+        day = as_date(raw) if raw else coordinator_api.today()
         if day is None:
             raise ServiceError("invalid", {"date": ["Use the format YYYY-MM-DD."]})
         return Response(RosterSerializer(coordinator_api.roster_payload(community, day, user=request.user)).data)
@@ -135,21 +135,14 @@ class ShiftViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     def signup(self, request, pk=None):
         # The service locks the caller's volunteer profile itself (``not_a_volunteer`` when there is
         # none) and returns the new assignment with its waitlist position: no query of its own here.
-        assignment = services.shift_sign_up(shift_id=self._shift_id(pk), user=request.user)
+        assignment = services.shift_sign_up(shift_id=object_id(pk), user=request.user)
         return Response(AssignmentSerializer.represent(assignment), status=status.HTTP_201_CREATED)
-
-    @staticmethod
-    def _shift_id(pk) -> int:
-        try:
-            return int(pk)
-        except (TypeError, ValueError):
-            raise ServiceError("not_found") from None
 
     def _managed_shift(self, pk) -> Shift:
         coordinator_api.require_coordinator(self.request.user)
         return get_object_or_404(
             selectors.shifts_managed_by(self.request.user).select_related("post__post_type", "community"),
-            pk=self._shift_id(pk),
+            pk=object_id(pk),
         )
 
     @extend_schema(

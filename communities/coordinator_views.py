@@ -17,13 +17,13 @@ from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from config.errors import ServiceError
 from config.pagination import WindowCountPaginator
+from config.params import as_date, safe_next_url
 from volunteers.decorators import role_required
 from volunteers.models import Team, Volunteer
 from volunteers.selectors import (
@@ -44,7 +44,7 @@ coordinator_required = role_required(can_coordinate, gettext_lazy("Only communit
 
 
 def _day(request) -> date:
-    return parse_date(request.GET.get("date") or "") or timezone.localdate()
+    return as_date(request.GET.get("date")) or timezone.localdate()
 
 
 @coordinator_required
@@ -270,7 +270,7 @@ def coordinator_hours_action(request, assignment_id: int, action: str):
             raise PermissionDenied
     except ServiceError as error:
         report_refusal(request, error)
-    return redirect(request.POST.get("next") or reverse("coordinator-hours"))
+    return redirect(safe_next_url(request, reverse("coordinator-hours")))
 
 
 @login_required

@@ -5,6 +5,8 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from config.params import as_id
+
 from . import selectors
 from .models import PostType
 
@@ -29,8 +31,9 @@ class ShiftFilterForm(forms.Form):
         text = (self.cleaned_data.get("community") or "").strip()
         if not text:
             return None
-        if text.isdigit() and selectors.community_list().filter(pk=int(text)).exists():
-            return [int(text)]
+        pk = as_id(text)
+        if pk is not None and selectors.community_list().filter(pk=pk).exists():
+            return [pk]
         exact = list(selectors.community_list().filter(code__iexact=text).values_list("pk", flat=True))
         if exact:
             return exact

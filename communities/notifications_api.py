@@ -17,6 +17,7 @@ from rest_framework.routers import SimpleRouter
 from rest_framework.views import APIView
 
 from config.errors import ServiceError
+from config.params import object_id
 
 from . import notifications, sms_providers
 from .models import Notification
@@ -84,16 +85,6 @@ class FailedNotificationSerializer(serializers.ModelSerializer):
         return {"id": obj.shift.community_id, "name": obj.shift.community.display_name}
 
 
-def _id(pk) -> int:
-    try:
-        value = int(pk)
-    except (TypeError, ValueError):
-        raise ServiceError("not_found") from None
-    if not 0 < value < 2**63:
-        raise ServiceError("not_found")
-    return value
-
-
 @extend_schema(tags=["notifications"])
 class NotificationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     """The caller's in-app inbox, newest first."""
@@ -117,7 +108,7 @@ class NotificationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     @extend_schema(request=None, responses={200: NotificationSerializer, **ERROR_RESPONSES}, summary="Mark read")
     @action(detail=True, methods=["post"])
     def read(self, request, pk=None):
-        row = notifications.notification_mark_read(user=request.user, notification_id=_id(pk))
+        row = notifications.notification_mark_read(user=request.user, notification_id=object_id(pk))
         return Response(NotificationSerializer(row).data)
 
     @extend_schema(request=None, responses={200: MarkedSerializer, 401: ERROR_RESPONSES[401]}, summary="Mark all read")
@@ -152,7 +143,7 @@ class FailedNotificationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     )
     @action(detail=True, methods=["post"])
     def retry(self, request, pk=None):
-        row = notifications.notification_retry(user=request.user, notification_id=_id(pk))
+        row = notifications.notification_retry(user=request.user, notification_id=object_id(pk))
         return Response(FailedNotificationSerializer(row).data)
 
 

@@ -9,6 +9,7 @@ from django.db.models import BooleanField, Count, ExpressionWrapper, F, OuterRef
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from config.params import as_id
 from volunteers.models import Volunteer
 
 from .eligibility import eligible_shifts_q
@@ -18,12 +19,12 @@ from .models import MAX_SHIFT_LENGTH, Assignment, Community, Notification, Shift
 def community_list(*, district: str | None = None, street: str | None = None, q: str | None = None) -> QuerySet:
     communities = Community.objects.select_related("street__district").order_by("code")
     if district:
-        communities = communities.filter(
-            Q(street__district__code=district) | Q(street__district_id=district if district.isdigit() else None)
-        )
+        communities = communities.filter(Q(street__district__code=district) | Q(street__district_id=as_id(district)))
     if street:
         communities = (
-            communities.filter(street_id=street) if street.isdigit() else communities.filter(street__name=street)
+            communities.filter(street_id=as_id(street))
+            if as_id(street) is not None
+            else communities.filter(street__name=street)
         )
     if q:
         communities = communities.filter(Q(name__icontains=q) | Q(name_en__icontains=q) | Q(address__icontains=q))
@@ -75,9 +76,7 @@ def shift_list(
     if communities is not None:
         shifts = shifts.filter(community_id__in=communities)
     if post_type:
-        shifts = shifts.filter(
-            Q(post__post_type__code=post_type) | Q(post__post_type_id=post_type if post_type.isdigit() else None)
-        )
+        shifts = shifts.filter(Q(post__post_type__code=post_type) | Q(post__post_type_id=as_id(post_type)))
     if starts_after:
         shifts = shifts.filter(starts_at__gte=starts_after)
     if starts_before:

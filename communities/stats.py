@@ -33,6 +33,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from config.errors import ServiceError
+from config.params import as_id
 from volunteers.models import Organization, Team, Volunteer, VolunteerTally, reader_name, reads_english
 
 from .models import (
@@ -126,9 +127,7 @@ def stats_query(
         paths = None
     district_id = None
     if district not in (None, ""):
-        found = District.objects.filter(
-            Q(code=str(district)) | Q(pk=int(district) if str(district).isdigit() else None)
-        ).values_list("pk", flat=True)
+        found = District.objects.filter(Q(code=str(district)) | Q(pk=as_id(str(district)))).values_list("pk", flat=True)
         district_id = next(iter(found), None)
         if district_id is None:
             raise ServiceError("not_found", {"district": ["No such district."]})

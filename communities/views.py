@@ -17,11 +17,11 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from config.errors import ServiceError
+from config.params import as_date, safe_next_url
 from volunteers.decorators import volunteer_required
 from volunteers.models import Volunteer
 from volunteers.selectors import user_volunteer
@@ -33,16 +33,6 @@ from .forms import CheckInForm, ShiftFilterForm
 from .models import Assignment, Shift
 
 PAGE_SIZE = 20
-
-
-def _next_url(request, default: str) -> str:
-    """Where a POST came from (the browse page keeps its filters), if it is on this site."""
-    candidate = request.POST.get("next") or request.GET.get("next") or ""
-    if url_has_allowed_host_and_scheme(
-        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return candidate
-    return default
 
 
 def report_refusal(request, error: ServiceError) -> None:
@@ -113,7 +103,7 @@ def shift_detail(request, pk: int):
 @require_POST
 @volunteer_required
 def shift_sign_up(request, pk: int):
-    back = _next_url(request, reverse("shift-detail", args=[pk]))
+    back = safe_next_url(request, reverse("shift-detail", args=[pk]))
     try:
         assignment = services.shift_sign_up(shift_id=pk, volunteer=request.volunteer)
     except ServiceError as error:
@@ -151,7 +141,7 @@ def assignment_cancel(request, pk: int):
         pk=pk,
         volunteer=request.volunteer,
     )
-    back = _next_url(request, reverse("my-shifts"))
+    back = safe_next_url(request, reverse("my-shifts"))
     was_waitlisted = assignment.status == Assignment.Status.WAITLISTED
     try:
         services.assignment_cancel(assignment_id=assignment.pk)
@@ -204,10 +194,7 @@ def _monday(day: date) -> date:
 def my_week(request):
     volunteer = request.volunteer
     today = timezone.localdate()
-    try:
-        chosen = date.fromisoformat(request.GET.get("week", "")) if request.GET.get("week") else today
-    except ValueError:
-        chosen = today
+    chosen = as_date(request.GET.get("week")) or today
     monday = _monday(chosen)
     days = [monday + timedelta(days=offset) for offset in range(7)]
     assignments = selectors.volunteer_assignments_between(
@@ -310,13 +297,13 @@ def check_out(request, pk: int):
         attendance.assignment_check_out(assignment_id=assignment.pk, volunteer=request.volunteer)
     except ServiceError as error:
         report_refusal(request, error)
-        return redirect(_next_url(request, reverse("my-shifts")))
+        return redirect(safe_next_url(request, reverse("my-shifts")))
     messages.success(
         request,
         _("Checked out from %(shift)s. Your time is waiting for the coordinator's approval.")
         % {"shift": refusals.shift_words(assignment.shift)},
     )
-    return redirect(_next_url(request, reverse("my-shifts")))
+    return redirect(safe_next_url(request, reverse("my-shifts")))
 
 
 # --- Inbox ----------------------------------------------------------------------------------
@@ -340,4 +327,4 @@ def inbox_mark_read(request, pk: int | None = None):
         if error.code == "not_found":
             raise Http404 from None
         raise
-    return redirect(_next_url(request, reverse("inbox")))
+    return redirect(safe_next_url(request, reverse("inbox")))

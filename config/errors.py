@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DatabaseError, DataError, InterfaceError, OperationalError
 from django.http import Http404
@@ -17,6 +18,8 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from config.parsers import RequestTooLarge
 
 # code -> (HTTP status, message). The single list of codes a client may see.
 ERRORS: dict[str, tuple[int, Any]] = {
@@ -80,6 +83,8 @@ ERRORS: dict[str, tuple[int, Any]] = {
     "password_incorrect": (400, _("The password is not correct.")),
     "volunteer_anonymised": (409, _("This volunteer's personal data has been deleted.")),
     "service_unavailable": (503, _("The service is temporarily unavailable. Please try again shortly.")),
+    "request_too_large": (413, _("The request is too large.")),
+    "server_error": (500, _("Something went wrong on our side. Please try again later.")),
 }
 
 
@@ -110,6 +115,7 @@ _DRF_CODES = {
     exceptions.NotAcceptable: "not_acceptable",
     exceptions.UnsupportedMediaType: "unsupported_media_type",
     exceptions.Throttled: "throttled",
+    RequestTooLarge: "request_too_large",
 }
 
 
@@ -119,6 +125,11 @@ def api_exception_handler(exc, context):
     if isinstance(exc, OverflowError | DataError):
         # A number or text the database cannot hold (an id beyond 64 bits): bad input, not a fault.
         return Response(error_body("invalid", details={"non_field_errors": [str(ERRORS["invalid"][1])]}), status=400)
+    if isinstance(exc, RequestDataTooBig):
+        exc = RequestTooLarge()
+    elif isinstance(exc, SuspiciousOperation):
+        # Django's refusals of a malformed request (too many fields, a bad multipart body).
+        exc = exceptions.ParseError()
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(detail=exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
     if isinstance(exc, Http404):

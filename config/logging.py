@@ -1,7 +1,9 @@
 """Keep personal data out of the logs.
 
-Every mainland mobile number and 18-character ID number in a log record is replaced by the mask
-the app shows (``138****5678``, ``3205**********1234``). Two layers, both set up by ``LOGGING``
+Every mainland mobile number and 18-character ID number in a log record (also written with
+spaces or dashes) is replaced by the mask the app shows (``138****5678``, ``3205**********1234``),
+and every value in a query string by ``*`` (``?q=*&page=*``): a search box takes names and
+numbers in any form. Two layers, both set up by ``LOGGING``
 in config/settings/base.py:
 
 * ``RedactPersonalData``, the filter on the root handler, formats each record's message once,
@@ -14,7 +16,8 @@ in config/settings/base.py:
   Django's ``django.server`` handler.
 
 Django's request logger writes ``request.path`` (never the query string or the body); a number in
-a path is masked like any other text. ``ADMINS`` is left empty on purpose: the admin e-mail
+a path is masked like any other text. The development server's ``django.server`` logger writes
+the whole request line, query string included: its values are masked. ``ADMINS`` is left empty on purpose: the admin e-mail
 handler would send request data.
 """
 
@@ -25,14 +28,31 @@ import re
 import threading
 
 MOBILE_RE = re.compile(r"(?<![0-9])(?:\+?86[ -]?)?(1[3-9][0-9])[ -]?[0-9]{4}[ -]?([0-9]{4})(?![0-9])")
-ID_NUMBER_RE = re.compile(r"(?<![0-9])([0-9]{4})[0-9]{10}([0-9]{3}[0-9Xx])(?![0-9])")
+# An ID number as people write it: 18 characters, or with a space or dash (or their URL forms,
+# ``+``, ``%20``, ``%2D``) between any of them, as in ``110105 19491231 002X``.
+_SEP = r"(?:[ +\-]|%20|%2[Dd])"
+_ID_SEP_RE = re.compile(_SEP)
+ID_NUMBER_RE = re.compile(
+    rf"(?<![0-9])(?<![0-9][ +\-])"
+    rf"([0-9](?:{_SEP}?[0-9]){{3}})(?:{_SEP}?[0-9]){{10}}((?:{_SEP}?[0-9]){{3}}{_SEP}?[0-9Xx])"
+    rf"(?!{_SEP}?[0-9])"
+)
+# A query string's values (``?q=张三&page=2`` → ``?q=*&page=*``): names, numbers typed in a
+# search box, a calendar token. Only the parameter names stay.
+QUERY_VALUE_RE = re.compile(r"(?<=[?&])([\w.\-\[\]%]+)=[^&\s#\"'<>]+")
 
 # Attributes every LogRecord has; anything else was passed in ``extra``.
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
 
 
+def _mask_id_number(match: re.Match) -> str:
+    first, last = (_ID_SEP_RE.sub("", group) for group in match.groups())
+    return f"{first}{'*' * 10}{last}"
+
+
 def redact(text: str) -> str:
-    text = ID_NUMBER_RE.sub(lambda m: f"{m.group(1)}{'*' * 10}{m.group(2)[-4:]}", text)
+    text = QUERY_VALUE_RE.sub(r"\1=*", text)
+    text = ID_NUMBER_RE.sub(_mask_id_number, text)
     return MOBILE_RE.sub(lambda m: f"{m.group(1)}****{m.group(2)}", text)
 
 

@@ -1,4 +1,5 @@
-"""Answer 503 with a clear code, not a traceback, while the database is unreachable."""
+"""Request-wide guards: 503 with a clear code while the database is unreachable; 400 for a query
+string with a NUL byte; message storage built only when a request uses it."""
 
 from __future__ import annotations
 
@@ -6,11 +7,13 @@ import logging
 
 from django.contrib.messages.middleware import MessageMiddleware
 from django.contrib.messages.storage import default_storage
+from django.core.exceptions import SuspiciousOperation
 from django.http import HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 from django.utils.functional import SimpleLazyObject, empty
 
 from config.db import database_unavailable
+from config.error_views import wants_json
 from config.errors import error_body
 
 logger = logging.getLogger(__name__)
@@ -34,7 +37,7 @@ class DatabaseUnavailableMiddleware:
         if not database_unavailable(exc):
             return None
         logger.error("database unavailable: %s", type(exc).__name__)
-        if request.path.startswith("/api/") or "application/json" in request.headers.get("Accept", ""):
+        if wants_json(request) or "application/json" in request.headers.get("Accept", ""):
             response = JsonResponse(error_body("service_unavailable"), status=503)
         else:
             try:
@@ -44,6 +47,24 @@ class DatabaseUnavailableMiddleware:
             response = HttpResponse(body, status=503)
         response["Retry-After"] = "5"
         return response
+
+
+class NulByteMiddleware:
+    """Refuse a query string with a NUL byte (``%00``) as a bad request.
+
+    No page or endpoint reads a NUL as part of any value, and PostgreSQL refuses one in text, so a
+    view that passes a query value to the database (a search box) would answer 500. Forms and
+    serializers refuse NUL themselves; this covers every value read straight from the URL. The 400
+    is Django's (``handler400``): JSON under /api/, the 400 page elsewhere.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if any("\x00" in key or any("\x00" in value for value in values) for key, values in request.GET.lists()):
+            raise SuspiciousOperation("NUL byte in the query string")
+        return self.get_response(request)
 
 
 class LazyMessageMiddleware(MessageMiddleware):

@@ -21,6 +21,7 @@ COMMON_ERRORS = {
     "405": "Method not allowed.",
     "406": "The requested format is not available.",
     "409": "Refused by a rule; `code` says which.",
+    "413": "`request_too_large`: a JSON body over 1 MiB.",
     "415": "Unsupported media type.",
     "429": "Too many requests.",
     "503": "The database is temporarily unavailable.",

@@ -38,6 +38,9 @@ class WindowCountPaginator(Paginator):
         if number < 1:
             raise EmptyPage(self.error_messages["min_page"])
         bottom = (number - 1) * self.per_page
+        if bottom + self.per_page >= 2**63:
+            # No database takes an offset past 64 bits, and no list is that long: past the end.
+            return super().page(number)
         counted = self.object_list.annotate(**{self._TOTAL: Window(Count("*"))})
         rows = list(counted[bottom : bottom + self.per_page])
         if rows:

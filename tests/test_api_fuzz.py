@@ -99,3 +99,27 @@ def test_api_as_a_volunteer(api_schema, tokens):
 
 def test_api_as_a_coordinator(api_schema, tokens):
     assert fuzz_all_operations(api_schema, tokens["coordinator"]) == []
+
+
+ANONYMOUS_CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance]
+
+
+def test_api_as_an_anonymous_caller(api_schema, tokens):
+    """Every operation without credentials: the token endpoint answers, the rest refuse, in JSON."""
+    failures, statuses = [], []
+    for result in api_schema.get_all_operations():
+        operation = result.ok()
+
+        @FUZZ
+        @given(case=operation.as_strategy())
+        def run(case):
+            case.headers = {k: v for k, v in (case.headers or {}).items() if k.lower() != "authorization"}
+            response = case.call_and_validate(checks=ANONYMOUS_CHECKS)
+            statuses.append(response.status_code)
+
+        try:
+            run()
+        except (Exception, BaseExceptionGroup) as error:
+            failures.append(f"{operation.method.upper()} {operation.path}: {error}")
+    assert failures == []
+    assert 200 in statuses or 400 in statuses  # the token endpoint was reached, not only refusals

@@ -119,6 +119,20 @@ def test_a_journey_leaves_no_personal_data_in_the_logs(api_client, caplog):
         ("order 12345678901234567890 and 2024-03-01", "order 12345678901234567890 and 2024-03-01"),
         ("'13912345678'", "'139****5678'"),
         ("10012345678 is not a mobile", "10012345678 is not a mobile"),
+        # ID numbers written with spaces or dashes, as people type them
+        ("id 110105 19491231 002X.", "id 1101**********002X."),
+        ("id 110105-19491231-002x", "id 1101**********002x"),
+        ("1101 0519 4912 3100 2X", "1101**********002X"),
+        ("1234 5678 9012 3456 7890 is longer", "1234 5678 9012 3456 7890 is longer"),
+        # query strings: every value, whatever it holds (names, numbers, percent-encoded)
+        (
+            '"GET /shifts/?q=%E5%BC%A0%E4%B8%89&page=2 HTTP/1.1" 200 512',
+            '"GET /shifts/?q=*&page=* HTTP/1.1" 200 512',
+        ),
+        ("Not Found: /verify/?number=张三+110105+19491231+002X", "Not Found: /verify/?number=*"),
+        ("https://x.example/me/calendar.ics?token=abc#top", "https://x.example/me/calendar.ics?token=*#top"),
+        ("a=b and c=d", "a=b and c=d"),
+        ("/me/?", "/me/?"),
     ],
 )
 def test_redact(text, expected):
@@ -178,3 +192,18 @@ def test_json_formatter_writes_one_redacted_object_per_line():
     assert "13812345678" not in line
     assert "11010519491231002X" not in line
     assert "ValueError" in entry["exception"]
+
+
+def test_a_request_line_with_a_query_string_is_masked_in_the_server_log():
+    """Django's development server logs the whole request line, query string included."""
+    logger = logging.getLogger("django.server")
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(RedactPersonalData())
+    logger.addHandler(handler)
+    try:
+        # As django.core.servers.basehttp.WSGIRequestHandler.log_message calls it.
+        logger.warning('"%s" %s %s', "GET /coordinator/?q=张三&date=110105%2019491231%20002X HTTP/1.1", "404", "0")
+    finally:
+        logger.removeHandler(handler)
+    assert stream.getvalue() == '"GET /coordinator/?q=*&date=* HTTP/1.1" 404 0\n'

@@ -50,7 +50,16 @@ def test_an_empty_list_has_one_empty_page_in_one_query():
 
 
 @pytest.mark.parametrize(
-    ("number", "error"), [(4, EmptyPage), (0, EmptyPage), ("x", PageNotAnInteger), (1.5, PageNotAnInteger)]
+    ("number", "error"),
+    [
+        (4, EmptyPage),
+        (0, EmptyPage),
+        ("x", PageNotAnInteger),
+        (1.5, PageNotAnInteger),
+        ("²", PageNotAnInteger),
+        ("9" * 30, EmptyPage),  # an offset no database takes
+        (2**63 // 3, EmptyPage),
+    ],
 )
 def test_a_page_that_does_not_exist_is_refused_as_django_refuses_it(skills, number, error):
     for paginator_class in (WindowCountPaginator, Paginator):
@@ -58,7 +67,7 @@ def test_a_page_that_does_not_exist_is_refused_as_django_refuses_it(skills, numb
             paginator_class(skills, 3).page(number)
 
 
-@pytest.mark.parametrize(("asked", "given"), [("x", 1), (None, 1), (9, 3), (2, 2)])
+@pytest.mark.parametrize(("asked", "given"), [("x", 1), (None, 1), (9, 3), (2, 2), ("9" * 30, 3)])
 def test_get_page_falls_back_as_djangos(skills, asked, given):
     assert WindowCountPaginator(skills, 3).get_page(asked).number == given
     assert Paginator(skills, 3).get_page(asked).number == given

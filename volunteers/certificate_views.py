@@ -17,7 +17,6 @@ from __future__ import annotations
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
-from django.utils.dateparse import parse_date
 from django.views.decorators.cache import never_cache
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -27,6 +26,7 @@ from rest_framework.views import APIView
 
 from communities import exports
 from config.errors import ServiceError
+from config.params import as_date
 
 from . import certificates
 from .models import Certificate, Volunteer
@@ -48,7 +48,7 @@ def _date_param(data, name: str):
     raw = data.get(name)
     if raw in (None, ""):
         return None
-    value = parse_date(str(raw)) if isinstance(raw, str) else raw
+    value = as_date(raw) if isinstance(raw, str) else raw
     if value is None:
         raise ServiceError("invalid", {name: ["Use the format YYYY-MM-DD."]})
     return value
@@ -292,9 +292,12 @@ urlpatterns = [
 def verify(request, number: str | None = None):
     if number is None:
         typed = certificates.normalize_number(request.GET.get("number", ""))
-        if typed:
+        if not typed:
+            return render(request, "certificates/verify.html", {"result": None})
+        if certificates.NUMBER_RE.match(typed):
+            # A well-formed number gets its own address, the one printed on the certificate.
             return redirect("certificate-verify", number=typed)
-        return render(request, "certificates/verify.html", {"result": None})
+        number = typed  # anything else (``a/b`` is no path segment) is answered here: not genuine
     result = certificates.certificate_verify(number)
     certificate = result.certificate
     context = {

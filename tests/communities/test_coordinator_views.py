@@ -164,6 +164,31 @@ def test_hours_approval_page(client, coordinator, post):
     assert (assignment.credited_minutes, assignment.hours_status) == (210, "approved")
 
 
+@pytest.mark.parametrize(
+    ("next_url", "expected"),
+    [
+        ("https://evil.example/phish", "/coordinator/hours/"),
+        ("//evil.example/phish", "/coordinator/hours/"),
+        ("/\\evil.example/phish", "/coordinator/hours/"),
+        ("javascript:alert(1)", "/coordinator/hours/"),
+        ("²", "/coordinator/hours/"),  # redirect() would look it up as a URL name: a 500
+        ("coordinator-today", "/coordinator/hours/"),
+        ("/coordinator/hours/?page=2", "/coordinator/hours/?page=2"),
+    ],
+)
+def test_hours_approval_goes_back_only_within_the_site(client, coordinator, post, next_url, expected):
+    start = timezone.now() - timedelta(hours=6)
+    shift = ShiftFactory(post=post, starts_at=start, ends_at=start + timedelta(hours=4))
+    assignment = place(shift, checked_in_at=start, checked_out_at=start + timedelta(hours=4))
+    Assignment.objects.filter(pk=assignment.pk).update(status="completed", credited_minutes=240, hours_status="pending")
+    client.force_login(coordinator)
+    response = client.post(f"/coordinator/hours/{assignment.pk}/approve/", {"next": next_url})
+    assert response.status_code == 302
+    assert response["Location"] == expected
+    assignment.refresh_from_db()
+    assert assignment.hours_status == "approved"
+
+
 def test_team_leader_sees_the_team(client, post):
     team = TeamFactory()
     leader = VolunteerFactory(team=team)

@@ -234,9 +234,11 @@ def test_sign_up_needs_post(logged_in):
     assert not Assignment.objects.filter(shift=shift).exists()
 
 
-def test_sign_up_refuses_an_outside_next_url(logged_in):
+@pytest.mark.parametrize("next_url", ["https://evil.example/", "//evil.example/", "²", "my-shifts", "a.b"])
+def test_sign_up_refuses_a_next_url_that_is_no_path_on_this_site(logged_in, next_url):
     shift = ShiftFactory()
-    response = logged_in.post(reverse("shift-sign-up", args=[shift.pk]), {"next": "https://evil.example/"})
+    response = logged_in.post(reverse("shift-sign-up", args=[shift.pk]), {"next": next_url})
+    assert response.status_code == 302
     assert response.url == reverse("shift-detail", args=[shift.pk])
 
 

@@ -225,3 +225,11 @@ def test_anonymous_cannot_issue_or_download(world, client):
     assert client.get("/api/v1/me/certificate.pdf").status_code == 401
     assert client.post("/api/v1/certificates/", {}).status_code == 401
     assert UserFactory().is_authenticated
+
+
+@pytest.mark.parametrize("typed", ["a/b", "../..", "x" * 300, "²①"])
+def test_verify_a_typed_number_that_is_no_path_segment_is_answered_in_place(db, client, typed):
+    response = client.get("/verify/", {"number": typed})
+    assert response.status_code == 404
+    assert response.context["result"] == "forged"
+    assert response.context["number"] == typed.upper()[:40]
