@@ -63,6 +63,8 @@ ERRORS: dict[str, tuple[int, Any]] = {
     "unsupported_media_type": (415, _("This content type is not supported.")),
     "throttled": (429, _("Too many requests. Please wait and try again.")),
     "login_locked": (429, _("Too many failed log-ins. Please wait and try again.")),
+    "sms_code_throttled": (429, _("Too many codes asked for. Please wait and try again.")),
+    "login_code_invalid": (401, _("The code is wrong or has expired. Ask for a new code.")),
     "import_invalid": (400, _("The file has errors; nothing was imported.")),
     "password_incorrect": (400, _("The password is not correct.")),
     "volunteer_anonymised": (409, _("This volunteer's personal data has been deleted.")),
