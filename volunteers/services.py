@@ -65,6 +65,22 @@ def user_password_choose(*, user, password: str) -> None:
 
 
 @transaction.atomic
+def staff_mobile_set(*, user, mobile: str | None):
+    """Give an account without a volunteer record the mobile number it logs in with by code and
+    gets escalation texts on (``None``: remove it). A number belongs to one person only."""
+    from .models import StaffContact
+
+    if mobile is None:
+        StaffContact.objects.filter(user=user).delete()
+        return None
+    validate_mobile(mobile)
+    if Volunteer.objects.filter(mobile=mobile).exclude(user=user).exists():
+        raise ServiceError("invalid", details={"mobile": ["mobile_taken"]})
+    contact, _created = StaffContact.objects.update_or_create(user=user, defaults={"mobile": mobile})
+    return contact
+
+
+@transaction.atomic
 def volunteer_create(
     *,
     real_name: str,
