@@ -45,7 +45,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext
 
 from config.errors import ServiceError
-from volunteers.models import Volunteer, reader_name
+from volunteers.models import StaffContact, Volunteer, reader_name
 from volunteers.selectors import organization_subtree, volunteer_message_language
 
 from . import sms
@@ -268,11 +268,23 @@ def volunteer_recipient(volunteer: Volunteer) -> Recipient:
 
 
 def user_recipient(user) -> Recipient:
-    """A coordinator: their volunteer profile's choices if they have one, else email when known."""
+    """A coordinator: their volunteer profile's choices if they have one, else SMS to the staff
+    mobile number on their account (``StaffContact``) and email, each when known."""
     volunteer = _volunteer_of(user)
     if volunteer is not None:
         return volunteer_recipient(volunteer)
-    return Recipient(user_id=user.pk, sms=False, email=bool(user.email))
+    return Recipient(user_id=user.pk, sms=bool(_staff_mobile_of(user)), email=bool(user.email))
+
+
+def _staff_mobile_of(user) -> str:
+    try:
+        return user.staff_contact.mobile
+    except StaffContact.DoesNotExist:
+        return ""
+
+
+# The number an SMS row goes to: the recipient's volunteer record, else their staff contact.
+RECIPIENT_MOBILE = Coalesce("recipient__volunteer__mobile", "recipient__staff_contact__mobile")
 
 
 def _volunteer_of(user) -> Volunteer | None:
@@ -803,7 +815,7 @@ def _escalation_rows(assignments: list[Assignment], now: datetime) -> list[Draft
     community_ids = {assignment.shift.community_id for assignment in assignments}
     coordinators: dict[int, list] = defaultdict(list)
     links = Community.coordinators.through.objects.filter(community_id__in=community_ids).select_related(
-        "user__volunteer"
+        "user__volunteer", "user__staff_contact"
     )
     for link in links:
         coordinators[link.community_id].append(link.user)
@@ -931,7 +943,7 @@ CLAIMED_FIELDS = (
     "body",
     "urgent",
     "attempts",
-    "recipient__volunteer__mobile",
+    RECIPIENT_MOBILE,
     "recipient__email",
     "assignment__status",
     "assignment__checked_in_at",
@@ -1336,9 +1348,7 @@ def delivery_receipts_record(*, receipts: list, now: datetime | None = None) -> 
         if not found:
             counts["unknown"] += 1
             continue
-        candidates = list(
-            Notification.objects.filter(found, channel=Channel.SMS).values_list("pk", "recipient__volunteer__mobile")
-        )
+        candidates = list(Notification.objects.filter(found, channel=Channel.SMS).values_list("pk", RECIPIENT_MOBILE))
         if len(candidates) > 1:
             candidates = [row for row in candidates if _phone_matches(row[1], receipt.phone)]
         if len(candidates) != 1:

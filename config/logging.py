@@ -1,7 +1,9 @@
 """Keep personal data out of the logs.
 
 Every mainland mobile number and 18-character ID number in a log record is replaced by the mask
-the app shows (``138****5678``, ``3205**********1234``). Two layers, both set up by ``LOGGING``
+the app shows (``138****5678``, ``3205**********1234``); a texted log-in code is replaced by
+stars where it appears as one (a ``code`` field or parameter, the text of a code message), and so
+is the value of a ``code`` or ``password`` key in an ``extra`` dictionary. Two layers, both set up by ``LOGGING``
 in config/settings/base.py:
 
 * ``RedactPersonalData``, the filter on the root handler, formats each record's message once,
@@ -27,12 +29,22 @@ import threading
 MOBILE_RE = re.compile(r"(?<![0-9])(?:\+?86[ -]?)?(1[3-9][0-9])[ -]?[0-9]{4}[ -]?([0-9]{4})(?![0-9])")
 ID_NUMBER_RE = re.compile(r"(?<![0-9])([0-9]{4})[0-9]{10}([0-9]{3}[0-9Xx])(?![0-9])")
 
+# A texted log-in code, only where it is one: the ``code`` field of a request body or query
+# string, and the text of a log-in code message. Other numbers of six digits (ids, postcodes)
+# stay readable.
+LOGIN_CODE_RE = re.compile(
+    r"""(["']code["']\s*:\s*["']?|(?<![A-Za-z_])code=|验证码(?:为|是|：|:)\s*|log-in code is\s+)([0-9]{4,8})(?![0-9])""",
+    re.IGNORECASE,
+)
+SECRET_KEYS = {"code", "password"}
+
 # Attributes every LogRecord has; anything else was passed in ``extra``.
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
 
 
 def redact(text: str) -> str:
     text = ID_NUMBER_RE.sub(lambda m: f"{m.group(1)}{'*' * 10}{m.group(2)[-4:]}", text)
+    text = LOGIN_CODE_RE.sub(lambda m: f"{m.group(1)}{'*' * len(m.group(2))}", text)
     return MOBILE_RE.sub(lambda m: f"{m.group(1)}****{m.group(2)}", text)
 
 
@@ -46,7 +58,10 @@ def _redact_value(value):
     if isinstance(value, list | tuple):
         return type(value)(_redact_value(item) for item in value)
     if isinstance(value, dict):
-        return {key: _redact_value(item) for key, item in value.items()}
+        return {
+            key: "*" * len(item) if key in SECRET_KEYS and isinstance(item, str) else _redact_value(item)
+            for key, item in value.items()
+        }
     return value
 
 
