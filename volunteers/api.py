@@ -91,7 +91,13 @@ class TokenView(APIView):
     authentication_classes: list = []
     permission_classes = [permissions.AllowAny]
     throttle_classes = [ScopedRateThrottle]
-    throttle_scope = "auth"
+
+    @property
+    def throttle_scope(self) -> str:
+        # Codes have their own, generous rate per address: a crowd behind one carrier NAT logs in
+        # at once, and each code is limited to five tries and each number to ten codes a day.
+        data = getattr(self.request, "data", None)
+        return "auth_code" if isinstance(data, dict) and "code" in data else "auth"
 
     @extend_schema(
         request=TokenRequestSerializer,

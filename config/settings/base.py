@@ -225,7 +225,11 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 20,
     "EXCEPTION_HANDLER": "config.errors.api_exception_handler",
     # Anonymous token requests (volunteers.api.TokenView); see LOGIN_LOCKOUT.
-    "DEFAULT_THROTTLE_RATES": {"auth": env.str("THROTTLE_AUTH_RATE", default="30/min")},
+    "DEFAULT_THROTTLE_RATES": {
+        "auth": env.str("THROTTLE_AUTH_RATE", default="30/min"),
+        # Log-ins by texted code (volunteers/login_codes.py): a crowd behind one address.
+        "auth_code": env.str("THROTTLE_AUTH_CODE_RATE", default="600/min"),
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Volunteer mobilisation API",

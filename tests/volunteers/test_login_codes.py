@@ -430,3 +430,15 @@ def test_a_person_without_a_password_sets_one_on_the_web(client, outbox):
     volunteer.user.refresh_from_db()
     assert volunteer.user.check_password("lantern-Harbour-42")
     assert client.get("/me/profile/").status_code == 200  # the session survived the change
+
+
+def test_code_log_ins_from_one_address_are_not_held_to_the_password_rate(api_client):
+    """A crowd behind one NAT logs in by code at once: the address's password rate (30/min) does
+    not apply to codes, which are limited per code (five tries) and per number instead."""
+    for number in range(40):
+        response = log_in(api_client, f"1370000{number:04d}", "123456", ip="10.0.0.1")
+        assert (response.status_code, response.json()["code"]) == (401, "login_code_invalid")
+    response = api_client.post(
+        "/api/v1/auth/token/", {"username": "x", "password": "y"}, format="json", REMOTE_ADDR="10.0.0.1"
+    )
+    assert response.status_code == 401
