@@ -19,8 +19,10 @@ from django.db import connection
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
+from communities.models import Notification
 from config.errors import ServiceError
 from tests.factories import UserFactory, VolunteerFactory
+from tests.waiting import wait_until
 from volunteers import crypto
 from volunteers.login_codes import login_code_request
 from volunteers.models import LoginCode, StaffContact
@@ -74,7 +76,8 @@ def log_in(api_client, mobile, code, ip="203.0.113.5"):
     return api_client.post("/api/v1/auth/token/", {"mobile": mobile, "code": code}, format="json", REMOTE_ADDR=ip)
 
 
-def test_a_known_number_gets_a_code_that_logs_in_once(api_client, outbox):
+def test_a_known_number_gets_a_code_that_logs_in_once(api_client, outbox, caplog):
+    caplog.set_level("DEBUG")
     volunteer = VolunteerFactory(mobile="13800000001")
     response = ask(api_client, "13800000001")
     assert (response.status_code, response.json()) == (202, {"resend_after": 60})
@@ -100,6 +103,17 @@ def test_a_known_number_gets_a_code_that_logs_in_once(api_client, outbox):
     assert (response.status_code, response.json()["code"]) == (401, "login_code_invalid")
     row.refresh_from_db()
     assert row.attempts == 1
+    # The code was never logged, and no message row or inbox entry holds it.
+    assert code not in caplog.text
+    assert not Notification.objects.filter(body__contains=code).exists()
+
+
+def test_in_production_the_code_is_handed_over_on_a_background_thread(api_client, outbox, settings):
+    settings.LOGIN_CODE = {**settings.LOGIN_CODE, "SEND_IN_BACKGROUND": True}
+    VolunteerFactory(mobile="13800000001")
+    assert ask(api_client, "13800000001").status_code == 202
+    [code] = wait_until(lambda: outbox.codes("13800000001"), what="the code in the outbox")
+    assert log_in(api_client, "13800000001", code).status_code == 200
 
 
 def test_an_unknown_number_is_answered_the_same_and_nothing_is_sent(api_client, outbox):
