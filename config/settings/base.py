@@ -164,8 +164,8 @@ LOGIN_CODE = {
         (env.int("LOGIN_CODE_IP_PER_MINUTE", default=300), 60),
         (env.int("LOGIN_CODE_IP_PER_HOUR", default=3000), 60 * 60),
     ],
-    # Hand the text to the SMS backend on a background thread after commit, so the answer takes
-    # as long for an unknown number as for a known one; the test settings send inline.
+    # Hand the text to the SMS backend on a background thread after commit, so the provider's
+    # answer time never tells a known number from an unknown one; the test settings send inline.
     "SEND_IN_BACKGROUND": env.bool("LOGIN_CODE_SEND_IN_BACKGROUND", default=True),
 }
 LOGIN_LOCKOUT = {
