@@ -45,7 +45,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext
 
 from config.errors import ServiceError
-from volunteers.models import Volunteer, reader_name
+from volunteers.models import StaffContact, Volunteer, reader_name
 from volunteers.selectors import organization_subtree, volunteer_message_language, volunteer_mobile_display
 
 from . import sms
@@ -256,10 +256,10 @@ def _urgent(kind: str, shift: Shift, now: datetime) -> bool:
 
 
 def _coordinators_of(community_ids: set[int]) -> dict[int, list]:
-    """The coordinator users of each community, their volunteer profiles loaded."""
+    """The coordinator users of each community, their volunteer profiles and staff contacts loaded."""
     coordinators: dict[int, list] = defaultdict(list)
     links = Community.coordinators.through.objects.filter(community_id__in=community_ids).select_related(
-        "user__volunteer"
+        "user__volunteer", "user__staff_contact"
     )
     for link in links:
         coordinators[link.community_id].append(link.user)
@@ -287,11 +287,23 @@ def volunteer_recipient(volunteer: Volunteer) -> Recipient:
 
 
 def user_recipient(user) -> Recipient:
-    """A coordinator: their volunteer profile's choices if they have one, else email when known."""
+    """A coordinator: their volunteer profile's choices if they have one, else SMS to the staff
+    mobile number on their account (``StaffContact``) and email, each when known."""
     volunteer = _volunteer_of(user)
     if volunteer is not None:
         return volunteer_recipient(volunteer)
-    return Recipient(user_id=user.pk, sms=False, email=bool(user.email))
+    return Recipient(user_id=user.pk, sms=bool(_staff_mobile_of(user)), email=bool(user.email))
+
+
+def _staff_mobile_of(user) -> str:
+    try:
+        return user.staff_contact.mobile
+    except StaffContact.DoesNotExist:
+        return ""
+
+
+# The number an SMS row goes to: the recipient's volunteer record, else their staff contact.
+RECIPIENT_MOBILE = Coalesce("recipient__volunteer__mobile", "recipient__staff_contact__mobile")
 
 
 def _volunteer_of(user) -> Volunteer | None:
@@ -982,7 +994,7 @@ CLAIMED_FIELDS = (
     "body",
     "urgent",
     "attempts",
-    "recipient__volunteer__mobile",
+    RECIPIENT_MOBILE,
     "recipient__email",
     "assignment__status",
     "assignment__checked_in_at",
@@ -1389,9 +1401,7 @@ def delivery_receipts_record(*, receipts: list, now: datetime | None = None) -> 
         if not found:
             counts["unknown"] += 1
             continue
-        candidates = list(
-            Notification.objects.filter(found, channel=Channel.SMS).values_list("pk", "recipient__volunteer__mobile")
-        )
+        candidates = list(Notification.objects.filter(found, channel=Channel.SMS).values_list("pk", RECIPIENT_MOBILE))
         if len(candidates) > 1:
             candidates = [row for row in candidates if _phone_matches(row[1], receipt.phone)]
         if len(candidates) != 1:

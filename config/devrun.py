@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -31,7 +32,7 @@ from config.env import BASE_DIR, VAR_DIR, default_redis_url, embedded_redis_sock
 STEPS = 5
 HEALTH_TIMEOUT = 300  # seconds from starting the servers until /health/ must answer 200 (a busy machine is slow)
 STOP_TIMEOUT = 10  # seconds the parts get to shut down before they are killed
-COLOURS = {"web": 32, "worker": 35, "beat": 36, "migrate": 33, "seed": 33}
+COLOURS = {"web": 32, "worker": 35, "beat": 36, "migrate": 33, "seed": 33, "sms": 31}
 PARTS = {
     "web": "web server (gunicorn)",
     "worker": "Celery worker",
@@ -358,20 +359,75 @@ def check_children(children: Children) -> None:
         raise Failure(f"The {PARTS.get(name, name)} {how} unexpectedly; stopping everything.")
 
 
+class OutboxTail:
+    """The log-in codes the file SMS backend writes, printed as they are sent, so the demo can be
+    tried with the code log-in. Only lines written after devrun started; only ``login-code:`` keys;
+    the number masked. Development only: nothing in the app itself ever prints a code."""
+
+    CODE = re.compile(r"(?<![0-9])[0-9]{6}(?![0-9])")
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.offset = path.stat().st_size if path.exists() else 0
+
+    def new_codes(self) -> list[tuple[str, str]]:
+        """``(masked number, code)`` for each log-in code written since the last call."""
+        try:
+            size = self.path.stat().st_size
+        except FileNotFoundError:
+            return []
+        if size < self.offset:  # the file was replaced
+            self.offset = 0
+        with open(self.path, "rb") as handle:
+            handle.seek(self.offset)
+            data = handle.read(size - self.offset)
+        complete = data[: data.rfind(b"\n") + 1]  # a line still being written waits for the next call
+        self.offset += len(complete)
+        codes = []
+        for line in complete.splitlines():
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue  # a torn line: never sent
+            if not str(entry.get("key", "")).startswith("login-code:"):
+                continue
+            found = self.CODE.search(str(entry.get("text", "")))
+            mobile = str(entry.get("to", ""))
+            if found:
+                codes.append((f"{mobile[:3]}****{mobile[-4:]}" if len(mobile) == 11 else mobile, found.group(0)))
+        return codes
+
+    def print_new(self) -> None:
+        for mobile, code in self.new_codes():
+            say(f"{label('sms')}login code for {mobile}: {code}")
+
+
+def sms_outbox_tail() -> OutboxTail | None:
+    """The tail of the file backend's outbox, when that is the SMS backend (the default)."""
+    backend = os.environ.get("NOTIFY_SMS_BACKEND", "communities.sms.FileSmsBackend")
+    if backend != "communities.sms.FileSmsBackend":
+        return None  # the console backend prints every text itself; a provider texts a phone
+    return OutboxTail(Path(os.environ.get("NOTIFY_SMS_FILE") or VAR_DIR / "sms" / "outbox.jsonl"))
+
+
 def banner(base: str) -> None:
     from volunteers.demo import DEMO_LOGINS, DEMO_PASSWORD
 
-    width = max(len(username) for _, username, _ in DEMO_LOGINS)
-    role_width = max(len(role) for role, _, _ in DEMO_LOGINS)
+    width = max(len(username) for _, username, _, _ in DEMO_LOGINS)
+    role_width = max(len(role) for role, _, _, _ in DEMO_LOGINS)
     lines = [
         "",
         f"  Ready:     {base}/",
         f"  Admin:     {base}/admin/",
         f"  API docs:  {base}/api/docs/",
         "",
-        f"  Demo logins (password for all: {DEMO_PASSWORD}):",
+        "  Demo logins: the code texted to the mobile (printed below as it is sent), or the",
+        f"  username with the password {DEMO_PASSWORD}:",
     ]
-    lines += [f"    {role:<{role_width}}  {username:<{width}}  {what}" for role, username, what in DEMO_LOGINS]
+    lines += [
+        f"    {role:<{role_width}}  {mobile or '-':<11}  {username:<{width}}  {what}"
+        for role, username, mobile, what in DEMO_LOGINS
+    ]
     lines += ["", "  Press Ctrl-C to stop.", ""]
     say("\n".join(lines))
 
@@ -415,11 +471,14 @@ def main() -> int:
         schedule = str(VAR_DIR / "celerybeat-schedule")
         children.start("beat", "-m", "celery", "-A", "config", "beat", "-l", "info", "--schedule", schedule)
 
+        outbox = sms_outbox_tail()
         step(5, f"Waiting for {base}/health/ …")
         wait_until_healthy(children, f"{base}/health/")
         banner(base)
         while True:
             check_children(children)
+            if outbox is not None:
+                outbox.print_new()
             pause(0.5)
     except Stop:
         say("\nStopping…")

@@ -78,6 +78,8 @@ ERRORS: dict[str, tuple[int, Any]] = {
     "unsupported_media_type": (415, _("This content type is not supported.")),
     "throttled": (429, _("Too many requests. Please wait and try again.")),
     "login_locked": (429, _("Too many failed log-ins. Please wait and try again.")),
+    "sms_code_throttled": (429, _("Too many codes asked for. Please wait and try again.")),
+    "login_code_invalid": (401, _("The code is wrong or has expired. Ask for a new code.")),
     "import_invalid": (400, _("The file has errors; nothing was imported.")),
     "file_too_large": (413, _("The upload is larger than the limit.")),
     "password_incorrect": (400, _("The password is not correct.")),

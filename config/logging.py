@@ -3,7 +3,9 @@
 Every mainland mobile number and 18-character ID number in a log record (also written with
 spaces or dashes) is replaced by the mask the app shows (``138****5678``, ``3205**********1234``),
 and every value in a query string by ``*`` (``?q=*&page=*``): a search box takes names and
-numbers in any form. Two layers, both set up by ``LOGGING``
+numbers in any form. A texted log-in code is replaced by stars where it appears as one (a
+``code`` field, the text of a code message), and so is the value of a ``code`` or ``password``
+key in an ``extra`` dictionary. Two layers, both set up by ``LOGGING``
 in config/settings/base.py:
 
 * ``RedactPersonalData``, the filter on the root handler, formats each record's message once,
@@ -41,6 +43,15 @@ ID_NUMBER_RE = re.compile(
 # search box, a calendar token. Only the parameter names stay.
 QUERY_VALUE_RE = re.compile(r"(?<=[?&])([\w.\-\[\]%]+)=[^&\s#\"'<>]+")
 
+# A texted log-in code, only where it is one: the ``code`` field of a request body or query
+# string, and the text of a log-in code message. Other numbers of six digits (ids, postcodes)
+# stay readable.
+LOGIN_CODE_RE = re.compile(
+    r"""(["']code["']\s*:\s*["']?|(?<![A-Za-z_])code=|验证码(?:为|是|：|:)\s*|log-in code is\s+)([0-9]{4,8})(?![0-9])""",
+    re.IGNORECASE,
+)
+SECRET_KEYS = {"code", "password"}
+
 # Attributes every LogRecord has; anything else was passed in ``extra``.
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
 
@@ -53,6 +64,7 @@ def _mask_id_number(match: re.Match) -> str:
 def redact(text: str) -> str:
     text = QUERY_VALUE_RE.sub(r"\1=*", text)
     text = ID_NUMBER_RE.sub(_mask_id_number, text)
+    text = LOGIN_CODE_RE.sub(lambda m: f"{m.group(1)}{'*' * len(m.group(2))}", text)
     return MOBILE_RE.sub(lambda m: f"{m.group(1)}****{m.group(2)}", text)
 
 
@@ -66,7 +78,10 @@ def _redact_value(value):
     if isinstance(value, list | tuple):
         return type(value)(_redact_value(item) for item in value)
     if isinstance(value, dict):
-        return {key: _redact_value(item) for key, item in value.items()}
+        return {
+            key: "*" * len(item) if key in SECRET_KEYS and isinstance(item, str) else _redact_value(item)
+            for key, item in value.items()
+        }
     return value
 
 

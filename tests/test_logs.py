@@ -207,3 +207,31 @@ def test_a_request_line_with_a_query_string_is_masked_in_the_server_log():
     finally:
         logger.removeHandler(handler)
     assert stream.getvalue() == '"GET /coordinator/?q=*&date=* HTTP/1.1" 404 0\n'
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('{"mobile": "13912345678", "code": "482913"}', '{"mobile": "139****5678", "code": "******"}'),
+        ("{'code': '482913'}", "{'code': '******'}"),
+        (
+            # A query string loses every value, the code's among them.
+            "POST /api/v1/auth/token/?mobile=13912345678&code=482913",
+            "POST /api/v1/auth/token/?mobile=*&code=*",
+        ),
+        ("您的登录验证码为482913，5分钟内有效。", "您的登录验证码为******，5分钟内有效。"),
+        ("Your log-in code is 482913, valid for 5 minutes.", "Your log-in code is ******, valid for 5 minutes."),
+        # Other six-digit numbers stay: ids, postcodes, counts.
+        ("shift 482913 moved; postcode 215000", "shift 482913 moved; postcode 215000"),
+        ("Log-in code 482913 issued for 139****5678.", "Log-in code 482913 issued for 139****5678."),
+    ],
+)
+def test_log_in_codes_are_masked_in_their_contexts_only(text, expected):
+    assert redact(text) == expected
+
+
+def test_a_code_in_extras_is_masked():
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "body", (), None)
+    record.data = {"mobile": MOBILE, "code": "482913", "shift": 482913}
+    RedactPersonalData().filter(record)
+    assert record.data == {"mobile": "139****0001", "code": "******", "shift": 482913}

@@ -7,6 +7,7 @@ strips REDIS_URL and DATABASE_URL so the outcome does not depend on the machine'
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -252,6 +253,17 @@ def test_make_run_works_from_a_runtime_only_venv_in_a_fresh_copy():
         for asset in assets:
             status, body = get(f"{base}/static/{asset}")
             assert status == 200 and len(body) > 1000, asset
+
+        # The demo can be tried with the code log-in: make run prints the code it "texts".
+        request = urllib.request.Request(
+            f"{base}/api/v1/auth/sms-code/",
+            data=json.dumps({"mobile": "13800000001"}).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            assert response.status == 202
+        first.wait_for("login code for 138****0001: ")
 
         # A worker runs a task of ours and says so.
         call = runtime_python(

@@ -20,6 +20,7 @@ from .models import (
     Qualification,
     QualificationType,
     Skill,
+    StaffContact,
     Team,
     Volunteer,
     VolunteerCategory,
@@ -30,9 +31,33 @@ from .models import (
 admin.site.unregister(get_user_model())
 
 
+class StaffContactForm(forms.ModelForm):
+    class Meta:
+        model = StaffContact
+        fields = ["mobile"]
+
+    def clean_mobile(self):
+        mobile = self.cleaned_data["mobile"]
+        if Volunteer.objects.filter(mobile=mobile).exclude(user_id=self.instance.user_id).exists():
+            raise forms.ValidationError(_("This mobile number belongs to a volunteer."), code="mobile_taken")
+        return mobile
+
+
+class StaffContactInline(admin.StackedInline):
+    """The mobile number a staff member logs in with by code and gets escalations on."""
+
+    model = StaffContact
+    form = StaffContactForm
+    can_delete = True
+    extra = 0
+    max_num = 1
+    verbose_name_plural = _("mobile number (log-in by code, escalation texts)")
+
+
 @admin.register(get_user_model())
 class UserAdmin(DjangoUserAdmin):
     change_password_form = AdminPasswordChangeForm
+    inlines = [StaffContactInline]
 
 
 @admin.register(Organization)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.contrib.auth import authenticate
+from django.contrib.auth import authenticate, update_session_auth_hash
 from django.db import transaction
 from django.http import HttpResponse
 from django.urls import reverse
@@ -14,17 +14,21 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from communities.selectors import volunteer_calendar_shifts
+from config.client import client_ip
 from config.errors import ServiceError, error_body
 from config.throttling import ScopedRateThrottle
 
-from . import privacy, selectors, services
+from . import login_codes, privacy, selectors, services
 from .auth import lockout_wait
 from .calendar import shifts_ics
 from .models import Volunteer, new_calendar_token
 from .serializers import (
     CalendarLinkSerializer,
     MeSerializer,
+    PasswordSetSerializer,
     PreferencesSerializer,
+    SmsCodeRequestSerializer,
+    SmsCodeResponseSerializer,
     TokenRequestSerializer,
     TokenResponseSerializer,
 )
@@ -43,20 +47,67 @@ def _login_locked_response(retry_after: int) -> Response:
 
 
 @extend_schema(tags=["auth"])
+class SmsCodeView(APIView):
+    """Text a log-in code to a mobile number. The answer is the same whether or not the number
+    belongs to anyone; only a known number gets a text (volunteers/login_codes.py)."""
+
+    authentication_classes: list = []
+    permission_classes = [permissions.AllowAny]
+
+    @extend_schema(
+        request=SmsCodeRequestSerializer,
+        responses={
+            202: SmsCodeResponseSerializer,
+            400: OpenApiResponse(description="`invalid`: not an 11-digit mainland mobile number."),
+            429: OpenApiResponse(
+                description="`sms_code_throttled` (`details.retry_after`, seconds): too many codes for this "
+                "number or from this address."
+            ),
+        },
+        summary="Text me a log-in code",
+    )
+    def post(self, request):
+        serializer = SmsCodeRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            wait = login_codes.login_code_request(mobile=serializer.validated_data["mobile"], ip=client_ip(request))
+        except ServiceError as error:
+            if error.code == "sms_code_throttled":
+                return Response(
+                    error_body(error.code, details=error.details),
+                    status=429,
+                    headers={"Retry-After": str(error.details["retry_after"])},
+                )
+            raise
+        return Response({"resend_after": wait}, status=202)
+
+
+@extend_schema(tags=["auth"])
 class TokenView(APIView):
-    """Log in for a token. Failures count towards the lockout of volunteers.auth (429 ``login_locked``)."""
+    """Log in for a token: with a mobile number and the code texted to it, or with a username and
+    password. Password failures count towards the lockout of volunteers.auth (429 ``login_locked``);
+    a code takes one of its five tries per check (volunteers/login_codes.py)."""
 
     authentication_classes: list = []
     permission_classes = [permissions.AllowAny]
     throttle_classes = [ScopedRateThrottle]
-    throttle_scope = "auth"
+
+    @property
+    def throttle_scope(self) -> str:
+        # Codes have their own, generous rate per address: a crowd behind one carrier NAT logs in
+        # at once, and each code is limited to five tries and each number to ten codes a day.
+        data = getattr(self.request, "data", None)
+        return "auth_code" if isinstance(data, dict) and "code" in data else "auth"
 
     @extend_schema(
         request=TokenRequestSerializer,
         responses={
             200: TokenResponseSerializer,
-            400: OpenApiResponse(description="`invalid`: username or password missing."),
-            401: OpenApiResponse(description="`authentication_failed`."),
+            400: OpenApiResponse(description="`invalid`: neither mobile and code nor username and password given."),
+            401: OpenApiResponse(
+                description="`login_code_invalid`: the code is wrong, expired, used or burnt; "
+                "`authentication_failed`: wrong username or password."
+            ),
             429: OpenApiResponse(
                 description="`login_locked` (`details.retry_after_seconds`) or `throttled`: too many attempts."
             ),
@@ -65,12 +116,41 @@ class TokenView(APIView):
     def post(self, request):
         serializer = TokenRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        user = authenticate(request, **serializer.validated_data)
-        if user is None and lockout_wait(request):
-            return _login_locked_response(lockout_wait(request))
-        if user is None or not user.is_active:
-            raise ServiceError("authentication_failed")
+        credentials = serializer.validated_data
+        user = authenticate(request, **credentials)
+        if "code" in credentials:
+            if user is None or not user.is_active:
+                raise ServiceError("login_code_invalid")
+        else:
+            if user is None and lockout_wait(request):
+                return _login_locked_response(lockout_wait(request))
+            if user is None or not user.is_active:
+                raise ServiceError("authentication_failed")
         token, _created = Token.objects.get_or_create(user=user)
+        return Response({"token": token.key})
+
+
+@extend_schema(tags=["me"])
+class PasswordView(APIView):
+    """Set (or replace) the caller's password: optional, for those who want one besides the code.
+    Forgot it? Log in by code and set a new one. Every API token is revoked; a new one is returned."""
+
+    @extend_schema(
+        request=PasswordSetSerializer,
+        responses={
+            200: TokenResponseSerializer,
+            400: OpenApiResponse(description="`invalid`: the password is too short, too common or all digits."),
+            401: OpenApiResponse(description="Not authenticated."),
+        },
+        summary="Set my password",
+    )
+    def post(self, request):
+        serializer = PasswordSetSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.user_password_choose(user=request.user, password=serializer.validated_data["password"])
+        if request.session is not None and request.user.is_authenticated:
+            update_session_auth_hash(request, request.user)
+        token = Token.objects.create(user=request.user)
         return Response({"token": token.key})
 
 

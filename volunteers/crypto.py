@@ -41,3 +41,10 @@ def rotate(token: str) -> str:
 def blind_index(value: str) -> str:
     key = settings.ID_NUMBER_HASH_KEY.encode()
     return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
+
+
+def keyed_hash(purpose: str, value: str) -> str:
+    """A keyed HMAC of ``value`` under a key of its own per ``purpose``, derived from the blind
+    index key, so a hash made for one use (a log-in code) never matches one made for another."""
+    key = hmac.new(settings.ID_NUMBER_HASH_KEY.encode(), purpose.encode(), hashlib.sha256).digest()
+    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()

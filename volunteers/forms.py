@@ -21,7 +21,7 @@ class LoginForm(AuthenticationForm):
     username = forms.CharField(
         label=_("Mobile number or username"),
         max_length=150,
-        widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "username", "autocapitalize": "none"}),
+        widget=forms.TextInput(attrs={"autocomplete": "username", "autocapitalize": "none"}),
     )
     password = forms.CharField(
         label=_("Password"),
@@ -36,6 +36,53 @@ class LoginForm(AuthenticationForm):
             # A locked account fails like a wrong password inside ``authenticate``; say which it is.
             _raise_if_locked(self.request)
             raise
+
+
+class LoginCodeForm(forms.Form):
+    """Log-in by a code texted to the mobile number: the page's first way in."""
+
+    mobile = forms.CharField(
+        label=_("Mobile number"),
+        max_length=20,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "tel", "inputmode": "tel", "autofocus": True, "placeholder": "138 0000 0000"}
+        ),
+    )
+    code = forms.CharField(
+        label=_("Verification code"),
+        required=False,
+        max_length=12,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "pattern": "[0-9]*", "maxlength": 6}
+        ),
+    )
+
+
+class PasswordSetForm(forms.Form):
+    """A password of one's own, besides the texted code (no old password: a code log-in is the
+    proof, which is also how a forgotten password is replaced)."""
+
+    new_password1 = forms.CharField(
+        label=_("New password"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+    new_password2 = forms.CharField(
+        label=_("New password again"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def __init__(self, user, *args, **kwargs):
+        self.user = user
+        super().__init__(*args, **kwargs)
+
+    def clean(self):
+        cleaned = super().clean()
+        first, second = cleaned.get("new_password1"), cleaned.get("new_password2")
+        if first and second and first != second:
+            raise forms.ValidationError(_("The two passwords differ."), code="password_mismatch")
+        return cleaned
 
 
 def _raise_if_locked(request) -> None:

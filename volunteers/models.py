@@ -434,3 +434,49 @@ class ImportBatch(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.file_name}"
+
+
+class StaffContact(models.Model):
+    """The mobile number of an account without a volunteer record (committee and organisation
+    staff, coordinators): they log in by a texted code and receive escalations by SMS. A
+    volunteer's number is ``Volunteer.mobile``; a number belongs to one person across both
+    (``services.staff_mobile_set`` checks the other table)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, verbose_name=_("account"), on_delete=models.CASCADE, related_name="staff_contact"
+    )
+    mobile = models.CharField(_("mobile number"), max_length=11, unique=True, validators=[validate_mobile])
+
+    class Meta:
+        verbose_name = _("staff mobile number")
+        verbose_name_plural = _("staff mobile numbers")
+
+    def __str__(self) -> str:
+        return f"{self.user} · {mask_mobile(self.mobile)}"
+
+
+class LoginCode(models.Model):
+    """A code texted for log-in (volunteers/login_codes.py). Only a keyed hash of the code is
+    kept. A code is live until it is used, burnt by wrong tries or replaced by a newer one
+    (``closed_at``); the database holds at most one live code per number."""
+
+    mobile = models.CharField(max_length=11)
+    code_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    attempts = models.PositiveSmallIntegerField(default=0)
+    used_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("log-in code")
+        verbose_name_plural = _("log-in codes")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["mobile"], condition=Q(closed_at__isnull=True), name="login_code_one_live_per_mobile"
+            ),
+        ]
+        indexes = [models.Index(fields=["created_at"], name="login_code_created")]
+
+    def __str__(self) -> str:
+        return f"{mask_mobile(self.mobile)} @ {self.created_at:%Y-%m-%d %H:%M}"

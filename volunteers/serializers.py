@@ -6,8 +6,33 @@ from rest_framework import serializers
 
 
 class TokenRequestSerializer(serializers.Serializer):
-    username = serializers.CharField(help_text="Username or mobile number.")
-    password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False)
+    """Either ``mobile`` and the texted ``code``, or ``username`` and ``password``."""
+
+    mobile = serializers.CharField(required=False, max_length=20, help_text="Mobile number (log-in by code).")
+    code = serializers.CharField(
+        required=False, max_length=12, help_text="The code texted by `POST /api/v1/auth/sms-code/`."
+    )
+    username = serializers.CharField(required=False, help_text="Username or mobile number (log-in by password).")
+    password = serializers.CharField(required=False, style={"input_type": "password"}, trim_whitespace=False)
+
+    def validate(self, attrs):
+        if attrs.get("mobile") and attrs.get("code"):
+            return {"mobile": attrs["mobile"], "code": attrs["code"]}
+        if attrs.get("username") and attrs.get("password"):
+            return {"username": attrs["username"], "password": attrs["password"]}
+        raise serializers.ValidationError(_("Give a mobile number and its code, or a username and password."))
+
+
+class SmsCodeRequestSerializer(serializers.Serializer):
+    mobile = serializers.CharField(max_length=20, help_text="The mainland mobile number to text a log-in code to.")
+
+
+class SmsCodeResponseSerializer(serializers.Serializer):
+    resend_after = serializers.IntegerField(help_text="Seconds before the same number may ask again.")
+
+
+class PasswordSetSerializer(serializers.Serializer):
+    password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False, max_length=128)
 
 
 class TokenResponseSerializer(serializers.Serializer):

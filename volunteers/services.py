@@ -7,6 +7,8 @@ from datetime import date
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from config.errors import ServiceError
@@ -49,6 +51,33 @@ def user_password_set(*, user, password: str | None) -> None:
         user.set_password(password)
     user.save(update_fields=["password"])
     user_api_tokens_revoke(user=user)
+
+
+def user_password_choose(*, user, password: str) -> None:
+    """A password the person chose themself (optional: they log in by code anyway), checked
+    against ``AUTH_PASSWORD_VALIDATORS`` (``ValidationError``), then set as by ``user_password_set``."""
+    try:
+        validate_password(password, user)
+    except ValidationError as error:
+        raise ValidationError({"password": error.messages}) from None
+    with transaction.atomic():
+        user_password_set(user=user, password=password)
+
+
+@transaction.atomic
+def staff_mobile_set(*, user, mobile: str | None):
+    """Give an account without a volunteer record the mobile number it logs in with by code and
+    gets escalation texts on (``None``: remove it). A number belongs to one person only."""
+    from .models import StaffContact
+
+    if mobile is None:
+        StaffContact.objects.filter(user=user).delete()
+        return None
+    validate_mobile(mobile)
+    if Volunteer.objects.filter(mobile=mobile).exclude(user=user).exists():
+        raise ServiceError("invalid", details={"mobile": ["mobile_taken"]})
+    contact, _created = StaffContact.objects.update_or_create(user=user, defaults={"mobile": mobile})
+    return contact
 
 
 @transaction.atomic

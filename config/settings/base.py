@@ -151,7 +151,23 @@ LOGOUT_REDIRECT_URL = "login"
 # --- Log-in lockout and throttling (volunteers.auth; docs/privacy.md) -----------------
 # The lockout backend is a ModelBackend, so it alone also serves sessions and permissions;
 # keeping ModelBackend after it would only check every failed password twice.
-AUTHENTICATION_BACKENDS = ["volunteers.auth.LockoutModelBackend"]
+AUTHENTICATION_BACKENDS = ["volunteers.auth.LockoutModelBackend", "volunteers.login_codes.LoginCodeBackend"]
+# Log-in by a texted code (volunteers/login_codes.py). Limits per number do the real work; the
+# per-address limits only stop a flood, and must let a crowd behind one carrier NAT or company
+# network through (hundreds at a mobilisation call). Each limit is (count, seconds).
+LOGIN_CODE = {
+    "DIGITS": 6,
+    "VALID_SECONDS": env.int("LOGIN_CODE_VALID_SECONDS", default=5 * 60),
+    "MAX_ATTEMPTS": env.int("LOGIN_CODE_MAX_ATTEMPTS", default=5),
+    "PER_NUMBER": [(1, 60), (5, 60 * 60), (10, 24 * 60 * 60)],
+    "PER_IP": [
+        (env.int("LOGIN_CODE_IP_PER_MINUTE", default=300), 60),
+        (env.int("LOGIN_CODE_IP_PER_HOUR", default=3000), 60 * 60),
+    ],
+    # Hand the text to the SMS backend on a background thread after commit, so the provider's
+    # answer time never tells a known number from an unknown one; the test settings send inline.
+    "SEND_IN_BACKGROUND": env.bool("LOGIN_CODE_SEND_IN_BACKGROUND", default=True),
+}
 LOGIN_LOCKOUT = {
     # Failures of one account from one client address before that pair is locked for the window.
     "CLIENT_FAILURES": env.int("LOGIN_LOCKOUT_CLIENT_FAILURES", default=5),
@@ -217,7 +233,11 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 20,
     "EXCEPTION_HANDLER": "config.errors.api_exception_handler",
     # Anonymous token requests (volunteers.api.TokenView); see LOGIN_LOCKOUT.
-    "DEFAULT_THROTTLE_RATES": {"auth": env.str("THROTTLE_AUTH_RATE", default="30/min")},
+    "DEFAULT_THROTTLE_RATES": {
+        "auth": env.str("THROTTLE_AUTH_RATE", default="30/min"),
+        # Log-ins by texted code (volunteers/login_codes.py): a crowd behind one address.
+        "auth_code": env.str("THROTTLE_AUTH_CODE_RATE", default="600/min"),
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Volunteer mobilisation API",

@@ -50,3 +50,7 @@ CELERY_TASK_ALWAYS_EAGER = _env.bool("CELERY_EAGER", default=True)
 # Sends are published at commit, on the committing thread, so tests see them at once; servers a
 # drill starts set NOTIFY_SEND_BATCH_SECONDS to batch them as production does.
 NOTIFICATIONS = {**NOTIFICATIONS, "SEND_BATCH_SECONDS": _env.float("NOTIFY_SEND_BATCH_SECONDS", default=0.0)}
+
+# Log-in codes are handed to the SMS backend on the committing thread, so a test reads the outbox
+# as soon as the request has answered (volunteers/login_codes.py).
+LOGIN_CODE = {**LOGIN_CODE, "SEND_IN_BACKGROUND": _env.bool("LOGIN_CODE_SEND_IN_BACKGROUND", default=False)}  # noqa: F405

@@ -383,6 +383,25 @@ def test_escalation_at_30_minutes_to_team_leader_and_coordinators(conf, shift):
     assert [email.to for email in mail.outbox] == [["coord@example.com"]]
 
 
+def test_escalation_texts_a_coordinator_with_a_staff_mobile(conf, shift):
+    """A coordinator without a volunteer profile, with a mobile number on their account, gets the
+    escalation by SMS too, not only in the inbox (and by email when an address is known)."""
+    from volunteers.models import StaffContact
+
+    missing = VolunteerFactory(real_name="王小明", mobile="13912345678")
+    coordinator = UserFactory(email="")
+    StaffContact.objects.create(user=coordinator, mobile="13600000001")
+    shift.community.coordinators.add(coordinator)
+    confirmed_on(shift, missing)
+    start = shift.starts_at
+    assert notifications.sweep(now=start + timedelta(minutes=30))["escalations"] == 2
+    rows = Notification.objects.filter(kind="escalation")
+    assert sorted(rows.values_list("recipient_id", "channel")) == [(coordinator.pk, "inapp"), (coordinator.pk, "sms")]
+    notifications.drain(seconds=5, now=start + timedelta(minutes=31))
+    assert [line["to"] for line in outbox(conf) if ":escalation" in line["key"]] == ["13600000001"]
+    assert rows.get(channel="sms").state == "sent"
+
+
 def test_escalation_also_after_the_no_show_mark(shift):
     shift.community.coordinators.add(UserFactory())
     confirmed_on(shift, status=Assignment.Status.NO_SHOW)

@@ -1,7 +1,7 @@
 """Browser tests: Debian's Chromium, driven by Playwright, against pytest-django's live server.
 
 Reusable by every role's journeys: ``browser`` (one Chromium per session), ``page`` (a fresh
-context at phone size, in Chinese), ``login`` (log a user in through the form), and ``capture``
+context at phone size, in Chinese), ``login`` (log a user in through the password form), and ``capture``
 (assert no sideways scrolling at 360 px, then screenshot at phone and desktop widths into
 ``artifacts/screenshots/``). Without Chromium or Playwright every test here is skipped, with
 the reason printed in the summary.
@@ -85,9 +85,12 @@ def page(browser, live_server):
 def login(live_server):
     def log_in(page, username: str, password: str = PASSWORD) -> None:
         page.goto(f"{live_server.url}/accounts/login/")
+        # The code log-in comes first; the password form is folded away below it.
+        if page.locator("details.login-password").get_attribute("open") is None:
+            page.locator("details.login-password summary").click()
         page.locator("input[name=username]").fill(username)
         page.locator("input[name=password]").fill(password)
-        page.locator("main form button[type=submit]").click()
+        page.locator("form[action='/accounts/login/'] button[type=submit]").click()
         page.wait_for_load_state()
 
     return log_in

@@ -30,6 +30,7 @@ from volunteers import crypto
 from volunteers.demo import DEMO_LOGINS, DEMO_PASSWORD, data
 from volunteers.demo.people import volunteer_numbers
 from volunteers.idcard import MOBILE_RE, id_birth_date, id_gender, id_number_error, mask_id_number
+from volunteers.login_codes import user_for_mobile
 from volunteers.models import Organization, OrganizationStaff, Team, Volunteer
 
 Status = Assignment.Status
@@ -289,8 +290,11 @@ def test_people_have_valid_encrypted_ids_and_unique_numbers(seeded):
 
 
 def test_demo_logins_work_and_play_their_roles(seeded):
-    for _role, username, _what in DEMO_LOGINS:
-        assert authenticate(username=username, password=DEMO_PASSWORD) is not None, username
+    for _role, username, mobile, _what in DEMO_LOGINS:
+        user = authenticate(username=username, password=DEMO_PASSWORD)
+        assert user is not None, username
+        if mobile:  # the same account logs in by texted code to this number
+            assert user_for_mobile(mobile) == user, username
     user_model = get_user_model()
     assert user_model.objects.values("password").distinct().count() == 1
     assert user_model.objects.get(username="admin").is_superuser

@@ -31,6 +31,7 @@ from volunteers.models import (
     Qualification,
     QualificationType,
     Skill,
+    StaffContact,
     Team,
     Volunteer,
     VolunteerCategory,
@@ -498,6 +499,12 @@ class _Writer:
     def _roles(self) -> None:
         committee = self.organizations[0]
         OrganizationStaff.objects.create(user=self.tuanwei, organization=committee, title="团工委干事")
+        StaffContact.objects.bulk_create(
+            [
+                StaffContact(user=user, mobile=data.DEMO_STAFF_MOBILES[user.username])
+                for user in (self.tuanwei, self.coordinator)
+            ]
+        )
         through = Community.coordinators.through
         links = [
             through(community_id=c, user_id=u) for c, u in zip(self.community_ids, self.coordinator_ids, strict=True)

@@ -792,3 +792,5 @@ MOBILE_PREFIXES = {
 # The demo's fixed volunteers (volunteers.demo.DEMO_LOGINS): (mobile, name, gender).
 DEMO_VOLUNTEER = ("13800000001", "周思雨", "female")
 DEMO_LEADER = ("13800000002", "陆晓峰", "male")
+# The demo's staff accounts log in by texted code too: username -> mobile (StaffContact).
+DEMO_STAFF_MOBILES = {"tuanwei": "13800000003", "coordinator": "13800000004"}

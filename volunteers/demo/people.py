@@ -244,7 +244,7 @@ def plan_people(
             member_team.extend((unit, len(teams) - 1) for unit in units)
 
     persons: list[Person] = []
-    mobiles = {data.DEMO_VOLUNTEER[0], data.DEMO_LEADER[0]}
+    mobiles = {data.DEMO_VOLUNTEER[0], data.DEMO_LEADER[0], *data.DEMO_STAFF_MOBILES.values()}
     id_numbers: set[str] = set()
     for index, (org, team) in enumerate(member_team):
         if index == 0:

@@ -41,6 +41,6 @@ class Command(BaseCommand):
             with connection.cursor() as cursor:
                 cursor.execute("ANALYZE")
         self.stdout.write(self.style.SUCCESS(f"Demo loaded in {summary.seconds:.1f}s: {counts}."))
-        self.stdout.write(f"Log in with password {DEMO_PASSWORD!r} as:")
-        for role, username, what in DEMO_LOGINS:
-            self.stdout.write(f"  {username:<12} {role}: {what}")
+        self.stdout.write(f"Log in with password {DEMO_PASSWORD!r}, or by texted code to the mobile, as:")
+        for role, username, mobile, what in DEMO_LOGINS:
+            self.stdout.write(f"  {username:<12} {mobile or '-':<12} {role}: {what}")
