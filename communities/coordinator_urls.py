@@ -19,6 +19,12 @@ urlpatterns = [
         views.coordinator_hours_action,
         name="coordinator-hours-action",
     ),
+    path("coordinator/messages/failed/", views.coordinator_failed_messages, name="coordinator-failed-messages"),
+    path(
+        "coordinator/messages/failed/<int:notification_id>/retry/",
+        views.coordinator_failed_message_retry,
+        name="coordinator-failed-message-retry",
+    ),
     path("team/", views.team_overview, name="team-overview"),
     path("committee/dispatch/", views.committee_dispatch, name="committee-dispatch"),
 ]

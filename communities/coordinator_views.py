@@ -14,6 +14,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -34,7 +35,7 @@ from volunteers.selectors import (
     volunteers_with_mobile_visibility,
 )
 
-from . import attendance, coordination, selectors
+from . import attendance, coordination, notifications, selectors
 from .coordinator_api import qr_svg, roster_payload
 from .coordinator_forms import AssignForm, HoursAdjustForm, NoShowForm, ReasonForm, RotaForm
 from .models import Assignment, Shift
@@ -271,6 +272,30 @@ def coordinator_hours_action(request, assignment_id: int, action: str):
     except ServiceError as error:
         report_refusal(request, error)
     return redirect(safe_next_url(request, reverse("coordinator-hours")))
+
+
+@coordinator_required
+def coordinator_failed_messages(request):
+    """Texts and messages about my communities' shifts that did not reach their person: refused by
+    the provider, or reported undelivered by its receipt. Each can be sent again."""
+    rows = notifications.failed_list(user=request.user).select_related("shift__post")
+    page = Paginator(rows, 25).get_page(request.GET.get("page"))
+    for row in page.object_list:
+        row.recipient_name = notifications.failed_recipient_name(row)
+    return render(request, "coordinator/failed_messages.html", {"page": page})
+
+
+@require_POST
+@coordinator_required
+def coordinator_failed_message_retry(request, notification_id: int):
+    try:
+        notifications.notification_retry(user=request.user, notification_id=notification_id)
+        messages.success(request, _("The message will be sent again."))
+    except ServiceError as error:
+        if error.code == "not_found":
+            raise Http404 from None
+        report_refusal(request, error)
+    return redirect(safe_next_url(request, reverse("coordinator-failed-messages")))
 
 
 @login_required

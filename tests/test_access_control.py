@@ -1374,6 +1374,33 @@ ROWS = [
         obj="assignment",
     ),
     Row(
+        "coordinator/messages/failed/",
+        "GET",
+        "/coordinator/messages/failed/",
+        {
+            "anonymous": 302,
+            "volunteer": 403,
+            "team_leader": 403,
+            "coordinator": 200,
+            "committee_staff": 403,
+            "superuser": 200,
+        },
+    ),
+    Row(
+        "coordinator/messages/failed/<int:notification_id>/retry/",
+        "POST",
+        "/coordinator/messages/failed/{id}/retry/",
+        {
+            "anonymous": (302, 302),
+            "volunteer": (403, 403),
+            "team_leader": (403, 403),
+            "coordinator": (302, 404),
+            "committee_staff": (403, 403),
+            "superuser": (302, 302),
+        },
+        obj="failed",
+    ),
+    Row(
         "team/",
         "GET",
         "/team/",

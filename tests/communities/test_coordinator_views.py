@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from communities.models import Assignment, AuditEntry, CheckinCodeAttempts, Shift
+from communities.models import Assignment, AuditEntry, CheckinCodeAttempts, Notification, Shift
 from tests.factories import CommunityFactory, PostFactory, ShiftFactory, TeamFactory, UserFactory, VolunteerFactory
 
 pytestmark = pytest.mark.django_db
@@ -327,3 +327,69 @@ def test_roster_flags_location_and_locks_and_reopens_a_check_out(client, coordin
         "none",
     )
     assert AuditEntry.objects.get(assignment=done).action == "reopened"
+
+
+# --- Messages not delivered ------------------------------------------------------------------
+
+
+def failed_message(shift, volunteer, key: str, **fields) -> Notification:
+    assignment = place(shift, volunteer)
+    fields.setdefault("state", "failed")
+    return Notification.objects.create(
+        key=key,
+        kind="reminder_2h",
+        channel="sms",
+        recipient=volunteer.user,
+        assignment=assignment,
+        shift=shift,
+        subject="班次提醒",
+        body="x",
+        **fields,
+    )
+
+
+def test_failed_messages_page_lists_what_did_not_reach_my_communities_volunteers(client, coordinator, post):
+    shift = ShiftFactory(
+        post=post, starts_at=timezone.now() + timedelta(hours=3), ends_at=timezone.now() + timedelta(hours=6)
+    )
+    refused = failed_message(shift, VolunteerFactory(real_name="李青"), "f-1", last_error="isv.MOBILE_NUMBER_ILLEGAL")
+    undelivered = failed_message(
+        shift, VolunteerFactory(real_name="王芳"), "f-2", state="undelivered", delivery_code="MK:0001"
+    )
+    failed_message(shift, VolunteerFactory(real_name="赵雷"), "f-3", state="sent")
+    elsewhere = ShiftFactory(starts_at=shift.starts_at, ends_at=shift.ends_at)
+    failed_message(elsewhere, VolunteerFactory(real_name="别处"), "f-4")
+    client.force_login(coordinator)
+
+    response = client.get("/coordinator/messages/failed/", HTTP_ACCEPT_LANGUAGE="en")
+
+    assert response.status_code == 200
+    assert [row.pk for row in response.context["page"].object_list] == [undelivered.pk, refused.pk]
+    html = response.content.decode()
+    assert "李青" in html and "王芳" in html and "赵雷" not in html and "别处" not in html
+    assert "isv.MOBILE_NUMBER_ILLEGAL" in html and "MK:0001" in html
+    assert "Messages not delivered" in html
+
+
+def test_a_coordinator_sends_a_failed_message_again_from_the_page(client, coordinator, post):
+    shift = ShiftFactory(
+        post=post, starts_at=timezone.now() + timedelta(hours=3), ends_at=timezone.now() + timedelta(hours=6)
+    )
+    row = failed_message(shift, VolunteerFactory(), "f-5", state="undelivered", delivery_code="MK:0001", attempts=3)
+    client.force_login(coordinator)
+
+    response = client.post(f"/coordinator/messages/failed/{row.pk}/retry/")
+
+    assert response.status_code == 302 and response["Location"] == "/coordinator/messages/failed/"
+    row.refresh_from_db()
+    assert (row.state, row.attempts, row.delivery_code) == ("pending", 0, "")
+
+
+def test_a_failed_message_of_another_community_cannot_be_sent_again(client, coordinator, post):
+    elsewhere = ShiftFactory(starts_at=timezone.now() + timedelta(hours=3), ends_at=timezone.now() + timedelta(hours=6))
+    row = failed_message(elsewhere, VolunteerFactory(), "f-6")
+    client.force_login(coordinator)
+
+    assert client.post(f"/coordinator/messages/failed/{row.pk}/retry/").status_code == 404
+    row.refresh_from_db()
+    assert row.state == "failed"
