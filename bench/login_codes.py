@@ -195,7 +195,8 @@ def crowd_process(port, jobs, addresses, threads, outbox_path, code_timeout, dea
     sys.setswitchinterval(0.0005)
     outbox = Outbox(Path(outbox_path))
     outbox.start()
-    pending = collections.deque(jobs)
+    address_of = dict(jobs)  # mobile -> the address it asks from
+    pending = collections.deque(mobile for mobile, _address in jobs)
     later: list[tuple[float, int, str, str, str]] = []  # (not before, tie, stage, mobile, code)
     tie = itertools.count()
     lock = threading.Lock()
@@ -213,9 +214,8 @@ def crowd_process(port, jobs, addresses, threads, outbox_path, code_timeout, dea
     first_asked: dict[str, float] = {}
     finished: list[float] = []
     granted: list[tuple[float, str]] = []  # (time, address) of every 202
-    connections = [
-        Connection(port, addresses[t % len(addresses)], addresses[t % len(addresses)]) for t in range(threads)
-    ]
+    # Each phone keeps a connection from every address, opened when first needed.
+    connections = [{a: Connection(port, a, a) for a in addresses} for _thread in range(threads)]
 
     def next_job():
         """(stage, mobile, code) to do now, or None when the crowd is done; waits for a retry."""
@@ -232,9 +232,10 @@ def crowd_process(port, jobs, addresses, threads, outbox_path, code_timeout, dea
                 wait = later[0][0] - now
             time.sleep(min(wait, 0.5))
 
-    def phone(conn: Connection) -> None:
+    def phone(by_address: dict[str, Connection]) -> None:
         while (job := next_job()) is not None:
             stage, mobile, code = job
+            conn = by_address[address_of[mobile]]
             if time.time() > deadline:
                 with lock:
                     failed.append(mobile)
@@ -288,7 +289,8 @@ def crowd_process(port, jobs, addresses, threads, outbox_path, code_timeout, dea
                 else:
                     samples.setdefault(f"token {status}", body[:200])
                     failed.append(mobile)
-        conn.close()
+        for conn in by_address.values():
+            conn.close()
 
     workers = [threading.Thread(target=phone, args=(c,)) for c in connections]
     ready.put(os.getpid())
@@ -314,7 +316,7 @@ def crowd_process(port, jobs, addresses, threads, outbox_path, code_timeout, dea
             "failed": failed,
             "finished": finished,
             "granted": granted,
-            "reconnects": sum(c.reconnects for c in connections),
+            "reconnects": sum(c.reconnects for by_address in connections for c in by_address.values()),
             "cpu": (after.ru_utime - usage.ru_utime) + (after.ru_stime - usage.ru_stime),
         }
     )
@@ -677,6 +679,7 @@ def main() -> int:
         from django.conf import settings
 
         hasher = settings.PASSWORD_HASHERS[0].rsplit(".", 1)[-1]
+        limits = limits_in_force()
         facts = machine_facts()
         database = pg_params(args.database_url)["dbname"]
         connections.close_all()
@@ -690,9 +693,10 @@ def main() -> int:
         processes = max(1, min(args.client_processes, args.clients))
         threads = [args.clients // processes + (1 if p < args.clients % processes else 0) for p in range(processes)]
         deadline = time.time() + args.deadline
-        # Each process gets every address, so every address carries the same share of the crowd.
+        # Volunteer i asks from address i mod n: every address carries the same share of the crowd.
+        jobs = [(mobile, addresses[i % len(addresses)]) for i, mobile in enumerate(mobiles)]
         per_process = [
-            (server.port, mobiles[p::processes], addresses, threads[p], str(outbox_path), args.code_timeout, deadline)
+            (server.port, jobs[p::processes], addresses, threads[p], str(outbox_path), args.code_timeout, deadline)
             for p in range(processes)
         ]
         print(f"== the crowd: {len(mobiles):,} volunteers, {args.clients} phones, addresses {addresses}", flush=True)
@@ -750,6 +754,7 @@ def main() -> int:
             password=password,
             hasher=hasher,
             one_hash=one_hash,
+            limits=limits,
             command=rerun_command(args),
             when=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         )
@@ -781,7 +786,28 @@ def main() -> int:
 # --- Report ---------------------------------------------------------------------------------
 
 
-def report_markdown(*, args, facts, crowd: Crowd, everyone, password, hasher, one_hash, command, when) -> str:
+def limits_in_force() -> dict:
+    """The limits of the settings the server runs with, as the report states them."""
+    from django.conf import settings
+
+    from volunteers.login_codes import code_settings
+
+    def spell(limits):
+        names = {60: "min", 3600: "h", 86400: "day"}
+        return ", ".join(f"{count:,}/{names.get(seconds, f'{seconds}s')}" for count, seconds in limits)
+
+    config = code_settings()
+    rates = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
+    return {
+        "per_number": spell(config["PER_NUMBER"]),
+        "per_address": spell(config["PER_IP"]),
+        "per_address_minute": next((count for count, seconds in config["PER_IP"] if seconds == 60), None),
+        "auth_code": rates.get("auth_code"),
+        "auth": rates.get("auth"),
+    }
+
+
+def report_markdown(*, args, facts, crowd: Crowd, everyone, password, hasher, one_hash, limits, command, when) -> str:
     c = crowd
     m = c.machine
     per_login_web = 1000 * m["web_cpu"] / max(1, c.logged_in)
@@ -816,8 +842,9 @@ def report_markdown(*, args, facts, crowd: Crowd, everyone, password, hasher, on
         "reverse proxy and names its address in `X-Forwarded-For`). A 429 puts that volunteer back in line until "
         "its `retry_after`, as the log-in page does, while the phone serves the next one. Server: gunicorn with "
         f"`config/deploy/gunicorn.conf.py` (gthread, {args.workers} workers x {args.threads} threads), "
-        "`config.settings.production` with its limits (per number 1/min, 5/h, 10/day; per address "
-        "300/min and 3,000/h for codes; 600/min per address for code log-ins, 30/min for passwords), codes "
+        f"`config.settings.production` with its limits (codes per number {limits['per_number']}; per address "
+        f"{limits['per_address']}; log-ins per address {limits['auth_code']} by code, {limits['auth']} by "
+        "password), codes "
         "texted after commit on the web process's background thread, the SMS file fsynced per batch, after "
         f"{args.warmup} warm-up requests of each call from another address.",
         "",
@@ -866,7 +893,8 @@ def report_markdown(*, args, facts, crowd: Crowd, everyone, password, hasher, on
             else f"it refused {sum(n for (_c, limit), n in c.throttled.items() if limit == 'per address'):,} code "
             "requests; those volunteers waited their `retry_after` and came back"
         )
-        + f"; the most codes granted to one address within 60 s were {c.peak_per_address_minute:,} (limit 300).",
+        + f"; the most codes granted to one address within 60 s were {c.peak_per_address_minute:,} "
+        f"(limit {limits['per_address_minute']}).",
         f"- **CPU**: gunicorn {m['web_cpu'] / c.seconds:.2f} cores, PostgreSQL {m['pg_cpu'] / c.seconds:.2f}, "
         f"the clients {c.client_cpu / c.seconds:.2f}, the whole machine {m['machine_busy'] / c.seconds:.2f} of "
         f"{facts['cpus']}; per volunteer logged in (two requests and the text) {per_login_web:.1f} ms in gunicorn "
