@@ -222,6 +222,12 @@ def crowd_process(port, jobs, addresses, threads, outbox_path, code_timeout, dea
         while True:
             with lock:
                 now = time.time()
+                if now > deadline:  # bounded: whoever is still waiting has failed
+                    failed.extend(entry[3] for entry in later)
+                    failed.extend(pending)
+                    later.clear()
+                    pending.clear()
+                    return None
                 if later and later[0][0] <= now:
                     _due, _tie, stage, mobile, code = heapq.heappop(later)
                     return stage, mobile, code
