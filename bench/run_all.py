@@ -77,6 +77,12 @@ def steps() -> list[Step]:
             "signup",
         ),
         Step(
+            "login-codes",
+            "a crowd of volunteers logs in by texted code within five minutes, next to passwords (scale 1)",
+            [PYTHON, str(bench / "login_codes.py")],
+            "login-codes",
+        ),
+        Step(
             "endpoints-s1",
             "read endpoints: latency, queries, RSS at demo scale",
             [
