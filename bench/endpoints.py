@@ -125,6 +125,7 @@ def bench_env(state: dict, args, settings: str = "config.settings.production") -
         ID_NUMBER_KEYS=state["id_number_keys"],
         ID_NUMBER_HASH_KEY=state["id_number_hash_key"],
         ALLOWED_HOSTS="127.0.0.1",
+        NUM_PROXIES="1",  # as production requires; with no X-Forwarded-For the peer address counts
         SECURE_SSL_REDIRECT="false",
         DEBUG="false",
         NOTIFY_QUEUE=args.queue,

@@ -84,6 +84,7 @@ def bench_env(args) -> dict[str, str]:
         ID_NUMBER_KEYS=Fernet.generate_key().decode(),
         ID_NUMBER_HASH_KEY=secrets.token_urlsafe(32),
         ALLOWED_HOSTS="127.0.0.1",
+        NUM_PROXIES="1",  # as production requires; with no X-Forwarded-For the peer address counts
         SECURE_SSL_REDIRECT="false",
         DEBUG="false",
         # Quiet hours off: every confirmation's SMS is due at once and queued after commit, as in
