@@ -108,7 +108,7 @@ class CommunityViewSet(viewsets.ReadOnlyModelViewSet):
         raw = request.query_params.get("date")
         day = as_date(raw) if raw else coordinator_api.today()
         if day is None:
-            raise ServiceError("invalid", {"date": ["Use the format YYYY-MM-DD."]})
+            raise ServiceError("invalid", {"date": [_("Use the format YYYY-MM-DD.")]})
         return Response(RosterSerializer(coordinator_api.roster_payload(community, day, user=request.user)).data)
 
 

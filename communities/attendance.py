@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from config.db import retry_on_conflict
 from config.errors import ServiceError
@@ -205,7 +206,7 @@ def _refuse_before_start(shift: Shift, now: datetime) -> None:
 def _refuse_future(at: datetime, now: datetime) -> None:
     """A coordinator records what happened (a back-entry, with a reason), never what has not yet."""
     if at > now:
-        raise ServiceError("invalid", {"at": ["The time cannot be in the future."]})
+        raise ServiceError("invalid", {"at": [_("The time cannot be in the future.")]})
 
 
 def _complete(assignment: Assignment, checked_out_at: datetime) -> None:
@@ -254,7 +255,7 @@ def assignment_check_in_manual(
     at = at or now
     _refuse_future(at, now)
     if at >= assignment.shift.ends_at or at < check_in_opens(assignment.shift):
-        raise ServiceError("invalid", {"at": ["The time must lie within the shift."]})
+        raise ServiceError("invalid", {"at": [_("The time must lie within the shift.")]})
     before = snapshot(assignment)
     assignment.status = Status.CONFIRMED
     assignment.no_show_at = None
@@ -290,9 +291,9 @@ def assignment_check_out_manual(
     at = at or min(now, assignment.shift.ends_at)
     _refuse_future(at, now)
     if at < assignment.checked_in_at:
-        raise ServiceError("invalid", {"at": ["Check-out cannot be before check-in."]})
+        raise ServiceError("invalid", {"at": [_("Check-out cannot be before check-in.")]})
     if at < assignment.shift.starts_at:
-        raise ServiceError("invalid", {"at": ["Check-out cannot be before the shift starts."]})
+        raise ServiceError("invalid", {"at": [_("Check-out cannot be before the shift starts.")]})
     before = snapshot(assignment)
     _complete(assignment, at)
     assignment.checkout_method = "manual"

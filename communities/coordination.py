@@ -96,15 +96,18 @@ def rota_create(
     now = now or timezone.now()
     post = Post.objects.filter(pk=post_id, community=community).select_related("post_type").first()
     if post is None:
-        raise ServiceError("rota_invalid", {"post": ["This post does not belong to the community."]})
+        raise ServiceError("rota_invalid", {"post": [_("This post does not belong to the community.")]})
     if date_to < date_from:
-        raise ServiceError("rota_invalid", {"date_to": ["The range ends before it starts."]})
+        raise ServiceError("rota_invalid", {"date_to": [_("The range ends before it starts.")]})
     if (date_to - date_from).days + 1 > settings.RULES["ROTA_MAX_DAYS"]:
-        raise ServiceError("rota_invalid", {"date_to": [f"At most {settings.RULES['ROTA_MAX_DAYS']} days at once."]})
+        raise ServiceError(
+            "rota_invalid",
+            {"date_to": [_("At most %(days)s days at once.") % {"days": settings.RULES["ROTA_MAX_DAYS"]}]},
+        )
     if not slots:
-        raise ServiceError("rota_invalid", {"slots": ["Give at least one time slot."]})
+        raise ServiceError("rota_invalid", {"slots": [_("Give at least one time slot.")]})
     if capacity < 1:
-        raise ServiceError("rota_invalid", {"capacity": ["Capacity must be at least 1."]})
+        raise ServiceError("rota_invalid", {"capacity": [_("Capacity must be at least 1.")]})
 
     seen: dict[time, tuple[time, time]] = {}
     repeated = []
@@ -191,7 +194,7 @@ def shift_update(
             starts_at=new_start, ends_at=new_end, now=now or timezone.now(), current=(shift.starts_at, shift.ends_at)
         )
     if capacity is not None and capacity < 1:
-        raise ServiceError("invalid", {"capacity": ["Ensure this value is greater than or equal to 1."]})
+        raise ServiceError("invalid", {"capacity": [_("Ensure this value is greater than or equal to 1.")]})
     if capacity is not None and capacity < shift.confirmed_count:
         raise ServiceError("capacity_below_confirmed", {"capacity": capacity, "confirmed_count": shift.confirmed_count})
 
@@ -366,7 +369,7 @@ def dispatch_create(
     """
     now = now or timezone.now()
     if (team_id is None) == (count is None):
-        raise ServiceError("invalid", {"non_field_errors": ["Give either a team or a number of volunteers."]})
+        raise ServiceError("invalid", {"non_field_errors": [_("Give either a team or a number of volunteers.")]})
     if team_id is not None:
         team = Team.objects.filter(pk=team_id, organization__in=organizations).first()
         if team is None:
@@ -380,7 +383,7 @@ def dispatch_create(
             raise ServiceError("not_enough_volunteers", {"requested": 0, "available": 0})
     else:
         if count < 1:
-            raise ServiceError("invalid", {"count": ["Ensure this value is greater than or equal to 1."]})
+            raise ServiceError("invalid", {"count": [_("Ensure this value is greater than or equal to 1.")]})
         pool = Volunteer.objects.filter(
             organization__in=organizations, status=Volunteer.Status.RESERVE, anonymised_at__isnull=True
         )

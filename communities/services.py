@@ -22,6 +22,7 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from config.db import retry_on_conflict
 from config.errors import ServiceError
@@ -610,7 +611,7 @@ def shift_capacity_set(*, shift_id: int, capacity: int, now: datetime | None = N
     """Change a shift's capacity. Lowering it below the confirmed count is refused; raising it promotes."""
     shift = locks.shift(shift_id)
     if capacity < 1:
-        raise ServiceError("invalid", {"capacity": ["Ensure this value is greater than or equal to 1."]})
+        raise ServiceError("invalid", {"capacity": [_("Ensure this value is greater than or equal to 1.")]})
     if capacity < shift.confirmed_count:
         raise ServiceError("capacity_below_confirmed", {"capacity": capacity, "confirmed_count": shift.confirmed_count})
     Shift.objects.filter(pk=shift.pk).update(capacity=capacity)

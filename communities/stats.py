@@ -31,6 +31,7 @@ from datetime import date, datetime, time, timedelta
 from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from config.errors import ServiceError
 from config.params import as_id
@@ -109,7 +110,7 @@ def stats_query(
     if not user.is_authenticated:
         raise ServiceError("not_authenticated")
     if date_from and date_to and date_to < date_from:
-        raise ServiceError("invalid", {"date_to": ["The end date is before the start date."]})
+        raise ServiceError("invalid", {"date_to": [_("The end date is before the start date.")]})
     paths: tuple[str, ...] | None
     if user.is_superuser:
         paths = None
@@ -584,7 +585,7 @@ def stats_daily(q: StatsQuery, *, interval: str = "day") -> list[dict]:
     else:
         step = 1
     if (last - first).days // step > MAX_DAILY_POINTS:
-        raise ServiceError("invalid", {"date_from": ["The range is too long for this interval; use interval=week."]})
+        raise ServiceError("invalid", {"date_from": [_("The range is too long for this interval; use interval=week.")]})
     buckets: dict[date, dict] = {}
     day = first
     while day <= last:
@@ -791,7 +792,7 @@ def stats_sms_daily(q: StatsQuery) -> list[dict]:
     if last < first:
         return []
     if (last - first).days > MAX_DAILY_POINTS:
-        raise ServiceError("invalid", {"date_from": ["The range is too long for this interval; use interval=week."]})
+        raise ServiceError("invalid", {"date_from": [_("The range is too long for this interval; use interval=week.")]})
     start = timezone.make_aware(datetime.combine(first, time.min))
     end = timezone.make_aware(datetime.combine(last + timedelta(days=1), time.min))
     State = Notification.State

@@ -79,7 +79,7 @@ def test_a_community_id_that_is_not_a_number_is_not_found(api):
 def test_an_impossible_date_is_invalid(api, coordinator):
     _user, community = coordinator
     body = assert_error(api.get(f"/api/v1/communities/{community.pk}/roster/?date=2027-02-30"), 400, "invalid")
-    assert body["details"] == {"date": ["Use the format YYYY-MM-DD."]}
+    assert body["details"] == {"date": ["请使用 YYYY-MM-DD 格式。"]}
 
 
 @pytest.mark.parametrize(

@@ -254,7 +254,7 @@ def test_a_coordinator_cannot_record_attendance_in_the_future(post, coordinator)
         attendance.assignment_check_in_manual(
             assignment_id=assignment.pk, actor=coordinator, reason="预登记", at=now + timedelta(minutes=5), now=now
         )
-    assert (caught.value.code, caught.value.details) == ("invalid", {"at": ["The time cannot be in the future."]})
+    assert (caught.value.code, caught.value.details) == ("invalid", {"at": ["时间不能晚于现在。"]})
     attendance.assignment_check_in_manual(
         assignment_id=assignment.pk, actor=coordinator, reason="补登记", at=shift.starts_at, now=now
     )
@@ -262,7 +262,7 @@ def test_a_coordinator_cannot_record_attendance_in_the_future(post, coordinator)
         attendance.assignment_check_out_manual(
             assignment_id=assignment.pk, actor=coordinator, reason="预签退", at=shift.ends_at, now=now
         )
-    assert (caught.value.code, caught.value.details) == ("invalid", {"at": ["The time cannot be in the future."]})
+    assert (caught.value.code, caught.value.details) == ("invalid", {"at": ["时间不能晚于现在。"]})
     assignment.refresh_from_db()
     assert (assignment.status, assignment.checked_out_at, assignment.credited_minutes) == ("confirmed", None, None)
     # A back-entry of a past time, with a reason, stays possible.
