@@ -15,6 +15,7 @@ from django.http import HttpResponseRedirect
 from django.utils.translation import gettext_lazy as _
 
 from config.errors import ServiceError
+from volunteers.admin import ReadOnlyAdmin
 
 from . import attendance, coordination, notifications
 from .models import (
@@ -253,17 +254,6 @@ class AssignmentAdmin(ServiceAdmin):
             else:
                 approved += 1
         self.message_user(request, _("%(count)d approved.") % {"count": approved}, level=messages.SUCCESS)
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(AuditEntry)
