@@ -334,6 +334,10 @@ NOTIFICATIONS = {
             "checkin_nudge": ("community", "post", "start"),
             "escalation": ("minutes", "name", "community", "post", "start"),
             "checkin_locked": ("name", "community", "post", "start"),
+            "dispatched": ("community", "time", "contact"),
+            "arriving": ("count", "community", "time"),
+            "recalled": ("community",),
+            "recall_leaving": ("count", "community"),
             "login_code": ("code", "minutes"),
         }.items()
     },
