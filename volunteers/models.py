@@ -425,6 +425,7 @@ class ImportBatch(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     rows = models.PositiveIntegerField(default=0)
     created = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
     unchanged = models.PositiveIntegerField(default=0)
 
     class Meta:
