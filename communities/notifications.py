@@ -598,6 +598,8 @@ def _person_name(user) -> str:
     volunteer = _volunteer_of(user)
     if volunteer is not None and volunteer.real_name:
         return volunteer.real_name
+    if any("\u4e00" <= char <= "\u9fff" for char in user.last_name):
+        return f"{user.last_name}{user.first_name}"  # a Chinese name: family name first, no space
     return user.get_full_name() or user.get_username()
 
 

@@ -96,7 +96,9 @@ def test_deployment_texts_carry_their_template_parameters_to_the_provider(world)
 
 def coming_shift(community, *, capacity=1, days=1):
     start = timezone.now() + timedelta(days=days)
-    return ShiftFactory(post=PostFactory(community=community), starts_at=start, ends_at=start + timedelta(hours=4), capacity=capacity)
+    return ShiftFactory(
+        post=PostFactory(community=community), starts_at=start, ends_at=start + timedelta(hours=4), capacity=capacity
+    )
 
 
 def place(shift, volunteer, status="confirmed", order=None):
@@ -211,9 +213,7 @@ def api(api_client):
 def test_recall_api_for_a_dispatch_and_for_one_volunteer(world, api):
     first, second = reserve(world), reserve(world)
     client = api(world["staff"])
-    created = client.post(
-        "/api/v1/dispatches/", {"community": world["community"].pk, "count": 2}, format="json"
-    ).json()
+    created = client.post("/api/v1/dispatches/", {"community": world["community"].pk, "count": 2}, format="json").json()
     assert set(created["criteria"]["picked"]) == {str(first.pk), str(second.pk)}
 
     response = client.post(f"/api/v1/volunteers/{first.pk}/recall/", {"reason": "轮换"}, format="json")
@@ -237,6 +237,6 @@ def test_the_dispatch_list_query_count_is_pinned(world, api, django_assert_num_q
         dispatch(world, count=1)
     client = api(world["staff"])
     client.get("/api/v1/dispatches/")  # warm the token lookup's caches
-    with django_assert_num_queries(4):  # token, staff roles, count, page
+    with django_assert_num_queries(5):  # token, staff role, scope, count, page
         response = client.get("/api/v1/dispatches/")
     assert response.json()["count"] == 3
