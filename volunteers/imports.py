@@ -161,14 +161,6 @@ DATE_HELP = _("A date such as 2024-03-01.")
 
 COLUMNS: dict[str, tuple[Column, ...]] = {
     "volunteers": (
-        Column(
-            "volunteer_number",
-            "志愿者编号",
-            "Volunteer number",
-            _("Only to update a registered volunteer: their volunteer number. Empty: matched by ID number."),
-            aliases=("编号",),
-            text=True,
-        ),
         Column("real_name", "姓名", "Name", _("Real name."), required=True, max_length=50, aliases=("真实姓名",)),
         Column(
             "mobile",
@@ -265,6 +257,14 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
             "Home or work community",
             _("Name or code of the community; its street and district follow from it."),
             aliases=("居住社区",),
+        ),
+        Column(
+            "volunteer_number",
+            "志愿者编号",
+            "Volunteer number",
+            _("Only to update a registered volunteer: their volunteer number. Empty: matched by ID number."),
+            aliases=("编号",),
+            text=True,
         ),
     ),
     "communities": (
@@ -835,7 +835,7 @@ class VolunteerImport:
         self.organizations = {o.code: o for o in Organization.objects.filter(code__in=codes)}
         self.allowed = self._allowed_organizations()
         self.teams: dict[tuple[int, str], int] = {}
-        self.places = _Places()
+        self.places = _Places() if any(r.values.get(c) for r in rows for c in _Places.COLUMNS) else None
 
         for index, row in enumerate(rows, start=1):
             self._read_row(row, errors, statuses, skills, qualifications, categories)
@@ -960,7 +960,8 @@ class VolunteerImport:
             except ValueError:
                 errors.row(row, "guardian_consent", "boolean_invalid", value=_text(consent))
 
-        self.places.read(row, errors, given)
+        if self.places is not None:
+            self.places.read(row, errors, given)
 
     @staticmethod
     def _validation_error(row: Row, errors: Errors, name: str, error: ValidationError) -> None:
@@ -1013,7 +1014,7 @@ class VolunteerImport:
         by_mobile = {v["mobile"]: v for v in existing.values()}
         by_hash = {v["id_number_hash"]: v for v in existing.values()}
         by_number = {v["volunteer_number"]: v for v in existing.values()}
-        self.relations = _relations(list(existing))
+        self.relations = self._relations(list(existing))
         accounts: set[str] = set()
         user_model = get_user_model()
         for chunk in _chunks(mobiles):
@@ -1030,10 +1031,17 @@ class VolunteerImport:
             self.teams[(organization_id, name)] = pk
 
         for row in rows:
-            if not row.ok:
-                continue
             clean = row.clean
             number, id_hash, mobile = clean["volunteer_number"], clean.get("id_hash"), clean["mobile"]
+            if not row.ok:
+                # Every problem of the row at once: what a new volunteer lacks, an unknown team.
+                known = by_number.get(number) if number else by_hash.get(id_hash)
+                if not number and known is None:
+                    self._required_for_new(row, errors)
+                organization_id = clean["given"].get("organization_id") or (known or {}).get("organization_id")
+                if organization_id is not None:
+                    self._resolve_team(row, errors, organization_id)
+                continue
             target = None
             if number:
                 target = by_number.get(number)
@@ -1051,7 +1059,7 @@ class VolunteerImport:
             if self.allowed is not None and target["organization_id"] not in self.allowed:
                 errors.row(row, "volunteer_number" if number else "id_number", "volunteer_not_allowed")
                 continue
-            if mobile and not _cleared(mobile) and mobile != target["mobile"]:
+            if mobile and mobile != target["mobile"]:
                 errors.row(row, "mobile", "mobile_differs", "mobile_differs")
                 continue
             clean["pk"] = target["pk"]
@@ -1065,21 +1073,25 @@ class VolunteerImport:
             else:
                 self.unchanged += 1
 
+    @staticmethod
+    def _relations(volunteer_ids: list[int]) -> dict[int, dict]:
+        return _volunteer_relations(volunteer_ids)
+
+    @staticmethod
+    def _required_for_new(row: Row, errors: Errors) -> None:
+        """A volunteer not yet registered needs a name, a mobile number and an organization."""
+        for name in ("real_name", "mobile", "organization"):
+            if not _text(row.values.get(name)):
+                errors.row(row, name, "required")
+
     def _check_new(self, row: Row, errors: Errors, mobile: str, by_mobile: dict, accounts: set[str]) -> None:
-        given = row.clean["given"]
-        for field_name in ("real_name", "organization_id"):
-            if field_name not in given:
-                errors.row(row, field_name.removesuffix("_id"), "required")
-        if not mobile or _cleared(mobile):
-            errors.row(row, "mobile", "required")
-        elif mobile in by_mobile:
+        self._required_for_new(row, errors)
+        if mobile in by_mobile:
             errors.row(row, "mobile", "duplicate_in_database", "duplicate_mobile")
         elif mobile in accounts:
             errors.row(row, "mobile", "duplicate_in_database", "duplicate_account")
-        if "id_hash" not in row.clean:
-            errors.row(row, "id_number", "required")
         if row.ok:
-            self._resolve_team(row, errors, given["organization_id"])
+            self._resolve_team(row, errors, row.clean["given"]["organization_id"])
         if row.ok:
             self.to_create.append(row)
 
@@ -1351,7 +1363,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _relations(volunteer_ids: list[int]) -> dict[int, dict]:
+def _volunteer_relations(volunteer_ids: list[int]) -> dict[int, dict]:
     relations: dict[int, dict] = {
         pk: {"skills": set(), "categories": set(), "qualifications": {}} for pk in volunteer_ids
     }
@@ -1483,7 +1495,7 @@ class _Names:
             )
         if isinstance(value, (set, frozenset)):
             return "、".join(sorted(str(labels.get(pk, pk)) for pk in value))
-        if name in labels:
+        if name in self.labels:
             return str(labels.get(value, value))
         if name == "political_status":
             return str(self.statuses.get(value, value))
