@@ -610,7 +610,7 @@ def _person_mobile(user) -> str:
 
 def _names(volunteers: list) -> str:
     names = [v.real_name for v in volunteers[:NAMES_LISTED]]
-    text = pgettext("list separator", ", ").join(names)
+    text = str(_(", ")).join(names)
     if len(volunteers) > NAMES_LISTED:
         text += str(_(" and %(count)s more") % {"count": len(volunteers) - NAMES_LISTED})
     return text
@@ -661,7 +661,7 @@ def _contacts(coordinators: list) -> str:
     for user in coordinators:
         mobile = _person_mobile(user)
         parts.append(f"{_person_name(user)} {mobile}".strip())
-    return pgettext("list separator", ", ").join(parts)
+    return str(_(", ")).join(parts)
 
 
 def dispatch_announce(*, dispatch, volunteers: list[Volunteer], now: datetime | None = None) -> list[str]:
