@@ -129,6 +129,13 @@ def world(db):
         volunteer=other, issuer_org=org_b, actor=superuser, period_start=today - timedelta(days=30), period_end=today
     )
 
+    from communities.models import Dispatch
+
+    dispatch_in = Dispatch.objects.create(community=community_in, requested=1, created_by=staff)
+    dispatch_in.volunteers.set([volunteer])
+    dispatch_out = Dispatch.objects.create(community=community_out, requested=1, created_by=superuser)
+    dispatch_out.volunteers.set([other])
+
     users = {
         "anonymous": None,
         "volunteer": volunteer.user,
@@ -147,6 +154,7 @@ def world(db):
         "organization": (org_a.pk, org_b.pk),
         "team": (team_in.pk, team_out.pk),
         "certificate": (cert_in.number, cert_out.number),
+        "dispatch": (dispatch_in.pk, dispatch_out.pk),
     }
     return {"users": users, "objects": objects}
 
@@ -1510,6 +1518,80 @@ ROWS = [
     ),
     Row("verify/", "GET", "/verify/", every(200)),
     Row("verify/<str:number>/", "GET", "/verify/{id}/", every((200, 200)), obj="certificate"),
+]
+
+STAFF_PAGE = {
+    "anonymous": 302,
+    "volunteer": 403,
+    "team_leader": 403,
+    "coordinator": 403,
+    "committee_staff": 200,
+    "superuser": 200,
+}
+# A committee page about one object: another organization's is 404 to staff, visible to a superuser.
+STAFF_OBJECT_PAGE = {**STAFF_PAGE, "committee_staff": (200, 404), "superuser": (200, 200)}
+# The recall API: the world's volunteer is deployed by the dispatch in scope (recalled: 200); the
+# one outside is not deployed (a superuser is told there is nobody to recall).
+RECALL_API = {
+    "anonymous": 401,
+    "volunteer": 403,
+    "team_leader": 403,
+    "coordinator": 403,
+    "committee_staff": (200, 404),
+    "superuser": (200, 409),
+}
+
+ROWS += [
+    Row("committee/dispatches/<int:pk>/", "GET", "/committee/dispatches/{id}/", STAFF_OBJECT_PAGE, obj="dispatch"),
+    Row(
+        "committee/dispatches/<int:pk>/recall/",
+        "GET",
+        "/committee/dispatches/{id}/recall/",
+        STAFF_OBJECT_PAGE,
+        obj="dispatch",
+    ),
+    # Without the confirmation box ticked: the page asks again and changes nothing.
+    Row(
+        "committee/dispatches/<int:pk>/recall/",
+        "POST",
+        "/committee/dispatches/{id}/recall/",
+        STAFF_OBJECT_PAGE,
+        data={"reason": "x"},
+        obj="dispatch",
+    ),
+    Row(
+        "committee/volunteers/<int:pk>/recall/",
+        "GET",
+        "/committee/volunteers/{id}/recall/",
+        STAFF_OBJECT_PAGE,
+        obj="volunteer",
+    ),
+    Row(
+        "committee/volunteers/<int:pk>/recall/",
+        "POST",
+        "/committee/volunteers/{id}/recall/",
+        STAFF_OBJECT_PAGE,
+        data={"reason": "x"},
+        obj="volunteer",
+    ),
+    Row("committee/imports/", "GET", "/committee/imports/", STAFF_PAGE),
+    Row("committee/imports/", "POST", "/committee/imports/", STAFF_PAGE, data={"kind": "volunteers"}),
+    # A token nobody was given: staff are sent back to the upload, nothing imported.
+    Row(
+        "committee/imports/confirm/",
+        "POST",
+        "/committee/imports/confirm/",
+        {**STAFF_PAGE, "committee_staff": 302, "superuser": 302},
+        data={"token": "nope", "plan": "0" * 64},
+    ),
+    Row(
+        "api/v1/^dispatches/(?P<pk>[^/.]+)/recall/$",
+        "POST",
+        "/api/v1/dispatches/{id}/recall/",
+        RECALL_API,
+        obj="dispatch",
+    ),
+    Row("api/v1/volunteers/<int:pk>/recall/", "POST", "/api/v1/volunteers/{id}/recall/", RECALL_API, obj="volunteer"),
 ]
 
 
