@@ -103,10 +103,15 @@ def committee_dispatch(request):
             except ServiceError as error:
                 report_refusal(request, error)
             else:
+                count = dispatch.volunteers.count()
                 messages.success(
                     request,
-                    _("%(count)d volunteers dispatched to %(community)s; they and its coordinators have been told.")
-                    % {"count": dispatch.volunteers.count(), "community": community.display_name},
+                    ngettext(
+                        "%(count)d volunteer dispatched to %(community)s; they and its coordinators have been told.",
+                        "%(count)d volunteers dispatched to %(community)s; they and its coordinators have been told.",
+                        count,
+                    )
+                    % {"count": count, "community": community.display_name},
                 )
                 return redirect("committee-dispatch-detail", pk=dispatch.pk)
     recent = selectors_dispatch.dispatch_list(organizations=organizations)[:20]
@@ -168,10 +173,18 @@ def _recall_page(request, *, organizations, targets, back: str, title: str, reca
         except ServiceError as error:
             report_refusal(request, error)
         else:
+            places = sum(r.places_released for r in recalls)
             messages.success(
                 request,
-                _("%(count)d volunteers recalled to the reserve; %(places)d coming places released.")
-                % {"count": len(recalls), "places": sum(r.places_released for r in recalls)},
+                ngettext(
+                    "%(count)d volunteer recalled to the reserve.",
+                    "%(count)d volunteers recalled to the reserve.",
+                    len(recalls),
+                )
+                % {"count": len(recalls)}
+                + " "
+                + ngettext("%(places)d coming place released.", "%(places)d coming places released.", places)
+                % {"places": places},
             )
             return redirect(back)
     people = list(targets.select_related("deployed_community", "team").order_by("volunteer_number"))
@@ -187,8 +200,8 @@ def _recall_page(request, *, organizations, targets, back: str, title: str, reca
 def dispatch_recall(request, pk: int):
     """Recall a dispatch's volunteers: all it still holds, one (``?volunteer=``) or a team's (``?team=``)."""
     organizations, dispatch = _dispatch_or_404(request, pk)
-    source = request.POST if request.method == "POST" else request.GET
-    volunteer_id, team_id = as_id(source.get("volunteer")), as_id(source.get("team"))
+    # Who is named in the address: the confirmation form posts back to the same address.
+    volunteer_id, team_id = as_id(request.GET.get("volunteer")), as_id(request.GET.get("team"))
     if team_id is not None:
         get_object_or_404(Team.objects.filter(organization__in=organizations), pk=team_id)
     targets = selectors_dispatch.recall_targets(

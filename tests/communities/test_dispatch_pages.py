@@ -102,7 +102,7 @@ def test_a_recall_asks_for_a_confirmation_then_releases_the_places(client, world
     assert (volunteer.status, volunteer.deployed_community) == ("reserve", None)
     assert Assignment.objects.get().status == "cancelled"
     detail = client.get(done["Location"]).content.decode()
-    assert "已于" in detail and "释放 1 个岗位" in detail
+    assert "已召回" in detail and "释放 1 个岗位" in detail
 
 
 def people_csv(*rows) -> bytes:
