@@ -43,9 +43,7 @@ def in_english(page, live_server):
     page.wait_for_load_state()
 
 
-def test_a_dispatch_reaches_the_inboxes_and_a_recall_promotes_the_waitlist(
-    browser, page, live_server, login, capture
-):
+def test_a_dispatch_reaches_the_inboxes_and_a_recall_promotes_the_waitlist(browser, page, live_server, login, capture):
     organization = OrganizationFactory(name="苏州银行", name_en="Bank of Suzhou")
     staff = OrganizationStaffFactory(organization=organization).user
     street = StreetFactory(name="湖西街道", name_en="Huxi Street")
