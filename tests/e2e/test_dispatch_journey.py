@@ -129,3 +129,44 @@ def test_a_dispatch_reaches_the_inboxes_and_a_recall_promotes_the_waitlist(brows
     assert "东门卡口" in waiting_page.locator("main").inner_text()
     capture(waiting_page, "volunteer-inbox-promoted")
     context.close()
+
+
+def test_committee_staff_check_an_import_row_by_row_and_confirm_it(
+    browser, page, live_server, login, capture, tmp_path
+):
+    from datetime import date
+
+    from volunteers.idcard import make_id_number
+
+    organization = OrganizationFactory(name="苏州银行", name_en="Bank of Suzhou")
+    staff = OrganizationStaffFactory(organization=organization).user
+    id_number = make_id_number("320506", date(1996, 3, 8), 11)
+    volunteer = VolunteerFactory(
+        organization=organization, real_name="王小明", id_number=id_number, insurance_valid_until=date(2020, 1, 1)
+    )
+    renewed = (timezone.localdate() + timedelta(days=365)).isoformat()
+    upload = tmp_path / "续保名单.csv"
+    upload.write_text(
+        f"身份证号,意外保险有效期至,保险公司,保单号\n{id_number},{renewed},平安保险,PA20260001\n", "utf-8-sig"
+    )
+
+    login(page, staff.username)
+    page.goto(f"{live_server.url}/committee/imports/")
+    page.locator("input[name=file]").set_input_files(str(upload))
+    page.locator("main form button[type=submit]").first.click()
+    page.wait_for_load_state()
+    report = page.locator("#import-report").inner_text()
+    assert "王小明" in report and "2020-01-01" in report and renewed in report and "PA20260001" not in report
+    capture(page, "committee-import-report")
+    # In English: the upload page, checked again (a reload would post the file a second time).
+    page.context.add_cookies([{"name": "django_language", "value": "en", "url": live_server.url}])
+    page.goto(f"{live_server.url}/committee/imports/")
+    page.locator("input[name=file]").set_input_files(str(upload))
+    page.locator("main form button[type=submit]").first.click()
+    page.wait_for_load_state()
+    capture(page, "committee-import-report-en")
+    page.locator("form[action$='/committee/imports/confirm/'] button").click()
+    page.wait_for_load_state()
+    volunteer.refresh_from_db()
+    assert (volunteer.insurance_valid_until.isoformat(), volunteer.insurer) == (renewed, "平安保险")
+    capture(page, "committee-import-done-en")
