@@ -185,3 +185,30 @@ def test_the_template_explains_updating_and_clearing():
     assert "清空" in notes
     headers = [cell.value for cell in workbook.worksheets[0][1]]
     assert {"志愿者编号", "保险公司", "保单号", "紧急联系人", "居住或工作社区"} <= set(headers)
+
+
+def test_the_api_dry_run_answers_the_plan_and_the_import_applies_it_or_refuses(api_client, world):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    api_client.force_authenticate(world["staff"])
+    content = csv_file(["志愿者编号", "保险公司"], ["SZT00000042", "人保财险"])
+
+    def post(**extra):
+        upload = SimpleUploadedFile("c.csv", content, content_type="text/csv")
+        return api_client.post("/api/v1/imports/", {"file": upload, "kind": "volunteers", **extra}, format="multipart")
+
+    dry = post(dry_run=True).json()
+    assert (dry["updated"], dry["changes"][0]["changes"]) == (
+        1,
+        [{"column": "保险公司", "before": "平安保险", "after": "人保财险"}],
+    )
+    Volunteer.objects.filter(pk=world["volunteer"].pk).update(insurer="太平洋保险")
+    before = fingerprint()
+    refused = post(expected_plan=dry["plan"])
+    assert (refused.status_code, refused.json()["code"]) == (409, "import_plan_changed")
+    assert fingerprint() == before
+
+    again = post(dry_run=True).json()
+    done = post(expected_plan=again["plan"])
+    assert (done.status_code, done.json()["updated"]) == (201, 1)
+    assert Volunteer.objects.get(pk=world["volunteer"].pk).insurer == "人保财险"
