@@ -1084,12 +1084,18 @@ def test_command_imports_and_reports(tmp_path, world):
     out = io.StringIO()
 
     call_command("import_volunteers", str(path), "--dry-run", stdout=out)
-    assert "dry run: 2 row(s): 2 would be created, 0 unchanged." in out.getvalue()
+    assert "dry run: 2 row(s): 2 would be created, 0 would be updated, 0 unchanged." in out.getvalue()
     assert Volunteer.objects.count() == 0
 
     call_command("import_volunteers", str(path), "--user", world["staff"].username, stdout=out)
-    assert "2 row(s): 2 created, 0 unchanged." in out.getvalue()
+    assert "2 row(s): 2 created, 0 updated, 0 unchanged." in out.getvalue()
     assert ImportBatch.objects.get().created_by == world["staff"]
+
+    renewal = tmp_path / "renewal.csv"
+    renewal.write_bytes(csv_file(["身份证号", "保险公司"], [ID_1, "平安保险"]))
+    call_command("import_volunteers", str(renewal), "--dry-run", stdout=out)
+    assert "line 2 update 王小明" in out.getvalue() and "保险公司: — → 平安保险" in out.getvalue()
+    assert "dry run: 1 row(s): 0 would be created, 1 would be updated, 0 unchanged." in out.getvalue()
 
 
 def test_command_prints_the_error_table_and_fails(tmp_path, world):
