@@ -137,3 +137,17 @@ def test_an_import_is_checked_row_by_row_then_confirmed(client, world):
     again = client.post("/committee/imports/confirm/", {"token": token, "plan": plan})  # used up
     assert again.status_code == 302
     assert Volunteer.objects.count() == 1
+
+
+def test_one_volunteer_is_recalled_from_their_own_page(client, world):
+    volunteer = VolunteerFactory(organization=world["organization"], status="reserve")
+    client.post("/committee/dispatch/", {"q": "金鸡", "community": world["community"].pk, "count": 1})
+    page = client.get(f"/committee/volunteers/{volunteer.pk}/").content.decode()
+    assert f"/committee/volunteers/{volunteer.pk}/recall/" in page
+
+    done = client.post(f"/committee/volunteers/{volunteer.pk}/recall/", {"confirm": "on"})
+    assert (done.status_code, done["Location"]) == (302, f"/committee/volunteers/{volunteer.pk}/")
+    volunteer.refresh_from_db()
+    assert (volunteer.status, volunteer.deployed_community) == ("reserve", None)
+    page = client.get(f"/committee/volunteers/{volunteer.pk}/recall/").content.decode()
+    assert "这里已没有派驻人员" in page
