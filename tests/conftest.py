@@ -5,7 +5,32 @@ import pytest
 from django.conf import settings
 from rest_framework.test import APIClient
 
-from config import embedded_redis
+from config import embedded_postgres, embedded_redis
+from config.env import uses_embedded_postgres
+
+EMBEDDED_POSTGRES_LEASE = pytest.StashKey[embedded_postgres.Lease]()
+
+
+def pytest_configure(config):
+    """Without DATABASE_URL the suite runs on the embedded PostgreSQL under var/postgres: started
+    here, once, in the main process (with xdist: the controller, before any worker exists; each
+    worker then gets its own test database from pytest-django)."""
+    if hasattr(config, "workerinput") or not uses_embedded_postgres():
+        return
+    lease = embedded_postgres.Lease()
+    config.stash[EMBEDDED_POSTGRES_LEASE] = lease
+    try:
+        embedded_postgres.start()
+    except embedded_postgres.EmbeddedPostgresError as exc:
+        lease.release()
+        raise pytest.UsageError(str(exc)) from None
+
+
+def pytest_unconfigure(config):
+    """Stop the embedded server at the end, unless another program (make run) still uses it."""
+    lease = config.stash.get(EMBEDDED_POSTGRES_LEASE, None)
+    if lease is not None:
+        lease.release()
 
 
 @pytest.fixture(scope="session", autouse=True)
