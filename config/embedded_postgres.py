@@ -12,6 +12,7 @@ each holds a :class:`Lease` while it does, and the last to let go stops the serv
 killed before it could let go leaves the server running; the next one finds it and goes on.
 
     python -m config.embedded_postgres start|stop|status
+    python -m config.embedded_postgres run -- COMMAND...   (COMMAND with the server up, as a lease)
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from config.env import (
     VAR_DIR,
     embedded_postgres_dir,
     embedded_postgres_socket_dir,
+    uses_embedded_postgres,
 )
 
 SYSTEM_USER = "embedded_postgres"  # the package's own name for it, so both share one user
@@ -277,10 +279,26 @@ class Lease:
             self.handle = None
 
 
+def run(command: list[str]) -> int:
+    """Run ``command`` with the server up (when ``DATABASE_URL`` is not set); stop it afterwards
+    unless another program uses it."""
+    if not uses_embedded_postgres():
+        return subprocess.call(command)
+    lease = Lease()
+    try:
+        start()
+        return subprocess.call(command)
+    finally:
+        lease.release()
+
+
 def main(argv: list[str]) -> int:
     command = argv[0] if argv else "status"
     data = embedded_postgres_dir()
     try:
+        if command == "run":
+            rest = argv[1:]
+            return run(rest[1:] if rest[:1] == ["--"] else rest)
         if command == "start":
             server = start(data)
             print(f"PostgreSQL {major_version()} in {data}, socket {server.socket_dir} (pid {server.pid})")
@@ -290,7 +308,7 @@ def main(argv: list[str]) -> int:
             pid = running_pid(data.resolve())
             print(f"running (pid {pid}), socket {embedded_postgres_socket_dir()}" if pid else "not running")
         else:
-            print(__doc__.strip().splitlines()[-1].strip(), file=sys.stderr)
+            print("\n".join(line.strip() for line in __doc__.strip().splitlines()[-2:]), file=sys.stderr)
             return 2
     except EmbeddedPostgresError as exc:
         print(f"Error: {exc}", file=sys.stderr)

@@ -31,7 +31,7 @@ def production_env(tmp_path: Path, **overrides) -> dict:
             "ID_NUMBER_HASH_KEY": secrets.token_urlsafe(32),
             "ALLOWED_HOSTS": "example.org",
             "NUM_PROXIES": "1",
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'deploy.sqlite3'}",
+            "DATABASE_URL": "postgres://deploy@127.0.0.1:5432/deploy",  # never connected to
             "VAR_DIR": str(tmp_path / "var"),
             **PROVIDER_ENV,
         }

@@ -1,4 +1,4 @@
-"""``make run`` end to end: ``python -m config.devrun`` on SQLite and the embedded Redis.
+"""``make run`` end to end: ``python -m config.devrun`` on the embedded PostgreSQL and Redis.
 
 Each test gives devrun its own VAR_DIR (database, secrets, Redis socket) and a free port, and
 strips REDIS_URL and DATABASE_URL so the outcome does not depend on the machine's services.
