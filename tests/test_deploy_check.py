@@ -109,6 +109,14 @@ def test_production_refuses_to_start_without_secrets(tmp_path):
     assert "Set the SECRET_KEY environment variable" in result.stderr
 
 
+def test_production_refuses_to_start_without_a_database_url(tmp_path):
+    env = production_env(tmp_path)
+    del env["DATABASE_URL"]
+    result = manage(env, "check")
+    assert result.returncode == 1
+    assert "ImproperlyConfigured: Set the DATABASE_URL environment variable" in result.stderr
+
+
 def test_production_refuses_to_start_without_the_proxy_count(tmp_path):
     env = production_env(tmp_path)
     del env["NUM_PROXIES"]
