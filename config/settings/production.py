@@ -3,8 +3,7 @@
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import DATABASE_URL_EXAMPLE, env, trusted_proxy_count, uses_embedded_postgres
-
-from .base import *  # noqa: F403
+from config.settings.base import *  # noqa: F403
 
 if uses_embedded_postgres():
     # The embedded server is for make run and the tests; production names its PostgreSQL.
