@@ -1,6 +1,7 @@
 # Two commands set up a fresh machine that has only Python 3.11+ and make:
 #   make run   - the web app, a Celery worker, Celery beat and the demo data
 #   make test  - linters and the whole test suite
+# Without DATABASE_URL both use the embedded PostgreSQL under var/postgres (config/embedded_postgres.py).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -31,7 +32,8 @@ lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/python manage.py check
-	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/python manage.py makemigrations --check --dry-run
+	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/python -m config.embedded_postgres run -- \
+		$(BIN)/python manage.py makemigrations --check --dry-run
 	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/python manage.py spectacular --validate --fail-on-warn --file /dev/null
 
 pytest: $(VENV)/.dev messages
@@ -40,6 +42,7 @@ pytest: $(VENV)/.dev messages
 test: lint pytest
 
 clean:
+	-[ -x $(BIN)/python ] && $(BIN)/python -m config.embedded_postgres stop
 	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache
 
 # Shift sign-ups over HTTP (gunicorn, PostgreSQL at DATABASE_URL, default vmbench_signup) next to
