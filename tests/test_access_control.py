@@ -487,6 +487,20 @@ ROWS = [
         obj="shift",
     ),
     Row(
+        "api/v1/^shifts/(?P<pk>[^/.]+)/approve-hours/$",
+        "POST",
+        "/api/v1/shifts/{id}/approve-hours/",
+        {
+            "anonymous": (401, 401),
+            "volunteer": (403, 403),
+            "team_leader": (403, 403),
+            "coordinator": (409, 404),
+            "committee_staff": (403, 403),
+            "superuser": (409, 409),
+        },
+        obj="shift",
+    ),
+    Row(
         "api/v1/^shifts/(?P<pk>[^/.]+)/cancel/$",
         "POST",
         "/api/v1/shifts/{id}/cancel/",
