@@ -19,6 +19,13 @@ urlpatterns = [
         views.coordinator_hours_action,
         name="coordinator-hours-action",
     ),
+    path(
+        "coordinator/shifts/<int:shift_id>/approve-hours/",
+        views.coordinator_hours_approve_shift,
+        name="coordinator-hours-approve-shift",
+    ),
+    path("coordinator/shifts/<int:shift_id>/edit/", views.coordinator_shift_edit, name="coordinator-shift-edit"),
+    path("coordinator/shifts/<int:shift_id>/cancel/", views.coordinator_shift_cancel, name="coordinator-shift-cancel"),
     path("coordinator/messages/failed/", views.coordinator_failed_messages, name="coordinator-failed-messages"),
     path(
         "coordinator/messages/failed/<int:notification_id>/retry/",
