@@ -83,7 +83,7 @@ class HoursAdjustForm(ReasonForm):
 class ShiftEditForm(ReasonForm):
     """A shift's day, times, capacity and notes; an end before the start runs past midnight."""
 
-    day = forms.DateField(label=_("Date"), widget=forms.DateInput(attrs={"type": "date"}))
+    day = forms.DateField(label=_("Date"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
     start = forms.TimeField(label=_("Starts"), widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"))
     end = forms.TimeField(label=_("Ends"), widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"))
     capacity = forms.IntegerField(label=_("Volunteers per shift"), min_value=1, max_value=1000)

@@ -49,6 +49,7 @@ PAGES: dict[str, tuple[str | None, list[tuple[str, str]]]] = {
             ("rota", "/coordinator/communities/{community}/rota/"),
             ("code", "/coordinator/shifts/{shift}/code/"),
             ("candidates", "/coordinator/shifts/{later_shift}/candidates/"),
+            ("shift-edit", "/coordinator/shifts/{later_shift}/edit/"),
             ("hours", "/coordinator/hours/"),
             ("failed-messages", "/coordinator/messages/failed/"),
         ],
