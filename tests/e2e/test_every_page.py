@@ -85,9 +85,8 @@ PAGES: dict[str, tuple[str | None, list[tuple[str, str]]]] = {
 def ids():
     """The demo at a tenth of its size, a certificate and the daily reports: every page has rows."""
     call_command("seed_demo", "--scale", "0.1", stdout=StringIO())
-    from communities import reports
     from communities.models import Shift
-    from volunteers import certificates
+    from communities.services import certificates, reports
     from volunteers.models import Team, Volunteer
 
     volunteer = Volunteer.objects.get(mobile="13800000001")
