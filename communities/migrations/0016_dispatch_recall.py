@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('communities', '0015_checkin_code_attempts'),
-        ('volunteers', '0008_importbatch_updated'),
+        ('volunteers', '0009_importbatch_updated'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

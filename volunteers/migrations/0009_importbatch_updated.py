@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('volunteers', '0007_volunteer_record_fields'),
+        ('volunteers', '0008_organization_certificate_handler'),
     ]
 
     operations = [
