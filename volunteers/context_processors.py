@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from functools import cache
-
 from django.utils.functional import SimpleLazyObject
 
-from . import selectors
+from volunteers import selectors
 
 # Where a person lands after log-in and at "/": their chosen workspace if they still hold its
 # role, else the most senior one they hold.
@@ -45,16 +43,8 @@ def request_workspace(request) -> str | None:
 
 
 def navigation(request) -> dict:
-    # Lazy: pages that never draw the navigation pay no queries for it. Templates call a
-    # callable variable on each use, hence the cache: one count per request.
-    @cache
-    def inbox_unread() -> int:
-        from communities.selectors import notification_unread_count
-
-        return notification_unread_count(request.user)
-
+    # Lazy: pages that never draw the navigation pay no queries for it.
     return {
         "roles": SimpleLazyObject(lambda: request_roles(request)),
         "workspace": SimpleLazyObject(lambda: request_workspace(request) or ""),
-        "inbox_unread": inbox_unread,
     }
