@@ -81,8 +81,11 @@ def town():
     }
     organization = OrganizationFactory(name="苏州银行", name_en="Bank of Suzhou")
     volunteer = VolunteerFactory(real_name="李青", organization=organization, residence_community=home)
-    leader = VolunteerFactory(real_name="王队长", organization=organization)
-    TeamFactory(name="第一突击队", organization=organization, leader=leader)
+    team = TeamFactory(name="第一突击队", organization=organization)
+    leader = VolunteerFactory(real_name="王队长", organization=organization, team=team)
+    team.leader = leader
+    team.save()
+    VolunteerFactory(real_name="赵敏", organization=organization, team=team)
     coordinator = UserFactory(username="coordinator-e2e", first_name="周")
     home.coordinators.add(coordinator)
     staff = OrganizationStaffFactory(organization=organization).user
