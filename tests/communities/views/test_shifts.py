@@ -547,3 +547,19 @@ def test_browse_starts_near_home_with_headings(client):
         f"/shifts/{elsewhere.pk}/",
         f"/shifts/{mine.pk}/",
     ]
+
+
+def test_browse_near_me_query_count_is_pinned(client, django_assert_num_queries):
+    home = CommunityFactory()
+    volunteer = VolunteerFactory(residence_community=home)
+    client.force_login(volunteer.user)
+    for days in range(3):
+        ShiftFactory(post=PostFactory(community=home), starts_at=timezone.now() + timedelta(days=days + 1))
+    # as the page without a place, and the place (the residence community's street and district)
+    with django_assert_num_queries(17):
+        client.get(reverse("shift-list"))
+    for _ in range(10):
+        ShiftFactory()
+    with django_assert_num_queries(17):
+        response = client.get(reverse("shift-list"))
+    assert len(response.context["page"].object_list) == 13
