@@ -1048,7 +1048,21 @@ ROWS = [
         },
         obj="certificate",
     ),
-    Row("", "GET", "/", every(200)),
+    # "/" is the public home, a volunteer's own home, or a redirect to the caller's workspace.
+    Row(
+        "",
+        "GET",
+        "/",
+        {
+            "anonymous": 200,
+            "volunteer": 200,
+            "team_leader": 302,
+            "coordinator": 302,
+            "committee_staff": 302,
+            "superuser": 302,
+        },
+    ),
+    Row("accounts/workspace/", "POST", "/accounts/workspace/", every(302), data={"workspace": "volunteer"}),
     Row(
         "accounts/login/",
         "GET",

@@ -105,6 +105,13 @@ def coordinator_roster(request, community_id: int):
     community = get_object_or_404(shift_selectors.communities_managed_by(request.user), pk=community_id)
     day = _day(request)
     roster = roster_payload(community, day, user=request.user)
+    # Each shift's section is named by its heading (post, times), which two shifts can share:
+    # number the repeats so every section's name is its own.
+    seen: dict = {}
+    for row in roster["shifts"]:
+        key = (row["post"].pk, row["starts_at"], row["ends_at"])
+        seen[key] = seen.get(key, 0) + 1
+        row["repeat"] = seen[key] if seen[key] > 1 else None
     return render(
         request,
         "coordinator/roster.html",

@@ -68,6 +68,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "volunteers.context_processors.navigation",
                 "communities.views.context_processors.inbox",
+                "communities.views.tabs.tabbar",
             ],
         },
     },
