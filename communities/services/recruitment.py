@@ -207,7 +207,7 @@ class ApplicationForm:
     mobile: str
     real_name: str
     id_number: str
-    organization_id: int
+    organization_id: int | None
     emergency_contact_name: str
     emergency_contact_mobile: str
     agreement_version: int
@@ -223,6 +223,32 @@ class ApplicationForm:
     guardian_name: str = ""
     guardian_mobile: str = ""
     guardian_consent: bool = False
+
+    @classmethod
+    def from_data(cls, data: dict) -> ApplicationForm:
+        """From an answer as the API's serializer or the page's form cleans it (field names alike)."""
+        return cls(
+            mobile=data["mobile"],
+            real_name=data.get("real_name") or "",
+            id_number=data.get("id_number") or "",
+            organization_id=data.get("organization"),
+            team_id=data.get("team"),
+            political_status=data.get("political_status") or Volunteer.PoliticalStatus.MASSES,
+            category_ids=list(data.get("categories") or []),
+            skill_ids=list(data.get("skills") or []),
+            qualification_ids=list(data.get("qualifications") or []),
+            residence_district_id=data.get("residence_district"),
+            residence_street_id=data.get("residence_street"),
+            residence_community_id=data.get("residence_community"),
+            emergency_contact_name=data.get("emergency_contact_name") or "",
+            emergency_contact_mobile=data.get("emergency_contact_mobile") or "",
+            guardian_name=data.get("guardian_name") or "",
+            guardian_mobile=data.get("guardian_mobile") or "",
+            guardian_consent=bool(data.get("guardian_consent")),
+            agreement_version=data["agreement_version"],
+            accepts_agreement=bool(data.get("accepts_agreement")),
+        )
+
 
 
 def application_eligibility_errors(
