@@ -209,6 +209,7 @@ class RecruitmentCallFactory(factory.django.DjangoModelFactory):
 
     class Meta:
         model = RecruitmentCall
+        skip_postgeneration_save = True
 
     organization = factory.SubFactory(OrganizationFactory)
     title = factory.Sequence(lambda n: f"青年志愿者招募令{n}")

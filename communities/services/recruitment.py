@@ -18,7 +18,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from celery import current_app
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
@@ -587,10 +586,6 @@ def application_reject(*, actor, application_id: int, reason: str, now: datetime
                 now=now,
             )
         else:
-            # Nobody to put in an inbox yet: the text goes to the number given, by a task that
-            # retries (communities.tasks.application_rejection_text).
-            task = current_app.signature(
-                "communities.tasks.application_rejection_text", kwargs={"application_id": application.pk}
-            )
-            transaction.on_commit(task.delay, robust=True)
+            # Nobody to put in an inbox yet: the text goes to the number given, after commit.
+            outbox.rejection_text_enqueue(application_id=application.pk)
     return application
