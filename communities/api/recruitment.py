@@ -124,9 +124,11 @@ class CallViewSet(
     @action(detail=True, methods=["get"])
     def applications(self, request, pk=None):
         """The review queue, oldest first; mobile and ID numbers masked."""
-        call = self.get_object()
+        _require_staff(request.user)
+        if not selectors.call_in_scope(request.user, self._pk()):
+            raise ServiceError("not_found")
         filters = _parse(ApplicationFilterSerializer, request.query_params.dict())
-        queryset = selectors.applications_for_review(request.user, call_id=call.pk, filters=filters)
+        queryset = selectors.applications_for_review(request.user, call_id=self._pk(), filters=filters)
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response(ApplicationSerializer(page, many=True).data)
 

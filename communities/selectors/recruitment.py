@@ -50,6 +50,10 @@ def call_for_staff(user, call_id: int) -> RecruitmentCall | None:
     )
 
 
+def call_in_scope(user, call_id: int) -> bool:
+    return RecruitmentCall.objects.filter(pk=call_id, organization__in=organization_subtree(user)).exists()
+
+
 def public_call(slug: str) -> RecruitmentCall | None:
     """A published (or closed) call by its short code, with what its page shows; never a draft."""
     return (
