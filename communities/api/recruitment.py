@@ -148,7 +148,12 @@ class ApplicationViewSet(viewsets.GenericViewSet):
 
     def _answer(self, application_id: int) -> Response:
         application = CallApplication.objects.select_related(
-            "organization", "team", "agreement", "volunteer", "residence_district", "residence_street",
+            "organization",
+            "team",
+            "agreement",
+            "volunteer",
+            "residence_district",
+            "residence_street",
             "residence_community",
         ).get(pk=application_id)
         return Response(ApplicationSerializer(application).data)
@@ -170,7 +175,9 @@ class ApplicationViewSet(viewsets.GenericViewSet):
         application = services.application_reject(actor=request.user, application_id=self._pk(), **data)
         return self._answer(application.pk)
 
-    @extend_schema(request=BulkApproveSerializer, responses=BulkApproveResultSerializer)
+    @extend_schema(
+        request=BulkApproveSerializer, responses=BulkApproveResultSerializer, operation_id="applications_approve_many"
+    )
     @action(detail=False, methods=["post"], url_path="approve")
     def approve_many(self, request):
         """Approve several at once; each on its own, so one refused does not hold back the rest."""

@@ -17,7 +17,7 @@ from volunteers.models import (
 )
 
 
-class RefSerializer(serializers.Serializer):
+class NamedRefSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField(source="display_name")
 
@@ -56,10 +56,10 @@ def call_links(call, request=None) -> dict:
 class CallSerializer(serializers.ModelSerializer):
     """A call as its staff see it, with progress and links (public page, poster)."""
 
-    organization = RefSerializer()
-    categories = RefSerializer(many=True)
-    required_skills = RefSerializer(many=True)
-    required_qualifications = RefSerializer(many=True)
+    organization = NamedRefSerializer()
+    categories = NamedRefSerializer(many=True)
+    required_skills = NamedRefSerializer(many=True)
+    required_qualifications = NamedRefSerializer(many=True)
     agreement = serializers.SerializerMethodField()
     progress = serializers.SerializerMethodField()
     links = serializers.SerializerMethodField()
@@ -92,7 +92,7 @@ class CallSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(AgreementSerializer)
     def get_agreement(self, call) -> dict:
-        agreement = list(call.agreements.all())[0]
+        agreement = next(iter(call.agreements.all()))
         return {"version": agreement.version, "text": agreement.text}
 
     @extend_schema_field(ProgressSerializer)
@@ -150,7 +150,9 @@ class CallWriteSerializer(serializers.Serializer):
 class ApplicationFilterSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=CallApplication.Status.choices, required=False)
     organization = serializers.IntegerField(required=False, help_text="This organisation and those below it.")
-    minor = serializers.BooleanField(required=False, allow_null=True, default=None, help_text="Under-18s only (or not).")
+    minor = serializers.BooleanField(
+        required=False, allow_null=True, default=None, help_text="Under-18s only (or not)."
+    )
     q = serializers.CharField(required=False, max_length=50, help_text="Part of the name.")
 
 
@@ -158,11 +160,11 @@ class ApplicationSerializer(serializers.ModelSerializer):
     """An application as a reviewer sees it: the mobile numbers and the ID number masked."""
 
     mobile = serializers.CharField(source="mobile_masked")
-    organization = RefSerializer()
+    organization = NamedRefSerializer()
     team = serializers.CharField(source="team.name", default=None, allow_null=True)
-    categories = RefSerializer(many=True)
-    skills = RefSerializer(many=True)
-    qualifications = RefSerializer(many=True)
+    categories = NamedRefSerializer(many=True)
+    skills = NamedRefSerializer(many=True)
+    qualifications = NamedRefSerializer(many=True)
     residence = serializers.SerializerMethodField()
     emergency_contact_mobile = serializers.SerializerMethodField()
     guardian_mobile = serializers.SerializerMethodField()
@@ -248,9 +250,9 @@ class PublicPlaceSerializer(serializers.Serializer):
 class PublicChoicesSerializer(serializers.Serializer):
     organizations = PublicOrganizationSerializer(many=True)
     teams = PublicTeamSerializer(many=True)
-    categories = RefSerializer(many=True)
-    skills = RefSerializer(many=True)
-    qualifications = RefSerializer(many=True)
+    categories = NamedRefSerializer(many=True)
+    skills = NamedRefSerializer(many=True)
+    qualifications = NamedRefSerializer(many=True)
     districts = PublicPlaceSerializer(many=True)
     streets = PublicPlaceSerializer(many=True)
     communities = PublicPlaceSerializer(many=True)
@@ -269,9 +271,9 @@ class PublicCallSerializer(serializers.Serializer):
     approved = serializers.IntegerField()
     min_age = serializers.IntegerField(allow_null=True)
     max_age = serializers.IntegerField(allow_null=True)
-    categories = RefSerializer(many=True, source="categories.all")
-    required_skills = RefSerializer(many=True, source="required_skills.all")
-    required_qualifications = RefSerializer(many=True, source="required_qualifications.all")
+    categories = NamedRefSerializer(many=True, source="categories.all")
+    required_skills = NamedRefSerializer(many=True, source="required_skills.all")
+    required_qualifications = NamedRefSerializer(many=True, source="required_qualifications.all")
     approval_required = serializers.BooleanField()
     agreement = AgreementSerializer()
     choices = PublicChoicesSerializer()

@@ -79,7 +79,7 @@ def call_accepts_answers(call: RecruitmentCall) -> bool:
 
 def call_agreement(call: RecruitmentCall) -> CallAgreement:
     """The version an applicant accepts now (from the prefetch when there is one)."""
-    return list(call.agreements.all())[0]
+    return next(iter(call.agreements.all()))
 
 
 @dataclass

@@ -22,7 +22,6 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -247,7 +246,6 @@ class ApplicationForm:
             agreement_version=data["agreement_version"],
             accepts_agreement=bool(data.get("accepts_agreement")),
         )
-
 
 
 def application_eligibility_errors(

@@ -81,7 +81,7 @@ def call_initial(call: RecruitmentCall, agreement_text: str) -> dict:
 
 def _choices(items, blank=None) -> list:
     options = [(item.pk, item.display_name) for item in items]
-    return [("", blank)] + options if blank is not None else options
+    return [("", blank), *options] if blank is not None else options
 
 
 class ApplyForm(forms.Form):
@@ -134,7 +134,10 @@ class ApplyForm(forms.Form):
     )
     guardian_name = forms.CharField(label=_("Guardian's name"), max_length=50, required=False)
     guardian_mobile = forms.CharField(
-        label=_("Guardian's mobile number"), max_length=11, required=False, widget=forms.TextInput(attrs={"inputmode": "tel"})
+        label=_("Guardian's mobile number"),
+        max_length=11,
+        required=False,
+        widget=forms.TextInput(attrs={"inputmode": "tel"}),
     )
     guardian_consent = forms.BooleanField(label=_("My guardian agrees to my volunteering"), required=False)
     agreement_version = forms.IntegerField(widget=forms.HiddenInput)
@@ -146,9 +149,7 @@ class ApplyForm(forms.Form):
         self.fields["organization"].choices = [("", blank)] + [
             (org.pk, f"{'· ' * org.depth}{org.display_name}") for org in choices.organizations
         ]
-        self.fields["team"].choices = [("", _("No team"))] + [
-            (team.pk, f"{team.name}") for team in choices.teams
-        ]
+        self.fields["team"].choices = [("", _("No team"))] + [(team.pk, f"{team.name}") for team in choices.teams]
         self.fields["categories"].choices = _choices(choices.categories)
         self.fields["skills"].choices = _choices(choices.skills)
         self.fields["qualifications"].choices = _choices(choices.qualifications)
@@ -169,7 +170,7 @@ class ApplyForm(forms.Form):
 
 class ApplicationFilterForm(forms.Form):
     status = forms.ChoiceField(
-        label=_("Status"), required=False, choices=[("", _("All"))] + list(CallApplication.Status.choices)
+        label=_("Status"), required=False, choices=[("", _("All")), *list(CallApplication.Status.choices)]
     )
     q = forms.CharField(label=_("Name"), required=False, max_length=50)
     minor = forms.NullBooleanField(

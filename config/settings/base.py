@@ -263,6 +263,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "AssignmentStatusEnum": "communities.models.Assignment.Status",
         "ShiftStatusEnum": "communities.models.Shift.Status",
+        "CallStatusEnum": "volunteers.models.RecruitmentCall.Status",
+        "ApplicationStatusEnum": "volunteers.models.CallApplication.Status",
     },
 }
 

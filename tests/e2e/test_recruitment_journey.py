@@ -69,7 +69,9 @@ def _outbox_size() -> int:
 
 @pytest.fixture
 def mobilisation():
-    committee = OrganizationFactory(code="SZJR", name="苏州金融团工委", name_en="Suzhou finance league", kind="committee")
+    committee = OrganizationFactory(
+        code="SZJR", name="苏州金融团工委", name_en="Suzhou finance league", kind="committee"
+    )
     bank = OrganizationFactory(code="BANK7", name="苏州银行", name_en="Bank of Suzhou", parent=committee)
     TeamFactory(organization=bank, name="苏州银行青年突击队")
     staff = UserFactory(username="staff-calls")
@@ -136,7 +138,11 @@ def test_a_stranger_answers_a_call_is_approved_and_signs_up(browser, page, login
     staff_context.close()
 
     volunteer = Volunteer.objects.get(mobile=MOBILE)
-    assert (volunteer.status, volunteer.organization, volunteer.real_name) == ("reserve", mobilisation["bank"], "陈思远")
+    assert (volunteer.status, volunteer.organization, volunteer.real_name) == (
+        "reserve",
+        mobilisation["bank"],
+        "陈思远",
+    )
     approved = wait_until(
         lambda: [line for line in _outbox_lines(start) if line["key"].startswith(f"app{application.pk}:")],
         what="the approval text",

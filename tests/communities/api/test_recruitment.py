@@ -57,7 +57,12 @@ def answer(call, n: int = 1, **changes) -> dict:
 
 def submit(api_client, call, n: int = 1, **changes):
     data = answer(call, n, **changes)
-    assert api_client.post(f"/api/v1/public/calls/{call.slug}/code/", {"mobile": data["mobile"]}, format="json").status_code == 202
+    assert (
+        api_client.post(
+            f"/api/v1/public/calls/{call.slug}/code/", {"mobile": data["mobile"]}, format="json"
+        ).status_code
+        == 202
+    )
     return api_client.post(f"/api/v1/public/calls/{call.slug}/apply/", data, format="json")
 
 
@@ -86,7 +91,9 @@ def test_staff_create_then_patch_a_call(api_client, setting):
     )
     assert body["links"]["page"].endswith(f"/calls/{body['slug']}/")
     assert body["links"]["poster_pdf"].endswith(f"/calls/{body['slug']}/poster.pdf")
-    patched = api_client.patch(f"/api/v1/calls/{body['id']}/", {"agreement_text": "协议二", "target_count": 12}, format="json")
+    patched = api_client.patch(
+        f"/api/v1/calls/{body['id']}/", {"agreement_text": "协议二", "target_count": 12}, format="json"
+    )
     assert patched.status_code == 200
     assert (patched.json()["agreement"]["version"], patched.json()["target_count"]) == (2, 12)
     published = api_client.post(f"/api/v1/calls/{body['id']}/publish/")
@@ -163,7 +170,9 @@ def test_a_wrong_code_answers_401_and_records_nothing(api_client, setting):
 def test_the_public_answer_is_throttled_per_address(api_client, setting, monkeypatch):
     from config.throttling import ScopedRateThrottle
 
-    monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {**ScopedRateThrottle.THROTTLE_RATES, "public_call_apply": "2/min"})
+    monkeypatch.setattr(
+        ScopedRateThrottle, "THROTTLE_RATES", {**ScopedRateThrottle.THROTTLE_RATES, "public_call_apply": "2/min"}
+    )
     call = setting["call"]
     statuses = [
         api_client.post(f"/api/v1/public/calls/{call.slug}/apply/", {}, format="json").status_code for _ in range(3)

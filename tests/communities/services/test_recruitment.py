@@ -244,10 +244,7 @@ def test_an_existing_volunteer_is_recognised_and_not_registered_twice(setting):
 @pytest.mark.parametrize("case", ["id_under_another_mobile", "mobile_of_another_id"])
 def test_details_that_belong_to_someone_else_get_contact_staff_and_nothing_else(setting, case):
     someone = VolunteerFactory(mobile="13800000000")
-    if case == "id_under_another_mobile":
-        answer = {"id_number": someone.id_number}
-    else:
-        answer = {"mobile": "13800000000"}
+    answer = {"id_number": someone.id_number} if case == "id_under_another_mobile" else {"mobile": "13800000000"}
     before = counts()
     with pytest.raises(ServiceError) as refused:
         apply(setting["call"], **answer)

@@ -148,7 +148,9 @@ def test_reject_on_the_page_needs_a_reason(client, setting):
     client.post(f"/calls/{call.slug}/", page_answer(call))
     application = CallApplication.objects.get()
     client.force_login(setting["staff"])
-    client.post(f"/committee/calls/{call.pk}/review/", {"action": "reject", "application": application.pk, "reason": ""})
+    client.post(
+        f"/committee/calls/{call.pk}/review/", {"action": "reject", "application": application.pk, "reason": ""}
+    )
     application.refresh_from_db()
     assert application.status == "pending"
     client.post(
