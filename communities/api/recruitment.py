@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+from django.utils.translation import gettext
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action
@@ -227,8 +228,6 @@ def public_payload(call: RecruitmentCall) -> SimpleNamespace:
 
 
 def application_result_message(application: CallApplication) -> str:
-    from django.utils.translation import gettext
-
     if application.status == CallApplication.Status.APPROVED:
         return gettext("You are registered. Log in with your mobile number and a texted code to find shifts.")
     return gettext("Thank you. Your application is waiting for review; we will text you the result.")

@@ -51,7 +51,7 @@ from config.celery import task_named
 from config.errors import ServiceError
 from config.sms import backends
 from config.sms.providers import national_number
-from volunteers.models import StaffContact, Volunteer, reader_name
+from volunteers.models import CallApplication, StaffContact, Volunteer, reader_name
 from volunteers.selectors import organization_subtree, volunteer_message_language
 
 logger = logging.getLogger(__name__)
@@ -623,8 +623,6 @@ def rejection_text_send(*, application_id: int) -> backends.SmsResult | None:
     the reason, at the number they gave. Keyed ``app<id>:application_rejected:sms``: a backend
     that deduplicates never sends it twice. ``None``: nothing to send (not rejected, or the
     person has an account, whose message went through ``person_event``)."""
-    from volunteers.models import CallApplication
-
     application = (
         CallApplication.objects.select_related("call")
         .filter(pk=application_id, status=CallApplication.Status.REJECTED, volunteer__isnull=True)
@@ -1467,8 +1465,6 @@ APPLICATION_KINDS = (APPLICATION_APPROVED, APPLICATION_REJECTED)
 def _application_params(rows: list) -> dict[int, dict]:
     """The call's title and the organisation (approval) or the reason (rejection), read afresh
     from the application the key names (``app<id>:…``)."""
-    from volunteers.models import CallApplication
-
     ids = {int(row.key.split(":", 1)[0].removeprefix("app")) for row in rows}
     applications = CallApplication.objects.select_related("call", "organization").in_bulk(ids)
     params = {}

@@ -30,6 +30,7 @@ from communities.notifications import outbox
 from config.errors import ServiceError
 from volunteers import crypto, login_codes
 from volunteers.idcard import (
+    age_on,
     id_birth_date,
     id_gender,
     normalize_id_number,
@@ -253,8 +254,6 @@ def application_eligibility_errors(
 ) -> dict[str, list[str]]:
     """Why this person may not answer ``call`` (field → messages); empty when they may."""
     today = today or timezone.localdate()
-    from volunteers.idcard import age_on
-
     errors: dict[str, list[str]] = {}
     age = age_on(birth_date, today)
     lowest = max(call.min_age or 0, settings.RULES["MIN_VOLUNTEER_AGE"])
@@ -374,8 +373,6 @@ def _check_form(call: RecruitmentCall, form: ApplicationForm) -> dict:
 
 
 def _minor(birth_date) -> bool:
-    from volunteers.idcard import age_on
-
     return age_on(birth_date, timezone.localdate()) < settings.RULES["MINOR_AGE"]
 
 

@@ -20,7 +20,7 @@ from communities.services import recruitment as services
 from config.client import client_ip
 from config.errors import ServiceError
 from volunteers.decorators import role_required
-from volunteers.models import RecruitmentCall
+from volunteers.models import QualificationType, RecruitmentCall, Skill, VolunteerCategory
 from volunteers.selectors import is_committee_staff
 
 from .recruitment_forms import ApplicationFilterForm, ApplyForm, CallForm, RejectForm, call_initial
@@ -67,8 +67,6 @@ def call_page(request, slug: str):
     agreement = selectors.call_agreement(call)
     choices = selectors.application_choices(call)
     is_open = selectors.call_accepts_answers(call)
-    from volunteers.models import QualificationType, Skill, VolunteerCategory
-
     choices.categories = list(VolunteerCategory.objects.order_by("code"))
     choices.skills = list(Skill.objects.order_by("code"))
     choices.qualifications = list(QualificationType.objects.order_by("code"))
