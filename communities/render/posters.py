@@ -6,7 +6,8 @@ built-in CID font ``STSong-Light`` (no font file: PDF readers supply the glyphs)
 reader to supply glyphs, so Pillow needs a font file with Chinese in it: ``POSTER_FONT`` (a path,
 from the environment), else the first of ``FONT_CANDIDATES`` present (Debian's fonts-noto-cjk,
 fonts-wqy-microhei). Without one the PNG is still drawn, with Pillow's own font, whose Latin
-glyphs cover the link and the date but not the Chinese; ``manage.py check`` warns about it.
+glyphs cover the link and the date but not the Chinese (the production image installs
+fonts-wqy-microhei for this: config/deploy/Dockerfile).
 """
 
 from __future__ import annotations

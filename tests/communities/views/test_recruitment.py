@@ -136,6 +136,9 @@ def test_staff_create_publish_and_review_on_the_pages(client, setting):
     application = CallApplication.objects.get(call=call)
     detail = client.get(f"/committee/calls/{call.pk}/")
     assert "137****0001" in detail.content.decode() and "13700000001" not in detail.content.decode()
+    # The progress reads itself again from the call's API (counts only).
+    assert f'data-api="/api/v1/calls/{call.pk}/"' in detail.content.decode()
+    assert client.get(f"/api/v1/calls/{call.pk}/").json()["progress"]["answered"] == 1
     client.post(f"/committee/calls/{call.pk}/review/", {"action": "approve", "application": [application.pk]})
     application.refresh_from_db()
     assert application.status == "approved"
