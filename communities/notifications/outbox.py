@@ -1466,7 +1466,9 @@ def _application_params(rows: list) -> dict[int, dict]:
     """The call's title and the organisation (approval) or the reason (rejection), read afresh
     from the application the key names (``app<id>:…``)."""
     ids = {int(row.key.split(":", 1)[0].removeprefix("app")) for row in rows}
-    applications = CallApplication.objects.select_related("call", "organization").in_bulk(ids)
+    applications = CallApplication.objects.select_related("call", "organization", "volunteer__organization").in_bulk(
+        ids
+    )
     params = {}
     for row in rows:
         application = applications.get(int(row.key.split(":", 1)[0].removeprefix("app")))
@@ -1474,7 +1476,8 @@ def _application_params(rows: list) -> dict[int, dict]:
             continue
         values = {"call": application.call.title}
         if row.kind == APPLICATION_APPROVED:
-            values["organization"] = application.organization.name
+            # An existing volunteer keeps their organisation; a newcomer joins the one chosen.
+            values["organization"] = (application.volunteer or application).organization.name
         else:
             values["reason"] = application.reject_reason
         params[row.pk] = values

@@ -542,7 +542,7 @@ def application_approve(*, actor, application_id: int, now: datetime | None = No
             outbox.APPLICATION_APPROVED,
             user=volunteer.user,
             ref=f"app{application.pk}",
-            context={"call": application.call.title, "organization": application.organization.name},
+            context={"call": application.call.title, "organization": volunteer.organization.name},
             now=now,
         )
     return application

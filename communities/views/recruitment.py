@@ -3,6 +3,8 @@ editor and review queue (organisation staff, their subtree only)."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -18,7 +20,8 @@ from communities.render import posters
 from communities.selectors import recruitment as selectors
 from communities.services import recruitment as services
 from config.client import client_ip
-from config.errors import ServiceError
+from config.errors import ERRORS, ServiceError
+from config.throttling import ScopedRateThrottle
 from volunteers.decorators import role_required
 from volunteers.models import QualificationType, RecruitmentCall, Skill, VolunteerCategory
 from volunteers.selectors import is_committee_staff
@@ -77,6 +80,10 @@ def call_page(request, slug: str):
     if request.method == "POST":
         if not is_open:
             raise Http404(_("This call is no longer taking answers."))
+        if _throttled(request):
+            form.is_valid()
+            form.add_error(None, str(ERRORS["throttled"][1]))
+            return render(request, "recruitment/call_page.html", context, status=429)
         if form.is_valid():
             try:
                 if request.POST.get("action") == "send":
@@ -113,6 +120,11 @@ def call_page(request, slug: str):
         if form.errors:
             status = 400
     return render(request, "recruitment/call_page.html", context, status=status)
+
+
+def _throttled(request) -> bool:
+    """The page's answers count against the same per-address rate as the API's."""
+    return not ScopedRateThrottle().allow_request(request, SimpleNamespace(throttle_scope="public_call_apply"))
 
 
 def call_short(request, slug: str):

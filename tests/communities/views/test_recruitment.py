@@ -167,3 +167,15 @@ def test_other_staff_do_not_see_the_call(client, setting):
     client.force_login(OrganizationStaffFactory(organization=OrganizationFactory()).user)
     assert client.get(f"/committee/calls/{setting['call'].pk}/").status_code == 404
     assert client.get("/committee/calls/").status_code == 200
+
+
+def test_answers_on_the_page_are_throttled_per_address(client, setting, monkeypatch):
+    from config.throttling import ScopedRateThrottle
+
+    monkeypatch.setattr(
+        ScopedRateThrottle, "THROTTLE_RATES", {**ScopedRateThrottle.THROTTLE_RATES, "public_call_apply": "2/min"}
+    )
+    call = setting["call"]
+    statuses = [client.post(f"/calls/{call.slug}/", page_answer(call, code="")).status_code for _ in range(3)]
+    assert statuses == [400, 400, 429]
+    assert CallApplication.objects.count() == 0
