@@ -152,8 +152,7 @@ class Shift(models.Model):
         indexes = [
             models.Index(fields=["community", "starts_at"]),
             # The shift list's order, with the end time alongside: a page of shifts not yet ended
-            # is read in order and a count needs no table rows (ends_at is only included on
-            # PostgreSQL; SQLite ignores it).
+            # is read in order and a count needs no table rows.
             models.Index(fields=["starts_at", "id"], include=["ends_at"], name="shift_start_order"),
             models.Index(fields=["post", "starts_at"]),
         ]

@@ -416,7 +416,7 @@ INSERT_BATCH = 1000
 
 
 def _insert(rows: list[Draft]) -> None:
-    """INSERT … ON CONFLICT DO NOTHING (SQLite and PostgreSQL alike), in key order.
+    """INSERT … ON CONFLICT DO NOTHING, in key order.
 
     A row whose key exists is left as it is: that is what makes creating a message twice create
     it once. Key order makes concurrent inserts of overlapping sets wait on each other in the same
@@ -811,7 +811,7 @@ def sweep(*, now: datetime | None = None) -> dict[str, int]:
         "nudges": _sweep_nudges(now),
         "escalations": _sweep_escalations(now),
     }
-    if sum(created.values()) >= ANALYZE_AFTER_ROWS and connection.vendor == "postgresql":
+    if sum(created.values()) >= ANALYZE_AFTER_ROWS:
         # Fresh statistics before the senders start: with the table's old ones the planner takes
         # "few due rows", sorts all of them on every claim, and sending slows down tenfold.
         with connection.cursor() as cursor:
@@ -1103,9 +1103,9 @@ CLAIMED_FIELDS = (
 def claim(*, limit: int, keys: list[str] | None = None, now: datetime | None = None) -> list[Claimed]:
     """Take up to ``limit`` due rows for this sender alone (``pending`` → ``sending``).
 
-    On PostgreSQL concurrent claimers skip each other's locked rows; on SQLite the write
-    transaction runs alone. Either way a row is claimed by one sender at a time, and the claim's
-    ``claimed_at`` is its token: only the holder of the latest claim can mark the row sent.
+    Concurrent claimers skip each other's locked rows, so a row is claimed by one sender at a
+    time, and the claim's ``claimed_at`` is its token: only the holder of the latest claim can
+    mark the row sent.
     """
     now = now or timezone.now()
     # Two simple queries, each served in order by the (state, send_after) index with a LIMIT:

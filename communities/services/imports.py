@@ -70,7 +70,7 @@ FORMATS = ("xlsx", "csv")
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
 MB = 1024 * 1024
-# Lookups of existing rows go in chunks: SQLite caps the number of parameters in one query.
+# Lookups of existing rows go in chunks, so no query carries thousands of parameters.
 LOOKUP_CHUNK = 900
 WRITE_BATCH = 500
 
@@ -1309,9 +1309,6 @@ def import_run(
         attempt_errors = Errors(kind, headers=dict(errors.headers))
         return _validate_and_write(kind, file_name, fresh, attempt_errors, actor, dry_run, sha256, progress)
 
-    if dry_run and transaction.get_connection().vendor != "postgresql":
-        # Reads only: no transaction, so a dry run never holds SQLite's write lock.
-        return attempt()
     if dry_run:
         with _one_snapshot():
             return attempt()
@@ -1333,7 +1330,7 @@ def import_run(
 
 @contextlib.contextmanager
 def _one_snapshot() -> Iterator[None]:
-    """The import's transaction, its reads all seeing the database as of one moment (PostgreSQL).
+    """The import's transaction, its reads all seeing the database as of one moment.
 
     Validation reads volunteers by mobile, then by ID number, then accounts by username. Under
     READ COMMITTED each statement sees the commits made before it, so an import of the same
@@ -1342,12 +1339,12 @@ def _one_snapshot() -> Iterator[None]:
     unchanged. REPEATABLE READ reads one snapshot; the inserts still meet the rows committed
     after it through the unique constraints, which raise IntegrityError and start a new attempt.
     Only a transaction's first statement can choose its isolation, so this runs only when the
-    import opens the transaction; SQLite serialises writers anyway.
+    import opens the transaction.
     """
     connection = transaction.get_connection()
     opens = not connection.in_atomic_block
     with transaction.atomic():
-        if opens and connection.vendor == "postgresql":
+        if opens:
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         yield

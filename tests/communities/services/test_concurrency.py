@@ -1,8 +1,7 @@
 """Race tests: real threads, each with its own database connection, started together.
 
-On PostgreSQL the shift and volunteer row locks decide; on SQLite every write transaction is
-IMMEDIATE, so writers queue on the database lock. Either way the counters, the check constraint
-and the partial unique index must hold.
+The shift and volunteer row locks decide; the counters, the check constraint and the partial
+unique index must hold.
 """
 
 import random

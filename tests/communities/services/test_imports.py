@@ -863,7 +863,7 @@ def test_volunteer_numbers_are_unique_within_the_batch_and_against_the_database(
 
 
 def test_query_count_does_not_grow_with_the_number_of_rows(world):
-    # Up to one insert batch (SQLite takes 999 parameters: about 39 volunteer rows) the count is fixed.
+    # Up to one insert batch (about 39 volunteer rows) the count is fixed.
     def queries_for(count: int, offset: int) -> int:
         rows = [
             [f"志愿者{n}", f"1370000{n:04d}", make_id_number("320507", date(1990, 1, 1), n), "BANK1-01",
@@ -1164,7 +1164,7 @@ def people_file(mobile_prefix: str, born: date, count: int) -> bytes:
 @pytest.mark.django_db(transaction=True)
 def test_the_same_file_imported_twice_at_once_creates_each_volunteer_once(world):
     """Both imports validate before either writes; the unique constraints refuse the loser, which
-    validates again and finds every row unchanged (on SQLite the write lock serialises them)."""
+    validates again and finds every row unchanged."""
     import threading
 
     from django.db import connections
@@ -1197,7 +1197,6 @@ def test_the_same_file_imported_twice_at_once_creates_each_volunteer_once(world)
 
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite serialises the two imports with its write lock")
 @pytest.mark.parametrize("between", ["_relations", "_check_duplicates"])
 def test_an_import_committed_between_the_reads_of_another_leaves_it_no_false_errors(world, monkeypatch, between):
     """The same file imported by another session commits while this one is validating: after its

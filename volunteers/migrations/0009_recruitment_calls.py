@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('communities', '0015_checkin_code_attempts'),
-        ('volunteers', '0007_volunteer_record_fields'),
+        ('volunteers', '0008_organization_certificate_handler'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
