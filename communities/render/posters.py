@@ -1,13 +1,10 @@
 """A recruitment call's printable poster (招募令): PNG for WeChat groups, PDF for notice boards.
 
 Both carry the call's title, organisation, deadline and a QR code of its short link, in Chinese
-(posters go up in China whatever language the staff member reads). The PDF uses reportlab's
-built-in CID font ``STSong-Light`` (no font file: PDF readers supply the glyphs). A PNG has no
-reader to supply glyphs, so Pillow needs a font file with Chinese in it: ``POSTER_FONT`` (a path,
-from the environment), else the first of ``FONT_CANDIDATES`` present (Debian's fonts-noto-cjk,
-fonts-wqy-microhei). Without one the PNG is still drawn, with Pillow's own font, whose Latin
-glyphs cover the link and the date but not the Chinese (the production image installs
-fonts-wqy-microhei for this: config/deploy/Dockerfile).
+(posters go up in China whatever language the staff member reads), in Noto Sans SC (SIL OFL),
+the font our PDFs embed (communities/render/fonts.py): the PDF embeds the glyphs it uses, the
+PNG is drawn by Pillow from the same cut TrueType file. ``POSTER_FONT`` (a path) overrides the
+PNG's font. A character outside GB 2312 (rare in a title) shows as the cut font's empty glyph.
 """
 
 from __future__ import annotations
@@ -21,13 +18,8 @@ from django.conf import settings
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-FONT_CANDIDATES = (
-    "/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc",
-    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
-    "/usr/share/fonts/opentype/noto/NotoSerifCJK-Bold.ttc",
-    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
-    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
-)
+from communities.render import fonts
+
 RED = (192, 39, 28)
 INK = (29, 36, 48)
 GREY = (107, 115, 128)
@@ -40,7 +32,7 @@ def poster_font_path() -> str | None:
     configured = getattr(settings, "POSTER_FONT", "")
     if configured:
         return configured if Path(configured).exists() else None
-    return next((path for path in FONT_CANDIDATES if Path(path).exists()), None)
+    return str(fonts.font_file(bold=True))
 
 
 @lru_cache(maxsize=16)
@@ -48,12 +40,10 @@ def _font(size: int, path: str | None):
     from PIL import ImageFont
 
     if path:
-        # Simplified Chinese face of a collection: index 2 in Noto's CJK .ttc (JP, KR, SC, TC …).
-        for index in (2, 0) if path.endswith(".ttc") and "Noto" in path else (0,):
-            try:
-                return ImageFont.truetype(path, size, index=index)
-            except OSError:
-                continue
+        try:
+            return ImageFont.truetype(path, size)
+        except OSError:
+            pass
     return ImageFont.load_default(size)
 
 
@@ -127,21 +117,15 @@ def poster_png(call, url: str) -> bytes:
     return buffer.getvalue()
 
 
-PDF_FONT = "STSong-Light"
-
-
 def poster_pdf(call, url: str) -> bytes:
     from reportlab.graphics import renderPDF
     from reportlab.graphics.barcode.qr import QrCodeWidget
     from reportlab.graphics.shapes import Drawing
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.units import mm
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
     from reportlab.pdfgen import canvas
 
-    if PDF_FONT not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(UnicodeCIDFont(PDF_FONT))
+    regular, bold = fonts.register()
     words = poster_lines(call)
     page_width, page_height = A4
     buffer = io.BytesIO()
@@ -150,15 +134,15 @@ def poster_pdf(call, url: str) -> bytes:
     pdf.setFillColorRGB(*(c / 255 for c in RED))
     pdf.rect(0, page_height - 45 * mm, page_width, 45 * mm, stroke=0, fill=1)
     pdf.setFillColorRGB(1, 1, 1)
-    pdf.setFont(PDF_FONT, 40)
+    pdf.setFont(bold, 40)
     pdf.drawCentredString(page_width / 2, page_height - 29 * mm, words["heading"])
     pdf.setFillColorRGB(*(c / 255 for c in INK))
-    pdf.setFont(PDF_FONT, 26)
+    pdf.setFont(bold, 26)
     y = page_height - 65 * mm
-    for line in _pdf_wrap(words["title"], 26, page_width - 40 * mm)[:3]:
+    for line in _pdf_wrap(words["title"], bold, 26, page_width - 40 * mm)[:3]:
         pdf.drawCentredString(page_width / 2, y, line)
         y -= 12 * mm
-    pdf.setFont(PDF_FONT, 15)
+    pdf.setFont(regular, 15)
     for key in ("organization", "target", "deadline"):
         pdf.setFillColorRGB(*(c / 255 for c in (RED if key == "deadline" else GREY)))
         pdf.drawCentredString(page_width / 2, y, words[key])
@@ -170,9 +154,9 @@ def poster_pdf(call, url: str) -> bytes:
     drawing.add(widget)
     renderPDF.draw(drawing, pdf, (page_width - size) / 2, 40 * mm)
     pdf.setFillColorRGB(*(c / 255 for c in INK))
-    pdf.setFont(PDF_FONT, 20)
+    pdf.setFont(bold, 20)
     pdf.drawCentredString(page_width / 2, 30 * mm, words["scan"])
-    pdf.setFont("Helvetica", 11)
+    pdf.setFont(regular, 11)
     pdf.setFillColorRGB(*(c / 255 for c in GREY))
     pdf.drawCentredString(page_width / 2, 20 * mm, url)
     pdf.showPage()
@@ -180,12 +164,12 @@ def poster_pdf(call, url: str) -> bytes:
     return buffer.getvalue()
 
 
-def _pdf_wrap(text: str, size: float, width: float) -> list[str]:
+def _pdf_wrap(text: str, font: str, size: float, width: float) -> list[str]:
     from reportlab.pdfbase.pdfmetrics import stringWidth
 
     lines, line = [], ""
     for char in text:
-        if stringWidth(line + char, PDF_FONT, size) > width and line:
+        if stringWidth(line + char, font, size) > width and line:
             lines.append(line)
             line = char
         else:

@@ -264,7 +264,7 @@ ID_NUMBER_HASH_KEY = ""
 # --- Programme rules (defaults from docs/domain rules; every number configurable) -----
 VOLUNTEER_NUMBER_PREFIX = env.str("VOLUNTEER_NUMBER_PREFIX", default="SZ")
 # A font file with Chinese glyphs for the PNG poster of a recruitment call (communities/render/
-# posters.py); empty: the first of the usual Debian CJK fonts that is installed.
+# posters.py); empty: the Noto Sans SC the PDFs embed (communities/render/fonts.py).
 POSTER_FONT = env.str("POSTER_FONT", default="")
 RULES = {
     "MAX_HOURS_PER_DAY": env.float("RULE_MAX_HOURS_PER_DAY", default=10.0),
