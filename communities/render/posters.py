@@ -129,7 +129,7 @@ def poster_pdf(call, url: str) -> bytes:
     words = poster_lines(call)
     page_width, page_height = A4
     buffer = io.BytesIO()
-    pdf = canvas.Canvas(buffer, pagesize=A4)
+    pdf = canvas.Canvas(buffer, pagesize=A4, initialFontName=regular)
     pdf.setTitle(words["title"])
     pdf.setFillColorRGB(*(c / 255 for c in RED))
     pdf.rect(0, page_height - 45 * mm, page_width, 45 * mm, stroke=0, fill=1)
