@@ -21,7 +21,7 @@ from volunteers.models import Team, Volunteer
 
 from . import locks, services
 from .audit import audit_record
-from .eligibility import ineligibility, requirements_of
+from .eligibility import HOLDER, NOTHING_TO_PREFETCH, refusal
 from .models import MAX_SHIFT_LENGTH, Assignment, AuditEntry, Community, Dispatch, Post, Shift
 
 Status = Assignment.Status
@@ -210,24 +210,23 @@ def shift_update(
         if worked:
             raise ServiceError("shift_has_attendance", {"assignments": worked})
         shift.starts_at, shift.ends_at = new_start, new_end
+        # The new times are written first, so the rules read them; a conflict rolls them back.
+        Shift.objects.filter(pk=shift.pk).update(starts_at=new_start, ends_at=new_end)
         holders = sorted(
             Assignment.objects.filter(shift=shift, status=Status.CONFIRMED).values_list("volunteer_id", flat=True)
         )
         conflicts = []
-        requirements = requirements_of(shift.post.post_type) if holders else None
         # The holders and whoever waits (the promotion below locks them) in one statement, in
         # ascending id order: locking the holders first, then the waiting, would not be that order.
-        volunteers = locks.volunteers([*holders, *services.waiting_volunteer_ids(shift)], requirements)
+        volunteers = locks.volunteers([*holders, *services.waiting_volunteer_ids(shift)], NOTHING_TO_PREFETCH)
         for volunteer_id in holders:
-            volunteer = volunteers[volunteer_id]
-            problem = ineligibility(volunteer, shift, requirements=requirements)
-            conflict = services.schedule_conflict(volunteer, shift)
-            if problem or conflict:
+            problem = refusal(shift_id=shift.pk, volunteer_id=volunteer_id, now=now or timezone.now(), check=HOLDER)
+            if problem:
                 conflicts.append(
                     {
-                        "volunteer": volunteer.volunteer_number,
-                        "code": conflict.code if conflict else "not_eligible",
-                        "details": conflict.details if conflict else problem,
+                        "volunteer": volunteers[volunteer_id].volunteer_number,
+                        "code": problem.code,
+                        "details": problem.details,
                     }
                 )
         if conflicts:

@@ -1,0 +1,23 @@
+"""The sign-up rules as database functions installed from their sources in communities/sql/.
+
+Every path that places a volunteer or offers a place asks these functions (docs/rules.md);
+migrations 0011, 0012 and 0014 no longer carry copies of them. ``SQL_DIGEST`` is the hash of the
+sources this migration was written for (``communities.sql.digest``): a changed source needs a new
+migration like this one.
+"""
+
+from django.db import migrations
+
+from communities import sql
+
+SQL_DIGEST = "5872a2782198ab4e13787d2f6a5a9d3b0f3aa72d37f978a8ef050e190d77aa68"
+
+
+def install(apps, schema_editor):
+    sql.install(schema_editor)
+
+
+class Migration(migrations.Migration):
+    dependencies = [("communities", "0015_checkin_code_attempts")]
+
+    operations = [migrations.RunPython(install, migrations.RunPython.noop, elidable=False)]
