@@ -128,11 +128,11 @@ def database_drop(url: str) -> None:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
-def run_step(title: str, command: list[str], env: dict) -> None:
+def run_step(title: str, command: list[str], env: dict, cwd: Path = ROOT) -> None:
     """Run a command with its output streamed, so long steps show their progress."""
     print(f"== {title}: {' '.join(command)}", flush=True)
     started = time.perf_counter()
-    subprocess.run(command, cwd=ROOT, env=env, check=True)
+    subprocess.run(command, cwd=cwd, env=env, check=True)
     print(f"== {title} done ({time.perf_counter() - started:.1f}s)", flush=True)
 
 
@@ -351,8 +351,16 @@ class Server:
 
     @classmethod
     def start(
-        cls, env: dict, workers: int, threads: int, log: Path, worker_class: str = "gthread", reuse_port: bool = True
+        cls,
+        env: dict,
+        workers: int,
+        threads: int,
+        log: Path,
+        worker_class: str = "gthread",
+        reuse_port: bool = True,
+        root: Path = ROOT,
     ) -> Server:
+        """gunicorn serving the code of ``root`` (this checkout, or another one: bench/signup_pairs.py)."""
         port = free_port()
         server_env = {
             **env,
@@ -365,7 +373,7 @@ class Server:
         command = [str(Path(PYTHON).parent / "gunicorn"), "-c", "config/deploy/gunicorn.conf.py", "config.wsgi"]
         with log.open("wb") as out:
             process = subprocess.Popen(
-                command, cwd=ROOT, env=server_env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+                command, cwd=root, env=server_env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
             )
         server = cls(process, port, log)
         server.wait_ready()
