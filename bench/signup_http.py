@@ -159,13 +159,27 @@ class BenchData:
         return len(self.shift_ids) * CAPACITY
 
 
+def eligible_for(shift):
+    """Active volunteers the rules accept for ``shift`` (communities_refusal, docs/rules.md)."""
+    from django.db.models import BooleanField
+    from django.db.models.expressions import RawSQL
+    from django.utils import timezone
+
+    from communities.eligibility import candidates_sql
+    from volunteers.models import Volunteer
+
+    sql, params = candidates_sql(shift, timezone.now())
+    return Volunteer.objects.filter(status=Volunteer.Status.ACTIVE).filter(
+        RawSQL(sql, params, output_field=BooleanField())  # noqa: S611 - fixed SQL, values as parameters
+    )
+
+
 def bench_data_create() -> BenchData:
     """A post type without requirements, 100 posts, 30 days of shifts, a token per active volunteer."""
     from django.db import transaction
     from django.utils import timezone
     from rest_framework.authtoken.models import Token
 
-    from communities.eligibility import eligible_volunteers_q
     from communities.models import Community, Post, PostType, Shift
     from volunteers.models import Volunteer
 
@@ -200,10 +214,10 @@ def bench_data_create() -> BenchData:
 
         active = Volunteer.objects.filter(status=Volunteer.Status.ACTIVE)
         # Eligible on the first and the last day (age and guardian consent depend on the date).
-        eligible = active.filter(eligible_volunteers_q(shifts[0], post_type)).filter(
-            eligible_volunteers_q(shifts[-1], post_type)
+        first, last = (Shift.objects.select_related("post").get(pk=s.pk) for s in (shifts[0], shifts[-1]))
+        volunteer_ids = sorted(
+            set(eligible_for(first).values_list("pk", flat=True)) & set(eligible_for(last).values_list("pk", flat=True))
         )
-        volunteer_ids = sorted(eligible.values_list("pk", flat=True))
         users = dict(active.values_list("pk", "user_id"))
         existing = set(Token.objects.filter(user_id__in=users.values()).values_list("user_id", flat=True))
         Token.objects.bulk_create(
@@ -222,17 +236,14 @@ def bench_data_create() -> BenchData:
 def bench_data_load(post_type) -> BenchData:
     from rest_framework.authtoken.models import Token
 
-    from communities.eligibility import eligible_volunteers_q
     from communities.models import Shift
-    from volunteers.models import Volunteer
 
     shifts = list(Shift.objects.filter(post__post_type=post_type).order_by("starts_at", "id"))
     days = sorted({shift.starts_at for shift in shifts})
     shifts_by_day = [[shift.pk for shift in shifts if shift.starts_at == day] for day in days]
-    eligible = Volunteer.objects.filter(status=Volunteer.Status.ACTIVE).filter(
-        eligible_volunteers_q(shifts[0], post_type)
-    )
-    volunteer_ids = sorted(eligible.filter(eligible_volunteers_q(shifts[-1], post_type)).values_list("pk", flat=True))
+    bench_reset([shift.pk for shift in shifts])
+    ids = [set(eligible_for(shift).values_list("pk", flat=True)) for shift in (shifts[0], shifts[-1])]
+    volunteer_ids = sorted(ids[0] & ids[1])
     keys = dict(Token.objects.filter(user__volunteer__in=volunteer_ids).values_list("user__volunteer", "key"))
     print(f"== bench data: reusing {len(shifts):,} shifts and {len(volunteer_ids):,} volunteers", flush=True)
     bench_reset([shift.pk for shift in shifts])

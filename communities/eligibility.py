@@ -22,11 +22,34 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.contrib.postgres.expressions import ArraySubquery
+from django.contrib.postgres.fields import ArrayField
 from django.db import connection
+from django.db.models import (
+    BigIntegerField,
+    BooleanField,
+    Case,
+    CharField,
+    DateField,
+    DateTimeField,
+    DurationField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    Func,
+    OuterRef,
+    Q,
+    Value,
+    When,
+)
+from django.db.models.functions import Cast
+from django.db.models.lookups import IsNull
 from django.utils import timezone
 
 from config.errors import ServiceError
-from volunteers.models import Volunteer
+from volunteers.models import Qualification, Volunteer
+
+from .models import Assignment, PostType
 
 SIGN_UP, PROMOTION, HOLDER = "sign_up", "promotion", "holder"
 
@@ -139,22 +162,75 @@ def ineligibility(*, shift_id: int, volunteer_id: int, now: datetime | None = No
 
 # --- The same rules as filters: every listed shift or candidate is one the sign-up accepts -------
 
-# The shift's post type, for a filter on shifts (the row is ``communities_shift``).
-_POST_TYPE = "(SELECT {column} FROM communities_post p JOIN communities_posttype pt ON pt.id = p.post_type_id WHERE p.id = communities_shift.post_id)"
-_REQUIRED = "ARRAY(SELECT r.{column} FROM communities_post p JOIN {table} r ON r.posttype_id = p.post_type_id WHERE p.id = communities_shift.post_id)"
 
-_REFUSAL_CALL = """communities_refusal(
-    {s_status}, {s_starts}, {s_ends}, {s_opens}, {s_closes},
-    {pt_skills}, {pt_qualifications}, {pt_insurance}, {pt_min_age},
-    {v_status}, {v_birth_date}, {v_insured_until}, {v_guardian_consent},
-    {v_skills}, {v_qualifications}, {v_qualified_until}, {v_held},
-    {busy_starts}, {busy_ends},
-    %s, %s, false, %s, %s, %s, %s, %s)"""
+def _array(values, base_field) -> Cast:
+    return Cast(Value(list(values)), ArrayField(base_field))
 
 
-def eligible_shifts_sql(volunteer: Volunteer, now: datetime) -> tuple[str, list]:
-    """A condition on ``communities_shift`` rows: the shifts ``volunteer`` may sign up for now
-    (``communities_refusal`` answers no refusal). Reads the volunteer's side once, here."""
+def _refused(**values) -> Func:
+    """``communities_refusal`` over these values (expressions), in its parameter order."""
+    tz, close_before, min_rest, max_minutes, minor_age = rule_parameters()
+    order = [
+        "s_status",
+        "s_starts",
+        "s_ends",
+        "s_opens",
+        "s_closes",
+        "pt_skills",
+        "pt_qualifications",
+        "pt_insurance",
+        "pt_min_age",
+        "v_status",
+        "v_birth_date",
+        "v_insured_until",
+        "v_guardian_consent",
+        "v_skills",
+        "v_qualifications",
+        "v_qualified_until",
+        "v_held",
+        "busy_starts",
+        "busy_ends",
+        "now",
+    ]
+    arguments = [values[name] for name in order]
+    arguments += [
+        Value(SIGN_UP),
+        Value(False),
+        Value(tz),
+        Cast(Value(close_before), DurationField()),
+        Cast(Value(min_rest), DurationField()),
+        Value(max_minutes),
+        Value(minor_age),
+    ]
+    return Func(*arguments, function="communities_refusal", output_field=CharField())
+
+
+def _requirements_by_post_type() -> dict[int, tuple[list[int], list[int]]]:
+    """Every post type's required skills and qualification types (a short table)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """SELECT pt.id,
+                      ARRAY(SELECT r.skill_id FROM communities_posttype_required_skills r WHERE r.posttype_id = pt.id),
+                      ARRAY(SELECT r.qualificationtype_id FROM communities_posttype_required_qualifications r
+                             WHERE r.posttype_id = pt.id)
+                 FROM communities_posttype pt"""
+        )
+        return {pk: (skills, qualifications) for pk, skills, qualifications in cursor.fetchall()}
+
+
+def _by_post_type(requirements: dict, part: int) -> Case:
+    """The shift's post type's requirement as a CASE over the post types that have one."""
+    whens = [
+        When(post__post_type_id=pk, then=_array(needs[part], BigIntegerField()))
+        for pk, needs in sorted(requirements.items())
+        if needs[part]
+    ]
+    return Case(*whens, default=_array([], BigIntegerField()), output_field=ArrayField(BigIntegerField()))
+
+
+def eligible_shifts_q(volunteer: Volunteer, now: datetime) -> Q:
+    """A filter on shifts: those ``volunteer`` may sign up for now (``communities_refusal`` answers
+    no refusal). The volunteer's side is read once, here; the post types' requirements too."""
     since = now - _LONGEST_SHIFT - nearby()  # no shift that has not ended can be nearer
     with connection.cursor() as cursor:
         cursor.execute(
@@ -174,77 +250,89 @@ def eligible_shifts_sql(volunteer: Volunteer, now: datetime) -> tuple[str, list]
         )
         row = cursor.fetchone()
     if row is None:
-        return "false", []
+        return Q(pk__in=[])
     status, birth_date, insured_until, guardian, skills, qualifications, until, held, starts, ends = row
-    tz, close_before, min_rest, max_minutes, minor_age = rule_parameters()
-    sql = _REFUSAL_CALL.format(
-        s_status="communities_shift.status",
-        s_starts="communities_shift.starts_at",
-        s_ends="communities_shift.ends_at",
-        s_opens="communities_shift.signup_opens_at",
-        s_closes="communities_shift.signup_closes_at",
-        pt_skills=_REQUIRED.format(column="skill_id", table="communities_posttype_required_skills"),
-        pt_qualifications=_REQUIRED.format(
-            column="qualificationtype_id", table="communities_posttype_required_qualifications"
-        ),
-        pt_insurance=_POST_TYPE.format(column="pt.requires_insurance"),
-        pt_min_age=_POST_TYPE.format(column="pt.min_age"),
-        v_status="%s::text",
-        v_birth_date="%s::date",
-        v_insured_until="%s::date",
-        v_guardian_consent="%s::boolean",
-        v_skills="%s::bigint[]",
-        v_qualifications="%s::bigint[]",
-        v_qualified_until="%s::date[]",
-        v_held="communities_shift.id = ANY (%s::bigint[])",
-        busy_starts="%s::timestamptz[]",
-        busy_ends="%s::timestamptz[]",
+    requirements = _requirements_by_post_type()
+    refused = _refused(
+        s_status=F("status"),
+        s_starts=F("starts_at"),
+        s_ends=F("ends_at"),
+        s_opens=F("signup_opens_at"),
+        s_closes=F("signup_closes_at"),
+        pt_skills=_by_post_type(requirements, 0),
+        pt_qualifications=_by_post_type(requirements, 1),
+        pt_insurance=F("post__post_type__requires_insurance"),
+        pt_min_age=F("post__post_type__min_age"),
+        v_status=Value(status),
+        v_birth_date=Cast(Value(birth_date), DateField()),
+        v_insured_until=Cast(Value(insured_until), DateField()),
+        v_guardian_consent=Value(guardian),
+        v_skills=_array(skills, BigIntegerField()),
+        v_qualifications=_array(qualifications, BigIntegerField()),
+        v_qualified_until=_array(until, DateField()),
+        v_held=ExpressionWrapper(Q(pk__in=held), output_field=BooleanField()),
+        busy_starts=_array(starts, DateTimeField()),
+        busy_ends=_array(ends, DateTimeField()),
+        now=Cast(Value(now), DateTimeField()),
     )
-    params = [status, birth_date, insured_until, guardian, skills, qualifications, until, held, starts, ends]
-    params += [now, SIGN_UP, tz, close_before, min_rest, max_minutes, minor_age]
-    return f"({sql}) IS NULL", params
+    return Q(IsNull(refused, True))
 
 
-def candidates_sql(shift, now: datetime) -> tuple[str, list]:
-    """A condition on ``volunteers_volunteer`` rows: the volunteers who may be given ``shift`` now
-    (``communities_refusal`` answers no refusal), as a coordinator's assignment checks it."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """SELECT pt.requires_insurance, pt.min_age,
-                      ARRAY(SELECT r.skill_id FROM communities_posttype_required_skills r WHERE r.posttype_id = pt.id),
-                      ARRAY(SELECT r.qualificationtype_id FROM communities_posttype_required_qualifications r
-                             WHERE r.posttype_id = pt.id)
-                 FROM communities_post p JOIN communities_posttype pt ON pt.id = p.post_type_id
-                WHERE p.id = %s""",
-            [shift.post_id],
-        )
-        insurance, min_age, skills, qualifications = cursor.fetchone()
-    tz, close_before, min_rest, max_minutes, minor_age = rule_parameters()
+def candidates_q(shift, now: datetime) -> Q:
+    """A filter on volunteers: those who may be given ``shift`` now (``communities_refusal``
+    answers no refusal), as a coordinator's assignment checks it."""
+    skills, qualifications = _requirements_by_post_type().get(shift.post.post_type_id, ([], []))
+    insurance, min_age = PostType.objects.filter(pk=shift.post.post_type_id).values_list(
+        "requires_insurance", "min_age"
+    )[0]
     around = nearby()
-    busy = "(SELECT b.{part} FROM communities_busy(volunteers_volunteer.id, %s, %s, %s) b)"
-    sql = _REFUSAL_CALL.format(
-        s_status="%s::text",
-        s_starts="%s::timestamptz",
-        s_ends="%s::timestamptz",
-        s_opens="%s::timestamptz",
-        s_closes="%s::timestamptz",
-        pt_skills="%s::bigint[]",
-        pt_qualifications="%s::bigint[]",
-        pt_insurance="%s::boolean",
-        pt_min_age="%s::integer",
-        v_status="volunteers_volunteer.status",
-        v_birth_date="volunteers_volunteer.birth_date",
-        v_insured_until="volunteers_volunteer.insurance_valid_until",
-        v_guardian_consent="volunteers_volunteer.guardian_consent",
-        v_skills="ARRAY(SELECT k.skill_id FROM volunteers_volunteer_skills k WHERE k.volunteer_id = volunteers_volunteer.id)",
-        v_qualifications="ARRAY(SELECT q.qualification_type_id FROM volunteers_qualification q WHERE q.volunteer_id = volunteers_volunteer.id ORDER BY q.id)",
-        v_qualified_until="ARRAY(SELECT q.valid_until FROM volunteers_qualification q WHERE q.volunteer_id = volunteers_volunteer.id ORDER BY q.id)",
-        v_held="EXISTS (SELECT 1 FROM communities_assignment a WHERE a.volunteer_id = volunteers_volunteer.id AND a.shift_id = %s AND a.status <> 'cancelled')",
-        busy_starts=busy.format(part="starts"),
-        busy_ends=busy.format(part="ends"),
+    window = [Value(shift.starts_at - around), Value(shift.ends_at + around), Value(shift.pk)]
+    busy = Func(F("pk"), *window, function="communities_busy")
+    refused = _refused(
+        s_status=Value(shift.status),
+        s_starts=Cast(Value(shift.starts_at), DateTimeField()),
+        s_ends=Cast(Value(shift.ends_at), DateTimeField()),
+        s_opens=Cast(Value(shift.signup_opens_at), DateTimeField()),
+        s_closes=Cast(Value(shift.signup_closes_at), DateTimeField()),
+        pt_skills=_array(skills, BigIntegerField()),
+        pt_qualifications=_array(qualifications, BigIntegerField()),
+        pt_insurance=Value(insurance),
+        pt_min_age=Value(min_age),
+        v_status=F("status"),
+        v_birth_date=F("birth_date"),
+        v_insured_until=F("insurance_valid_until"),
+        v_guardian_consent=F("guardian_consent"),
+        # Read only when the post type asks for any (an empty requirement is met by anyone).
+        v_skills=_volunteer_array(Volunteer.skills.through, "skill_id") if skills else _array([], BigIntegerField()),
+        v_qualifications=_volunteer_array(Qualification, "qualification_type_id", "pk")
+        if qualifications
+        else _array([], BigIntegerField()),
+        v_qualified_until=_volunteer_array(Qualification, "valid_until", "pk")
+        if qualifications
+        else _array([], DateField()),
+        v_held=Exists(
+            Assignment.objects.filter(volunteer_id=OuterRef("pk"), shift_id=shift.pk).exclude(
+                status=Assignment.Status.CANCELLED
+            )
+        ),
+        busy_starts=_busy_part(busy, "starts"),
+        busy_ends=_busy_part(busy, "ends"),
+        now=Cast(Value(now), DateTimeField()),
     )
-    window = [shift.starts_at - around, shift.ends_at + around, shift.pk]
-    params = [shift.status, shift.starts_at, shift.ends_at, shift.signup_opens_at, shift.signup_closes_at]
-    params += [list(skills), list(qualifications), insurance, min_age, shift.pk, *window, *window]
-    params += [now, SIGN_UP, tz, close_before, min_rest, max_minutes, minor_age]
-    return f"({sql}) IS NULL", params
+    return Q(IsNull(refused, True))
+
+
+def _volunteer_array(model, column: str, order: str | None = None) -> ArraySubquery:
+    rows = model.objects.filter(volunteer_id=OuterRef("pk"))
+    if order:
+        rows = rows.order_by(order)
+    return ArraySubquery(rows.values(column))
+
+
+def _busy_part(busy: Func, part: str) -> Func:
+    """One column of ``communities_busy`` for the row's volunteer."""
+    return Func(
+        busy,
+        template=f"(SELECT b.{part} FROM %(expressions)s b)",  # noqa: S608 - a fixed column name
+        output_field=ArrayField(DateTimeField()),
+    )

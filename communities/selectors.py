@@ -6,14 +6,13 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db.models import BooleanField, Count, ExpressionWrapper, F, OuterRef, Prefetch, Q, QuerySet, Subquery
-from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from config.params import as_id
 from volunteers.models import Volunteer
 
-from .eligibility import candidates_sql, eligible_shifts_sql
+from .eligibility import candidates_q, eligible_shifts_q
 from .models import MAX_SHIFT_LENGTH, Assignment, Community, Notification, Shift
 
 
@@ -95,7 +94,7 @@ def shift_list(
         # Exactly the shifts the sign-up would accept now (communities_refusal, docs/rules.md).
         if volunteer is None:
             return shifts.none()
-        shifts = shifts.filter(_rule_filter(*eligible_shifts_sql(volunteer, timezone.now())))
+        shifts = shifts.filter(eligible_shifts_q(volunteer, timezone.now()))
     if volunteer is not None:
         mine = assignments_with_position(
             Assignment.objects.filter(volunteer=volunteer).exclude(status=Assignment.Status.CANCELLED)
@@ -265,9 +264,7 @@ def shift_candidates(*, shift: Shift) -> QuerySet:
         .annotate(n=Count("pk"))
         .values("n")
     )
-    candidates = Volunteer.objects.filter(anonymised_at__isnull=True).filter(
-        _rule_filter(*candidates_sql(shift, timezone.now()))
-    )
+    candidates = Volunteer.objects.filter(candidates_q(shift, timezone.now()), anonymised_at__isnull=True)
     return (
         candidates.annotate(
             deployed_here=Case(
@@ -281,10 +278,6 @@ def shift_candidates(*, shift: Shift) -> QuerySet:
         .select_related("organization", "team", "deployed_community")
         .order_by("-deployed_here", "-matching_skills", "recent_minutes", "volunteer_number")
     )
-
-
-def _rule_filter(sql: str, params: list) -> RawSQL:
-    return RawSQL(sql, params, output_field=BooleanField())  # noqa: S611 - fixed SQL, values as parameters
 
 
 def community_roster(*, community: Community, day) -> list[Shift]:

@@ -10,7 +10,7 @@ from django.db import migrations
 
 from communities import sql
 
-SQL_DIGEST = "5872a2782198ab4e13787d2f6a5a9d3b0f3aa72d37f978a8ef050e190d77aa68"
+SQL_DIGEST = "1e087376472ec402de9821ec02d9c7d3748d25d863b6a5e4af3fa974d179dc78"
 
 
 def install(apps, schema_editor):

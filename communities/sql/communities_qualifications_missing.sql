@@ -3,7 +3,7 @@
 CREATE OR REPLACE FUNCTION communities_qualifications_missing(
     required bigint[], held bigint[], valid_until date[], day date
 ) RETURNS bigint[]
-LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE COST 5 AS $$
 DECLARE
     missing bigint[] := '{}';
     found boolean;

@@ -14,7 +14,7 @@ CREATE OR REPLACE FUNCTION communities_schedule_refusal(
     time_zone text, min_rest interval, max_day_minutes integer,
     OUT code text, OUT busy integer, OUT day date, OUT minutes integer
 )
-LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE COST 5 AS $$
 DECLARE
     n integer := coalesce(cardinality(busy_starts), 0);
     first_day date := (starts AT TIME ZONE time_zone)::date;
