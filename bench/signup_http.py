@@ -161,17 +161,12 @@ class BenchData:
 
 def eligible_for(shift):
     """Active volunteers the rules accept for ``shift`` (communities_refusal, docs/rules.md)."""
-    from django.db.models import BooleanField
-    from django.db.models.expressions import RawSQL
     from django.utils import timezone
 
-    from communities.eligibility import candidates_sql
+    from communities.eligibility import candidates_q
     from volunteers.models import Volunteer
 
-    sql, params = candidates_sql(shift, timezone.now())
-    return Volunteer.objects.filter(status=Volunteer.Status.ACTIVE).filter(
-        RawSQL(sql, params, output_field=BooleanField())  # noqa: S611 - fixed SQL, values as parameters
-    )
+    return Volunteer.objects.filter(candidates_q(shift, timezone.now()), status=Volunteer.Status.ACTIVE)
 
 
 def bench_data_create() -> BenchData:

@@ -6,8 +6,8 @@ place per shift, eligibility, the schedule) over plain values, and ``communities
 asks it about one volunteer and one shift and adds the refusal's details. Every path goes through
 them: a volunteer's own sign-up (``communities_self_sign_up``), a coordinator's assignment, a
 promotion from the waitlist and the re-check of a moved shift (``refusal`` below), the "eligible
-for me" shift filter and a coordinator's ranked candidates (``eligible_shifts_sql``,
-``candidates_sql``, used by communities.selectors), so a shift offered is a shift accepted.
+for me" shift filter and a coordinator's ranked candidates (``eligible_shifts_q``,
+``candidates_q``, used by communities.selectors), so a shift offered is a shift accepted.
 
 Rules (domain page, 《志愿服务条例》): the volunteer is active; holds the post type's skills and
 its qualifications, unexpired on the shift's date; has accident insurance valid on that date when
@@ -34,7 +34,6 @@ from django.db.models import (
     DateTimeField,
     DurationField,
     Exists,
-    ExpressionWrapper,
     F,
     Func,
     OuterRef,
@@ -270,7 +269,13 @@ def eligible_shifts_q(volunteer: Volunteer, now: datetime) -> Q:
         v_skills=_array(skills, BigIntegerField()),
         v_qualifications=_array(qualifications, BigIntegerField()),
         v_qualified_until=_array(until, DateField()),
-        v_held=ExpressionWrapper(Q(pk__in=held), output_field=BooleanField()),
+        v_held=Func(
+            F("pk"),
+            _array(held, BigIntegerField()),
+            template="(%(expressions)s))",
+            arg_joiner=" = ANY (",
+            output_field=BooleanField(),
+        ),
         busy_starts=_array(starts, DateTimeField()),
         busy_ends=_array(ends, DateTimeField()),
         now=Cast(Value(now), DateTimeField()),

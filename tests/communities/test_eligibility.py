@@ -1,7 +1,7 @@
 """The one form of the rules (``communities_refusal``, communities/sql/) answers alike however it
 is asked (communities/eligibility.py): one volunteer against one shift (``refusal``, what the
-sign-up, an assignment and a promotion ask), as a filter on shifts (``eligible_shifts_sql``, the
-"eligible for me" list) and as a filter on volunteers (``candidates_sql``, a coordinator's
+sign-up, an assignment and a promotion ask), as a filter on shifts (``eligible_shifts_q``, the
+"eligible for me" list) and as a filter on volunteers (``candidates_q``, a coordinator's
 candidates). Generated cases put every rule at its edges: ages around each post type's minimum and the minor age, birthdays and shifts on
 29 February, insurance and qualifications expiring the day before, on, or after the shift's day.
 """
@@ -14,9 +14,8 @@ from datetime import datetime, timedelta
 import pytest
 from django.utils import timezone
 
-from communities.eligibility import candidates_sql, eligible_shifts_sql, refusal
+from communities.eligibility import candidates_q, eligible_shifts_q, refusal
 from communities.models import Shift
-from communities.selectors import _rule_filter
 from tests.factories import (
     PostFactory,
     PostTypeFactory,
@@ -44,9 +43,7 @@ def _as_shift_filter(volunteers, shifts, now) -> set:
     return {
         (v.pk, pk)
         for v in volunteers
-        for pk in Shift.objects.filter(_rule_filter(*eligible_shifts_sql(v, now)), pk__in=ids).values_list(
-            "pk", flat=True
-        )
+        for pk in Shift.objects.filter(eligible_shifts_q(v, now), pk__in=ids).values_list("pk", flat=True)
     }
 
 
@@ -55,9 +52,7 @@ def _as_volunteer_filter(volunteers, shifts, now) -> set:
     return {
         (pk, s.pk)
         for s in shifts
-        for pk in Volunteer.objects.filter(_rule_filter(*candidates_sql(s, now)), pk__in=ids).values_list(
-            "pk", flat=True
-        )
+        for pk in Volunteer.objects.filter(candidates_q(s, now), pk__in=ids).values_list("pk", flat=True)
     }
 
 
