@@ -163,7 +163,7 @@ def eligible_for(shift):
     """Active volunteers the rules accept for ``shift`` (communities_refusal, docs/rules.md)."""
     from django.utils import timezone
 
-    from communities.eligibility import candidates_q
+    from communities.rules.eligibility import candidates_q
     from volunteers.models import Volunteer
 
     return Volunteer.objects.filter(candidates_q(shift, timezone.now()), status=Volunteer.Status.ACTIVE)
@@ -848,11 +848,11 @@ PHASES = [
     ("view", "view: the service call and the serializer"),
     ("texts", "the shift's notification texts: read and rendered the first time a process sees the shift"),
     ("sign-up", "shift_sign_up: one statement (locks, rules, counters, assignment and notification rows, commit)"),
-    ("due keys", "notifications.signed_up_in_database: the new rows' keys for the send task"),
-    ("notification rows", "notifications.assignment_event: rows from Python (only where the one statement cannot run)"),
+    ("due keys", "outbox.signed_up_in_database: the new rows' keys for the send task"),
+    ("notification rows", "outbox.assignment_event: rows from Python (only where the one statement cannot run)"),
     ("queue after commit", "on commit: keys handed to the send batcher"),
 ]
-OTHER_THREADS = "other threads: the batched send tasks to Redis (communities/send_batching.py)"
+OTHER_THREADS = "other threads: the batched send tasks to Redis (communities/notifications/batching.py)"
 
 
 def profile_run(data: BenchData, count: int, seed: int, warmup: int = 50) -> dict:
@@ -865,18 +865,20 @@ def profile_run(data: BenchData, count: int, seed: int, warmup: int = 50) -> dic
     from django.db import connection
     from django.test import Client
 
-    from communities import api, notifications, services
-    from communities.send_batching import SendBatcher
+    from communities.api import shifts
+    from communities.notifications import outbox
+    from communities.notifications.batching import SendBatcher
+    from communities.services import signup
     from volunteers.authentication import TokenAuthentication
 
     clock = PhaseClock()
     patches = [
         (TokenAuthentication, "authenticate_credentials", "auth"),
-        (api.ShiftViewSet, "signup", "view"),
-        (services, "shift_sign_up", "sign-up"),
-        (notifications, "sign_up_texts_for", "texts"),
-        (notifications, "signed_up_in_database", "due keys"),
-        (notifications, "assignment_event", "notification rows"),
+        (shifts.ShiftViewSet, "signup", "view"),
+        (signup, "shift_sign_up", "sign-up"),
+        (outbox, "sign_up_texts_for", "texts"),
+        (outbox, "signed_up_in_database", "due keys"),
+        (outbox, "assignment_event", "notification rows"),
         (SendBatcher, "add", "queue after commit"),
     ]
     originals = [(owner, name, owner.__dict__[name]) for owner, name, _phase in patches]
@@ -1525,7 +1527,7 @@ def main() -> int:
         django_setup(env)
         from django.db import connections
 
-        from volunteers.demo.builder import current_counts
+        from communities.demo.builder import current_counts
 
         seeded = current_counts()
         data = bench_data_create()
