@@ -10,7 +10,7 @@ from django.db import migrations
 
 from communities import sql
 
-SQL_DIGEST = "1e087376472ec402de9821ec02d9c7d3748d25d863b6a5e4af3fa974d179dc78"
+SQL_DIGEST = "a91a66230a63dc949ffc5846072155072532a842c6a6c98ed30d52596662f68c"
 
 
 def install(apps, schema_editor):

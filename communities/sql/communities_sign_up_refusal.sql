@@ -18,7 +18,11 @@ CREATE OR REPLACE FUNCTION communities_sign_up_refusal(
     OUT d_reason text, OUT d_status text, OUT d_missing text[], OUT d_min_age integer,
     OUT d_day date, OUT d_minutes integer, OUT d_opens timestamptz, OUT d_closes timestamptz
 )
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE
+-- One plan for each statement, kept: re-planning the inlined rule expression on every call cost
+-- more than running it (docs/rules.md).
+SET plan_cache_mode = force_generic_plan
+AS $$
 DECLARE
     s record;
     v record;
@@ -42,14 +46,23 @@ BEGIN
         code := 'not_found';
         RETURN;
     END IF;
+    -- The volunteer's skills and qualifications only when the post type asks for any (an empty
+    -- requirement is met by anyone); whether they hold a place only when that is a refusal.
     SELECT vo.id, vo.status, vo.birth_date, vo.insurance_valid_until, vo.guardian_consent,
-           ARRAY(SELECT k.skill_id FROM volunteers_volunteer_skills k WHERE k.volunteer_id = vo.id) AS skills,
-           ARRAY(SELECT q.qualification_type_id FROM volunteers_qualification q
-                  WHERE q.volunteer_id = vo.id ORDER BY q.id) AS qualifications,
-           ARRAY(SELECT q.valid_until FROM volunteers_qualification q
-                  WHERE q.volunteer_id = vo.id ORDER BY q.id) AS qualified_until,
-           EXISTS (SELECT 1 FROM communities_assignment a
-                    WHERE a.volunteer_id = vo.id AND a.shift_id = p_shift_id AND a.status <> 'cancelled') AS held
+           CASE WHEN cardinality(s.skills) > 0 THEN
+               ARRAY(SELECT k.skill_id FROM volunteers_volunteer_skills k WHERE k.volunteer_id = vo.id)
+           ELSE '{}' END AS skills,
+           CASE WHEN cardinality(s.qualifications) > 0 THEN
+               ARRAY(SELECT q.qualification_type_id FROM volunteers_qualification q
+                      WHERE q.volunteer_id = vo.id ORDER BY q.id)
+           ELSE '{}' END AS qualifications,
+           CASE WHEN cardinality(s.qualifications) > 0 THEN
+               ARRAY(SELECT q.valid_until FROM volunteers_qualification q
+                      WHERE q.volunteer_id = vo.id ORDER BY q.id)
+           ELSE '{}' END AS qualified_until,
+           p_check = 'sign_up' AND EXISTS (
+               SELECT 1 FROM communities_assignment a
+                WHERE a.volunteer_id = vo.id AND a.shift_id = p_shift_id AND a.status <> 'cancelled') AS held
       INTO v
       FROM volunteers_volunteer vo
      WHERE vo.id = p_volunteer_id;
