@@ -313,6 +313,7 @@ class _Writer:
             kind=Organization.Kind.COMMITTEE,
             contact_person=committee_plan.contact_person,
             contact_phone=committee_plan.contact_phone,
+            certificate_handler=data.COMMITTEE["certificate_handler"],
         )
         committee.save()
         objects: list[Organization | None] = [committee] + [None] * (len(plans) - 1)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from django import template
 from django.utils import formats, timezone
 
+from config import formats as house
+
 register = template.Library()
 
 
@@ -26,3 +28,48 @@ def crosses_midnight(shift) -> bool:
 def stars(level: int, out_of: int = 5) -> list[bool]:
     """``[True, True, False, False, False]`` for two stars of five."""
     return [index < level for index in range(out_of)]
+
+
+# --- One format for dates, times and numbers (config/formats.py) -------------------------------
+
+
+@register.filter
+def long_date(value) -> str:
+    """2026年12月7日 / 7 December 2026."""
+    return house.long_date(value)
+
+
+@register.filter
+def day(value) -> str:
+    """12月7日 周一 / Mon 7 Dec."""
+    return house.day(value)
+
+
+@register.filter
+def moment(value) -> str:
+    """12月7日 周一 09:00 / Mon 7 Dec 09:00."""
+    return house.moment(value)
+
+
+@register.filter
+def clock(value) -> str:
+    """09:00."""
+    return house.clock(value)
+
+
+@register.filter
+def span(shift) -> str:
+    """A shift's day and times: 12月7日 周一 22:00–次日02:00."""
+    return house.span(shift.starts_at, shift.ends_at)
+
+
+@register.filter
+def time_span(shift) -> str:
+    """A shift's times without its day: 22:00–次日02:00."""
+    return house.time_span(shift.starts_at, shift.ends_at)
+
+
+@register.filter
+def num(value) -> str:
+    """3,297."""
+    return house.number(value)
