@@ -10,7 +10,7 @@ from django.db import migrations
 
 from communities import sql
 
-SQL_DIGEST = "a91a66230a63dc949ffc5846072155072532a842c6a6c98ed30d52596662f68c"
+SQL_DIGEST = "386e1dc2db4f93dca8be2c17009c02925d0a19f99d374ba45244392799bbc0bd"
 
 
 def install(apps, schema_editor):

@@ -43,7 +43,8 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
         -- Eligibility on the shift's local date (domain page, 《志愿服务条例》).
         WHEN v_status <> 'active' AND NOT (waive AND v_status <> 'suspended') THEN 'status'
         WHEN NOT waive AND NOT pt_skills <@ v_skills THEN 'skill'
-        WHEN NOT waive AND cardinality(communities_qualifications_missing(pt_qualifications, v_qualifications,
+        WHEN NOT waive AND cardinality(pt_qualifications) > 0
+             AND cardinality(communities_qualifications_missing(pt_qualifications, v_qualifications,
                      v_qualified_until, (s_starts AT TIME ZONE time_zone)::date)) > 0
             THEN 'qualification'
         WHEN NOT waive AND pt_insurance
