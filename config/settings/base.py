@@ -95,6 +95,10 @@ def tune_database(db: dict) -> dict:
     db.setdefault("OPTIONS", {}).update(
         {"server_side_binding": True, "prepare_threshold": int(threshold) if threshold else None}
     )
+    # No JIT compilation: it pays off for long analytical queries, not for a web request. The
+    # rule filters (docs/rules.md) are estimated above jit_above_cost on a few thousand rows and
+    # spent seconds compiling what runs in well under one.
+    db["OPTIONS"].setdefault("options", "-c jit=off")
     db["ATOMIC_REQUESTS"] = False
     return db
 
