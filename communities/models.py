@@ -346,11 +346,21 @@ class AuditEntry(models.Model):
         SHIFT_CANCELLED = "shift_cancelled", _("Shift cancelled")
         CHECKIN_LOCKED = "checkin_locked", _("Code check-in locked")
         REOPENED = "reopened", _("Check-out reopened")
+        VOLUNTEER_CHANGED = "volunteer_changed", _("Volunteer record changed")
+        QUALIFICATION_CHANGED = "qualification_changed", _("Qualification changed")
+        MOBILE_CHANGED = "mobile_changed", _("Mobile number changed")
+        CHANGE_REQUESTED = "change_requested", _("Change requested")
+        CHANGE_APPROVED = "change_approved", _("Change approved")
+        CHANGE_REJECTED = "change_rejected", _("Change rejected")
 
     assignment = models.ForeignKey(
         Assignment, null=True, blank=True, on_delete=models.CASCADE, related_name="audit_entries"
     )
     shift = models.ForeignKey(Shift, null=True, blank=True, on_delete=models.CASCADE, related_name="audit_entries")
+    # A change to a volunteer's own record (contact details, status, insurance, qualifications).
+    volunteer = models.ForeignKey(
+        "volunteers.Volunteer", null=True, blank=True, on_delete=models.CASCADE, related_name="audit_entries"
+    )
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("by"), null=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -366,7 +376,7 @@ class AuditEntry(models.Model):
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
-        return f"{self.action} {self.assignment_id or self.shift_id}"
+        return f"{self.action} {self.assignment_id or self.shift_id or self.volunteer_id}"
 
 
 class Dispatch(models.Model):

@@ -1338,6 +1338,11 @@ def template_params(rows: Iterable[Claimed]) -> dict[int, dict]:
         for row in rows:
             assignment = assignments.get(row.assignment_id)
             if assignment is None:
+                from .record_messages import record_template_params  # about a person, not a shift
+
+                record = record_template_params(row)
+                if record is not None:
+                    params[row.pk] = record
                 continue
             context = shift_context(assignment.shift)
             values = {

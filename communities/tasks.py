@@ -43,3 +43,19 @@ def no_show_sweep() -> int:
     from .attendance import no_show_sweep as mark_no_shows
 
     return mark_no_shows()
+
+
+@shared_task(acks_late=True, ignore_result=True, soft_time_limit=540, time_limit=600)
+def expiry_sweep() -> int:
+    """Tell volunteers whose insurance or a qualification expires within a threshold (daily)."""
+    from .record_messages import expiry_sweep as announce
+
+    return announce()
+
+
+@shared_task(acks_late=True, ignore_result=True, soft_time_limit=540, time_limit=600)
+def expiry_digest() -> int:
+    """The staff's weekly digest of what expires among the volunteers they manage."""
+    from .record_messages import expiry_digest as digest
+
+    return digest()

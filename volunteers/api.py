@@ -25,6 +25,8 @@ from .models import Volunteer, new_calendar_token
 from .serializers import (
     CalendarLinkSerializer,
     MeSerializer,
+    MeUpdateSerializer,
+    MobileChangeSerializer,
     PasswordSetSerializer,
     PreferencesSerializer,
     SmsCodeRequestSerializer,
@@ -177,8 +179,57 @@ class MeView(APIView):
             "roles": selectors.user_roles(user),
             "total_hours": round(hours, 1),
             "star_level": selectors.star_level(hours),
+            "email": user.email,
+            "emergency_contact_name": volunteer.emergency_contact_name if volunteer else None,
+            "emergency_contact_mobile": volunteer.emergency_contact_mobile if volunteer else None,
+            "skills": sorted(volunteer.skills.values_list("code", flat=True)) if volunteer else [],
         }
         return Response(MeSerializer(data).data)
+
+    @extend_schema(
+        request=MeUpdateSerializer,
+        responses={
+            200: MeSerializer,
+            400: OpenApiResponse(description="`invalid`: an address, number or skill code that is not valid."),
+            401: OpenApiResponse(description="Not authenticated."),
+            403: OpenApiResponse(description="`not_a_volunteer`"),
+        },
+        summary="Change my email, emergency contact or skills (only the fields given)",
+    )
+    def patch(self, request):
+        serializer = MeUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.volunteer_own_update(user=request.user, changes=serializer.validated_data)
+        return self.get(request)
+
+
+@extend_schema(tags=["me"])
+class MobileChangeView(APIView):
+    """A new mobile number, proven by a code texted to it: first ``{mobile}`` (a code is sent,
+    202), then ``{mobile, code}`` (the number changes, 200). Log in with the new number after."""
+
+    @extend_schema(
+        request=MobileChangeSerializer,
+        responses={
+            200: MeSerializer,
+            202: SmsCodeResponseSerializer,
+            400: OpenApiResponse(description="`invalid`: not a mainland mobile number, or already yours."),
+            401: OpenApiResponse(description="`login_code_invalid`: the code is wrong or has expired."),
+            403: OpenApiResponse(description="`not_a_volunteer`"),
+            409: OpenApiResponse(description="`mobile_taken`: the number belongs to another account."),
+            429: OpenApiResponse(description="`sms_code_throttled`: too many codes asked for."),
+        },
+        summary="Change my mobile number (code to the new number)",
+    )
+    def post(self, request):
+        serializer = MobileChangeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        if data.get("code"):
+            services.mobile_change_confirm(user=request.user, mobile=data["mobile"], code=data["code"])
+            return MeView().get(request)
+        wait = services.mobile_change_code_send(user=request.user, mobile=data["mobile"], ip=client_ip(request))
+        return Response({"resend_after": wait}, status=202)
 
 
 def _calendar_url(request, volunteer: Volunteer) -> str:

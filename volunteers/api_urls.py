@@ -11,6 +11,7 @@ urlpatterns = [
     path("me/password/", api.PasswordView.as_view(), name="me-password"),
     path("me/preferences/", api.PreferencesView.as_view(), name="me-preferences"),
     path("me/delete/", api.AccountDeleteView.as_view(), name="me-delete"),
+    path("me/mobile/", api.MobileChangeView.as_view(), name="me-mobile"),
     path("me/", api.MeView.as_view(), name="me"),
     path("me/calendar.ics", api.CalendarView.as_view(), name="me-calendar"),
     path("me/calendar-link/", api.CalendarLinkView.as_view(), name="me-calendar-link"),

@@ -173,6 +173,25 @@ def login_code_request(*, mobile: str, ip: str | None) -> int:
     user = user_for_mobile(mobile)
     if user is None:
         return resend_after()
+    _issue(mobile=mobile, user=user, kind=LOGIN_CODE)
+    return resend_after()
+
+
+def verification_code_request(*, mobile: str, ip: str | None, user) -> int:
+    """Text a code to ``mobile``, a number ``user`` wants to move to (it is nobody's yet): the
+    same limits, the one live code per number and the same checking as log-in codes; a text
+    that says what the code is for. The seconds before the number may ask again."""
+    mobile = normalise_mobile(mobile)
+    _check_limits(mobile=mobile, ip=ip)
+    _issue(mobile=mobile, user=user, kind=MOBILE_CODE)
+    return resend_after()
+
+
+LOGIN_CODE = "login_code"
+MOBILE_CODE = "mobile_code"
+
+
+def _issue(*, mobile: str, user, kind: str) -> None:
     config = code_settings()
     code = _new_code(config["DIGITS"])
     for _attempt in range(3):
@@ -188,21 +207,27 @@ def login_code_request(*, mobile: str, ip: str | None) -> int:
                     created_at=now,
                     expires_at=now + timedelta(seconds=config["VALID_SECONDS"]),
                 )
-                transaction.on_commit(partial(_send_after_commit, login_code.pk, user, mobile, code))
+                transaction.on_commit(partial(_send_after_commit, login_code.pk, user, mobile, code, kind))
             break
         except IntegrityError:
             continue  # another request's code went in between: replace that one
     else:
         raise ServiceError("sms_code_throttled", details={"retry_after": resend_after()})
-    logger.info("Log-in code %s issued for %s.", login_code.pk, mask_mobile(mobile))
-    return resend_after()
+    logger.info("%s %s issued for %s.", "Log-in code" if kind == LOGIN_CODE else "Verification code", login_code.pk, mask_mobile(mobile))
 
 
-def login_code_text(*, code: str, minutes: int, language: str) -> str:
+def login_code_text(*, code: str, minutes: int, language: str, kind: str = LOGIN_CODE) -> str:
     with translation.override(language):
-        return gettext(
-            "Your log-in code is %(code)s, valid for %(minutes)s minutes. If you did not ask for it, ignore this text."
-        ) % {"code": code, "minutes": minutes}
+        if kind == MOBILE_CODE:
+            text = gettext(
+                "Your code to make this your mobile number is %(code)s, valid for %(minutes)s minutes. "
+                "If you did not ask for it, ignore this text."
+            )
+        else:
+            text = gettext(
+                "Your log-in code is %(code)s, valid for %(minutes)s minutes. If you did not ask for it, ignore this text."
+            )
+        return text % {"code": code, "minutes": minutes}
 
 
 def _message_language(user) -> str:
@@ -214,15 +239,15 @@ def _message_language(user) -> str:
     return settings.NOTIFICATIONS.get("LANGUAGE", settings.LANGUAGE_CODE)
 
 
-def _send_after_commit(code_id: int, user, mobile: str, code: str) -> None:
+def _send_after_commit(code_id: int, user, mobile: str, code: str, kind: str = LOGIN_CODE) -> None:
     minutes = max(1, code_settings()["VALID_SECONDS"] // 60)
     from communities.sms import SmsMessage  # the SMS backends live with the notifications
 
     message = SmsMessage(
         key=f"login-code:{code_id}",
         to=mobile,
-        text=login_code_text(code=code, minutes=minutes, language=_message_language(user)),
-        kind="login_code",
+        text=login_code_text(code=code, minutes=minutes, language=_message_language(user), kind=kind),
+        kind=kind,
         params={"code": code, "minutes": minutes},
     )
     if code_settings()["SEND_IN_BACKGROUND"]:
@@ -264,6 +289,17 @@ def _send(message, code_id: int) -> None:
 def login_code_verify(*, mobile: str, code: str):
     """The active account ``code`` logs in to, or ``ServiceError("login_code_invalid")`` for a
     wrong, expired, used or burnt code (one answer for all, so a guesser learns nothing)."""
+    mobile = verification_code_check(mobile=mobile, code=code)
+    user = user_for_mobile(mobile)
+    if user is None:
+        raise ServiceError("login_code_invalid")
+    return user
+
+
+def verification_code_check(*, mobile: str, code: str) -> str:
+    """Spend the live code of ``mobile`` if ``code`` is it; the normalised number. Refused with
+    ``login_code_invalid`` for a wrong, expired, used or burnt code. Call it outside a
+    transaction a refusal rolls back: each try must stay counted."""
     try:
         mobile = normalise_mobile(mobile)
     except ServiceError:
@@ -288,10 +324,7 @@ def login_code_verify(*, mobile: str, code: str):
         raise ServiceError("login_code_invalid")
     if not LoginCode.objects.filter(pk=pk, closed_at__isnull=True).update(used_at=now, closed_at=now):
         raise ServiceError("login_code_invalid")  # used by a concurrent request a moment ago
-    user = user_for_mobile(mobile)
-    if user is None:
-        raise ServiceError("login_code_invalid")
-    return user
+    return mobile
 
 
 class LoginCodeBackend(BaseBackend):
