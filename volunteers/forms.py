@@ -12,7 +12,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.forms import PasswordChangeForm as DjangoPasswordChangeForm
 from django.utils.translation import gettext_lazy as _
 
-from . import auth, services
+from volunteers import auth, services
 
 
 class LoginForm(AuthenticationForm):
@@ -151,7 +151,7 @@ class ContactForm(forms.Form):
     skills = forms.MultipleChoiceField(label=_("Skills"), required=False, widget=forms.CheckboxSelectMultiple)
 
     def __init__(self, *args, **kwargs):
-        from .models import Skill
+        from volunteers.models import Skill
 
         super().__init__(*args, **kwargs)
         self.fields["skills"].choices = [(skill.code, skill.display_name) for skill in Skill.objects.all()]

@@ -50,10 +50,9 @@ from redis.exceptions import RedisError
 
 from config.client import client_ip
 from config.errors import ServiceError
-
-from . import crypto
-from .idcard import mask_mobile, validate_mobile
-from .models import LoginCode, StaffContact, Volunteer
+from volunteers import crypto
+from volunteers.idcard import mask_mobile, validate_mobile
+from volunteers.models import LoginCode, StaffContact, Volunteer
 
 logger = logging.getLogger(__name__)
 
@@ -213,7 +212,12 @@ def _issue(*, mobile: str, user, kind: str) -> None:
             continue  # another request's code went in between: replace that one
     else:
         raise ServiceError("sms_code_throttled", details={"retry_after": resend_after()})
-    logger.info("%s %s issued for %s.", "Log-in code" if kind == LOGIN_CODE else "Verification code", login_code.pk, mask_mobile(mobile))
+    logger.info(
+        "%s %s issued for %s.",
+        "Log-in code" if kind == LOGIN_CODE else "Verification code",
+        login_code.pk,
+        mask_mobile(mobile),
+    )
 
 
 def login_code_text(*, code: str, minutes: int, language: str, kind: str = LOGIN_CODE) -> str:
@@ -231,7 +235,7 @@ def login_code_text(*, code: str, minutes: int, language: str, kind: str = LOGIN
 
 
 def _message_language(user) -> str:
-    from .selectors import volunteer_message_language
+    from volunteers.selectors import volunteer_message_language
 
     volunteer = Volunteer.objects.filter(user=user).first()
     if volunteer is not None:
@@ -241,7 +245,7 @@ def _message_language(user) -> str:
 
 def _send_after_commit(code_id: int, user, mobile: str, code: str, kind: str = LOGIN_CODE) -> None:
     minutes = max(1, code_settings()["VALID_SECONDS"] // 60)
-    from communities.sms import SmsMessage  # the SMS backends live with the notifications
+    from config.sms.backends import SmsMessage  # the SMS backends live with the notifications
 
     message = SmsMessage(
         key=f"login-code:{code_id}",
@@ -270,7 +274,7 @@ def _executor() -> ThreadPoolExecutor:
 
 def _send(message, code_id: int) -> None:
     """Hand one code text to the SMS backend. Never raises, never logs the text."""
-    from communities.sms import get_backend
+    from config.sms.backends import get_backend
 
     try:
         result = get_backend().send_messages([message])[0]

@@ -74,6 +74,11 @@ class MeUpdateSerializer(serializers.Serializer):
     skills = serializers.ListField(child=serializers.SlugField(), required=False, help_text="Skill codes.")
 
 
+class MobileChangedSerializer(serializers.Serializer):
+    mobile_masked = serializers.CharField()
+    username = serializers.CharField(help_text="The account's user name, which follows the number.")
+
+
 class MobileChangeSerializer(serializers.Serializer):
     mobile = serializers.CharField(max_length=20, help_text="The new number.")
     code = serializers.CharField(

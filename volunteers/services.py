@@ -13,9 +13,8 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from config.errors import ServiceError
-
-from .idcard import id_birth_date, id_gender, normalize_id_number, validate_id_number, validate_mobile
-from .models import Organization, Team, Volunteer
+from volunteers.idcard import id_birth_date, id_gender, normalize_id_number, validate_id_number, validate_mobile
+from volunteers.models import Organization, PersonalDataAccess, Team, Volunteer
 
 
 def volunteer_number_generate() -> str:
@@ -69,7 +68,7 @@ def user_password_choose(*, user, password: str) -> None:
 def staff_mobile_set(*, user, mobile: str | None):
     """Give an account without a volunteer record the mobile number it logs in with by code and
     gets escalation texts on (``None``: remove it). A number belongs to one person only."""
-    from .models import StaffContact
+    from volunteers.models import StaffContact
 
     if mobile is None:
         StaffContact.objects.filter(user=user).delete()
@@ -156,6 +155,23 @@ def volunteer_preferences_update(
     return volunteer
 
 
+# --- The full ID number, shown only on a recorded reveal (docs/privacy.md) -------------------
+
+
+def may_see_id_number(actor, volunteer: Volunteer) -> bool:
+    return actor is not None and actor.is_active and (actor.is_superuser or actor.pk == volunteer.user_id)
+
+
+def volunteer_id_number_reveal(*, actor, volunteer: Volunteer, purpose: str) -> str:
+    """The full ID number, for the volunteer themself or a superuser only, and recorded."""
+    if not may_see_id_number(actor, volunteer):
+        raise ServiceError("permission_denied")
+    if volunteer.anonymised_at is not None:
+        raise ServiceError("volunteer_anonymised")
+    PersonalDataAccess.objects.create(actor=actor, volunteer=volunteer, field="id_number", purpose=purpose[:100])
+    return volunteer.id_number
+
+
 # --- What a volunteer changes themself (issue 20) -------------------------------------------
 # Staff changes, audited, are communities.services.records; these touch nothing eligibility
 # reads but the skills, which post types ask for and the volunteer knows best. Insurance and
@@ -191,7 +207,7 @@ def checked_mobile(value: str, *, field: str = "mobile") -> str:
 
 def mobile_free_check(mobile: str, *, volunteer: Volunteer) -> None:
     """A number belongs to one person: a volunteer's record or a staff member's contact."""
-    from .models import StaffContact
+    from volunteers.models import StaffContact
 
     taken = (
         Volunteer.objects.filter(mobile=mobile).exclude(pk=volunteer.pk).exists()
@@ -222,7 +238,7 @@ def _own_volunteer(user) -> Volunteer:
 @transaction.atomic
 def volunteer_own_update(*, user, changes: dict) -> Volunteer:
     """The volunteer's own email, emergency contact and skills (only the fields given)."""
-    from .models import Skill
+    from volunteers.models import Skill
 
     unknown = sorted(set(changes) - SELF_FIELDS)
     if unknown:
@@ -251,7 +267,7 @@ def volunteer_own_update(*, user, changes: dict) -> Volunteer:
 
 def mobile_change_code_send(*, user, mobile: str, ip: str | None) -> int:
     """Text a code to the volunteer's new number; the seconds before they may ask again."""
-    from .login_codes import normalise_mobile, verification_code_request
+    from volunteers.login_codes import normalise_mobile, verification_code_request
 
     volunteer = Volunteer.objects.select_related("user").filter(user_id=user.pk).first()
     if volunteer is None:
@@ -268,8 +284,8 @@ def mobile_change_confirm(*, user, mobile: str, code: str) -> Volunteer:
     outside any transaction, as for log-in: a wrong try stays counted (five, then it burns)."""
     import logging
 
-    from .idcard import mask_mobile
-    from .login_codes import normalise_mobile, verification_code_check
+    from volunteers.idcard import mask_mobile
+    from volunteers.login_codes import normalise_mobile, verification_code_check
 
     mobile = normalise_mobile(mobile)
     volunteer = _own_volunteer(user)

@@ -1,10 +1,9 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import views
+from volunteers import views
 
 urlpatterns = [
-    path("", views.home, name="home"),
     path("accounts/login/", views.LoginView.as_view(), name="login"),
     path("accounts/login/code/", views.login_by_code, name="login-code"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
@@ -14,6 +13,5 @@ urlpatterns = [
     path("me/profile/", views.profile, name="profile"),
     path("me/contact/", views.contact_edit, name="profile-contact"),
     path("me/mobile/", views.mobile_change, name="profile-mobile"),
-    path("me/hours/", views.hours, name="my-hours"),
     path("me/calendar/reset/", views.calendar_reset, name="calendar-reset"),
 ]
