@@ -17,6 +17,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from volunteers import crypto
 from volunteers.idcard import mask_mobile, validate_mobile
@@ -557,7 +558,7 @@ class ChangeRequest(models.Model):
 
     class State(models.TextChoices):
         PENDING = "pending", _("Waiting for approval")
-        APPROVED = "approved", _("Approved")
+        APPROVED = "approved", pgettext_lazy("change request", "Approved")
         REJECTED = "rejected", _("Rejected")
 
     volunteer = models.ForeignKey(
