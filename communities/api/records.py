@@ -22,14 +22,10 @@ from communities.selectors.people import volunteer_mobile_display
 from communities.services import records
 from config.errors import ServiceError
 from volunteers.models import ChangeRequest, Qualification, Volunteer
+from volunteers.serializers import RefSerializer
 from volunteers.selectors import user_volunteer
 
 # --- Shapes -----------------------------------------------------------------------------------
-
-
-class RefSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    name = serializers.CharField()
 
 
 def _ref(obj):
@@ -287,6 +283,7 @@ class VolunteerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
             **_REFUSALS,
         },
         summary="Search the volunteers I manage (paginated; ?export=xlsx|csv: every match as a file)",
+        operation_id="v1_volunteers_list",
     )
     def list(self, request, *args, **kwargs):
         self._require_list()

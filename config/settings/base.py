@@ -258,6 +258,9 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "AssignmentStatusEnum": "communities.models.Assignment.Status",
         "ShiftStatusEnum": "communities.models.Shift.Status",
+        "ChangeRequestKindEnum": "volunteers.models.ChangeRequest.Kind",
+        "VolunteerStatusEnum": "volunteers.models.Volunteer.Status",
+        "ImportKindEnum": "communities.services.imports.KINDS",
     },
 }
 
