@@ -22,8 +22,8 @@ from communities.selectors.people import volunteer_mobile_display
 from communities.services import records
 from config.errors import ServiceError
 from volunteers.models import ChangeRequest, Qualification, Volunteer
-from volunteers.serializers import RefSerializer
 from volunteers.selectors import user_volunteer
+from volunteers.serializers import RefSerializer
 
 # --- Shapes -----------------------------------------------------------------------------------
 
