@@ -244,6 +244,8 @@ def volunteer_own_update(*, user, changes: dict) -> Volunteer:
     if unknown:
         raise ServiceError("invalid", {name: [str(_("This field cannot be changed here."))] for name in unknown})
     volunteer = _own_volunteer(user)
+    if not changes:
+        return volunteer
     if "email" in changes:
         volunteer.user.email = checked_email(changes["email"])
     if "emergency_contact_name" in changes:

@@ -68,6 +68,7 @@ class MeView(APIView):
         serializer = MeUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         services.volunteer_own_update(user=request.user, changes=serializer.validated_data)
+        request.user.refresh_from_db()  # the service saved its own copy of the account and profile
         return self.get(request)
 
 

@@ -394,3 +394,23 @@ def test_skills_given_as_codes_are_set_and_unknown_ones_refused(world):
         )
     assert refused.value.code == "invalid"
     assert fingerprint() == before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_deleting_the_account_deletes_the_proof_files_and_requests():
+    import os
+
+    from communities.services.privacy import volunteer_anonymise
+
+    QualificationTypeFactory(code="first_aid")
+    volunteer = VolunteerFactory()
+    request = _submit(volunteer)
+    path = request.proof.path
+    assert os.path.exists(path)
+    volunteer.emergency_contact_name = "李母"
+    volunteer.save(update_fields=["emergency_contact_name"])
+    volunteer_anonymise(volunteer=volunteer, actor=volunteer.user)
+    volunteer.refresh_from_db()
+    assert not ChangeRequest.objects.filter(volunteer=volunteer).exists()
+    assert not os.path.exists(path)
+    assert volunteer.emergency_contact_name == ""
