@@ -219,14 +219,14 @@ def test_recorded_insurance_renewal_makes_the_volunteer_eligible_for_a_checkpoin
     Volunteer.objects.filter(pk=volunteer.pk).update(insurance_valid_until=timezone.localdate() - timedelta(days=1))
     shift = _future_shift(requires_insurance=True)
     volunteer.refresh_from_db()
-    assert ineligibility(volunteer, shift) == {"reason": "insurance"}
+    assert ineligibility(shift_id=shift.pk, volunteer_id=volunteer.pk) == {"reason": "insurance"}
     records.volunteer_record_update(
         actor=world["staff"],
         volunteer_id=volunteer.pk,
         changes={"insurance_valid_until": timezone.localdate() + timedelta(days=365)},
     )
     volunteer.refresh_from_db()
-    assert ineligibility(volunteer, shift) is None
+    assert ineligibility(shift_id=shift.pk, volunteer_id=volunteer.pk) is None
 
 
 def test_proof_check_takes_photos_and_pdfs_by_their_bytes_only(settings):
@@ -283,7 +283,7 @@ def test_a_volunteer_submits_a_qualification_staff_approve_it_and_the_volunteer_
     first_aid = QualificationTypeFactory(code="first_aid", name="急救员证")
     volunteer = world["volunteer"]
     shift = _future_shift(qualification=first_aid)
-    assert ineligibility(volunteer, shift)["reason"] == "qualification"
+    assert ineligibility(shift_id=shift.pk, volunteer_id=volunteer.pk)["reason"] == "qualification"
     request = _submit(volunteer, certificate_number="HJ-1")
     assert request.state == "pending"
     before = fingerprint()
@@ -298,7 +298,7 @@ def test_a_volunteer_submits_a_qualification_staff_approve_it_and_the_volunteer_
     qualification = Qualification.objects.get(volunteer=volunteer, qualification_type=first_aid)
     assert (qualification.certificate_number, qualification.proof.name) == ("HJ-1", request.proof.name)
     volunteer = Volunteer.objects.get(pk=volunteer.pk)
-    assert ineligibility(volunteer, shift) is None
+    assert ineligibility(shift_id=shift.pk, volunteer_id=volunteer.pk) is None
     note = Notification.objects.get(recipient=volunteer.user, channel="inapp")
     assert note.kind == "change_approved"
     assert note.key == f"v{volunteer.pk}:change_approved.{request.pk}:inapp:u{volunteer.user_id}"
