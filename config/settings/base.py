@@ -95,6 +95,10 @@ def tune_database(db: dict) -> dict:
     db.setdefault("OPTIONS", {}).update(
         {"server_side_binding": True, "prepare_threshold": int(threshold) if threshold else None}
     )
+    # No JIT compilation: it pays off for long analytical queries, not for a web request. The
+    # rule filters (docs/rules.md) are estimated above jit_above_cost on a few thousand rows and
+    # spent seconds compiling what runs in well under one.
+    db["OPTIONS"].setdefault("options", "-c jit=off")
     db["ATOMIC_REQUESTS"] = False
     return db
 
@@ -226,6 +230,11 @@ REST_FRAMEWORK = {
         "auth": env.str("THROTTLE_AUTH_RATE", default="30/min"),
         # Log-ins by texted code (volunteers/login_codes.py): a crowd behind one address.
         "auth_code": env.str("THROTTLE_AUTH_CODE_RATE", default="600/min"),
+        # A recruitment call's public page and API (docs/recruitment.md): a poster in a WeChat
+        # group brings a crowd behind one carrier NAT, so per address and generous; answering
+        # also needs a texted code, which has its own per-number limits.
+        "public_call": env.str("THROTTLE_PUBLIC_CALL_RATE", default="600/min"),
+        "public_call_apply": env.str("THROTTLE_PUBLIC_CALL_APPLY_RATE", default="120/min"),
     },
 }
 SPECTACULAR_SETTINGS = {
@@ -246,6 +255,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "AssignmentStatusEnum": "communities.models.Assignment.Status",
         "ShiftStatusEnum": "communities.models.Shift.Status",
+        "CallStatusEnum": "volunteers.models.RecruitmentCall.Status",
+        "ApplicationStatusEnum": "volunteers.models.CallApplication.Status",
     },
 }
 
@@ -257,6 +268,9 @@ ID_NUMBER_HASH_KEY = ""
 
 # --- Programme rules (defaults from docs/domain rules; every number configurable) -----
 VOLUNTEER_NUMBER_PREFIX = env.str("VOLUNTEER_NUMBER_PREFIX", default="SZ")
+# A font file with Chinese glyphs for the PNG poster of a recruitment call (communities/render/
+# posters.py); empty: the Noto Sans SC the PDFs embed (communities/render/fonts.py).
+POSTER_FONT = env.str("POSTER_FONT", default="")
 RULES = {
     "MAX_HOURS_PER_DAY": env.float("RULE_MAX_HOURS_PER_DAY", default=10.0),
     "MIN_REST_HOURS": env.float("RULE_MIN_REST_HOURS", default=8.0),
@@ -323,7 +337,14 @@ NOTIFICATIONS = {
             "checkin_nudge": ("community", "post", "start"),
             "escalation": ("minutes", "name", "community", "post", "start"),
             "checkin_locked": ("name", "community", "post", "start"),
+            "dispatched": ("community", "time", "contact"),
+            "arriving": ("count", "community", "time"),
+            "recalled": ("community",),
+            "recall_leaving": ("count", "community"),
             "login_code": ("code", "minutes"),
+            "register_code": ("code", "minutes"),
+            "application_approved": ("call", "organization"),
+            "application_rejected": ("call", "reason"),
         }.items()
     },
     # Rate limits (flow control) defer a text without counting an attempt: it waits this long,
