@@ -99,3 +99,19 @@ def application_rejection_text(self, application_id: int) -> bool:
     if result is not None and not result.ok and not result.permanent:
         raise self.retry(countdown=min(60 * 2**self.request.retries, 3600))
     return bool(result and result.ok)
+
+
+@shared_task(acks_late=True, ignore_result=True, soft_time_limit=540, time_limit=600)
+def expiry_sweep() -> int:
+    """Tell volunteers whose insurance or a qualification expires within a threshold (daily)."""
+    from communities.notifications.records import expiry_sweep as announce
+
+    return announce()
+
+
+@shared_task(acks_late=True, ignore_result=True, soft_time_limit=540, time_limit=600)
+def expiry_digest() -> int:
+    """The staff's weekly digest of what expires among the volunteers they manage."""
+    from communities.notifications.records import expiry_digest as digest
+
+    return digest()

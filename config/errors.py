@@ -108,6 +108,19 @@ ERRORS: dict[str, tuple[int, Any]] = {
     "file_too_large": (413, _("The upload is larger than the limit.")),
     "password_incorrect": (400, _("The password is not correct.")),
     "volunteer_anonymised": (409, _("This volunteer's personal data has been deleted.")),
+    "volunteer_has_upcoming_shifts": (
+        409,
+        _(
+            "This volunteer has shifts ahead. Release them (their places go to the waitlist and everyone "
+            "is told), or leave the status as it is."
+        ),
+    ),
+    "out_of_scope": (403, _("That organization or team is outside the ones you manage.")),
+    "proof_invalid": (400, _("The proof must be a photo (JPEG or PNG) or a PDF file.")),
+    "proof_too_large": (400, _("The proof file is larger than the limit.")),
+    "change_request_pending": (409, _("A request for this is already waiting for approval.")),
+    "change_request_not_pending": (409, _("This request has already been decided.")),
+    "mobile_taken": (409, _("This mobile number belongs to another account.")),
     "service_unavailable": (503, _("The service is temporarily unavailable. Please try again shortly.")),
     "request_too_large": (413, _("The request is too large.")),
     "server_error": (500, _("Something went wrong on our side. Please try again later.")),

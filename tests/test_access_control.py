@@ -129,6 +129,33 @@ def world(db):
     cert_out = certificate_issue(
         volunteer=other, issuer_org=org_b, actor=superuser, period_start=today - timedelta(days=30), period_end=today
     )
+    # Records (issue 20): a change request with its proof file, and a qualification with one.
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from communities.services.records import change_request_submit, qualification_record
+    from tests.factories import QualificationTypeFactory
+
+    QualificationTypeFactory(code="acl-first-aid")
+    photo = b"\xff\xd8\xff\xe0" + b"\x00" * 32
+    requests = [
+        change_request_submit(
+            user=person.user,
+            kind="insurance",
+            valid_until=today + timedelta(days=365),
+            proof=SimpleUploadedFile("p.jpg", photo),
+        )
+        for person in (volunteer, other)
+    ]
+    qualifications = [
+        qualification_record(
+            actor=superuser,
+            volunteer_id=person.pk,
+            qualification_type_code="acl-first-aid",
+            valid_until=today + timedelta(days=365),
+            proof=SimpleUploadedFile("q.jpg", photo),
+        )
+        for person in (volunteer, other)
+    ]
 
     from communities.models import Dispatch
 
@@ -159,6 +186,8 @@ def world(db):
         "organization": (org_a.pk, org_b.pk),
         "team": (team_in.pk, team_out.pk),
         "certificate": (cert_in.number, cert_out.number),
+        "change_request": (requests[0].pk, requests[1].pk),
+        "qualification": (qualifications[0].pk, qualifications[1].pk),
         "dispatch": (dispatch_in.pk, dispatch_out.pk),
         "call": (call_in.pk, call_out.pk),
         "call_slug": (call_in.slug, call_out.slug),
@@ -1579,6 +1608,370 @@ ROWS = [
         obj="volunteer",
     ),
     Row(
+        # --- Volunteers' records (issue 20) ---
+        Row(
+            "api/v1/^volunteers/$",
+            "GET",
+            "/api/v1/volunteers/",
+            {
+                "anonymous": 401,
+                "volunteer": 403,
+                "team_leader": 200,
+                "coordinator": 403,
+                "committee_staff": 200,
+                "superuser": 200,
+            },
+        ),
+        Row(
+            "api/v1/^volunteers/(?P<pk>[^/.]+)/$",
+            "GET",
+            "/api/v1/volunteers/{id}/",
+            {
+                "anonymous": (401, 401),
+                "volunteer": (403, 403),
+                "team_leader": (200, 404),
+                "coordinator": (403, 403),
+                "committee_staff": (200, 404),
+                "superuser": (200, 200),
+            },
+            obj="volunteer",
+        ),
+        Row(
+            "api/v1/^volunteers/(?P<pk>[^/.]+)/$",
+            "PATCH",
+            "/api/v1/volunteers/{id}/",
+            {
+                "anonymous": (401, 401),
+                "volunteer": (403, 403),
+                "team_leader": (403, 404),
+                "coordinator": (403, 403),
+                "committee_staff": (200, 404),
+                "superuser": (200, 200),
+            },
+            data={"insurer": "中国平安"},
+            obj="volunteer",
+        ),
+        Row(
+            "api/v1/^volunteers/(?P<pk>[^/.]+)/qualifications/$",
+            "POST",
+            "/api/v1/volunteers/{id}/qualifications/",
+            {
+                "anonymous": (401, 401),
+                "volunteer": (403, 403),
+                "team_leader": (403, 404),
+                "coordinator": (403, 403),
+                "committee_staff": (200, 404),
+                "superuser": (200, 200),
+            },
+            data={"qualification_type": "acl-first-aid", "valid_until": "2099-01-01"},
+            obj="volunteer",
+            multipart=True,
+        ),
+        Row(
+            "api/v1/me/change-requests/",
+            "GET",
+            "/api/v1/me/change-requests/",
+            {
+                "anonymous": 401,
+                "volunteer": 200,
+                "team_leader": 200,
+                "coordinator": 403,
+                "committee_staff": 403,
+                "superuser": 403,
+            },
+        ),
+        Row(
+            "api/v1/me/change-requests/",
+            "POST",
+            "/api/v1/me/change-requests/",
+            {
+                "anonymous": 401,
+                "volunteer": 400,
+                "team_leader": 400,
+                "coordinator": 403,
+                "committee_staff": 403,
+                "superuser": 403,
+            },
+            data={"kind": "insurance", "valid_until": "2099-01-01"},
+            multipart=True,
+        ),
+        Row(
+            "api/v1/^change-requests/$",
+            "GET",
+            "/api/v1/change-requests/",
+            {
+                "anonymous": 401,
+                "volunteer": 403,
+                "team_leader": 403,
+                "coordinator": 403,
+                "committee_staff": 200,
+                "superuser": 200,
+            },
+        ),
+        Row(
+            "api/v1/^change-requests/(?P<pk>[^/.]+)/approve/$",
+            "POST",
+            "/api/v1/change-requests/{id}/approve/",
+            {
+                "anonymous": (401, 401),
+                "volunteer": (403, 403),
+                "team_leader": (403, 403),
+                "coordinator": (403, 403),
+                "committee_staff": (200, 404),
+                "superuser": (200, 200),
+            },
+            obj="change_request",
+        ),
+        Row(
+            "api/v1/^change-requests/(?P<pk>[^/.]+)/reject/$",
+            "POST",
+            "/api/v1/change-requests/{id}/reject/",
+            {
+                "anonymous": (401, 401),
+                "volunteer": (403, 403),
+                "team_leader": (403, 403),
+                "coordinator": (403, 403),
+                "committee_staff": (200, 404),
+                "superuser": (200, 200),
+            },
+            data={"reason": "照片不清楚"},
+            obj="change_request",
+        ),
+        Row(
+            "api/v1/me/mobile/",
+            "POST",
+            "/api/v1/me/mobile/",
+            {
+                "anonymous": 401,
+                "volunteer": 202,
+                "team_leader": 202,
+                "coordinator": 403,
+                "committee_staff": 403,
+                "superuser": 403,
+            },
+            data={"mobile": "13999999998"},
+        ),
+        Row(
+            "api/v1/me/",
+            "PATCH",
+            "/api/v1/me/",
+            {
+                "anonymous": 401,
+                "volunteer": 200,
+                "team_leader": 200,
+                "coordinator": 403,
+                "committee_staff": 403,
+                "superuser": 403,
+            },
+            data={"emergency_contact_name": "李母"},
+        ),
+        Row(
+            "records/volunteers/",
+            "GET",
+            "/records/volunteers/",
+            {
+                "anonymous": 302,
+                "volunteer": 403,
+                "team_leader": 200,
+                "coordinator": 403,
+                "committee_staff": 200,
+                "superuser": 200,
+            },
+        ),
+        Row(
+            "records/volunteers/<int:pk>/",
+            "GET",
+            "/records/volunteers/{id}/",
+            {
+                "anonymous": (302, 302),
+                "volunteer": (403, 403),
+                "team_leader": (403, 403),
+                "coordinator": (403, 403),
+                "committee_staff": (200, 404),
+                "superuser": (200, 200),
+            },
+            obj="volunteer",
+        ),
+        Row(
+            "records/volunteers/<int:pk>/",
+            "POST",
+            "/records/volunteers/{id}/",
+            {
+                "anonymous": (302, 302),
+                "volunteer": (403, 403),
+                "team_leader": (403, 403),
+                "coordinator": (403, 403),
+                "committee_staff": (200, 404),
+                "superuser": (200, 200),
+            },
+            obj="volunteer",
+        ),
+        Row(
+            "records/volunteers/<int:pk>/qualifications/",
+            "POST",
+            "/records/volunteers/{id}/qualifications/",
+            {
+                "anonymous": (302, 302),
+                "volunteer": (403, 403),
+                "team_leader": (403, 403),
+                "coordinator": (403, 403),
+                "committee_staff": (302, 404),
+                "superuser": (302, 302),
+            },
+            obj="volunteer",
+        ),
+        Row(
+            "records/requests/",
+            "GET",
+            "/records/requests/",
+            {
+                "anonymous": 302,
+                "volunteer": 403,
+                "team_leader": 403,
+                "coordinator": 403,
+                "committee_staff": 200,
+                "superuser": 200,
+            },
+        ),
+        Row(
+            "records/requests/<int:pk>/approve/",
+            "POST",
+            "/records/requests/{id}/approve/",
+            {
+                "anonymous": (302, 302),
+                "volunteer": (403, 403),
+                "team_leader": (403, 403),
+                "coordinator": (403, 403),
+                "committee_staff": (302, 404),
+                "superuser": (302, 302),
+            },
+            obj="change_request",
+        ),
+        Row(
+            "records/requests/<int:pk>/reject/",
+            "POST",
+            "/records/requests/{id}/reject/",
+            {
+                "anonymous": (302, 302),
+                "volunteer": (403, 403),
+                "team_leader": (403, 403),
+                "coordinator": (403, 403),
+                "committee_staff": (302, 404),
+                "superuser": (302, 302),
+            },
+            data={"reason": "照片不清楚"},
+            obj="change_request",
+        ),
+        Row(
+            "records/at-risk/",
+            "GET",
+            "/records/at-risk/",
+            {
+                "anonymous": 302,
+                "volunteer": 403,
+                "team_leader": 403,
+                "coordinator": 403,
+                "committee_staff": 200,
+                "superuser": 200,
+            },
+        ),
+        # Proof files: the volunteer's own, their team leader's and their staff's; anyone else 404.
+        Row(
+            "records/proofs/<slug:kind>/<int:pk>/",
+            "GET",
+            "/records/proofs/request/{id}/",
+            {
+                "anonymous": (302, 302),
+                "volunteer": (200, 404),
+                "team_leader": (200, 404),
+                "coordinator": (404, 404),
+                "committee_staff": (200, 404),
+                "superuser": (200, 200),
+            },
+            obj="change_request",
+        ),
+        Row(
+            "records/proofs/<slug:kind>/<int:pk>/",
+            "GET",
+            "/records/proofs/qualification/{id}/",
+            {
+                "anonymous": (302, 302),
+                "volunteer": (200, 404),
+                "team_leader": (200, 404),
+                "coordinator": (404, 404),
+                "committee_staff": (200, 404),
+                "superuser": (200, 200),
+            },
+            obj="qualification",
+        ),
+        Row(
+            "me/records/",
+            "GET",
+            "/me/records/",
+            {
+                "anonymous": 302,
+                "volunteer": 200,
+                "team_leader": 200,
+                "coordinator": 403,
+                "committee_staff": 403,
+                "superuser": 403,
+            },
+        ),
+        Row(
+            "me/records/",
+            "POST",
+            "/me/records/",
+            {
+                "anonymous": 302,
+                "volunteer": 200,
+                "team_leader": 200,
+                "coordinator": 403,
+                "committee_staff": 403,
+                "superuser": 403,
+            },
+            data={"kind": "insurance"},
+        ),
+        Row(
+            "me/delete/",
+            "POST",
+            "/me/delete/",
+            {
+                "anonymous": 302,
+                "volunteer": 200,
+                "team_leader": 200,
+                "coordinator": 403,
+                "committee_staff": 403,
+                "superuser": 403,
+            },
+            data={"confirm": "on", "password": "wrong"},
+        ),
+        Row(
+            "me/contact/",
+            "POST",
+            "/me/contact/",
+            {
+                "anonymous": 302,
+                "volunteer": 302,
+                "team_leader": 302,
+                "coordinator": 403,
+                "committee_staff": 403,
+                "superuser": 403,
+            },
+            data={"email": "acl@example.com", "emergency_contact_name": "李母"},
+        ),
+        Row(
+            "me/mobile/",
+            "GET",
+            "/me/mobile/",
+            {
+                "anonymous": 302,
+                "volunteer": 200,
+                "team_leader": 200,
+                "coordinator": 403,
+                "committee_staff": 403,
+                "superuser": 403,
+            },
+        ),
         "committee/volunteers/<int:pk>/certificate/",
         "POST",
         "/committee/volunteers/{id}/certificate/",

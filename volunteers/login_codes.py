@@ -187,6 +187,16 @@ def mobile_code_request(*, mobile: str, ip: str | None) -> int:
     return _issue(mobile, kind="register_code", language=language)
 
 
+def verification_code_request(*, mobile: str, ip: str | None, user) -> int:
+    """Text a code to ``mobile``, a number ``user`` wants to move to (it is nobody's yet): the
+    same limits, the one live code per number and the same checking (``mobile_code_check``) as
+    log-in codes, in a text that says what the code is for. The seconds before the number may
+    ask again."""
+    mobile = normalise_mobile(mobile)
+    _check_limits(mobile=mobile, ip=ip)
+    return _issue(mobile, kind="mobile_code", language=_message_language(user))
+
+
 def _issue(mobile: str, *, kind: str, language: str) -> int:
     config = code_settings()
     code = _new_code(config["DIGITS"])
@@ -215,6 +225,11 @@ def _issue(mobile: str, *, kind: str, language: str) -> int:
 
 def login_code_text(*, code: str, minutes: int, language: str, kind: str = "login_code") -> str:
     with translation.override(language):
+        if kind == "mobile_code":
+            return gettext(
+                "Your code to make this your mobile number is %(code)s, valid for %(minutes)s minutes. "
+                "If you did not ask for it, ignore this text."
+            ) % {"code": code, "minutes": minutes}
         if kind == "register_code":
             return gettext(
                 "Your verification code for volunteer registration is %(code)s, valid for %(minutes)s minutes. "

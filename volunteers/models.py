@@ -11,10 +11,11 @@ import secrets
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.files.storage import FileSystemStorage
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
-from django.utils.translation import get_language
+from django.utils.translation import get_language, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from volunteers import crypto
@@ -304,11 +305,41 @@ class Volunteer(models.Model):
         return age_on(self.birth_date, day)
 
 
+class PrivateStorage(FileSystemStorage):
+    """Proof files (certificates, insurance policies): outside the web root, under
+    ``PRIVATE_MEDIA_ROOT``, with no URL; only ``communities.views.records.proof_file`` serves them,
+    to those who may see the volunteer (docs/privacy.md). The setting is read at each use."""
+
+    @property
+    def base_location(self):
+        return settings.PRIVATE_MEDIA_ROOT
+
+    @property
+    def location(self):
+        import os
+
+        return os.path.abspath(self.base_location)
+
+    def url(self, name):
+        raise ValueError("private files have no URL")
+
+
+def private_storage() -> FileSystemStorage:
+    return PrivateStorage()
+
+
+def proof_path(instance, filename: str) -> str:
+    # A random name: the person's own file name may carry their name or ID number.
+    extension = filename.rsplit(".", 1)[-1].lower() if "." in filename else "bin"
+    return f"proofs/{timezone.now():%Y/%m}/{secrets.token_hex(16)}.{extension}"
+
+
 class Qualification(models.Model):
     volunteer = models.ForeignKey(Volunteer, on_delete=models.CASCADE, related_name="qualifications")
     qualification_type = models.ForeignKey(QualificationType, verbose_name=_("qualification"), on_delete=models.PROTECT)
     certificate_number = models.CharField(_("certificate number"), max_length=64, blank=True)
     valid_until = models.DateField(_("valid until"), null=True, blank=True)
+    proof = models.FileField(_("proof"), storage=private_storage, upload_to=proof_path, max_length=200, blank=True)
 
     class Meta:
         verbose_name = _("qualification")
@@ -520,6 +551,63 @@ class LoginCode(models.Model):
 
     def __str__(self) -> str:
         return f"{mask_mobile(self.mobile)} @ {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class ChangeRequest(models.Model):
+    """A volunteer's renewed insurance or new qualification, with proof, waiting for staff: the
+    eligibility rules read these fields, so the volunteer cannot set them alone."""
+
+    class Kind(models.TextChoices):
+        INSURANCE = "insurance", _("Accident insurance")
+        QUALIFICATION = "qualification", _("Qualification")
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Waiting for approval")
+        APPROVED = "approved", pgettext_lazy("change request", "Approved")
+        REJECTED = "rejected", _("Rejected")
+
+    volunteer = models.ForeignKey(
+        Volunteer, verbose_name=_("volunteer"), on_delete=models.CASCADE, related_name="change_requests"
+    )
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.PENDING)
+    qualification_type = models.ForeignKey(
+        QualificationType, verbose_name=_("qualification"), null=True, blank=True, on_delete=models.PROTECT
+    )
+    certificate_number = models.CharField(_("certificate number"), max_length=64, blank=True)
+    insurer = models.CharField(_("insurer"), max_length=100, blank=True)
+    policy_number = models.CharField(_("policy number"), max_length=64, blank=True)
+    valid_until = models.DateField(_("valid until"))
+    proof = models.FileField(_("proof"), storage=private_storage, upload_to=proof_path, max_length=200)
+    created_at = models.DateTimeField(_("submitted at"), default=timezone.now, db_index=True)
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("decided by"), null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("change request")
+        verbose_name_plural = _("change requests")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["state", "created_at"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind="insurance", qualification_type__isnull=True)
+                | Q(kind="qualification", qualification_type__isnull=False),
+                name="change_request_kind_fields",
+            ),
+            # One open request per thing: a second one would be approved over the first.
+            models.UniqueConstraint(
+                fields=["volunteer", "kind", "qualification_type"],
+                condition=Q(state="pending"),
+                nulls_distinct=False,
+                name="change_request_one_pending",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} · {self.volunteer_id} · {self.state}"
 
 
 # --- Recruitment calls (招募令) and the applications that answer them (docs/recruitment.md) ---

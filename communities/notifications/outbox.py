@@ -1654,6 +1654,11 @@ def template_params(rows: Iterable[Claimed]) -> dict[int, dict]:
         for row in rows:
             assignment = assignments.get(row.assignment_id)
             if assignment is None:
+                from communities.notifications.records import record_template_params  # a person, not a shift
+
+                record = record_template_params(row)
+                if record is not None:
+                    params[row.pk] = record
                 continue
             context = shift_context(assignment.shift)
             values = {

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from communities.views import certificates, committee, coordinator, dispatch, imports, me, recruitment, shifts
+from communities.views import certificates, committee, coordinator, dispatch, imports, me, records, recruitment, shifts
 
 urlpatterns = [
     path("", me.home, name="home"),
@@ -88,4 +88,14 @@ urlpatterns = [
     ),
     path("committee/calls/<int:pk>/close/", recruitment.call_status, {"action": "close"}, name="committee-call-close"),
     path("committee/calls/<int:pk>/review/", recruitment.call_review, name="committee-call-review"),
+    path("records/volunteers/", records.volunteer_list, name="records-volunteers"),
+    path("records/volunteers/<int:pk>/", records.volunteer_edit, name="records-volunteer-edit"),
+    path("records/volunteers/<int:pk>/qualifications/", records.qualification_add, name="records-qualification-add"),
+    path("records/requests/", records.change_request_queue, name="records-change-requests"),
+    path("records/requests/<int:pk>/approve/", records.change_request_approve, name="records-change-request-approve"),
+    path("records/requests/<int:pk>/reject/", records.change_request_reject, name="records-change-request-reject"),
+    path("records/at-risk/", records.eligibility_at_risk, name="records-at-risk"),
+    path("records/proofs/<slug:kind>/<int:pk>/", records.proof_file, name="record-proof"),
+    path("me/records/", records.my_requests, name="records-my-requests"),
+    path("me/delete/", records.account_delete, name="records-account-delete"),
 ]

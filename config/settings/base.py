@@ -257,6 +257,9 @@ SPECTACULAR_SETTINGS = {
         "ShiftStatusEnum": "communities.models.Shift.Status",
         "CallStatusEnum": "volunteers.models.RecruitmentCall.Status",
         "ApplicationStatusEnum": "volunteers.models.CallApplication.Status",
+        "ChangeRequestKindEnum": "volunteers.models.ChangeRequest.Kind",
+        "VolunteerStatusEnum": "volunteers.models.Volunteer.Status",
+        "ImportKindEnum": "communities.services.imports.KINDS",
     },
 }
 
@@ -345,6 +348,11 @@ NOTIFICATIONS = {
             "register_code": ("code", "minutes"),
             "application_approved": ("call", "organization"),
             "application_rejected": ("call", "reason"),
+            "mobile_code": ("code", "minutes"),
+            "change_approved": ("item",),
+            "change_rejected": ("item",),
+            "expiry_notice": ("item", "date", "days"),
+            "expiry_digest": ("count",),
         }.items()
     },
     # Rate limits (flow control) defer a text without counting an attempt: it waits this long,
@@ -374,6 +382,8 @@ NOTIFICATIONS = {
     "EMAIL_FROM": env.str("NOTIFY_EMAIL_FROM", default=""),  # empty: DEFAULT_FROM_EMAIL
     "MESSAGE_ID_DOMAIN": env.str("NOTIFY_MESSAGE_ID_DOMAIN", default="volunteers.localhost"),
     "LANGUAGE": env.str("NOTIFY_LANGUAGE", default="zh-hans"),
+    # Days before an insurance or a qualification expires when the volunteer is told (once each).
+    "EXPIRY_NOTICE_DAYS": env.list("NOTIFY_EXPIRY_NOTICE_DAYS", cast=int, default=[30, 7]),
     # Keys committed by web requests within this many seconds go to the broker as one send task
     # (communities/notifications/batching.py); 0 publishes one task per commit, on the committing thread.
     "SEND_BATCH_SECONDS": env.float("NOTIFY_SEND_BATCH_SECONDS", default=0.2),
@@ -437,6 +447,19 @@ CELERY_BEAT_SCHEDULE.update(
         },
     }
 )
+# Expiry notices to volunteers (daily) and the staff's digest (weekly, on EXPIRY_DIGEST_WEEKDAY,
+# 1 = Monday), local time (communities.notifications.records; docs/notifications.md).
+EXPIRY_SWEEP_TIME = env.str("EXPIRY_SWEEP_TIME", default="09:00")
+EXPIRY_DIGEST_WEEKDAY = env.int("EXPIRY_DIGEST_WEEKDAY", default=1)
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "expiry-sweep": {"task": "communities.tasks.expiry_sweep", "schedule": crontab(**_at(EXPIRY_SWEEP_TIME))},
+        "expiry-digest": {
+            "task": "communities.tasks.expiry_digest",
+            "schedule": crontab(day_of_week=EXPIRY_DIGEST_WEEKDAY, **_at(EXPIRY_SWEEP_TIME)),
+        },
+    }
+)
 # --- End of statistics and daily reports ---------------------------------------------------
 
 LOGGING = {
@@ -476,6 +499,10 @@ IMPORT_MAX_ROWS = 20000  # data rows
 UPLOAD_MAX_BYTES = IMPORT_MAX_BYTES + 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+# Proof of a qualification or an insurance (a photo or a PDF): at most this large, stored under
+# PRIVATE_MEDIA_ROOT, which no web server serves (docs/privacy.md, "Proof files").
+PROOF_MAX_BYTES = env.int("PROOF_MAX_BYTES", default=5 * 1024 * 1024)
+PRIVATE_MEDIA_ROOT = env.str("PRIVATE_MEDIA_ROOT", default=str(BASE_DIR / "var" / "private"))
 # --- end of uploads and imports ----------------------------------------------------------------
 # Right after the language is chosen, before anything (the CSRF check) reads the body.
 MIDDLEWARE.insert(
