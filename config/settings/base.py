@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 from django.utils.translation import gettext_lazy as _
 
@@ -285,6 +286,8 @@ RULES = {
     "ROTA_MAX_DAYS": env.int("RULE_ROTA_MAX_DAYS", default=62),
     # One rota creates at most this many shifts (days × daily slots); a larger one is refused.
     "ROTA_MAX_SHIFTS": env.int("RULE_ROTA_MAX_SHIFTS", default=500),
+    # The most volunteers one community request may ask for (docs/mobilisation.md).
+    "COMMUNITY_REQUEST_MAX_VOLUNTEERS": env.int("RULE_COMMUNITY_REQUEST_MAX_VOLUNTEERS", default=500),
     "MINOR_AGE": 18,
     "MIN_VOLUNTEER_AGE": 14,
 }
@@ -315,6 +318,10 @@ NOTIFICATIONS = {
     # notification kind, an approved template and its named parameters, in the order Tencent
     # numbers them ({1}, {2} …). docs/sms-templates.md has the texts to submit for approval.
     "SMS_SIGN_NAME": env.str("NOTIFY_SMS_SIGN_NAME", default=""),
+    # A call-out's estimated cost: the price of one billed SMS part, and the characters the
+    # "broadcast" template adds around the message (docs/sms-templates.md).
+    "SMS_PRICE_YUAN": Decimal(env.str("NOTIFY_SMS_PRICE_YUAN", default="0.045")),
+    "BROADCAST_TEMPLATE_CHARACTERS": env.int("NOTIFY_BROADCAST_TEMPLATE_CHARACTERS", default=14),
     "SMS_TEMPLATES": {
         kind: {
             "params": params,
@@ -335,6 +342,11 @@ NOTIFICATIONS = {
             "escalation": ("minutes", "name", "community", "post", "start"),
             "checkin_locked": ("name", "community", "post", "start"),
             "login_code": ("code", "minutes"),
+            "request_filed": ("community", "wanted"),
+            "request_dispatched": ("dispatched", "community", "missing"),
+            "request_fulfilled": ("community", "wanted"),
+            "request_declined": ("community", "reason"),
+            "broadcast": ("message",),
         }.items()
     },
     # Rate limits (flow control) defer a text without counting an attempt: it waits this long,
@@ -471,3 +483,6 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 MIDDLEWARE.insert(
     MIDDLEWARE.index("django.middleware.locale.LocaleMiddleware") + 1, "config.uploads.UploadLimitMiddleware"
 )
+
+# --- The live operations board (docs/mobilisation.md) ----------------------------------------
+LIVE_BOARD_POLL_SECONDS = env.int("LIVE_BOARD_POLL_SECONDS", default=15)
