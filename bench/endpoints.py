@@ -54,7 +54,7 @@ STATE_DIR = ROOT / "var" / "bench"
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/vmbench_city"
 RSS_LIMIT_MB = 300
 WORKER_BOOT = "import sys; from config.celery import app; app.worker_main(sys.argv[1:])"
-HEAVY_TASKS = ("communities.tallies.tallies_recount_all_task", "communities.tasks.notifications_sweep")
+HEAVY_TASKS = ("communities.services.tallies.tallies_recount_all_task", "communities.tasks.notifications_sweep")
 
 
 def log(message: str) -> None:
@@ -130,7 +130,7 @@ def bench_env(state: dict, args, settings: str = "config.settings.production") -
         DEBUG="false",
         NOTIFY_QUEUE=args.queue,
         # Messages go to a scratch file, never to a real gateway.
-        NOTIFY_SMS_BACKEND="communities.sms.FileSmsBackend",
+        NOTIFY_SMS_BACKEND="config.sms.backends.FileSmsBackend",
         NOTIFY_SMS_FILE=str(STATE_DIR / f"endpoints-{args.queue}-sms.jsonl"),
         LOG_LEVEL="WARNING",
     )
@@ -215,13 +215,13 @@ def subjects() -> dict:
     from django.db.models import Count, Q
     from django.utils import timezone
 
-    from communities import selectors
+    from communities.demo import DEMO_LOGINS
     from communities.models import Assignment, Shift
-    from volunteers.demo import DEMO_LOGINS
+    from communities.selectors import shifts as shift_selectors
 
     users = {name: get_user_model().objects.get(username=name) for _role, name, _what in DEMO_LOGINS}
     coordinator = users["coordinator"]
-    managed = selectors.communities_managed_by(coordinator).values("id")
+    managed = shift_selectors.communities_managed_by(coordinator).values("id")
     now = timezone.now()
     upcoming = (
         Shift.objects.filter(community_id__in=managed, starts_at__gt=now)
@@ -690,7 +690,7 @@ def main() -> int:
         import psutil
         from django.db import connection, connections
 
-        from volunteers.demo.builder import current_counts
+        from communities.demo.builder import current_counts
 
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")  # as autovacuum would have done in service

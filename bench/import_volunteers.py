@@ -4,7 +4,7 @@
 
 Builds a fresh SQLite database in a temporary directory (``migrate``), adds reference data
 (an organization tree, teams, skills, qualifications, categories), generates valid rows with
-every column filled, and times ``volunteers.imports.import_run`` as the command, the admin page
+every column filled, and times ``communities.services.imports.import_run`` as the command, the admin page
 and the API call it: a dry run, the import, and a re-import of the same file (all unchanged).
 The XLSX round runs on top of the CSV one, so its lookups search 5,000 existing volunteers.
 
@@ -132,7 +132,7 @@ def xlsx_bytes(rows: list[list[str]]) -> bytes:
 
 
 def timed(label: str, **kwargs) -> dict:
-    from volunteers.imports import import_run
+    from communities.services.imports import import_run
 
     def progress(stage: str, done: int, total: int) -> None:
         if total and done in (0, total):
@@ -182,7 +182,7 @@ def markdown(figures: list[dict], environment: dict, rows: int) -> str:
         "## Bulk import of volunteers",
         "",
         f"`bench/import_volunteers.py`: {rows:,} volunteer rows with every column filled, imported through "
-        "`volunteers.imports.import_run` into a fresh SQLite database (WAL). The XLSX round runs after the CSV "
+        "`communities.services.imports.import_run` into a fresh SQLite database (WAL). The XLSX round runs after the CSV "
         f"one, against {rows:,} existing volunteers. Target: under {TARGET_SECONDS:.0f} s for 5,000 rows.",
         "",
         "| run | rows | created | unchanged | seconds | rows/s |",

@@ -671,7 +671,7 @@ def main() -> int:
     env.update(
         CACHE_REDIS_URL=args.redis_url,  # the limits and throttles, in the run's own database
         NUM_PROXIES="1",  # as production requires; the clients play the proxy (X-Forwarded-For)
-        NOTIFY_SMS_BACKEND="communities.sms.FileSmsBackend",
+        NOTIFY_SMS_BACKEND="config.sms.backends.FileSmsBackend",
         NOTIFY_SMS_FILE=str(outbox_path),
         SMS_ALLOW_DEVELOPMENT_BACKEND="true",
     )

@@ -72,7 +72,7 @@ def prepare_environment(args) -> tuple[dict, subprocess.Popen | None]:
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
         "NOTIFY_QUEUE": f"bench-reminders-{uuid.uuid4().hex[:8]}",
-        "NOTIFY_SMS_BACKEND": "communities.sms.FileSmsBackend",
+        "NOTIFY_SMS_BACKEND": "config.sms.backends.FileSmsBackend",
         "NOTIFY_SMS_FILE": str(outbox),
         "NOTIFY_SMS_FILE_FSYNC": "0" if args.no_fsync else "1",
         "NOTIFY_SMS_FILE_DELAY": "0",
@@ -263,11 +263,11 @@ def measure(count: int, worker: subprocess.Popen, log: Path) -> dict:
 def verify(count: int) -> dict:
     from django.db.models import Count
 
-    from communities import sms
     from communities.models import Notification
+    from config.sms import backends
 
     outbox = Path(os.environ["NOTIFY_SMS_FILE"])
-    delivered, torn = sms.read_outbox(outbox)
+    delivered, torn = backends.read_outbox(outbox)
     keys = set(Notification.objects.filter(channel="sms").values_list("key", flat=True))
     duplicates = outbox.with_name(outbox.name + ".duplicates")
     resubmitted = len(duplicates.read_text().splitlines()) if duplicates.exists() else 0

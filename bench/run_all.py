@@ -100,7 +100,7 @@ def steps() -> list[Step]:
             "endpoints-s30",
             "city scale: seed time, read endpoints' latency, queries, RSS (keeps vmbench_city)",
             # The communities XLSX export is quadratic in its rows (minutes per request at this
-            # scale: `ws.max_row` per cell in communities/exports.py); measured at demo scale only for now.
+            # scale: `ws.max_row` per cell in communities/render/exports.py); measured at demo scale only for now.
             [
                 PYTHON,
                 str(bench / "endpoints.py"),

@@ -165,8 +165,8 @@ def bench_data_create() -> BenchData:
     from django.utils import timezone
     from rest_framework.authtoken.models import Token
 
-    from communities.eligibility import eligible_volunteers_q
     from communities.models import Community, Post, PostType, Shift
+    from communities.rules.eligibility import eligible_volunteers_q
     from volunteers.models import Volunteer
 
     started = time.perf_counter()
@@ -222,8 +222,8 @@ def bench_data_create() -> BenchData:
 def bench_data_load(post_type) -> BenchData:
     from rest_framework.authtoken.models import Token
 
-    from communities.eligibility import eligible_volunteers_q
     from communities.models import Shift
+    from communities.rules.eligibility import eligible_volunteers_q
     from volunteers.models import Volunteer
 
     shifts = list(Shift.objects.filter(post__post_type=post_type).order_by("starts_at", "id"))
@@ -834,11 +834,11 @@ PHASES = [
     ("view", "view: the service call and the serializer"),
     ("texts", "the shift's notification texts: read and rendered the first time a process sees the shift"),
     ("sign-up", "shift_sign_up: one statement (locks, rules, counters, assignment and notification rows, commit)"),
-    ("due keys", "notifications.signed_up_in_database: the new rows' keys for the send task"),
-    ("notification rows", "notifications.assignment_event: rows from Python (only where the one statement cannot run)"),
+    ("due keys", "outbox.signed_up_in_database: the new rows' keys for the send task"),
+    ("notification rows", "outbox.assignment_event: rows from Python (only where the one statement cannot run)"),
     ("queue after commit", "on commit: keys handed to the send batcher"),
 ]
-OTHER_THREADS = "other threads: the batched send tasks to Redis (communities/send_batching.py)"
+OTHER_THREADS = "other threads: the batched send tasks to Redis (communities/notifications/batching.py)"
 
 
 def profile_run(data: BenchData, count: int, seed: int, warmup: int = 50) -> dict:
@@ -851,18 +851,20 @@ def profile_run(data: BenchData, count: int, seed: int, warmup: int = 50) -> dic
     from django.db import connection
     from django.test import Client
 
-    from communities import api, notifications, services
-    from communities.send_batching import SendBatcher
+    from communities.api import shifts
+    from communities.notifications import outbox
+    from communities.notifications.batching import SendBatcher
+    from communities.services import signup
     from volunteers.authentication import TokenAuthentication
 
     clock = PhaseClock()
     patches = [
         (TokenAuthentication, "authenticate_credentials", "auth"),
-        (api.ShiftViewSet, "signup", "view"),
-        (services, "shift_sign_up", "sign-up"),
-        (notifications, "sign_up_texts_for", "texts"),
-        (notifications, "signed_up_in_database", "due keys"),
-        (notifications, "assignment_event", "notification rows"),
+        (shifts.ShiftViewSet, "signup", "view"),
+        (signup, "shift_sign_up", "sign-up"),
+        (outbox, "sign_up_texts_for", "texts"),
+        (outbox, "signed_up_in_database", "due keys"),
+        (outbox, "assignment_event", "notification rows"),
         (SendBatcher, "add", "queue after commit"),
     ]
     originals = [(owner, name, owner.__dict__[name]) for owner, name, _phase in patches]
@@ -1511,7 +1513,7 @@ def main() -> int:
         django_setup(env)
         from django.db import connections
 
-        from volunteers.demo.builder import current_counts
+        from communities.demo.builder import current_counts
 
         seeded = current_counts()
         data = bench_data_create()

@@ -74,8 +74,8 @@ def prepare(scale: float) -> dict:
     from django.core.management import call_command
     from django.db import connection
 
-    from communities import tallies
     from communities.models import Assignment, DailyTally, Shift
+    from communities.services import tallies
     from volunteers.models import Volunteer
 
     log("migrating")

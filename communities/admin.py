@@ -14,11 +14,7 @@ from django.db import transaction
 from django.http import HttpResponseRedirect
 from django.utils.translation import gettext_lazy as _
 
-from config.errors import ServiceError
-from volunteers.admin import ReadOnlyAdmin
-
-from . import attendance, coordination, notifications
-from .models import (
+from communities.models import (
     Assignment,
     AuditEntry,
     Community,
@@ -35,6 +31,15 @@ from .models import (
     Street,
     VolunteerCount,
 )
+from communities.notifications import outbox
+from communities.render.refusals import explain
+from communities.services import attendance, coordination
+from communities.services.imports import import_run
+from communities.services.privacy import volunteer_anonymise
+from config.errors import ServiceError
+from volunteers import admin as volunteers_admin
+from volunteers.admin import ReadOnlyAdmin
+from volunteers.models import ImportBatch, Volunteer
 
 
 @admin.register(District)
@@ -89,8 +94,6 @@ class ServiceAdmin(admin.ModelAdmin):
             with transaction.atomic():
                 self.save_through_services(request, obj, form)
         except ServiceError as error:
-            from .refusals import explain
-
             request._service_refusal = error
             self.message_user(request, "\n".join([str(error.message), *explain(error)]), level=messages.ERROR)
 
@@ -276,7 +279,7 @@ class DispatchAdmin(ReadOnlyAdmin):
 
 @admin.register(Notification)
 class NotificationAdmin(ReadOnlyAdmin):
-    """Rows are made and sent by ``communities.notifications``; their key makes each message once.
+    """Rows are made and sent by ``communities.notifications.outbox``; their key makes each message once.
     Deleting a row would let the sweep make and send it again; a failed one is sent again here."""
 
     list_display = ["created_at", "kind", "channel", "recipient", "state", "attempts", "sent_at", "last_error"]
@@ -291,7 +294,7 @@ class NotificationAdmin(ReadOnlyAdmin):
         sent = 0
         for notification_id in queryset.order_by("pk").values_list("pk", flat=True):
             try:
-                notifications.notification_retry(user=request.user, notification_id=notification_id)
+                outbox.notification_retry(user=request.user, notification_id=notification_id)
             except ServiceError as error:
                 self.message_user(request, f"{notification_id}: {error.message}", level=messages.WARNING)
             else:
@@ -337,3 +340,84 @@ class DailyReportAdmin(ReadOnlyAdmin):
     list_display = ["date", "organization", "created_at"]
     list_select_related = ["organization"]
     date_hierarchy = "date"
+
+
+# --- People admin actions that reach into participation -------------------------------------------
+# volunteers.admin registers the people models; the actions that release places (anonymisation)
+# or create communities and posts (imports) are added here, one floor up.
+
+admin.site.unregister(Volunteer)
+
+
+@admin.register(Volunteer)
+class VolunteerAdmin(volunteers_admin.VolunteerAdmin):
+    actions = ["anonymise"]
+
+    @admin.action(description=_("Delete the personal data of the selected volunteers (anonymise)"))
+    def anonymise(self, request, queryset):
+        done = 0
+        for volunteer in queryset.order_by("pk"):
+            try:
+                volunteer_anonymise(volunteer=volunteer, actor=request.user)
+            except ServiceError as error:
+                self.message_user(request, f"{volunteer.volunteer_number}: {error.message}", level=messages.WARNING)
+            else:
+                done += 1
+        self.message_user(request, _("%(count)d anonymised.") % {"count": done}, level=messages.SUCCESS)
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(label=_("File (.xlsx or .csv)"))
+    kind = forms.ChoiceField(label=_("kind"), choices=ImportBatch.Kind.choices, initial=ImportBatch.Kind.VOLUNTEERS)
+    dry_run = forms.BooleanField(label=_("Dry run: check every row, write nothing"), required=False, initial=True)
+
+
+@admin.register(ImportBatch)
+class ImportBatchAdmin(ReadOnlyAdmin):
+    """Past imports, read-only; new ones come through the import page (communities.services.imports)."""
+
+    list_display = ["kind", "file_name", "rows", "created", "unchanged", "created_by", "created_at"]
+    list_filter = ["kind"]
+    search_fields = ["file_name"]
+    list_select_related = ["created_by"]
+
+    def get_urls(self):
+        from django.urls import path
+
+        extra = [path("import/", self.admin_site.admin_view(self.import_view), name="volunteers_importbatch_import")]
+        return extra + super().get_urls()
+
+    def import_view(self, request):
+        from django.template.response import TemplateResponse
+
+        result = None
+        form = ImportForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["file"]
+            try:
+                result = import_run(
+                    kind=form.cleaned_data["kind"],
+                    file_name=upload.name,
+                    content=upload,
+                    actor=request.user,
+                    dry_run=form.cleaned_data["dry_run"],
+                )
+            except ServiceError as error:
+                self.message_user(request, error.message, level=messages.ERROR)
+            else:
+                if result.ok and not result.dry_run:
+                    self.message_user(
+                        request,
+                        _("Imported: %(created)d created, %(unchanged)d unchanged.")
+                        % {"created": result.created, "unchanged": result.unchanged},
+                        level=messages.SUCCESS,
+                    )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": _("Import from a spreadsheet"),
+            "form": form,
+            "result": result,
+            "kinds": ImportBatch.Kind.choices,
+        }
+        return TemplateResponse(request, "admin/volunteers/importbatch/import.html", context)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.checks import Error, Tags, register
 
-DEVELOPMENT_SMS_BACKENDS = ("communities.sms.FileSmsBackend", "communities.sms.ConsoleSmsBackend")
+DEVELOPMENT_SMS_BACKENDS = ("config.sms.backends.FileSmsBackend", "config.sms.backends.ConsoleSmsBackend")
 
 
 @register(Tags.compatibility, deploy=True)
@@ -22,8 +22,8 @@ def sms_backend_check(app_configs=None, **kwargs) -> list[Error]:
         Error(
             f"NOTIFICATIONS['SMS_BACKEND'] is {conf['SMS_BACKEND']}, which sends no text to anyone: "
             "every message is written to a file or the console and marked sent.",
-            hint="Set NOTIFY_SMS_BACKEND to communities.sms_providers.AliyunSmsBackend or "
-            "communities.sms_providers.TencentSmsBackend (docs/deployment.md, SMS), or "
+            hint="Set NOTIFY_SMS_BACKEND to config.sms.providers.AliyunSmsBackend or "
+            "config.sms.providers.TencentSmsBackend (docs/deployment.md, SMS), or "
             "SMS_ALLOW_DEVELOPMENT_BACKEND=true if no text should leave this server.",
             id="communities.E001",
         )
@@ -31,8 +31,8 @@ def sms_backend_check(app_configs=None, **kwargs) -> list[Error]:
 
 
 _PROVIDER_SETTINGS = {
-    "communities.sms_providers.AliyunSmsBackend": ("aliyun", ("ACCESS_KEY_ID", "ACCESS_KEY_SECRET")),
-    "communities.sms_providers.TencentSmsBackend": ("tencent", ("SECRET_ID", "SECRET_KEY", "SDK_APP_ID")),
+    "config.sms.providers.AliyunSmsBackend": ("aliyun", ("ACCESS_KEY_ID", "ACCESS_KEY_SECRET")),
+    "config.sms.providers.TencentSmsBackend": ("tencent", ("SECRET_ID", "SECRET_KEY", "SDK_APP_ID")),
 }
 
 

@@ -3,7 +3,7 @@
 The rules that must hold under concurrency live in the database (see docs/concurrency.md):
 a shift ends after it starts, holds at least one place, and never confirms more volunteers than
 its capacity (``confirmed_count`` is a counter with a check constraint, changed only by atomic
-conditional updates in ``communities.services``); a volunteer holds at most one live assignment
+conditional updates in ``communities.services.signup``); a volunteer holds at most one live assignment
 per shift (a partial unique index).
 """
 
@@ -160,7 +160,7 @@ class Shift(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(ends_at__gt=F("starts_at")), name="shift_ends_after_start"),
             # A shift is at most a day; the list of shifts not yet ended relies on it to start its
-            # index scan a day back instead of at the first shift ever (communities/selectors.py).
+            # index scan a day back instead of at the first shift ever (communities/selectors/shifts.py).
             models.CheckConstraint(
                 condition=Q(ends_at__lte=F("starts_at") + MAX_SHIFT_LENGTH),
                 name="shift_at_most_24_hours",
@@ -470,7 +470,7 @@ class Notification(models.Model):
 class DailyTally(models.Model):
     """Credited minutes per day × community × post type × organization × team (0 = no team).
 
-    Kept by ``communities.tallies``: each cell is recomputed from its assignments, so applying
+    Kept by ``communities.services.tallies``: each cell is recomputed from its assignments, so applying
     a change twice gives the same cell, and the nightly recount can only find drift, not cause it.
     """
 
@@ -527,7 +527,7 @@ class DailyReport(models.Model):
 class OrganizationDayTally(models.Model):
     """The ``DailyTally`` cells of one organization on one day, summed.
 
-    Kept by ``communities.tallies`` like the cells: recounted from them, under a row lock, in the
+    Kept by ``communities.services.tallies`` like the cells: recounted from them, under a row lock, in the
     same transaction whenever one of its cells is recounted; rebuilt by the nightly recount.
     """
 

@@ -7,17 +7,20 @@ state; nothing here is scheduled with an ETA or countdown, so a broker that forg
 
 from __future__ import annotations
 
+from datetime import date
+
 from celery import shared_task
 from django.conf import settings
-
-from . import notifications
+from django.db import InterfaceError, OperationalError
 
 
 @shared_task(acks_late=True, ignore_result=True, soft_time_limit=540, time_limit=600)
 def notifications_sweep() -> dict:
     """Create the due reminders, nudges and escalations, then start senders for what is due."""
-    created = notifications.sweep()
-    created["send_tasks"] = notifications.start_drains()
+    from communities.notifications import outbox
+
+    created = outbox.sweep()
+    created["send_tasks"] = outbox.start_drains()
     return created
 
 
@@ -28,10 +31,12 @@ def notifications_send(keys: list[str] | None = None) -> dict:
     Without keys the task sends batch after batch for ``DRAIN_SECONDS`` and, if rows are still
     due then, enqueues its own successor, so one task never runs into its time limit.
     """
+    from communities.notifications import outbox
+
     if keys:
-        outcome = notifications.send_due(keys=keys)
+        outcome = outbox.send_due(keys=keys)
         return vars(outcome)
-    outcome, finished = notifications.drain()
+    outcome, finished = outbox.drain()
     if not finished:
         notifications_send.apply_async(queue=settings.NOTIFICATIONS["QUEUE"])
     return vars(outcome)
@@ -40,6 +45,44 @@ def notifications_send(keys: list[str] | None = None) -> dict:
 @shared_task(acks_late=True, ignore_result=True)
 def no_show_sweep() -> int:
     """Mark confirmed volunteers who have not checked in by the no-show time (attendance service)."""
-    from .attendance import no_show_sweep as mark_no_shows
+    from communities.services.attendance import no_show_sweep as mark_no_shows
 
     return mark_no_shows()
+
+
+# Retried only for what can succeed later: the database away or a lost race (deadlocks and
+# serialization failures are OperationalErrors). A bug or bad data fails the same way every
+# time; the row stays marked and the nightly rebuild reports it.
+@shared_task(
+    acks_late=True,
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=True,
+    retry_backoff_max=300,
+    max_retries=5,
+)
+def tally_assignment_task(assignment_id: int) -> bool:
+    from communities.services.tallies import tally_assignment
+
+    return tally_assignment(assignment_id)
+
+
+@shared_task(acks_late=True)
+def tally_pending_sweep_task() -> int:
+    from communities.services.tallies import tally_pending_sweep
+
+    return tally_pending_sweep()
+
+
+@shared_task(acks_late=True, time_limit=3600, soft_time_limit=3500)
+def tallies_recount_all_task() -> dict:
+    from communities.services.tallies import tallies_recount_all
+
+    return tallies_recount_all()
+
+
+@shared_task(acks_late=True, time_limit=900, soft_time_limit=840)
+def daily_report_task(day: str | None = None) -> int:
+    """Beat's daily run: ``day`` as YYYY-MM-DD, today by default. Returns the reports written."""
+    from communities.services.reports import daily_report_write
+
+    return len(daily_report_write(day=date.fromisoformat(day) if day else None))

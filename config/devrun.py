@@ -404,14 +404,14 @@ class OutboxTail:
 
 def sms_outbox_tail() -> OutboxTail | None:
     """The tail of the file backend's outbox, when that is the SMS backend (the default)."""
-    backend = os.environ.get("NOTIFY_SMS_BACKEND", "communities.sms.FileSmsBackend")
-    if backend != "communities.sms.FileSmsBackend":
+    backend = os.environ.get("NOTIFY_SMS_BACKEND", "config.sms.backends.FileSmsBackend")
+    if backend != "config.sms.backends.FileSmsBackend":
         return None  # the console backend prints every text itself; a provider texts a phone
     return OutboxTail(Path(os.environ.get("NOTIFY_SMS_FILE") or VAR_DIR / "sms" / "outbox.jsonl"))
 
 
 def banner(base: str) -> None:
-    from volunteers.demo import DEMO_LOGINS, DEMO_PASSWORD
+    from communities.demo import DEMO_LOGINS, DEMO_PASSWORD
 
     width = max(len(username) for _, username, _, _ in DEMO_LOGINS)
     role_width = max(len(role) for role, _, _, _ in DEMO_LOGINS)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from gunicorn.glogging import Logger
 
-from .client import client_address
+from config.client import client_address
 
 
 class ClientAddressLogger(Logger):

@@ -3,7 +3,7 @@
 A name typed as ``=HYPERLINK("http://…", "点击")`` by one person must not become a live formula in
 the file another person opens (OWASP, "CSV injection"). Spreadsheets start a formula at ``=``,
 ``+``, ``-`` or ``@``, and some skip a leading tab or carriage return before looking. Every XLSX
-and CSV the application writes (communities.exports, volunteers.imports templates) passes its
+and CSV the application writes (communities.render.exports, communities.services.imports templates) passes its
 text through here: in XLSX such a cell is a string cell formatted as text, in CSV the text gets
 a leading apostrophe, which spreadsheets read as "this is text".
 

@@ -21,7 +21,7 @@ from django.core.cache import cache
 from redis.exceptions import RedisError
 from rest_framework import throttling
 
-from .client import client_ip
+from config.client import client_ip
 
 logger = logging.getLogger(__name__)
 

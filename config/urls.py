@@ -3,7 +3,6 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from config.health import health
-from volunteers.certificate_views import page_urlpatterns as certificate_pages
 
 urlpatterns = [
     path("health/", health, name="health"),
@@ -14,10 +13,7 @@ urlpatterns = [
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     path("api/v1/", include("config.api_urls")),
     path("", include("volunteers.urls")),
-    path("", include("communities.urls")),
-    path("", include("communities.coordinator_urls")),
-    path("", include("communities.committee_views")),
-    path("", include(certificate_pages)),
+    path("", include("communities.views.urls")),
 ]
 
 handler400 = "config.error_views.bad_request"

@@ -119,7 +119,7 @@ def world(db):
         body="x",
         state="failed",
     )
-    from volunteers.certificates import certificate_issue
+    from communities.services.certificates import certificate_issue
 
     today = timezone.localdate()
     cert_in = certificate_issue(

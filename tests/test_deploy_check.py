@@ -42,7 +42,7 @@ def production_env(tmp_path: Path, **overrides) -> dict:
 
 # A production server texts through a provider, with its signature and a template per kind.
 PROVIDER_ENV = {
-    "NOTIFY_SMS_BACKEND": "communities.sms_providers.AliyunSmsBackend",
+    "NOTIFY_SMS_BACKEND": "config.sms.providers.AliyunSmsBackend",
     "NOTIFY_SMS_ALIYUN_ACCESS_KEY_ID": "LTAI-example",
     "NOTIFY_SMS_ALIYUN_ACCESS_KEY_SECRET": "secret-example",
     "NOTIFY_SMS_SIGN_NAME": "社区志愿服务",
@@ -65,7 +65,7 @@ def test_check_deploy_is_clean_under_production_settings(tmp_path):
 
 
 def test_check_deploy_refuses_the_file_and_console_sms_backends(tmp_path):
-    for backend in ("communities.sms.FileSmsBackend", "communities.sms.ConsoleSmsBackend"):
+    for backend in ("config.sms.backends.FileSmsBackend", "config.sms.backends.ConsoleSmsBackend"):
         result = manage(production_env(tmp_path, NOTIFY_SMS_BACKEND=backend), "check", "--deploy")
         assert result.returncode == 1, backend
         assert "communities.E001" in result.stderr
@@ -74,7 +74,7 @@ def test_check_deploy_refuses_the_file_and_console_sms_backends(tmp_path):
 
 def test_check_deploy_takes_the_file_backend_when_allowed_on_purpose(tmp_path):
     env = production_env(
-        tmp_path, NOTIFY_SMS_BACKEND="communities.sms.FileSmsBackend", SMS_ALLOW_DEVELOPMENT_BACKEND="true"
+        tmp_path, NOTIFY_SMS_BACKEND="config.sms.backends.FileSmsBackend", SMS_ALLOW_DEVELOPMENT_BACKEND="true"
     )
     result = manage(env, "check", "--deploy", "--fail-level", "WARNING")
     assert result.returncode == 0, result.stdout + result.stderr
@@ -83,7 +83,7 @@ def test_check_deploy_takes_the_file_backend_when_allowed_on_purpose(tmp_path):
 def test_check_deploy_names_what_a_provider_is_missing(tmp_path):
     env = production_env(
         tmp_path,
-        NOTIFY_SMS_BACKEND="communities.sms_providers.TencentSmsBackend",
+        NOTIFY_SMS_BACKEND="config.sms.providers.TencentSmsBackend",
         NOTIFY_SMS_TENCENT_SECRET_ID="AKID-example",
         NOTIFY_SMS_TENCENT_TEMPLATES="confirmed=1001",
     )

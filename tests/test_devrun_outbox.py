@@ -3,8 +3,8 @@ can be tried with the code log-in: only codes, only those sent after it started,
 
 from __future__ import annotations
 
-from communities.sms import FileSmsBackend, SmsMessage
 from config.devrun import OutboxTail
+from config.sms.backends import FileSmsBackend, SmsMessage
 
 
 def test_devrun_prints_the_codes_sent_since_it_started(tmp_path):

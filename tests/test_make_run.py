@@ -269,7 +269,7 @@ def test_make_run_works_from_a_runtime_only_venv_in_a_fresh_copy():
         call = runtime_python(
             copy,
             "from config.celery import app;"
-            "print(app.send_task('communities.reports.daily_report_task', args=['2022-03-01']).id)",
+            "print(app.send_task('communities.tasks.daily_report_task', args=['2022-03-01']).id)",
             port,
         )
         assert call.returncode == 0, call.stderr

@@ -6,12 +6,10 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from config.errors import ServiceError
-
-from . import auth
-from .forms import AdminPasswordChangeForm
-from .models import (
+from volunteers import auth
+from volunteers.forms import AdminPasswordChangeForm
+from volunteers.models import (
     Certificate,
-    ImportBatch,
     LoginFailure,
     LoginUnlock,
     Organization,
@@ -126,7 +124,6 @@ class VolunteerAdmin(admin.ModelAdmin):
     ]
     exclude = ["mobile"]
     inlines = [QualificationInline]
-    actions = ["anonymise"]
     list_per_page = 50
 
     @admin.display(description=_("mobile number"))
@@ -138,22 +135,6 @@ class VolunteerAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
-
-    @admin.action(description=_("Delete the personal data of the selected volunteers (anonymise)"))
-    def anonymise(self, request, queryset):
-        from config.errors import ServiceError
-
-        from .privacy import volunteer_anonymise
-
-        done = 0
-        for volunteer in queryset.order_by("pk"):
-            try:
-                volunteer_anonymise(volunteer=volunteer, actor=request.user)
-            except ServiceError as error:
-                self.message_user(request, f"{volunteer.volunteer_number}: {error.message}", level=messages.WARNING)
-            else:
-                done += 1
-        self.message_user(request, _("%(count)d anonymised.") % {"count": done}, level=messages.SUCCESS)
 
 
 @admin.register(Qualification)
@@ -186,7 +167,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(VolunteerTally)
 class VolunteerTallyAdmin(ReadOnlyAdmin):
-    """Recounted from the assignments by ``communities.tallies``."""
+    """Recounted from the assignments by ``communities.services.tallies``."""
 
     list_display = ["volunteer", "total_minutes", "year_minutes", "star_level", "updated_at"]
     list_filter = ["star_level"]
@@ -196,7 +177,7 @@ class VolunteerTallyAdmin(ReadOnlyAdmin):
 
 @admin.register(Certificate)
 class CertificateAdmin(ReadOnlyAdmin):
-    """Issued by ``volunteers.certificates``; anyone holding one must be able to verify it."""
+    """Issued by ``communities.services.certificates``; anyone holding one must be able to verify it."""
 
     list_display = ["number", "volunteer", "issuer", "period_start", "period_end", "total_minutes", "issued_at"]
     search_fields = ["number", "volunteer__volunteer_number"]
@@ -259,64 +240,3 @@ class LoginUnlockAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
-
-
-class ImportForm(forms.Form):
-    file = forms.FileField(label=_("File (.xlsx or .csv)"))
-    kind = forms.ChoiceField(label=_("kind"), choices=ImportBatch.Kind.choices, initial=ImportBatch.Kind.VOLUNTEERS)
-    dry_run = forms.BooleanField(label=_("Dry run: check every row, write nothing"), required=False, initial=True)
-
-
-@admin.register(ImportBatch)
-class ImportBatchAdmin(ReadOnlyAdmin):
-    """Past imports, read-only; new ones come through the import page (volunteers.imports)."""
-
-    list_display = ["kind", "file_name", "rows", "created", "unchanged", "created_by", "created_at"]
-    list_filter = ["kind"]
-    search_fields = ["file_name"]
-    list_select_related = ["created_by"]
-
-    def get_urls(self):
-        from django.urls import path
-
-        extra = [path("import/", self.admin_site.admin_view(self.import_view), name="volunteers_importbatch_import")]
-        return extra + super().get_urls()
-
-    def import_view(self, request):
-        from django.template.response import TemplateResponse
-
-        from config.errors import ServiceError
-
-        from .imports import import_run
-
-        result = None
-        form = ImportForm(request.POST or None, request.FILES or None)
-        if request.method == "POST" and form.is_valid():
-            upload = form.cleaned_data["file"]
-            try:
-                result = import_run(
-                    kind=form.cleaned_data["kind"],
-                    file_name=upload.name,
-                    content=upload,
-                    actor=request.user,
-                    dry_run=form.cleaned_data["dry_run"],
-                )
-            except ServiceError as error:
-                self.message_user(request, error.message, level=messages.ERROR)
-            else:
-                if result.ok and not result.dry_run:
-                    self.message_user(
-                        request,
-                        _("Imported: %(created)d created, %(unchanged)d unchanged.")
-                        % {"created": result.created, "unchanged": result.unchanged},
-                        level=messages.SUCCESS,
-                    )
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "title": _("Import from a spreadsheet"),
-            "form": form,
-            "result": result,
-            "kinds": ImportBatch.Kind.choices,
-        }
-        return TemplateResponse(request, "admin/volunteers/importbatch/import.html", context)

@@ -4,27 +4,19 @@ from __future__ import annotations
 
 from django.contrib.auth import authenticate, update_session_auth_hash
 from django.db import transaction
-from django.http import HttpResponse
-from django.urls import reverse
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import permissions, serializers
 from rest_framework.authtoken.models import Token
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from communities.selectors import volunteer_calendar_shifts
 from config.client import client_ip
 from config.errors import ServiceError, error_body
 from config.throttling import ScopedRateThrottle
-
-from . import login_codes, privacy, selectors, services
-from .auth import lockout_wait
-from .calendar import shifts_ics
-from .models import Volunteer, new_calendar_token
-from .serializers import (
-    CalendarLinkSerializer,
-    MeSerializer,
+from volunteers import login_codes, selectors, services
+from volunteers.auth import lockout_wait
+from volunteers.models import Volunteer
+from volunteers.serializers import (
     PasswordSetSerializer,
     PreferencesSerializer,
     SmsCodeRequestSerializer,
@@ -154,77 +146,6 @@ class PasswordView(APIView):
         return Response({"token": token.key})
 
 
-@extend_schema(tags=["me"])
-class MeView(APIView):
-    @extend_schema(responses={200: MeSerializer})
-    def get(self, request):
-        user = request.user
-        volunteer = selectors.user_volunteer(user)
-        minutes = selectors.volunteer_credited_minutes(volunteer) if volunteer else 0
-        hours = minutes / 60
-        data = {
-            "id": user.pk,
-            "username": user.get_username(),
-            "volunteer_id": volunteer.pk if volunteer else None,
-            "volunteer_number": volunteer.volunteer_number if volunteer else None,
-            "name": volunteer.real_name if volunteer else (user.get_full_name() or user.get_username()),
-            "id_number_masked": volunteer.id_number_masked if volunteer else None,
-            "mobile_masked": volunteer.mobile_masked if volunteer else None,
-            "organization": _ref(volunteer.organization) if volunteer else None,
-            "team": _ref(volunteer.team) if volunteer else None,
-            "status": volunteer.status if volunteer else None,
-            "deployed_community": _ref(volunteer.deployed_community) if volunteer else None,
-            "roles": selectors.user_roles(user),
-            "total_hours": round(hours, 1),
-            "star_level": selectors.star_level(hours),
-        }
-        return Response(MeSerializer(data).data)
-
-
-def _calendar_url(request, volunteer: Volunteer) -> str:
-    return request.build_absolute_uri(f"{reverse('me-calendar')}?token={volunteer.calendar_token}")
-
-
-@extend_schema(tags=["me"])
-class CalendarView(APIView):
-    """The caller's confirmed shifts as iCalendar, for subscription from a phone's calendar."""
-
-    authentication_classes: list = []
-    permission_classes = [permissions.AllowAny]
-
-    @extend_schema(
-        parameters=[OpenApiParameter("token", str, required=True, description="The secret calendar token.")],
-        responses={(200, "text/calendar"): OpenApiTypes.BINARY},
-    )
-    def get(self, request):
-        token = request.query_params.get("token", "")
-        volunteer = Volunteer.objects.filter(calendar_token=token).first() if token else None
-        if volunteer is None:
-            raise ServiceError("not_found")
-        body = shifts_ics(volunteer_calendar_shifts(volunteer=volunteer), host=request.get_host())
-        return HttpResponse(body, content_type="text/calendar; charset=utf-8")
-
-
-@extend_schema(tags=["me"])
-class CalendarLinkView(APIView):
-    @extend_schema(responses={200: CalendarLinkSerializer})
-    def get(self, request):
-        volunteer = selectors.user_volunteer(request.user)
-        if volunteer is None:
-            raise ServiceError("not_a_volunteer")
-        return Response({"url": _calendar_url(request, volunteer)})
-
-    @extend_schema(request=None, responses={200: CalendarLinkSerializer}, summary="Reset the calendar token")
-    @transaction.atomic
-    def post(self, request):
-        volunteer = selectors.user_volunteer(request.user)
-        if volunteer is None:
-            raise ServiceError("not_a_volunteer")
-        volunteer.calendar_token = new_calendar_token()
-        volunteer.save(update_fields=["calendar_token", "updated_at"])
-        return Response({"url": _calendar_url(request, volunteer)})
-
-
 # --- Token reset and personal data (docs/privacy.md) ---------------------------------------
 
 
@@ -246,15 +167,6 @@ class TokenResetView(APIView):
 
 class IdNumberSerializer(serializers.Serializer):
     id_number = serializers.CharField()
-
-
-class AccountDeleteSerializer(serializers.Serializer):
-    password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False)
-
-
-class AccountDeletedSerializer(serializers.Serializer):
-    volunteer_number = serializers.CharField()
-    anonymised_at = serializers.DateTimeField()
 
 
 _ME_ERRORS = {
@@ -310,51 +222,7 @@ class IdNumberView(APIView):
     @extend_schema(request=None, responses={200: IdNumberSerializer, **_ME_ERRORS}, summary="Show my full ID number")
     def post(self, request):
         volunteer = _require_volunteer(request)
-        number = privacy.volunteer_id_number_reveal(actor=request.user, volunteer=volunteer, purpose="self_view")
+        number = services.volunteer_id_number_reveal(actor=request.user, volunteer=volunteer, purpose="self_view")
         response = Response({"id_number": number})
         response["Cache-Control"] = "no-store"
         return response
-
-
-@extend_schema(tags=["me"])
-class DataExportView(APIView):
-    """Everything held about the caller, as JSON (the full ID number inside is recorded)."""
-
-    @extend_schema(responses={200: OpenApiTypes.OBJECT, **_ME_ERRORS}, summary="Download my data")
-    def get(self, request):
-        volunteer = _require_volunteer(request)
-        data = privacy.volunteer_data_export(actor=request.user, volunteer=volunteer)
-        response = Response(data)
-        response["Content-Disposition"] = f'attachment; filename="my-data-{volunteer.volunteer_number}.json"'
-        response["Cache-Control"] = "no-store"
-        return response
-
-
-@extend_schema(tags=["me"])
-class AccountDeleteView(APIView):
-    """Delete the caller's personal data: the account is anonymised, credited hours stay counted."""
-
-    @extend_schema(
-        request=AccountDeleteSerializer,
-        responses={
-            200: AccountDeletedSerializer,
-            400: OpenApiResponse(description="`password_incorrect`, or `invalid`: no password given."),
-            **_ME_ERRORS,
-            429: OpenApiResponse(description="`login_locked`: too many wrong passwords."),
-        },
-        summary="Delete my account",
-    )
-    def post(self, request):
-        volunteer = _require_volunteer(request)
-        serializer = AccountDeleteSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        username = request.user.get_username()
-        # Through authenticate(), so wrong passwords count towards the lockout like any log-in.
-        if authenticate(request, username=username, password=serializer.validated_data["password"]) is None:
-            if lockout_wait(request):
-                return _login_locked_response(lockout_wait(request))
-            raise ServiceError("password_incorrect")
-        volunteer = privacy.volunteer_anonymise(volunteer=volunteer, actor=request.user)
-        return Response(
-            {"volunteer_number": volunteer.volunteer_number, "anonymised_at": volunteer.anonymised_at.isoformat()}
-        )

@@ -40,8 +40,7 @@ from django.utils import timezone
 
 from config.client import client_ip
 from config.errors import ServiceError
-
-from .models import LoginFailure, LoginUnlock
+from volunteers.models import LoginFailure, LoginUnlock
 
 logger = logging.getLogger(__name__)
 

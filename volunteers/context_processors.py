@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from functools import cache
-
 from django.utils.functional import SimpleLazyObject
 
-from . import selectors
+from volunteers import selectors
 
 
 class Roles:
@@ -23,12 +21,5 @@ class Roles:
 
 
 def navigation(request) -> dict:
-    # Lazy: pages that never draw the navigation pay no queries for it. Templates call a
-    # callable variable on each use, hence the cache: one count per request.
-    @cache
-    def inbox_unread() -> int:
-        from communities.selectors import notification_unread_count
-
-        return notification_unread_count(request.user)
-
-    return {"roles": SimpleLazyObject(lambda: Roles(request.user)), "inbox_unread": inbox_unread}
+    # Lazy: pages that never draw the navigation pay no queries for it.
+    return {"roles": SimpleLazyObject(lambda: Roles(request.user))}

@@ -8,7 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.utils.translation import gettext as _
 
-from .selectors import user_volunteer
+from volunteers.selectors import user_volunteer
 
 
 def role_required(allowed, message):

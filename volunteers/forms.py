@@ -12,7 +12,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.forms import PasswordChangeForm as DjangoPasswordChangeForm
 from django.utils.translation import gettext_lazy as _
 
-from . import auth, services
+from volunteers import auth, services
 
 
 class LoginForm(AuthenticationForm):

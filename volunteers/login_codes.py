@@ -50,10 +50,9 @@ from redis.exceptions import RedisError
 
 from config.client import client_ip
 from config.errors import ServiceError
-
-from . import crypto
-from .idcard import mask_mobile, validate_mobile
-from .models import LoginCode, StaffContact, Volunteer
+from volunteers import crypto
+from volunteers.idcard import mask_mobile, validate_mobile
+from volunteers.models import LoginCode, StaffContact, Volunteer
 
 logger = logging.getLogger(__name__)
 
@@ -206,7 +205,7 @@ def login_code_text(*, code: str, minutes: int, language: str) -> str:
 
 
 def _message_language(user) -> str:
-    from .selectors import volunteer_message_language
+    from volunteers.selectors import volunteer_message_language
 
     volunteer = Volunteer.objects.filter(user=user).first()
     if volunteer is not None:
@@ -216,7 +215,7 @@ def _message_language(user) -> str:
 
 def _send_after_commit(code_id: int, user, mobile: str, code: str) -> None:
     minutes = max(1, code_settings()["VALID_SECONDS"] // 60)
-    from communities.sms import SmsMessage  # the SMS backends live with the notifications
+    from config.sms.backends import SmsMessage  # the SMS backends live with the notifications
 
     message = SmsMessage(
         key=f"login-code:{code_id}",
@@ -245,7 +244,7 @@ def _executor() -> ThreadPoolExecutor:
 
 def _send(message, code_id: int) -> None:
     """Hand one code text to the SMS backend. Never raises, never logs the text."""
-    from communities.sms import get_backend
+    from config.sms.backends import get_backend
 
     try:
         result = get_backend().send_messages([message])[0]

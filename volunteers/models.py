@@ -17,8 +17,8 @@ from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
-from . import crypto
-from .idcard import mask_mobile, validate_mobile
+from volunteers import crypto
+from volunteers.idcard import mask_mobile, validate_mobile
 
 
 def reads_english() -> bool:
@@ -209,6 +209,40 @@ class Volunteer(models.Model):
         related_name="deployed_volunteers",
     )
     deployed_at = models.DateTimeField(_("deployed at"), null=True, blank=True)
+    # Where the volunteer lives or works (optional): shifts near them first; dispatch prefers them.
+    residence_district = models.ForeignKey(
+        "communities.District",
+        verbose_name=_("residence district"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    residence_street = models.ForeignKey(
+        "communities.Street",
+        verbose_name=_("residence street"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    residence_community = models.ForeignKey(
+        "communities.Community",
+        verbose_name=_("residence community"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    emergency_contact_name = models.CharField(_("emergency contact"), max_length=50, blank=True)
+    emergency_contact_mobile = models.CharField(
+        _("emergency contact mobile"), max_length=11, blank=True, validators=[validate_mobile]
+    )
+    insurer = models.CharField(_("insurer"), max_length=100, blank=True)
+    insurance_policy_number = models.CharField(_("insurance policy number"), max_length=64, blank=True)
+    suspended_reason = models.CharField(_("reason for suspension"), max_length=200, blank=True)
+    guardian_name = models.CharField(_("guardian's name"), max_length=50, blank=True)
+    guardian_mobile = models.CharField(_("guardian's mobile"), max_length=11, blank=True, validators=[validate_mobile])
     calendar_token = models.CharField(max_length=64, unique=True, default=new_calendar_token, editable=False)
     created_at = models.DateTimeField(_("registered at"), default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
@@ -243,7 +277,7 @@ class Volunteer(models.Model):
     # The ID number never leaves this class in clear except through ``id_number``, which callers
     # use only for the volunteer's own profile or an audited superuser view.
     def set_id_number(self, value: str) -> None:
-        from .idcard import mask_id_number, normalize_id_number
+        from volunteers.idcard import mask_id_number, normalize_id_number
 
         value = normalize_id_number(value)
         self.id_number_encrypted = crypto.encrypt(value)
@@ -301,7 +335,7 @@ class OrganizationStaff(models.Model):
 
 
 class VolunteerTally(models.Model):
-    """A volunteer's credited service time, kept by ``communities.tallies`` and nothing else."""
+    """A volunteer's credited service time, kept by ``communities.services.tallies`` and nothing else."""
 
     volunteer = models.OneToOneField(Volunteer, on_delete=models.CASCADE, related_name="tally", primary_key=True)
     total_minutes = models.PositiveIntegerField(_("total credited minutes"), default=0)

@@ -12,9 +12,8 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from config.errors import ServiceError
-
-from .idcard import id_birth_date, id_gender, normalize_id_number, validate_id_number, validate_mobile
-from .models import Organization, Team, Volunteer
+from volunteers.idcard import id_birth_date, id_gender, normalize_id_number, validate_id_number, validate_mobile
+from volunteers.models import Organization, PersonalDataAccess, Team, Volunteer
 
 
 def volunteer_number_generate() -> str:
@@ -68,7 +67,7 @@ def user_password_choose(*, user, password: str) -> None:
 def staff_mobile_set(*, user, mobile: str | None):
     """Give an account without a volunteer record the mobile number it logs in with by code and
     gets escalation texts on (``None``: remove it). A number belongs to one person only."""
-    from .models import StaffContact
+    from volunteers.models import StaffContact
 
     if mobile is None:
         StaffContact.objects.filter(user=user).delete()
@@ -153,3 +152,20 @@ def volunteer_preferences_update(
     if changes:
         volunteer.save(update_fields=[*changes, "updated_at"])
     return volunteer
+
+
+# --- The full ID number, shown only on a recorded reveal (docs/privacy.md) -------------------
+
+
+def may_see_id_number(actor, volunteer: Volunteer) -> bool:
+    return actor is not None and actor.is_active and (actor.is_superuser or actor.pk == volunteer.user_id)
+
+
+def volunteer_id_number_reveal(*, actor, volunteer: Volunteer, purpose: str) -> str:
+    """The full ID number, for the volunteer themself or a superuser only, and recorded."""
+    if not may_see_id_number(actor, volunteer):
+        raise ServiceError("permission_denied")
+    if volunteer.anonymised_at is not None:
+        raise ServiceError("volunteer_anonymised")
+    PersonalDataAccess.objects.create(actor=actor, volunteer=volunteer, field="id_number", purpose=purpose[:100])
+    return volunteer.id_number

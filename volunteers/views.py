@@ -12,63 +12,22 @@ from django.contrib.auth import authenticate, login, update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse, reverse_lazy
-from django.utils import timezone
+from django.urls import reverse, reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from communities import selectors as shift_selectors
 from config.client import client_ip
 from config.errors import ServiceError
-
-from . import login_codes, selectors, services
-from .decorators import volunteer_required
-from .forms import LoginCodeForm, LoginForm, PasswordChangeForm, PasswordSetForm, PreferencesForm
-from .models import Volunteer, new_calendar_token
+from volunteers import login_codes, selectors, services
+from volunteers.decorators import volunteer_required
+from volunteers.forms import LoginCodeForm, LoginForm, PasswordChangeForm, PasswordSetForm, PreferencesForm
+from volunteers.models import Volunteer, new_calendar_token
 
 UPCOMING_ON_HOME = 5
 PAGE_SIZE = 20
-
-
-def optional_url(name: str, *args) -> str | None:
-    """The URL of a page that another part of the system may not provide yet."""
-    try:
-        return reverse(name, args=args)
-    except NoReverseMatch:
-        return None
-
-
-def calendar_feed_url(request, volunteer: Volunteer) -> str:
-    return request.build_absolute_uri(f"{reverse('me-calendar')}?token={volunteer.calendar_token}")
-
-
-def home(request):
-    volunteer = selectors.user_volunteer(request.user)
-    if volunteer is None:
-        return render(request, "home.html")
-    now = timezone.now()
-    upcoming = list(shift_selectors.volunteer_upcoming_assignments(volunteer=volunteer, now=now)[:UPCOMING_ON_HOME])
-    check_in_now = list(shift_selectors.volunteer_checkin_open(volunteer=volunteer, now=now))
-    promoted = [a for a in upcoming if a.promoted and a.status == a.Status.CONFIRMED and a.shift.starts_at > now]
-    unread = list(shift_selectors.notification_inbox(request.user).filter(read_at__isnull=True)[:3])
-    hours = selectors.volunteer_credited_minutes(volunteer) / 60
-    return render(
-        request,
-        "volunteers/home.html",
-        {
-            "volunteer": volunteer,
-            "upcoming": upcoming,
-            "check_in_now": check_in_now,
-            "promoted": promoted,
-            "unread": unread,
-            "hours": hours,
-            "stars": selectors.star_level(hours),
-        },
-    )
 
 
 class LoginView(auth_views.LoginView):
@@ -200,33 +159,6 @@ def profile(request):
         .get(pk=volunteer.pk)
     )
     return render(request, "volunteers/profile.html", {"volunteer": volunteer, "form": form})
-
-
-@volunteer_required
-def hours(request):
-    volunteer = request.volunteer
-    total_hours = selectors.volunteer_credited_minutes(volunteer) / 60
-    stars = selectors.star_level(total_hours)
-    thresholds = settings.RULES["STAR_THRESHOLDS_HOURS"]
-    next_threshold = next((t for t in thresholds if t > total_hours), None)
-    page = Paginator(shift_selectors.volunteer_completed_assignments(volunteer=volunteer), PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
-    return render(
-        request,
-        "volunteers/hours.html",
-        {
-            "volunteer": volunteer,
-            "total_hours": total_hours,
-            "stars": stars,
-            "star_range": range(1, len(thresholds) + 1),
-            "next_threshold": next_threshold,
-            "hours_to_next": (next_threshold - total_hours) if next_threshold else None,
-            "progress_percent": int(100 * total_hours / next_threshold) if next_threshold else 100,
-            "page": page,
-            "certificate_url": optional_url("certificate-download"),
-        },
-    )
 
 
 @require_POST

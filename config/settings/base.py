@@ -67,6 +67,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "volunteers.context_processors.navigation",
+                "communities.views.context_processors.inbox",
             ],
         },
     },
@@ -133,10 +134,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "socket_connect_t
 # How often the sweeps over database state run (seconds); drills shorten it.
 SWEEP_SECONDS = env.float("SWEEP_SECONDS", default=60.0)
 CELERY_BEAT_SCHEDULE: dict = {
-    "tally-pending-sweep": {"task": "communities.tallies.tally_pending_sweep_task", "schedule": SWEEP_SECONDS},
+    "tally-pending-sweep": {"task": "communities.tasks.tally_pending_sweep_task", "schedule": SWEEP_SECONDS},
 }
 # Task modules outside the apps' tasks.py.
-CELERY_IMPORTS = ["communities.tallies"]
+CELERY_IMPORTS = ["communities.services.tallies"]
 
 # --- Auth -----------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -296,15 +297,15 @@ RULES = {
 # Python form there too. SQLite always runs the Python form.
 SIGN_UP_IN_DATABASE = env.bool("SIGN_UP_IN_DATABASE", default=True)
 
-# --- Notifications (communities.notifications; see docs/notifications.md) -------------
+# --- Notifications (communities.notifications.outbox; see docs/notifications.md) -------------
 # Every message is a Notification row keyed by (assignment, kind, channel, recipient); a
 # minute sweep creates the time-driven ones and sends whatever is due. No ETA tasks.
 NOTIFICATIONS = {
-    # communities.sms.FileSmsBackend (default: one JSON line per message, idempotent by key),
-    # communities.sms.ConsoleSmsBackend, communities.sms.HttpSmsBackend (a generic HTTP
-    # gateway), or the Chinese providers communities.sms_providers.AliyunSmsBackend and
-    # communities.sms_providers.TencentSmsBackend (templates only).
-    "SMS_BACKEND": env.str("NOTIFY_SMS_BACKEND", default="communities.sms.FileSmsBackend"),
+    # config.sms.backends.FileSmsBackend (default: one JSON line per message, idempotent by key),
+    # config.sms.backends.ConsoleSmsBackend, config.sms.backends.HttpSmsBackend (a generic HTTP
+    # gateway), or the Chinese providers config.sms.providers.AliyunSmsBackend and
+    # config.sms.providers.TencentSmsBackend (templates only).
+    "SMS_BACKEND": env.str("NOTIFY_SMS_BACKEND", default="config.sms.backends.FileSmsBackend"),
     "SMS_FILE": env.str("NOTIFY_SMS_FILE", default=str(VAR_DIR / "sms" / "outbox.jsonl")),
     "SMS_FILE_DELAY": env.float("NOTIFY_SMS_FILE_DELAY", default=0.0),  # seconds per message (tests)
     "SMS_FILE_FSYNC": env.bool("NOTIFY_SMS_FILE_FSYNC", default=True),
@@ -314,7 +315,7 @@ NOTIFICATIONS = {
     # The file and console backends send nothing to anyone: production refuses them
     # (a `check --deploy` error, communities/checks.py) unless this is set on purpose.
     "SMS_ALLOW_DEVELOPMENT_BACKEND": env.bool("SMS_ALLOW_DEVELOPMENT_BACKEND", default=False),
-    # Chinese providers (communities/sms_providers.py): an approved signature (签名) and, per
+    # Chinese providers (config/sms/providers.py): an approved signature (签名) and, per
     # notification kind, an approved template and its named parameters, in the order Tencent
     # numbers them ({1}, {2} …). docs/sms-templates.md has the texts to submit for approval.
     "SMS_SIGN_NAME": env.str("NOTIFY_SMS_SIGN_NAME", default=""),
@@ -377,7 +378,7 @@ NOTIFICATIONS = {
     "MESSAGE_ID_DOMAIN": env.str("NOTIFY_MESSAGE_ID_DOMAIN", default="volunteers.localhost"),
     "LANGUAGE": env.str("NOTIFY_LANGUAGE", default="zh-hans"),
     # Keys committed by web requests within this many seconds go to the broker as one send task
-    # (communities/send_batching.py); 0 publishes one task per commit, on the committing thread.
+    # (communities/notifications/batching.py); 0 publishes one task per commit, on the committing thread.
     "SEND_BATCH_SECONDS": env.float("NOTIFY_SEND_BATCH_SECONDS", default=0.2),
     # Local time; no SMS between them unless urgent (an empty value turns quiet hours off).
     "QUIET_HOURS_START": env.str("NOTIFY_QUIET_HOURS_START", default="22:00"),
@@ -414,7 +415,7 @@ CELERY_BEAT_SCHEDULE.update(
 )
 # --- End of notifications -------------------------------------------------------------
 
-# --- Statistics, daily reports and nightly recount (communities.reports; docs/statistics.md) ---
+# --- Statistics, daily reports and nightly recount (communities.services.reports; docs/statistics.md) ---
 from celery.schedules import crontab  # noqa: E402
 
 
@@ -426,15 +427,15 @@ def _at(value: str) -> dict:
 # Local time (CELERY_TIMEZONE) at which the day's report is written, and the tallies rebuilt.
 DAILY_REPORT_TIME = env.str("DAILY_REPORT_TIME", default="21:00")
 TALLIES_RECOUNT_TIME = env.str("TALLIES_RECOUNT_TIME", default="03:00")
-CELERY_IMPORTS = [*CELERY_IMPORTS, "communities.reports"]
+CELERY_IMPORTS = [*CELERY_IMPORTS, "communities.services.reports"]
 CELERY_BEAT_SCHEDULE.update(
     {
         "daily-report": {
-            "task": "communities.reports.daily_report_task",
+            "task": "communities.tasks.daily_report_task",
             "schedule": crontab(**_at(DAILY_REPORT_TIME)),
         },
         "tallies-recount-all": {
-            "task": "communities.tallies.tallies_recount_all_task",
+            "task": "communities.tasks.tallies_recount_all_task",
             "schedule": crontab(**_at(TALLIES_RECOUNT_TIME)),
         },
     }
@@ -462,7 +463,7 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
 
-# --- Uploads and imports (config.uploads, volunteers.imports; docs/deployment.md) ------------
+# --- Uploads and imports (config.uploads, communities.services.imports; docs/deployment.md) ------------
 # The import file as uploaded, and every stage of reading it: bounded by what is read, not by
 # what is kept (a file of blank rows keeps nothing).
 IMPORT_MAX_BYTES = 20 * 1024 * 1024

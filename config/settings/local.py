@@ -1,8 +1,7 @@
 """Local development: no configuration needed; secrets are generated under var/."""
 
 from config.env import env, local_secret, new_fernet_key, new_secret_key
-
-from .base import *  # noqa: F403
+from config.settings.base import *  # noqa: F403
 
 DEBUG = env.bool("DEBUG", default=True)
 SECRET_KEY = env.str("SECRET_KEY", default="") or local_secret("secret_key", new_secret_key)

@@ -1,8 +1,7 @@
 """Production: every secret must come from the environment; refuse to start without it."""
 
 from config.env import env, trusted_proxy_count
-
-from .base import *  # noqa: F403
+from config.settings.base import *  # noqa: F403
 
 DEBUG = False
 SECRET_KEY = env.str("SECRET_KEY")

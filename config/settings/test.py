@@ -1,6 +1,6 @@
 """Settings for the test suite: fixed keys, fast hashing, and the database from DATABASE_URL."""
 
-from .base import *  # noqa: F403
+from config.settings.base import *  # noqa: F403
 
 DEBUG = False
 SECRET_KEY = "test-secret-key-not-for-production"  # noqa: S105

@@ -9,8 +9,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.messages import get_messages
 from django.utils import timezone
 
-from communities import services
 from communities.models import Assignment, AuditEntry, Notification, Shift
+from communities.services import signup
 from tests.factories import ShiftFactory, VolunteerFactory
 from volunteers.models import Volunteer
 
@@ -65,8 +65,8 @@ def rows(model, **filters) -> list[dict]:
 
 def test_raising_capacity_in_the_admin_promotes_the_waitlist(root):
     shift = ShiftFactory(capacity=1)
-    first = services.shift_sign_up(shift_id=shift.pk, volunteer=VolunteerFactory())
-    waiting = services.shift_sign_up(shift_id=shift.pk, volunteer=VolunteerFactory())
+    first = signup.shift_sign_up(shift_id=shift.pk, volunteer=VolunteerFactory())
+    waiting = signup.shift_sign_up(shift_id=shift.pk, volunteer=VolunteerFactory())
     assert waiting.status == "waitlisted"
     response = root.post(change_url(shift), shift_form(shift, capacity=2, reason="more people needed"))
     assert response.status_code == 302
@@ -86,8 +86,8 @@ def test_raising_capacity_in_the_admin_promotes_the_waitlist(root):
 
 def test_cancelling_a_shift_in_the_admin_releases_and_tells_everyone(root):
     shift = ShiftFactory(capacity=1)
-    first = services.shift_sign_up(shift_id=shift.pk, volunteer=VolunteerFactory())
-    waiting = services.shift_sign_up(shift_id=shift.pk, volunteer=VolunteerFactory())
+    first = signup.shift_sign_up(shift_id=shift.pk, volunteer=VolunteerFactory())
+    waiting = signup.shift_sign_up(shift_id=shift.pk, volunteer=VolunteerFactory())
     response = root.post(change_url(shift), shift_form(shift, status="cancelled", reason="lockdown lifted"))
     assert response.status_code == 302
     shift.refresh_from_db()
@@ -116,7 +116,7 @@ def test_cancelling_a_shift_in_the_admin_releases_and_tells_everyone(root):
 )
 def test_a_refused_admin_change_to_a_shift_changes_nothing(root, changes, code_message):
     shift = ShiftFactory(capacity=2)
-    services.shift_sign_up(shift_id=shift.pk, volunteer=VolunteerFactory())
+    signup.shift_sign_up(shift_id=shift.pk, volunteer=VolunteerFactory())
     before = (rows(Shift), rows(Assignment), rows(AuditEntry), rows(Notification))
     response = root.post(change_url(shift), shift_form(shift, **changes))
     assert response.status_code == 302
@@ -133,9 +133,9 @@ def test_a_refused_admin_change_to_a_shift_changes_nothing(root, changes, code_m
 def test_moving_a_shift_in_the_admin_rechecks_and_tells_its_volunteers(root):
     shift = ShiftFactory(capacity=2)
     volunteer = VolunteerFactory()
-    place = services.shift_sign_up(shift_id=shift.pk, volunteer=volunteer)
+    place = signup.shift_sign_up(shift_id=shift.pk, volunteer=volunteer)
     later = ShiftFactory(starts_at=shift.ends_at + timedelta(hours=9), ends_at=shift.ends_at + timedelta(hours=12))
-    services.shift_sign_up(shift_id=later.pk, volunteer=volunteer)
+    signup.shift_sign_up(shift_id=later.pk, volunteer=volunteer)
     before = rows(Shift)
     moved = {"starts_at": shift.starts_at + timedelta(hours=6), "ends_at": shift.ends_at + timedelta(hours=6)}
     response = root.post(change_url(shift), shift_form(shift, **moved), HTTP_ACCEPT_LANGUAGE="en")
@@ -154,7 +154,7 @@ def test_moving_a_shift_in_the_admin_rechecks_and_tells_its_volunteers(root):
 def test_capacity_below_the_confirmed_count_is_refused_in_the_admin(root):
     shift = ShiftFactory(capacity=3)
     for _ in range(2):
-        services.shift_sign_up(shift_id=shift.pk, volunteer=VolunteerFactory())
+        signup.shift_sign_up(shift_id=shift.pk, volunteer=VolunteerFactory())
     before = rows(Shift)
     response = root.post(change_url(shift), shift_form(shift, capacity=1), HTTP_ACCEPT_LANGUAGE="en")
     assert errors(response) == ["Capacity cannot be lower than the number of confirmed volunteers."]
@@ -286,8 +286,8 @@ def test_assignments_cannot_be_added_or_deleted_in_the_admin(root):
 def test_volunteer_is_anonymised_not_deleted_from_the_admin(root):
     shift = ShiftFactory(capacity=1)
     volunteer = VolunteerFactory()
-    place = services.shift_sign_up(shift_id=shift.pk, volunteer=volunteer)
-    waiting = services.shift_sign_up(shift_id=shift.pk, volunteer=VolunteerFactory())
+    place = signup.shift_sign_up(shift_id=shift.pk, volunteer=volunteer)
+    waiting = signup.shift_sign_up(shift_id=shift.pk, volunteer=VolunteerFactory())
     assert root.post(f"/admin/volunteers/volunteer/{volunteer.pk}/delete/", {"post": "yes"}).status_code == 403
     root.post("/admin/volunteers/volunteer/", {"action": "anonymise", "_selected_action": [volunteer.pk], "index": 0})
     volunteer.refresh_from_db()

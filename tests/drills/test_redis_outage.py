@@ -19,11 +19,12 @@ from django.db.models import Sum
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
-from communities import checkin_codes, sms
 from communities.models import Assignment, Notification, Shift
-from communities.tallies import tallies_recount_all
+from communities.rules import checkin_codes
+from communities.services.tallies import tallies_recount_all
 from config import embedded_redis
-from tests.communities.test_worker_integration import Worker, database_url
+from config.sms import backends
+from tests.communities.notifications.test_worker_integration import Worker, database_url
 from tests.drills.servers import request, start_gunicorn, wait_healthy
 from tests.factories import ShiftFactory, UserFactory, VolunteerFactory
 from tests.waiting import HANG_GUARD
@@ -54,7 +55,7 @@ def wait_for(predicate, seconds=HANG_GUARD, what="condition"):
 def test_work_goes_on_without_redis_and_nothing_is_lost_or_doubled(tmp_path):
     socket_path = Path(tempfile.mkdtemp(prefix="vmr")) / "r.sock"
     redis_url = f"unix://{socket_path}?db=0"
-    sms_file = tmp_path / "sms.jsonl"
+    sms_file = tmp_path / "backends.jsonl"
     redis_process = embedded_redis.start(socket_path)
 
     volunteer = VolunteerFactory()
@@ -116,14 +117,14 @@ def test_work_goes_on_without_redis_and_nothing_is_lost_or_doubled(tmp_path):
         status, _ = request(f"{base}/api/v1/attendance/{at_post.pk}/approve-hours/", coordinator_token, method="POST")
         assert status == 200
         assert Assignment.objects.get(pk=at_post.pk).tally_pending is True
-        assert not sms_file.exists() or sms.read_outbox(sms_file)[0] == []
+        assert not sms_file.exists() or backends.read_outbox(sms_file)[0] == []
 
         # Redis is back (empty, as the development broker keeps nothing); beat's sweeps arrive.
         redis_process = embedded_redis.start(socket_path)
         worker = Worker("drill", "celery", env, tmp_path / "worker.log", concurrency=2)
         worker.wait_ready()
         sender = Celery(broker=f"redis+socket://{socket_path}")
-        for name in ("communities.tasks.notifications_sweep", "communities.tallies.tally_pending_sweep_task"):
+        for name in ("communities.tasks.notifications_sweep", "communities.tasks.tally_pending_sweep_task"):
             sender.send_task(name)
         wait_for(
             lambda: (
@@ -135,14 +136,17 @@ def test_work_goes_on_without_redis_and_nothing_is_lost_or_doubled(tmp_path):
         )
         second_round = [
             sender.send_task(name).id  # a second round, as the next minute's beat would: changes nothing
-            for name in ("communities.tasks.notifications_sweep", "communities.tallies.tally_pending_sweep_task")
+            for name in (
+                "communities.tasks.notifications_sweep",
+                "communities.tasks.tally_pending_sweep_task",
+            )
         ]
         wait_for(
             lambda: all(f"[{task_id}] succeeded" in worker.log.read_text(errors="replace") for task_id in second_round),
             what="the second round of sweeps done",
         )
 
-        delivered, _torn = sms.read_outbox(sms_file)
+        delivered, _torn = backends.read_outbox(sms_file)
         sent_keys = set(Notification.objects.filter(channel="sms", state="sent").values_list("key", flat=True))
         assert len(delivered) == len(set(delivered)), "a message was sent twice"
         assert set(delivered) == sent_keys

@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from communities import sms
 from communities.models import Assignment, Notification, Shift
 from config import embedded_redis
-from tests.communities.test_worker_integration import Worker, database_url
+from config.sms import backends
+from tests.communities.notifications.test_worker_integration import Worker, database_url
 from tests.factories import ShiftFactory, VolunteerFactory
 from tests.waiting import HANG_GUARD, wait_until
 
@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_two_beats_send_nothing_twice(tmp_path):
     socket_path = Path(tempfile.mkdtemp(prefix="vmb")) / "r.sock"
     redis_process = embedded_redis.start(socket_path)
-    sms_file = tmp_path / "sms.jsonl"
+    sms_file = tmp_path / "backends.jsonl"
     soon = timezone.now() + timedelta(minutes=90)
     shifts = [ShiftFactory(starts_at=soon, ends_at=soon + timedelta(hours=2), capacity=20) for _ in range(3)]
     for n in range(30):
@@ -99,7 +99,7 @@ def test_two_beats_send_nothing_twice(tmp_path):
             for n in range(2)
         ]
         assert min(sent_by) >= 3, f"both beats must really have been sending: {sent_by}"
-        delivered, _torn = sms.read_outbox(sms_file)
+        delivered, _torn = backends.read_outbox(sms_file)
         keys = set(Notification.objects.filter(kind="reminder_2h", channel="sms").values_list("key", flat=True))
         assert len(keys) == 30
         assert Notification.objects.filter(kind="reminder_2h", channel="sms", state="sent").count() == 30

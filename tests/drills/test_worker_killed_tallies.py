@@ -16,9 +16,9 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from communities.models import Assignment, DailyTally
-from communities.tallies import tallies_recount_all
+from communities.services.tallies import tallies_recount_all
 from config import embedded_redis
-from tests.communities.test_worker_integration import Worker, database_url
+from tests.communities.notifications.test_worker_integration import Worker, database_url
 from tests.factories import ShiftFactory, VolunteerFactory
 from tests.waiting import HANG_GUARD
 from volunteers.models import VolunteerTally
@@ -56,7 +56,7 @@ def test_killed_worker_loses_and_doubles_no_hours(tmp_path):
     try:
         first = Worker("tally-a", "celery", env, tmp_path / "a.log", concurrency=1)
         first.wait_ready()
-        sender.send_task("communities.tallies.tally_pending_sweep_task")
+        sender.send_task("communities.tasks.tally_pending_sweep_task")
         deadline = time.monotonic() + HANG_GUARD
         while Assignment.objects.filter(tally_pending=True).count() > COUNT * 0.8:
             assert time.monotonic() < deadline, first.tail()
@@ -67,7 +67,7 @@ def test_killed_worker_loses_and_doubles_no_hours(tmp_path):
 
         second = Worker("tally-b", "celery", env, tmp_path / "b.log", concurrency=1)
         second.wait_ready()
-        sender.send_task("communities.tallies.tally_pending_sweep_task")  # the next minute's sweep
+        sender.send_task("communities.tasks.tally_pending_sweep_task")  # the next minute's sweep
         deadline = time.monotonic() + HANG_GUARD
         while Assignment.objects.filter(tally_pending=True).exists():
             assert time.monotonic() < deadline, second.tail()

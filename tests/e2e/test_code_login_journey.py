@@ -19,8 +19,9 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from communities.coordination import dispatch_create
 from communities.models import Assignment
+from communities.services.coordination import dispatch_create
+from communities.services.imports import import_run
 from tests.factories import (
     CommunityFactory,
     OrganizationFactory,
@@ -31,7 +32,6 @@ from tests.factories import (
 )
 from tests.waiting import wait_until
 from volunteers.idcard import make_id_number
-from volunteers.imports import import_run
 from volunteers.models import Volunteer
 
 pytestmark = pytest.mark.django_db(transaction=True)

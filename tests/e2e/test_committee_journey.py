@@ -9,8 +9,8 @@ import pytest
 from django.utils import timezone
 from openpyxl import load_workbook
 
-from communities import tallies
 from communities.models import Assignment
+from communities.services import tallies
 from tests.factories import (
     CommunityFactory,
     OrganizationFactory,

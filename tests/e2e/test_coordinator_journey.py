@@ -10,8 +10,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from communities import checkin_codes
 from communities.models import Assignment, Shift
+from communities.rules import checkin_codes
 from tests.factories import CommunityFactory, PostFactory, ShiftFactory, UserFactory, VolunteerFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -13,8 +13,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from communities import checkin_codes
 from communities.models import Assignment, Notification, Shift
+from communities.rules import checkin_codes
 from tests.factories import (
     AssignmentFactory,
     CommunityFactory,

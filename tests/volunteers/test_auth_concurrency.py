@@ -7,7 +7,7 @@ import pytest
 from django.contrib.auth import authenticate
 from django.test import RequestFactory
 
-from tests.communities.test_concurrency import run_together
+from tests.communities.services.test_concurrency import run_together
 from tests.factories import UserFactory
 from volunteers.auth import lockout_wait
 from volunteers.models import LoginFailure

@@ -1,0 +1,149 @@
+"""The three forms of the eligibility rules agree (communities/rules/eligibility.py): one volunteer
+against one shift (``ineligibility``, what the sign-up uses), the shift filter
+(``eligible_shifts_q``, the "eligible for me" list) and the volunteer filter
+(``eligible_volunteers_q``, a coordinator's candidates). Generated cases put every rule at its
+edges: ages around each post type's minimum and the minor age, birthdays and shifts on
+29 February, insurance and qualifications expiring the day before, on, or after the shift's day.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+
+import pytest
+from django.utils import timezone
+
+from communities.models import Shift
+from communities.rules.eligibility import eligible_shifts_q, eligible_volunteers_q, ineligibility
+from tests.factories import (
+    PostFactory,
+    PostTypeFactory,
+    QualificationFactory,
+    QualificationTypeFactory,
+    ShiftFactory,
+    SkillFactory,
+    VolunteerFactory,
+    next_29_february,
+    years_before,
+)
+from volunteers.models import Volunteer
+
+pytestmark = pytest.mark.django_db
+
+
+def _shift_days(draw: random.Random):
+    leap = next_29_february()
+    soon = timezone.localdate() + timedelta(days=draw.randint(1, 20))
+    return [leap, leap + timedelta(days=1), leap - timedelta(days=1), soon]
+
+
+def _generate(draw: random.Random):
+    skills = [SkillFactory(), SkillFactory()]
+    kinds = [QualificationTypeFactory(), QualificationTypeFactory()]
+    shifts = []
+    for day in _shift_days(draw):
+        for _ in range(3):
+            post_type = PostTypeFactory(min_age=draw.choice([14, 16, 18]), requires_insurance=draw.random() < 0.5)
+            post_type.required_skills.set(draw.sample(skills, draw.randint(0, 2)))
+            post_type.required_qualifications.set(draw.sample(kinds, draw.randint(0, 1)))
+            start = timezone.make_aware(datetime(day.year, day.month, day.day, draw.choice([0, 8, 23])))
+            shifts.append(
+                ShiftFactory(post=PostFactory(post_type=post_type), starts_at=start, ends_at=start + timedelta(hours=1))
+            )
+    anchor = draw.choice([s.starts_at for s in shifts])
+    anchor_day = timezone.localtime(anchor).date()
+    volunteers = []
+    for _ in range(14):
+        born = years_before(anchor_day, draw.choice([13, 14, 15, 16, 17, 18, 19, 40]))
+        if draw.random() < 0.3:
+            born = years_before(next_29_february(), draw.choice([4 * n for n in range(4, 6)]))  # born on 29 February
+        born += timedelta(days=draw.choice([-1, 0, 0, 1]))
+        volunteer = VolunteerFactory(
+            status=draw.choice([Volunteer.Status.ACTIVE] * 4 + [Volunteer.Status.RESERVE, Volunteer.Status.SUSPENDED]),
+            birth_date=born,
+            guardian_consent=draw.random() < 0.5,
+            insurance_valid_until=draw.choice(
+                [None, anchor_day - timedelta(days=1), anchor_day, anchor_day + timedelta(days=1)]
+            ),
+        )
+        volunteer.skills.set(draw.sample(skills, draw.randint(0, 2)))
+        for kind in draw.sample(kinds, draw.randint(0, 2)):
+            QualificationFactory(
+                volunteer=volunteer,
+                qualification_type=kind,
+                valid_until=draw.choice([None, anchor_day - timedelta(days=1), anchor_day, anchor_day + timedelta(1)]),
+            )
+        volunteers.append(volunteer)
+    return shifts, volunteers
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_three_forms_agree_on_generated_cases(seed):
+    shifts, volunteers = _generate(random.Random(seed))
+    shifts = list(Shift.objects.filter(pk__in=[s.pk for s in shifts]).select_related("post__post_type"))
+    volunteers = list(
+        Volunteer.objects.filter(pk__in=[v.pk for v in volunteers]).prefetch_related("skills", "qualifications")
+    )
+
+    per_pair = {(v.pk, s.pk) for v in volunteers for s in shifts if ineligibility(v, s) is None}
+    as_shift_filter = {
+        (v.pk, pk)
+        for v in volunteers
+        for pk in Shift.objects.filter(eligible_shifts_q(v), pk__in=[s.pk for s in shifts]).values_list("pk", flat=True)
+    }
+    as_volunteer_filter = {
+        (pk, s.pk)
+        for s in shifts
+        for pk in Volunteer.objects.filter(eligible_volunteers_q(s), pk__in=[v.pk for v in volunteers]).values_list(
+            "pk", flat=True
+        )
+    }
+    assert as_shift_filter == per_pair
+    assert as_volunteer_filter == per_pair
+    # The draw reached both answers, and more than one reason for a refusal.
+    reasons = {(ineligibility(v, s) or {}).get("reason") for v in volunteers for s in shifts}
+    assert per_pair and len(reasons - {None}) >= 3, reasons
+
+
+def test_the_three_forms_agree_on_every_age_edge_around_29_february():
+    """Birthdays a day either side of each minimum age, for shifts on 28 and 29 February and
+    1 March, and people born on 29 February: where the calendar has no such day, all three forms
+    must move the birthday the same way."""
+    leap = next_29_february()
+    # Two years on, a common year: those born on 29 February 14 and 18 years before turn 14 or 18.
+    common = leap.replace(year=leap.year + 2, day=28)
+    days = [leap - timedelta(days=1), leap, leap + timedelta(days=1), common, common + timedelta(days=1)]
+    shifts = []
+    for day in days:
+        for min_age in (14, 16, 18):
+            start = timezone.make_aware(datetime(day.year, day.month, day.day, 8))
+            post = PostFactory(post_type=PostTypeFactory(min_age=min_age, requires_insurance=False))
+            shifts.append(ShiftFactory(post=post, starts_at=start, ends_at=start + timedelta(hours=1)))
+    births = {
+        years_before(day, age) + timedelta(days=offset) for day in days for age in (14, 16, 18) for offset in (-1, 0, 1)
+    }
+    births |= {years_before(leap, years) for years in (4, 8, 12, 16, 20)}  # born on 29 February
+    volunteers = [
+        VolunteerFactory(status=Volunteer.Status.ACTIVE, birth_date=born, guardian_consent=consent)
+        for born in sorted(births)
+        for consent in (True, False)
+    ]
+    shifts = list(Shift.objects.filter(pk__in=[s.pk for s in shifts]).select_related("post__post_type"))
+
+    per_pair = {(v.pk, s.pk) for v in volunteers for s in shifts if ineligibility(v, s) is None}
+    shift_ids = [s.pk for s in shifts]
+    as_shift_filter = {
+        (v.pk, pk)
+        for v in volunteers
+        for pk in Shift.objects.filter(eligible_shifts_q(v), pk__in=shift_ids).values_list("pk", flat=True)
+    }
+    volunteer_ids = [v.pk for v in volunteers]
+    as_volunteer_filter = {
+        (pk, s.pk)
+        for s in shifts
+        for pk in Volunteer.objects.filter(eligible_volunteers_q(s), pk__in=volunteer_ids).values_list("pk", flat=True)
+    }
+    assert as_shift_filter == per_pair
+    assert as_volunteer_filter == per_pair
+    assert 0 < len(per_pair) < len(volunteers) * len(shifts)
