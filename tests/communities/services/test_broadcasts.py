@@ -31,7 +31,7 @@ pytestmark = pytest.mark.django_db
 def conf(settings, tmp_path):
     settings.NOTIFICATIONS = {
         **settings.NOTIFICATIONS,
-        "SMS_BACKEND": "communities.sms.FileSmsBackend",
+        "SMS_BACKEND": "config.sms.backends.FileSmsBackend",
         "SMS_FILE": str(tmp_path / "sms.jsonl"),
         "SMS_FILE_DELAY": 0,
         "SMS_FILE_FSYNC": False,
@@ -53,7 +53,7 @@ def world():
     community.coordinators.add(coordinator)
     staff = OrganizationStaffFactory(organization=org).user
     team = TeamFactory(organization=org)
-    members = [VolunteerFactory(organization=org, team=team) for _ in range(3)]
+    members = [VolunteerFactory(organization=org, team=team, status="reserve") for _ in range(3)]
     Volunteer.objects.filter(pk=members[2].pk).update(notify_by_sms=False)
     outsider = VolunteerFactory(organization=other_org, deployed_community=community, status="active")
     insider = VolunteerFactory(organization=org, deployed_community=community, status="active")

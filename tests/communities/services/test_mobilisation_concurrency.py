@@ -55,7 +55,7 @@ def run_together(jobs):
 def conf(settings, tmp_path):
     settings.NOTIFICATIONS = {
         **settings.NOTIFICATIONS,
-        "SMS_BACKEND": "communities.sms.FileSmsBackend",
+        "SMS_BACKEND": "config.sms.backends.FileSmsBackend",
         "SMS_FILE": str(tmp_path / "sms.jsonl"),
         "SMS_FILE_DELAY": 0,
         "SMS_FILE_FSYNC": False,
