@@ -29,7 +29,7 @@ from communities.models import (
     ShiftAttendance,
     ShiftDayCount,
 )
-from communities.selectors.people import volunteer_mobile_display
+from communities.selectors.people import volunteer_mobile_display, volunteers_mark_mobile_visibility
 from communities.selectors.stats import day_bounds, hours
 from volunteers.models import reader_name
 from volunteers.selectors import organization_subtree
@@ -144,16 +144,17 @@ def live_board(*, user, now: datetime | None = None) -> dict:
         .select_related("volunteer__team__leader")
         .order_by("shift_id", "pk")[:MISSING_PEOPLE]
     )
+    people = [assignment for assignment in people if assignment.volunteer.team and assignment.volunteer.team.leader]
+    # Each leader's number full or masked by the one rule, for all of them in one query.
+    volunteers_mark_mobile_visibility([assignment.volunteer.team.leader for assignment in people], user=user)
     leaders: dict[int, dict] = {}
     for assignment in people:
         team = assignment.volunteer.team
-        leader = team.leader if team is not None else None
-        if leader is not None:
-            leaders.setdefault(assignment.shift_id, {})[leader.pk] = {
-                "name": leader.real_name,
-                "team": team.name,
-                "mobile": volunteer_mobile_display(user, leader),
-            }
+        leaders.setdefault(assignment.shift_id, {})[team.leader.pk] = {
+            "name": team.leader.real_name,
+            "team": team.name,
+            "mobile": volunteer_mobile_display(user, team.leader),
+        }
     missing = [
         {
             "shift": shift.pk,
