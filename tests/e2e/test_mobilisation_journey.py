@@ -49,6 +49,9 @@ def test_a_request_is_filed_fulfilled_by_dispatch_and_seen_fulfilled(browser, pa
 
     login(page, coordinator.username)
     page.goto(f"{live_server.url}/coordinator/requests/")
+    today = timezone.localdate().isoformat()
+    page.locator("input[name=date_from]").fill(today)
+    page.locator("input[name=date_to]").fill(today)
     page.locator("input[name=wanted]").fill("3")
     page.locator("select[name=urgency]").select_option("3")
     page.locator("input[name=time_from]").fill("08:00")
@@ -58,6 +61,7 @@ def test_a_request_is_filed_fulfilled_by_dispatch_and_seen_fulfilled(browser, pa
     capture(page, "coordinator-request-form")
     page.locator("[data-testid=request-form] button[type=submit]").click()
     page.wait_for_load_state()
+    assert page.locator(".errorlist, .messages .error").count() == 0, page.locator("main").inner_text()
     request = CommunityRequest.objects.get()
     assert request.wanted == 3 and request.urgency == 3
     assert page.locator(f"[data-request='{request.pk}'] [data-status=open]").count() == 1
