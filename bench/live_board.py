@@ -72,7 +72,7 @@ def prepare(scale: float) -> dict:
     Assignment.objects.filter(pk__in=[pk for index, pk in enumerate(ids) if index % 3]).update(
         checked_in_at=now, checkin_method="code"
     )
-    live.shift_attendance_repair(since=now - timedelta(days=2))
+    live.shift_attendance_repair(since=now - timedelta(days=1), now=now)
     log("vacuum analyze")
     with connection.cursor() as cursor:
         for table in ("communities_shift", "communities_shiftattendance", "communities_notification"):

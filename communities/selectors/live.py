@@ -38,7 +38,7 @@ MISSING_SHIFTS = 20
 MISSING_PEOPLE = 100
 OPEN_REQUESTS = 10
 LAYOUT_SECONDS = 600
-WIDTH, HEIGHT, MARGIN = 600, 400, 50
+WIDTH, HEIGHT, MARGIN = 600, 400, 65
 
 _layout: dict = {"at": 0.0, "districts": []}
 
@@ -73,9 +73,9 @@ def district_layout() -> list[dict]:
     for row in rows:
         if row.lat is not None and row.lng is not None:
             x = MARGIN + (float(row.lng) - min(lngs)) / lng_span * (WIDTH - 2 * MARGIN)
-            y = MARGIN + (max(lats) - float(row.lat)) / lat_span * (HEIGHT - 2 * MARGIN - 40)
+            y = MARGIN + (max(lats) - float(row.lat)) / lat_span * (HEIGHT - 2 * MARGIN)
         else:
-            x, y = MARGIN + unplaced * 80, HEIGHT - 20
+            x, y = MARGIN + unplaced * 130, HEIGHT - MARGIN
             unplaced += 1
         districts.append({"id": row.pk, "code": row.code, "name": row.display_name, "x": round(x), "y": round(y)})
     _layout.update(at=time.monotonic(), districts=districts)

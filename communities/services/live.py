@@ -59,11 +59,15 @@ def _counted(shift_ids) -> dict[int, tuple[int, int, int]]:
     return {row["shift_id"]: (row["checked_in"], row["checked_out"], row["no_shows"]) for row in rows}
 
 
-def shift_attendance_repair(*, since=None, batch: int = 500) -> int:
-    """Recount the rollup of shifts that started since ``since`` (default: a day and a half ago)
-    from their assignments; return how many rows were wrong. Each batch under its rows' locks."""
-    since = since or timezone.now() - timedelta(hours=36)
-    shift_ids = list(Shift.objects.filter(starts_at__gte=since).order_by("pk").values_list("pk", flat=True))
+def shift_attendance_repair(*, since=None, now=None, batch: int = 500) -> int:
+    """Recount the rollup of shifts that started between ``since`` (default: a day and a half
+    ago) and now from their assignments; return how many rows were wrong. Each batch under its
+    rows' locks (shifts not yet started have no attendance to count)."""
+    now = now or timezone.now()
+    since = since or now - timedelta(hours=36)
+    shift_ids = list(
+        Shift.objects.filter(starts_at__gte=since, starts_at__lte=now).order_by("pk").values_list("pk", flat=True)
+    )
     fixed = 0
     for start in range(0, len(shift_ids), batch):
         ids = shift_ids[start : start + batch]

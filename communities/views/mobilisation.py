@@ -32,7 +32,7 @@ broadcaster_required = role_required(
 
 
 class BroadcastForm(forms.Form):
-    audience = forms.ChoiceField(label=gettext_lazy("To"), choices=Broadcast.Audience.choices)
+    audience = forms.ChoiceField(label=gettext_lazy("Send to"), choices=Broadcast.Audience.choices)
     shift = forms.IntegerField(
         label=gettext_lazy("Shift number"),
         required=False,

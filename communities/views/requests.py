@@ -33,10 +33,18 @@ class CommunityRequestForm(forms.Form):
     urgency = forms.TypedChoiceField(
         label=gettext_lazy("Urgency"), coerce=int, choices=CommunityRequest.Urgency.choices
     )
-    date_from = forms.DateField(label=gettext_lazy("From"), widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(label=gettext_lazy("To"), widget=forms.DateInput(attrs={"type": "date"}))
-    time_from = forms.TimeField(label=gettext_lazy("Daily from"), widget=forms.TimeInput(attrs={"type": "time"}))
-    time_to = forms.TimeField(label=gettext_lazy("Daily until"), widget=forms.TimeInput(attrs={"type": "time"}))
+    date_from = forms.DateField(
+        label=gettext_lazy("From"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
+    date_to = forms.DateField(
+        label=gettext_lazy("To"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
+    time_from = forms.TimeField(
+        label=gettext_lazy("Daily from"), widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
+    )
+    time_to = forms.TimeField(
+        label=gettext_lazy("Daily until"), widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
+    )
     post_types = forms.ModelMultipleChoiceField(
         label=gettext_lazy("Post types"),
         queryset=PostType.objects.order_by("code"),

@@ -73,11 +73,11 @@
     var items = [];
     var biggest = Math.max.apply(null, districts.map(function (d) { return d.expected; }).concat([1]));
     districts.forEach(function (district) {
-      var radius = 14 + 26 * Math.sqrt(district.expected / biggest);
+      var radius = 30 + 30 * Math.sqrt(district.expected / biggest);
       var group = svg("g", { class: "district level-" + level(district.checked_in, district.expected), "data-district": district.code });
       group.appendChild(svg("circle", { cx: district.x, cy: district.y, r: radius.toFixed(1) }));
-      group.appendChild(svg("text", { x: district.x, y: district.y - 3, "text-anchor": "middle", class: "name" }, district.name));
-      group.appendChild(svg("text", { x: district.x, y: district.y + 13, "text-anchor": "middle", class: "figure" }, district.checked_in + "/" + district.expected));
+      group.appendChild(svg("text", { x: district.x, y: district.y - 4, "text-anchor": "middle", class: "name" }, district.name));
+      group.appendChild(svg("text", { x: district.x, y: district.y + 20, "text-anchor": "middle", class: "figure" }, district.checked_in + "/" + district.expected));
       group.appendChild(svg("title", {}, district.name + ": " + labels.checked_in + " " + district.checked_in + ", " + labels.expected + " " + district.expected));
       items.push(group);
     });
