@@ -487,3 +487,5 @@ MIDDLEWARE.insert(
 
 # --- The live operations board (docs/mobilisation.md) ----------------------------------------
 LIVE_BOARD_POLL_SECONDS = env.int("LIVE_BOARD_POLL_SECONDS", default=15)
+# The city's figures are worked out once per this many seconds and shared by every open board.
+LIVE_BOARD_CACHE_SECONDS = env.int("LIVE_BOARD_CACHE_SECONDS", default=10)

@@ -112,8 +112,9 @@ def test_the_board_reads_a_fixed_number_of_queries(world, django_assert_num_quer
     live.district_layout()  # kept between polls
     for assignment in world["assignments"][:2]:
         attendance.assignment_check_in_manual(assignment_id=assignment.pk, actor=world["coordinator"], reason="x")
-    # under way, missing shifts, missing people, staff roles and the leaders' numbers, day
-    # counts, check-ins today, staff roles and hours, failed texts, open requests and their count
-    with django_assert_num_queries(12):
+    # The city: shifts under way, names of the communities shown, the missing shifts, their
+    # missing people's leaders, day counts, check-ins today, failed texts, open requests and
+    # their count. The caller: staff roles and hours, staff roles and the leaders' numbers, teams.
+    with django_assert_num_queries(14):
         board = live.live_board(user=world["staff"])
     assert board["missing"][0]["missing"] == 1
