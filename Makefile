@@ -1,6 +1,7 @@
 # Two commands set up a fresh machine that has only Python 3.11+ and make:
 #   make run   - the web app, a Celery worker, Celery beat and the demo data
 #   make test  - linters and the whole test suite
+# Without DATABASE_URL both use the embedded PostgreSQL under var/postgres (config/embedded_postgres.py).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -31,16 +32,25 @@ lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/python manage.py check
-	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/python manage.py makemigrations --check --dry-run
+	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/python -m config.embedded_postgres run -- \
+		$(BIN)/python manage.py makemigrations --check --dry-run
 	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/python manage.py spectacular --validate --fail-on-warn --file /dev/null
 
-pytest: $(VENV)/.dev messages
+# axe-core for the browser tests' accessibility check, from the npm package pinned in package.json.
+# Without npm the check is skipped (and says so); everything else runs the same.
+AXE := node_modules/axe-core/axe.min.js
+$(AXE): package.json package-lock.json
+	@(command -v npm >/dev/null 2>&1 && npm ci --no-audit --no-fund --silent && touch $@) \
+	|| echo "axe-core not installed (no npm or no registry): the browser tests' accessibility check is skipped"
+
+pytest: $(VENV)/.dev messages $(AXE)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test: lint pytest
 
 clean:
-	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache
+	-[ -x $(BIN)/python ] && $(BIN)/python -m config.embedded_postgres stop
+	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache node_modules
 
 # Shift sign-ups over HTTP (gunicorn, PostgreSQL at DATABASE_URL, default vmbench_signup) next to
 # pgbench; writes its section of docs/performance.md. Options: BENCH_SIGNUP_ARGS="--requests 3000".

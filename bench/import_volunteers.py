@@ -1,8 +1,9 @@
-"""Benchmark: import 5,000 volunteer rows from CSV and from XLSX on SQLite.
+"""Benchmark: import 5,000 volunteer rows from CSV and from XLSX on PostgreSQL.
 
     .venv/bin/python bench/import_volunteers.py [--rows 5000] [--no-docs]
 
-Builds a fresh SQLite database in a temporary directory (``migrate``), adds reference data
+Builds a fresh database (``BENCH_DATABASE_URL``, default ``vmbench_import`` on 127.0.0.1; its name
+must contain "bench": it is dropped and created again, then migrated), adds reference data
 (an organization tree, teams, skills, qualifications, categories), generates valid rows with
 every column filled, and times ``communities.services.imports.import_run`` as the command, the admin page
 and the API call it: a dry run, the import, and a re-import of the same file (all unchanged).
@@ -20,7 +21,6 @@ import csv
 import io
 import os
 import platform
-import sqlite3
 import sys
 import tempfile
 import time
@@ -31,12 +31,30 @@ ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "performance.md"
 START, END = "<!-- bench:import start -->", "<!-- bench:import end -->"
 TARGET_SECONDS = 10.0
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/vmbench_import"
+
+
+def recreate_database(url: str) -> None:
+    from urllib.parse import urlparse
+
+    import psycopg
+
+    parsed = urlparse(url)
+    name = parsed.path.lstrip("/")
+    if "bench" not in name:
+        raise SystemExit(f"BENCH_DATABASE_URL must name a database with 'bench' in it (it is dropped): {name!r}")
+    admin = parsed._replace(path="/postgres").geturl().replace("postgres://", "postgresql://", 1)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def setup_django(workdir: Path) -> None:
+    url = os.environ.get("BENCH_DATABASE_URL") or DEFAULT_URL
+    recreate_database(url)
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.local"
     os.environ["VAR_DIR"] = str(workdir / "var")
-    os.environ["DATABASE_URL"] = f"sqlite:///{workdir / 'bench.sqlite3'}"
+    os.environ["DATABASE_URL"] = url
     os.environ["DEBUG"] = "False"  # DEBUG would keep every query in memory
     sys.path.insert(0, str(ROOT))
     import django
@@ -167,9 +185,14 @@ def run(rows: int) -> tuple[list[dict], dict]:
         figures.append(timed(f"{upper} dry run", file_name=name, content=content, dry_run=True))
         figures.append(timed(f"{upper} import", file_name=name, content=content))
         figures.append(timed(f"{upper} re-import (unchanged)", file_name=name, content=content))
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        server = cursor.fetchone()[0]
     environment = {
         "python": platform.python_version(),
-        "sqlite": sqlite3.sqlite_version,
+        "postgresql": server,
         "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs",
         "date": date.today().isoformat(),
     }
@@ -182,7 +205,7 @@ def markdown(figures: list[dict], environment: dict, rows: int) -> str:
         "## Bulk import of volunteers",
         "",
         f"`bench/import_volunteers.py`: {rows:,} volunteer rows with every column filled, imported through "
-        "`communities.services.imports.import_run` into a fresh SQLite database (WAL). The XLSX round runs after the CSV "
+        "`communities.services.imports.import_run` into a fresh PostgreSQL database. The XLSX round runs after the CSV "
         f"one, against {rows:,} existing volunteers. Target: under {TARGET_SECONDS:.0f} s for 5,000 rows.",
         "",
         "| run | rows | created | unchanged | seconds | rows/s |",
@@ -196,7 +219,7 @@ def markdown(figures: list[dict], environment: dict, rows: int) -> str:
     lines += [
         "",
         f"Measured {environment['date']} on {environment['machine']}, Python {environment['python']}, "
-        f"SQLite {environment['sqlite']}. Rerun with `.venv/bin/python bench/import_volunteers.py`; "
+        f"PostgreSQL {environment['postgresql']}. Rerun with `.venv/bin/python bench/import_volunteers.py`; "
         "it replaces this section.",
         END,
     ]

@@ -9,8 +9,8 @@ Options: ``--count N`` (default 100000), ``--concurrency C`` (the worker's pool 
 
 What it does, end to end with real processes:
 
-1. A fresh database of its own: SQLite ``var/bench/reminders.sqlite3``, or the PostgreSQL database
-   named by ``BENCH_DATABASE_URL`` (its name must contain "bench"; it is dropped and recreated).
+1. A fresh database of its own: the PostgreSQL database named by ``BENCH_DATABASE_URL`` (default
+   ``vmbench_reminders`` on 127.0.0.1; its name must contain "bench"; it is dropped and recreated).
 2. Bulk-creates ``N`` volunteers (SMS on) confirmed on shifts that start in 90 minutes, so each
    has exactly one due reminder (the 2-hour one).
 3. Starts ONE ``celery worker`` (prefork, ``C`` processes) against Redis (``REDIS_URL``, else an
@@ -21,8 +21,8 @@ What it does, end to end with real processes:
    end to end; then checks the outbox file: every key exactly once, none missing, nothing
    resubmitted, every row ``sent``.
 6. Prints the figures and writes them into docs/performance.md between the markers
-   ``<!-- bench:reminders-sqlite start -->`` and ``<!-- bench:reminders-sqlite end -->`` (or
-   ``-postgresql``), so a rerun on the same database replaces its own section.
+   ``<!-- bench:reminders-postgresql start -->`` and ``<!-- bench:reminders-postgresql end -->``,
+   so a rerun replaces its own section.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def say(text: str) -> None:
 def prepare_environment(args) -> tuple[dict, subprocess.Popen | None]:
     """Settings for this process and the worker: the bench database, Redis, queue and outbox."""
     BENCH_DIR.mkdir(parents=True, exist_ok=True)
-    database_url = os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{BENCH_DIR / 'reminders.sqlite3'}"
+    database_url = os.environ.get("BENCH_DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/vmbench_reminders"
     recreate_database(database_url)
     redis_process = None
     redis_url = os.environ.get("REDIS_URL")
@@ -86,11 +86,6 @@ def prepare_environment(args) -> tuple[dict, subprocess.Popen | None]:
 
 def recreate_database(url: str) -> None:
     parsed = urlparse(url)
-    if parsed.scheme == "sqlite":
-        path = Path(parsed.path)
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
-        return
     name = parsed.path.lstrip("/")
     if "bench" not in name:
         raise SystemExit(f"BENCH_DATABASE_URL must name a database with 'bench' in it (it is dropped): {name!r}")
@@ -304,8 +299,6 @@ def machine() -> str:
 def database_label() -> str:
     from django.db import connection
 
-    if connection.vendor == "sqlite":
-        return "SQLite (WAL, file)"
     with connection.cursor() as cursor:
         cursor.execute("SHOW server_version")
         return f"PostgreSQL {cursor.fetchone()[0]}"
@@ -356,11 +349,10 @@ Dispatch {verdict} the target of 3,000 SMS per second on a 2-core machine.
 
 What limits it: each batch of 500 is five statements (two claim SELECTs … FOR UPDATE SKIP LOCKED,
 for abandoned then due rows; the claim UPDATE; a read of the 500 rows with their mobile numbers;
-the UPDATE to `sent`), one locked append to the outbox and one fsync. The two UPDATEs move every row in the (state, send_after) index, and on
-PostgreSQL the server competes with the worker's two processes for the same two cores; SQLite
-runs inside the worker and serialises the claims, which stay short. The sweep writes two rows per
-reminder (the SMS and the inbox entry), each into eight indexes on PostgreSQL; that insert rate,
-not Python, is what bounds the end-to-end figure there. Design: docs/notifications.md.
+the UPDATE to `sent`), one locked append to the outbox and one fsync. The two UPDATEs move every row in the (state, send_after) index, and
+the server competes with the worker's two processes for the same two cores. The sweep writes two
+rows per reminder (the SMS and the inbox entry), each into eight indexes; that insert rate, not
+Python, is what bounds the end-to-end figure. Design: docs/notifications.md.
 """
 
 

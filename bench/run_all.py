@@ -60,15 +60,15 @@ def steps() -> list[Step]:
     return [
         Step(
             "import",
-            "bulk import of 5,000 volunteers, CSV and XLSX (SQLite)",
+            "bulk import of 5,000 volunteers, CSV and XLSX (PostgreSQL, vmbench_import)",
             [PYTHON, str(bench / "import_volunteers.py")],
             "import",
         ),
         Step(
             "reminders",
-            "100,000 due reminders through one Celery worker (SQLite)",
+            "100,000 due reminders through one Celery worker (PostgreSQL, vmbench_reminders)",
             [PYTHON, str(bench / "reminders.py")],
-            "reminders-sqlite",
+            "reminders-postgresql",
         ),
         Step(
             "signup",

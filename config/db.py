@@ -75,21 +75,11 @@ def connection_problem(alias: str = "default", timeout: int = 5) -> str | None:
     For a person starting the system (``make run``): a server that is down, a database never
     created and a refused user each get their own line instead of a driver traceback.
     """
+    import psycopg
     from django.db import connections
 
     conn = connections[alias]
     db = conn.settings_dict
-    if conn.vendor != "postgresql":
-        try:
-            conn.ensure_connection()
-        except OperationalError as exc:
-            return f"The database {db['NAME']} cannot be opened ({exc}): check that its folder exists and is writable."
-        finally:
-            conn.close()
-        return None
-
-    import psycopg
-
     host, port = db.get("HOST") or "localhost", db.get("PORT") or 5432
     name, user = db["NAME"], db.get("USER") or "the current user"
     params = {**conn.get_connection_params(), "connect_timeout": timeout}
@@ -109,6 +99,6 @@ def connection_problem(alias: str = "default", timeout: int = 5) -> str | None:
             )
         return (
             f"No PostgreSQL answers at {host}:{port} ({reason}). Start it or correct DATABASE_URL; "
-            "without DATABASE_URL, make run uses SQLite under var/."
+            "without DATABASE_URL, make run starts an embedded PostgreSQL under var/."
         )
     return None

@@ -1,10 +1,11 @@
 """``make run``: the whole system on one machine, with nothing installed but Python.
 
-Steps: check the port, start Redis (the embedded server unless ``REDIS_URL`` is set), migrate,
-load the demo data into an empty database, then run gunicorn, one Celery worker and Celery beat
-until Ctrl-C. Every child runs in its own process group, so stopping (Ctrl-C, SIGTERM, or one
-part dying) ends all of them and leaves nothing behind. Each output line names the part that
-printed it.
+Steps: check the port, start Redis (the embedded server unless ``REDIS_URL`` is set), start
+PostgreSQL (the embedded server under ``var/postgres`` unless ``DATABASE_URL`` is set) and
+migrate, load the demo data into an empty database, then run gunicorn, one Celery worker and
+Celery beat until Ctrl-C. Every child runs in its own process group, so stopping (Ctrl-C, SIGTERM,
+or one part dying) ends all of them and leaves nothing behind; the embedded PostgreSQL keeps its
+data for the next run. Each output line names the part that printed it.
 """
 
 from __future__ import annotations
@@ -26,8 +27,16 @@ from pathlib import Path
 import psutil
 import redis
 
-from config import embedded_redis
-from config.env import BASE_DIR, VAR_DIR, default_redis_url, embedded_redis_socket, redacted_url
+from config import embedded_postgres, embedded_redis
+from config.env import (
+    BASE_DIR,
+    VAR_DIR,
+    default_redis_url,
+    embedded_postgres_dir,
+    embedded_redis_socket,
+    redacted_url,
+    uses_embedded_postgres,
+)
 
 STEPS = 5
 HEALTH_TIMEOUT = 300  # seconds from starting the servers until /health/ must answer 200 (a busy machine is slow)
@@ -38,6 +47,7 @@ PARTS = {
     "worker": "Celery worker",
     "beat": "Celery beat",
     "redis": "embedded Redis",
+    "postgres": "embedded PostgreSQL",
 }
 LABEL_WIDTH = max(len(label) for label in COLOURS)
 
@@ -237,6 +247,9 @@ def stop_leftovers() -> None:
         return
     names = ", ".join(f"{PARTS.get(name, name)} (pid {pid})" for name, pid in leftovers.items())
     say(f"A previous `make run` was killed and left running: {names}. Stopping them…")
+    # The database server is not a process group to kill: it is stopped the way it shuts down
+    # cleanly, once its clients are gone, and only if no other program (the tests) still uses it.
+    postgres = leftovers.pop("postgres", None)
     for pid in leftovers.values():
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, signal.SIGTERM)
@@ -246,6 +259,11 @@ def stop_leftovers() -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, signal.SIGKILL)
     psutil.wait_procs(alive, timeout=STOP_TIMEOUT)
+    if postgres:
+        try:
+            embedded_postgres.Lease().release()
+        except embedded_postgres.EmbeddedPostgresError as exc:
+            raise Failure(str(exc)) from None
     started_processes.finish()
     say("Stopped the leftovers.")
 
@@ -305,6 +323,48 @@ def _answers_ping(sock) -> bool:
         return sock.exists() and redis.Redis(unix_socket_path=str(sock), socket_timeout=1).ping()
     except redis.RedisError:
         return False  # a stale socket file; embedded_redis.start() replaces it
+
+
+SQLITE_RETIRED = """\
+Note: {old} is the database of an earlier version, which ran on SQLite. SQLite is retired:
+the data now lives in PostgreSQL (here the embedded server in {data}), and {old} is not read.
+To carry its data over, dump it with a checkout from before the change and load the dump here:
+  git worktree add /tmp/vm-sqlite "$(git log --format=%H --diff-filter=A -- config/embedded_postgres.py | tail -1)~1"
+  (cd /tmp/vm-sqlite && ln -s {venv} .venv && VAR_DIR={var} .venv/bin/python manage.py dumpdata \\
+      --natural-foreign --natural-primary -e contenttypes -e auth.permission -e sessions \\
+      -e communities.shiftdaycount -e communities.volunteercount -o {var}/sqlite-dump.json)
+  .venv/bin/python manage.py flush --no-input      # with make run going: drops the demo data
+  .venv/bin/python manage.py loaddata {var}/sqlite-dump.json
+Then move {old} away and this note goes."""
+
+
+def warn_about_sqlite_database() -> None:
+    old = VAR_DIR / "db.sqlite3"
+    if old.exists():
+        venv = Path(sys.prefix)
+        say(SQLITE_RETIRED.format(old=old, data=embedded_postgres_dir(), var=VAR_DIR, venv=venv))
+
+
+def start_postgres() -> embedded_postgres.Lease | None:
+    """The embedded PostgreSQL when ``DATABASE_URL`` is not set: started (or found running) and
+    leased for this run; ``None`` with ``DATABASE_URL``."""
+    if not uses_embedded_postgres():
+        step(2, "Database: using DATABASE_URL; checking that it answers, then migrating…")
+        return None
+    data = embedded_postgres_dir()
+    if embedded_postgres.running_pid(data.resolve()):
+        step(2, f"Database: using the embedded PostgreSQL already running in {data}, then migrating…")
+    else:
+        step(2, f"Database: starting the embedded PostgreSQL in {data} (its data is kept), then migrating…")
+    lease = embedded_postgres.Lease()
+    try:
+        server = embedded_postgres.start()
+    except embedded_postgres.EmbeddedPostgresError as exc:
+        lease.release()
+        raise Failure(str(exc)) from None
+    if server.started:
+        started_processes.add("postgres", server.pid)
+    return lease
 
 
 def check_database() -> None:
@@ -441,6 +501,7 @@ def main() -> int:
         signal.signal(signum, request_stop)
 
     redis_server = None
+    postgres_lease = None
     children = Children()
     try:
         stop_leftovers()
@@ -449,7 +510,8 @@ def main() -> int:
         redis_url, redis_server = start_redis()
         os.environ["REDIS_URL"] = redis_url  # for every child
 
-        step(2, "Database: checking that it answers, then migrating…")
+        warn_about_sqlite_database()
+        postgres_lease = start_postgres()
         check_database()
         children.run("migrate", "manage.py", "migrate", "--no-input")
 
@@ -489,14 +551,25 @@ def main() -> int:
         return 1
     finally:
         # From here on signals only set the flag again, so a second Ctrl-C cannot cut the cleanup short.
-        started = bool(children.running or redis_server)
+        started = bool(children.running or redis_server or postgres_lease)
         children.stop()
         if redis_server:
             embedded_redis.stop(redis_server)
+        if postgres_lease:
+            release_postgres(postgres_lease)
         if started_processes.entries:
             started_processes.finish()
         if started:
             say("Stopped.")
+
+
+def release_postgres(lease: embedded_postgres.Lease) -> None:
+    try:
+        if not lease.release() and embedded_postgres.running_pid(lease.data):
+            say("The embedded PostgreSQL keeps running: another program (the tests?) still uses it.")
+    except embedded_postgres.EmbeddedPostgresError as exc:
+        with _print_lock:
+            print(f"\nError: {exc}", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

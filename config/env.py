@@ -2,15 +2,18 @@
 
 Everything configurable comes through here, so a reader can see every knob in one file.
 Local development needs no configuration at all: secrets that are missing are generated
-once and kept under ``var/``, which git ignores.
+once and kept under ``var/``, which git ignores, and without ``DATABASE_URL`` the database is
+the embedded PostgreSQL server under ``var/postgres`` (config/embedded_postgres.py).
 """
 
 from __future__ import annotations
 
+import hashlib
 import secrets
+import tempfile
 import warnings
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import quote, urlparse
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -70,7 +73,40 @@ def celery_broker_url(redis_url: str) -> str:
 
 
 DATABASE_URL_EXAMPLE = "postgres://user:password@127.0.0.1:5432/volunteers"
-SUPPORTED_DATABASE_ENGINES = {"django.db.backends.postgresql", "django.db.backends.sqlite3"}
+SUPPORTED_DATABASE_ENGINES = {"django.db.backends.postgresql"}
+# The embedded server (config/embedded_postgres.py): its superuser and the app's database.
+EMBEDDED_POSTGRES_USER = "postgres"
+EMBEDDED_POSTGRES_DATABASE = "volunteers"
+# It listens on no TCP port; the port only names its socket file, ``.s.PGSQL.5432``.
+EMBEDDED_POSTGRES_PORT = 5432
+UNIX_SOCKET_PATH_MAX = 100  # sun_path holds 108 bytes on Linux, 104 on macOS
+
+
+def uses_embedded_postgres() -> bool:
+    """No ``DATABASE_URL``: ``make run`` and the tests start the embedded PostgreSQL server."""
+    return not env.str("DATABASE_URL", default="")
+
+
+def embedded_postgres_dir() -> Path:
+    return VAR_DIR / "postgres"
+
+
+def embedded_postgres_socket_dir() -> Path:
+    """Where the embedded server's Unix socket lives: its data directory, or a short folder under
+    the temporary directory when that path would be too long for a socket."""
+    data = embedded_postgres_dir().resolve()
+    if len(str(data / f".s.PGSQL.{EMBEDDED_POSTGRES_PORT}.lock")) <= UNIX_SOCKET_PATH_MAX:
+        return data
+    digest = hashlib.sha256(str(data).encode()).hexdigest()[:12]
+    return Path(tempfile.gettempdir()) / f"vm-pg-{digest}"
+
+
+def embedded_database_url() -> str:
+    """The embedded server's app database, reached through its socket (``postgres://user@/<dir>/name``)."""
+    return (
+        f"postgres://{EMBEDDED_POSTGRES_USER}@/{quote(str(embedded_postgres_socket_dir()))}"
+        f"/{EMBEDDED_POSTGRES_DATABASE}"
+    )
 
 
 def redacted_url(url: str) -> str:
@@ -83,7 +119,7 @@ def redacted_url(url: str) -> str:
 
 def database_settings(default: str) -> dict:
     """``DATABASE_URL`` (or ``default``) as Django's DATABASES entry; a malformed URL says why."""
-    url = env.str("DATABASE_URL", default=default)
+    url = env.str("DATABASE_URL", default="") or default
     problem = None
     try:
         with warnings.catch_warnings():  # django-environ's warning would print the URL, password and all
@@ -93,8 +129,8 @@ def database_settings(default: str) -> dict:
         config, problem = {}, str(exc)
     engine = config.get("ENGINE")
     if problem is None and engine not in SUPPORTED_DATABASE_ENGINES:
-        problem = "use a postgres:// URL (or sqlite:// for one-machine use)"
-    elif problem is None and engine == "django.db.backends.postgresql" and not config.get("NAME"):
+        problem = "use a postgres:// URL (or no DATABASE_URL at all for the embedded PostgreSQL)"
+    elif problem is None and not config.get("NAME"):
         problem = "it names no database after the last '/'"
     if problem:
         raise ImproperlyConfigured(

@@ -66,6 +66,11 @@ ERRORS: dict[str, tuple[int, Any]] = {
     "rota_too_large": (400, _("The rota would create too many shifts at once.")),
     "shift_in_past": (400, _("A shift cannot start or be moved into the past.")),
     "not_enough_volunteers": (409, _("Not enough volunteers match the request.")),
+    "nothing_to_recall": (409, _("None of these volunteers is deployed there any more; nobody was recalled.")),
+    "import_plan_changed": (
+        409,
+        _("The records changed after the dry run; check the file again and confirm the new changes."),
+    ),
     "notification_not_failed": (409, _("Only a failed notification can be sent again.")),
     "request_closed": (409, _("This request is already closed.")),
     "more_than_missing": (409, _("More volunteers than the request still misses.")),

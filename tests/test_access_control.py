@@ -136,6 +136,12 @@ def world(db):
         )
         for community in (community_in, community_out)
     )
+    from communities.models import Dispatch
+
+    dispatch_in = Dispatch.objects.create(community=community_in, requested=1, created_by=staff)
+    dispatch_in.volunteers.set([volunteer])
+    dispatch_out = Dispatch.objects.create(community=community_out, requested=1, created_by=superuser)
+    dispatch_out.volunteers.set([other])
 
     users = {
         "anonymous": None,
@@ -156,6 +162,7 @@ def world(db):
         "team": (team_in.pk, team_out.pk),
         "certificate": (cert_in.number, cert_out.number),
         "request": (request_in.pk, request_out.pk),
+        "dispatch": (dispatch_in.pk, dispatch_out.pk),
     }
     return {"users": users, "objects": objects}
 
@@ -503,6 +510,20 @@ ROWS = [
             "superuser": (200, 200),
         },
         data={"volunteer_ids": [999999]},
+        obj="shift",
+    ),
+    Row(
+        "api/v1/^shifts/(?P<pk>[^/.]+)/approve-hours/$",
+        "POST",
+        "/api/v1/shifts/{id}/approve-hours/",
+        {
+            "anonymous": (401, 401),
+            "volunteer": (403, 403),
+            "team_leader": (403, 403),
+            "coordinator": (409, 404),
+            "committee_staff": (403, 403),
+            "superuser": (409, 409),
+        },
         obj="shift",
     ),
     Row(
@@ -1045,7 +1066,21 @@ ROWS = [
         },
         obj="certificate",
     ),
-    Row("", "GET", "/", every(200)),
+    # "/" is the public home, a volunteer's own home, or a redirect to the caller's workspace.
+    Row(
+        "",
+        "GET",
+        "/",
+        {
+            "anonymous": 200,
+            "volunteer": 200,
+            "team_leader": 302,
+            "coordinator": 302,
+            "committee_staff": 302,
+            "superuser": 302,
+        },
+    ),
+    Row("accounts/workspace/", "POST", "/accounts/workspace/", every(302), data={"workspace": "volunteer"}),
     Row(
         "accounts/login/",
         "GET",
@@ -1393,6 +1428,48 @@ ROWS = [
         obj="assignment",
     ),
     Row(
+        "coordinator/shifts/<int:shift_id>/approve-hours/",
+        "POST",
+        "/coordinator/shifts/{id}/approve-hours/",
+        {
+            "anonymous": (302, 302),
+            "volunteer": (403, 403),
+            "team_leader": (403, 403),
+            "coordinator": (302, 404),
+            "committee_staff": (403, 403),
+            "superuser": (302, 302),
+        },
+        obj="shift",
+    ),
+    Row(
+        "coordinator/shifts/<int:shift_id>/edit/",
+        "GET",
+        "/coordinator/shifts/{id}/edit/",
+        {
+            "anonymous": (302, 302),
+            "volunteer": (403, 403),
+            "team_leader": (403, 403),
+            "coordinator": (200, 404),
+            "committee_staff": (403, 403),
+            "superuser": (200, 200),
+        },
+        obj="shift",
+    ),
+    Row(
+        "coordinator/shifts/<int:shift_id>/cancel/",
+        "POST",
+        "/coordinator/shifts/{id}/cancel/",
+        {
+            "anonymous": (302, 302),
+            "volunteer": (403, 403),
+            "team_leader": (403, 403),
+            "coordinator": (302, 404),
+            "committee_staff": (403, 403),
+            "superuser": (302, 302),
+        },
+        obj="shift",
+    ),
+    Row(
         "coordinator/messages/failed/",
         "GET",
         "/coordinator/messages/failed/",
@@ -1700,6 +1777,80 @@ ROWS = [
     Row("committee/live/", "GET", "/committee/live/", STAFF_302_200),
     Row("verify/", "GET", "/verify/", every(200)),
     Row("verify/<str:number>/", "GET", "/verify/{id}/", every((200, 200)), obj="certificate"),
+]
+
+STAFF_PAGE = {
+    "anonymous": 302,
+    "volunteer": 403,
+    "team_leader": 403,
+    "coordinator": 403,
+    "committee_staff": 200,
+    "superuser": 200,
+}
+# A committee page about one object: another organization's is 404 to staff, visible to a superuser.
+STAFF_OBJECT_PAGE = {**STAFF_PAGE, "committee_staff": (200, 404), "superuser": (200, 200)}
+# The recall API: the world's volunteer is deployed by the dispatch in scope (recalled: 200); the
+# one outside is not deployed (a superuser is told there is nobody to recall).
+RECALL_API = {
+    "anonymous": 401,
+    "volunteer": 403,
+    "team_leader": 403,
+    "coordinator": 403,
+    "committee_staff": (200, 404),
+    "superuser": (200, 409),
+}
+
+ROWS += [
+    Row("committee/dispatches/<int:pk>/", "GET", "/committee/dispatches/{id}/", STAFF_OBJECT_PAGE, obj="dispatch"),
+    Row(
+        "committee/dispatches/<int:pk>/recall/",
+        "GET",
+        "/committee/dispatches/{id}/recall/",
+        STAFF_OBJECT_PAGE,
+        obj="dispatch",
+    ),
+    # Without the confirmation box ticked: the page asks again and changes nothing.
+    Row(
+        "committee/dispatches/<int:pk>/recall/",
+        "POST",
+        "/committee/dispatches/{id}/recall/",
+        STAFF_OBJECT_PAGE,
+        data={"reason": "x"},
+        obj="dispatch",
+    ),
+    Row(
+        "committee/volunteers/<int:pk>/recall/",
+        "GET",
+        "/committee/volunteers/{id}/recall/",
+        STAFF_OBJECT_PAGE,
+        obj="volunteer",
+    ),
+    Row(
+        "committee/volunteers/<int:pk>/recall/",
+        "POST",
+        "/committee/volunteers/{id}/recall/",
+        STAFF_OBJECT_PAGE,
+        data={"reason": "x"},
+        obj="volunteer",
+    ),
+    Row("committee/imports/", "GET", "/committee/imports/", STAFF_PAGE),
+    Row("committee/imports/", "POST", "/committee/imports/", STAFF_PAGE, data={"kind": "volunteers"}),
+    # A token nobody was given: staff are sent back to the upload, nothing imported.
+    Row(
+        "committee/imports/confirm/",
+        "POST",
+        "/committee/imports/confirm/",
+        {**STAFF_PAGE, "committee_staff": 302, "superuser": 302},
+        data={"token": "nope", "plan": "0" * 64},
+    ),
+    Row(
+        "api/v1/^dispatches/(?P<pk>[^/.]+)/recall/$",
+        "POST",
+        "/api/v1/dispatches/{id}/recall/",
+        RECALL_API,
+        obj="dispatch",
+    ),
+    Row("api/v1/volunteers/<int:pk>/recall/", "POST", "/api/v1/volunteers/{id}/recall/", RECALL_API, obj="volunteer"),
 ]
 
 

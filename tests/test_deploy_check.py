@@ -31,7 +31,7 @@ def production_env(tmp_path: Path, **overrides) -> dict:
             "ID_NUMBER_HASH_KEY": secrets.token_urlsafe(32),
             "ALLOWED_HOSTS": "example.org",
             "NUM_PROXIES": "1",
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'deploy.sqlite3'}",
+            "DATABASE_URL": "postgres://deploy@127.0.0.1:5432/deploy",  # never connected to
             "VAR_DIR": str(tmp_path / "var"),
             **PROVIDER_ENV,
         }
@@ -107,6 +107,14 @@ def test_production_refuses_to_start_without_secrets(tmp_path):
     result = manage(env, "check")
     assert result.returncode == 1
     assert "Set the SECRET_KEY environment variable" in result.stderr
+
+
+def test_production_refuses_to_start_without_a_database_url(tmp_path):
+    env = production_env(tmp_path)
+    del env["DATABASE_URL"]
+    result = manage(env, "check")
+    assert result.returncode == 1
+    assert "ImproperlyConfigured: Set the DATABASE_URL environment variable" in result.stderr
 
 
 def test_production_refuses_to_start_without_the_proxy_count(tmp_path):

@@ -1,4 +1,4 @@
-"""``make run`` end to end: ``python -m config.devrun`` on SQLite and the embedded Redis.
+"""``make run`` end to end: ``python -m config.devrun`` on the embedded PostgreSQL and Redis.
 
 Each test gives devrun its own VAR_DIR (database, secrets, Redis socket) and a free port, and
 strips REDIS_URL and DATABASE_URL so the outcome does not depend on the machine's services.
@@ -382,7 +382,7 @@ def test_make_run_says_which_server_does_not_answer(var_dir):
     lines = error_lines(devrun_with_database(var_dir, f"postgres://postgres@127.0.0.1:{port}/volunteers"))
     assert lines == [
         f"Error: No PostgreSQL answers at 127.0.0.1:{port} (Connection refused). Start it or correct "
-        "DATABASE_URL; without DATABASE_URL, make run uses SQLite under var/."
+        "DATABASE_URL; without DATABASE_URL, make run starts an embedded PostgreSQL under var/."
     ]
 
 

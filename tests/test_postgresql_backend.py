@@ -10,10 +10,7 @@ from django.db.backends.signals import connection_created
 
 from tests.waiting import HANG_GUARD
 
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="the backend is PostgreSQL's"),
-]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture

@@ -15,9 +15,8 @@ the last ``WINDOW_SECONDS``:
   log-in does not go through passwords at all).
 
 Counting and checking are one step: under a lock per account and per address (a transaction-level
-advisory lock on PostgreSQL; on SQLite every write transaction is ``BEGIN IMMEDIATE``) the recent
-rows are counted and the attempt's row is inserted, then the lock is released and the password is
-checked. A burst of concurrent guesses therefore gets at most the limit checked.
+advisory lock) the recent rows are counted and the attempt's row is inserted, then the lock is
+released and the password is checked. A burst of concurrent guesses therefore gets at most the limit checked.
 
 Attempts refused while locked are not recorded: an attacker cannot keep a lock alive forever by
 hammering it, and the table grows by at most ``IP_FAILURES`` rows per address and window. The
@@ -97,8 +96,6 @@ def lockout_retry_after(*, username: str, ip: str | None, now: datetime | None =
 
 def _lock(name: str, ip: str | None) -> None:
     """Serialise counting for this account and this address until the transaction ends."""
-    if connection.vendor != "postgresql":
-        return  # SQLite: the transaction began IMMEDIATE and holds the database's write lock
     keys = sorted(key for key in (f"login:account:{name}" if name else "", f"login:ip:{ip}" if ip else "") if key)
     with connection.cursor() as cursor:
         for key in keys:

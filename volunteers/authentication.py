@@ -21,7 +21,7 @@ from rest_framework.authtoken.models import Token
 @functools.cache
 def _lookup() -> tuple[str, list[str], list[str], list[tuple[int, list, object]]]:
     """The query (quoted names only), the attribute names of the token's and the user's columns,
-    and the converters the ORM would apply to them (SQLite returns dates as text, for one)."""
+    and the converters the ORM would apply to them."""
     quote = connection.ops.quote_name
     user_model = get_user_model()
     user_fields = list(user_model._meta.concrete_fields)

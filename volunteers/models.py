@@ -68,6 +68,8 @@ class Organization(Named):
     depth = models.PositiveSmallIntegerField(default=0, editable=False)
     contact_person = models.CharField(_("person in charge"), max_length=50, blank=True)
     contact_phone = models.CharField(_("contact phone"), max_length=20, blank=True)
+    # Who handles the certificates the organisation issues (经办人), printed on each one.
+    certificate_handler = models.CharField(_("certificate handler"), max_length=50, blank=True)
 
     class Meta:
         verbose_name = _("organization")
@@ -459,6 +461,7 @@ class ImportBatch(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     rows = models.PositiveIntegerField(default=0)
     created = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
     unchanged = models.PositiveIntegerField(default=0)
 
     class Meta:

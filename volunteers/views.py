@@ -22,6 +22,7 @@ from django.views.decorators.http import require_POST
 from config.client import client_ip
 from config.errors import ServiceError
 from volunteers import login_codes, selectors, services
+from volunteers.context_processors import WORKSPACE_SESSION_KEY, request_roles
 from volunteers.decorators import volunteer_required
 from volunteers.forms import LoginCodeForm, LoginForm, PasswordChangeForm, PasswordSetForm, PreferencesForm
 from volunteers.models import Volunteer, new_calendar_token
@@ -89,6 +90,16 @@ def login_by_code(request):
         }
     )
     return render(request, "registration/login.html", context, status=200 if not form.errors else 400)
+
+
+@require_POST
+@login_required
+def workspace_switch(request):
+    """Work in another of one's roles: "/" and the tab bar follow it for the rest of the session."""
+    chosen = request.POST.get("workspace", "")
+    if chosen in request_roles(request).workspaces:
+        request.session[WORKSPACE_SESSION_KEY] = chosen
+    return redirect("home")
 
 
 @login_required

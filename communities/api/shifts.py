@@ -17,6 +17,7 @@ from communities.api.coordinator_serializers import (
     CandidateSerializer,
     CheckinCodeSerializer,
     CheckinRequestSerializer,
+    HoursApprovedSerializer,
     ReasonSerializer,
     RosterSerializer,
     RotaRequestSerializer,
@@ -34,6 +35,7 @@ from communities.api.serializers import (
 )
 from communities.models import Assignment, Community, Shift
 from communities.selectors import shifts as shift_selectors
+from communities.selectors.offers import shift_offers
 from communities.services import attendance, coordination, signup
 from config.errors import ServiceError
 from config.pagination import WindowCountPagination
@@ -120,8 +122,16 @@ class ShiftViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     def get_queryset(self):
         volunteer = user_volunteer(self.request.user)
         if self.action == "list":
-            return shift_selectors.shift_list(volunteer=volunteer, **parse_query(ShiftFilterSerializer, self.request))
+            filters = parse_query(ShiftFilterSerializer, self.request)
+            near = shift_selectors.volunteer_place(volunteer) if filters.pop("order") == "near" else None
+            return shift_selectors.shift_list(volunteer=volunteer, near=near, **filters)
         return shift_selectors.shift_list(volunteer=volunteer, include_past=True)
+
+    def paginate_queryset(self, queryset):
+        page = super().paginate_queryset(queryset)
+        if self.action == "list" and page is not None:
+            page = shift_offers(volunteer=user_volunteer(self.request.user), shifts=page)
+        return page
 
     @extend_schema(parameters=[ShiftFilterSerializer])
     def list(self, request, *args, **kwargs):
@@ -162,6 +172,20 @@ class ShiftViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         data = coordinator.parse(ReasonSerializer, request.data)
         coordination.shift_cancel(actor=request.user, shift_id=shift.pk, reason=data["reason"])
         return Response(self.get_serializer(self.get_queryset().get(pk=shift.pk)).data)
+
+    @extend_schema(
+        tags=["coordination"],
+        request=None,
+        responses={200: HoursApprovedSerializer, **ERROR_RESPONSES},
+        summary="Approve every credited time of the shift awaiting approval",
+    )
+    @action(detail=True, methods=["post"], url_path="approve-hours")
+    def approve_hours(self, request, pk=None):
+        shift = self._managed_shift(pk)
+        approved = attendance.hours_approve_shift(shift_id=shift.pk, actor=request.user)
+        return Response(
+            HoursApprovedSerializer({"approved": len(approved), "assignment_ids": [a.pk for a in approved]}).data
+        )
 
     @extend_schema(tags=["coordination"], responses=CandidateSerializer(many=True))
     # Ranking computes every candidate before the first: the total comes with the page.

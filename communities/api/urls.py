@@ -31,6 +31,7 @@ urlpatterns = [
     path("stats/people/", stats.PeopleView.as_view(), name="stats-people"),
     path("live/", mobilisation.LiveBoardView.as_view(), name="live-board-api"),
     path("reports/daily/", stats.DailyReportViewSet.as_view({"get": "list"}), name="daily-report-list"),
+    path("volunteers/<int:pk>/recall/", coordinator.VolunteerRecallView.as_view(), name="volunteer-recall"),
     path("imports/", imports.ImportView.as_view(), name="imports"),
     path("imports/template/", imports.ImportTemplateView.as_view(), name="imports-template"),
     path("me/certificate.pdf", certificates.MyCertificateView.as_view(), name="certificate-download"),

@@ -20,7 +20,7 @@ from datetime import date, datetime, time, timedelta
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from communities.demo import DEMO_PASSWORD, data
@@ -253,6 +253,12 @@ class _Writer:
             self._roles()
         with self._phase("rota"):
             self._rota()
+        with self._phase("planner statistics"), connection.cursor() as cursor:
+            # The tables grew from nothing to tens of thousands of rows in this transaction: what
+            # the planner last learnt about them (autovacuum's view of an empty table) would turn
+            # the recount's joins into nested loops over every row.
+            tables = [model._meta.db_table for model in (Volunteer, Shift, Assignment, Post, Community)]
+            cursor.execute(f"ANALYZE {', '.join(tables)}")
         with self._phase("tallies"), _quiet(tallies.__name__):
             tallies.tallies_recount_all(today=self.today)
 
@@ -313,6 +319,7 @@ class _Writer:
             kind=Organization.Kind.COMMITTEE,
             contact_person=committee_plan.contact_person,
             contact_phone=committee_plan.contact_phone,
+            certificate_handler=data.COMMITTEE["certificate_handler"],
         )
         committee.save()
         objects: list[Organization | None] = [committee] + [None] * (len(plans) - 1)

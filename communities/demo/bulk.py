@@ -3,7 +3,7 @@
 ``bulk_create`` prepares every value through the field API and builds a multi-row statement
 batch by batch; for an assignment that is most of the seed's time, and at --scale 30 (a million
 rows) it takes minutes. Here each column gets one converter, chosen once per table, and rows go
-in by COPY on PostgreSQL or ``executemany`` on SQLite. Columns the caller leaves out take the
+in by COPY. Columns the caller leaves out take the
 field's default (callable defaults are called per row, ``auto_now`` fields get the current time),
 so a field added to a model later with a default needs no change here.
 
@@ -32,7 +32,9 @@ PASS_THROUGH = {
     "BigAutoField",
     "ForeignKey",
     "OneToOneField",
-    "BooleanField",  # SQLite's driver stores a bool as 0 or 1, as Django does
+    "BooleanField",
+    "DateField",
+    "DateTimeField",
 }
 
 
@@ -40,19 +42,8 @@ def reserve_ids(model: type[models.Model], count: int) -> list[int]:
     """``count`` fresh primary keys for ``model``; call inside the transaction that inserts them."""
     table, pk = model._meta.db_table, model._meta.pk.column
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)", [table, pk, count]
-            )
-            return [row[0] for row in cursor.fetchall()]
-        # SQLite: the transaction holds the only write lock, so the ids after the highest ever
-        # issued (AUTOINCREMENT never reuses one) stay free until it commits.
-        cursor.execute(f'SELECT COALESCE(MAX("{pk}"), 0) FROM "{table}"')  # noqa: S608 - names from the model
-        highest = cursor.fetchone()[0]
-        cursor.execute("SELECT seq FROM sqlite_sequence WHERE name = %s", [table])
-        row = cursor.fetchone()
-        first = max(highest, row[0] if row else 0) + 1
-        return list(range(first, first + count))
+        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)", [table, pk, count])
+        return [row[0] for row in cursor.fetchall()]
 
 
 def insert_rows(model: type[models.Model], columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
@@ -73,17 +64,10 @@ def insert_rows(model: type[models.Model], columns: Sequence[str], rows: Iterabl
             )
 
     count = 0
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
-                for row in prepared():
-                    copy.write_row(row)
-                    count += 1
-        else:
-            batch = list(prepared())
-            placeholders = ", ".join(["%s"] * len(fields))
-            cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({placeholders})", batch)  # noqa: S608
-            count = len(batch)
+    with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+        for row in prepared():
+            copy.write_row(row)
+            count += 1
     return count
 
 
@@ -104,10 +88,4 @@ def _converter(field: models.Field) -> Callable[[Any], Any] | None:
     kind = field.get_internal_type()
     if kind in PASS_THROUGH:
         return None
-    if connection.vendor == "postgresql" and kind in {"DateField", "DateTimeField"}:
-        return None
-    if kind == "DateTimeField":
-        # What Django's SQLite backend stores: naive text in the connection's time zone (UTC).
-        zone = connection.timezone
-        return lambda value: str(value.astimezone(zone).replace(tzinfo=None))
     return lambda value: field.get_db_prep_save(value, connection)

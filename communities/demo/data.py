@@ -12,6 +12,7 @@ COMMITTEE = {
     "name_en": "Suzhou Financial Sector Youth League Working Committee",
     "contact_person": "顾晓岚",
     "contact_phone": "0512-65220880",
+    "certificate_handler": "周明",
 }
 
 # --- Reference data -------------------------------------------------------------------------

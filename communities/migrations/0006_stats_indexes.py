@@ -1,8 +1,7 @@
-"""Covering indexes for the statistics (docs/statistics.md, docs/performance.md). PostgreSQL only.
+"""Covering indexes for the statistics (docs/statistics.md, docs/performance.md).
 
 Created with SQL rather than ``Meta.indexes``: INCLUDE columns make them covering, so today's
-shifts, today's check-ins and a week of tally cells are read by index-only scans. Other databases
-(SQLite in development and tests) skip them; the queries are the same, only slower at scale.
+shifts, today's check-ins and a week of tally cells are read by index-only scans.
 """
 
 from django.db import migrations
@@ -28,15 +27,13 @@ INDEXES = [
 
 
 def create(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        for name, definition in INDEXES:
-            schema_editor.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {definition}")
+    for name, definition in INDEXES:
+        schema_editor.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {definition}")
 
 
 def drop(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        for name, _definition in INDEXES:
-            schema_editor.execute(f"DROP INDEX IF EXISTS {name}")
+    for name, _definition in INDEXES:
+        schema_editor.execute(f"DROP INDEX IF EXISTS {name}")
 
 
 class Migration(migrations.Migration):

@@ -81,6 +81,12 @@ REQUEST_FULFILLED = "request_fulfilled"
 REQUEST_DECLINED = "request_declined"
 REQUEST_KINDS = (REQUEST_FILED, REQUEST_DISPATCHED, REQUEST_FULFILLED, REQUEST_DECLINED)
 BROADCAST = "broadcast"  # a call-out: subject and text as its sender wrote them
+# A deployment, about no assignment: keyed by the dispatch or the recall (``dispatch_announce``, ``recall_announce``).
+DISPATCHED = "dispatched"  # to each volunteer sent
+ARRIVING = "arriving"  # to the receiving community's coordinators: who is coming
+RECALLED = "recalled"  # to each volunteer returned to the reserve
+RECALL_LEAVING = "recall_leaving"  # to the community's coordinators: who has been recalled
+DEPLOYMENT_KINDS = (DISPATCHED, ARRIVING, RECALLED, RECALL_LEAVING)
 
 # Events the services report through ``assignment_event``.
 EVENTS = (CONFIRMED, ASSIGNED, WAITLISTED, PROMOTED, CANCELLED, SHIFT_CHANGED, SHIFT_CANCELLED, NO_SHOW)
@@ -187,6 +193,34 @@ TEXTS = {
     REQUEST_DECLINED: (
         _("Request declined"),
         _("Your request for %(wanted)s volunteers for %(community)s was declined: %(reason)s"),
+    ),
+    DISPATCHED: (
+        _("You have been dispatched"),
+        _(
+            "You are dispatched to %(community)s (%(address)s) from %(time)s. Report to the community's "
+            "coordinators: %(contacts)s. Your shifts there appear in the app."
+        ),
+    ),
+    ARRIVING: (
+        _("Volunteers are coming"),
+        _(
+            "%(count)s volunteers are dispatched to %(community)s from %(time)s: %(names)s. They will contact "
+            "you; the list with their numbers is in the app."
+        ),
+    ),
+    RECALLED: (
+        _("Recalled to the reserve"),
+        _(
+            "You are recalled from %(community)s to the reserve. Your coming shifts there are cancelled; "
+            "please do not go to them."
+        ),
+    ),
+    RECALL_LEAVING: (
+        _("Volunteers recalled"),
+        _(
+            "%(count)s volunteers are recalled from %(community)s: %(names)s. Their coming shifts there are "
+            "released; the waitlist has been offered the places."
+        ),
     ),
 }
 
@@ -428,7 +462,7 @@ INSERT_BATCH = 1000
 
 
 def _insert(rows: list[Draft]) -> None:
-    """INSERT … ON CONFLICT DO NOTHING (SQLite and PostgreSQL alike), in key order.
+    """INSERT … ON CONFLICT DO NOTHING, in key order.
 
     A row whose key exists is left as it is: that is what makes creating a message twice create
     it once. Key order makes concurrent inserts of overlapping sets wait on each other in the same
@@ -587,6 +621,186 @@ def checkin_locked_event(*, assignment: Assignment, failures: int, now: datetime
     _insert(rows)
     _send_after_commit(_due_keys(rows, now))
     return [row.key for row in rows]
+
+
+# --- Deployments: a dispatch and a recall, announced to the volunteers and the coordinators ---
+
+# Names listed in one message to the coordinators; the rest are counted ("… and 12 more").
+NAMES_LISTED = 10
+
+
+def _person_name(user) -> str:
+    volunteer = _volunteer_of(user)
+    if volunteer is not None and volunteer.real_name:
+        return volunteer.real_name
+    if any("\u4e00" <= char <= "\u9fff" for char in user.last_name):
+        return f"{user.last_name}{user.first_name}"  # a Chinese name: family name first, no space
+    return user.get_full_name() or user.get_username()
+
+
+def _person_mobile(user) -> str:
+    volunteer = _volunteer_of(user)
+    return (volunteer.mobile if volunteer is not None else "") or _staff_mobile_of(user)
+
+
+def _names(volunteers: list) -> str:
+    names = [v.real_name for v in volunteers[:NAMES_LISTED]]
+    text = str(_(", ")).join(names)
+    if len(volunteers) > NAMES_LISTED:
+        text += str(_(" and %(count)s more") % {"count": len(volunteers) - NAMES_LISTED})
+    return text
+
+
+def _deployment_rows(
+    *, kind: str, prefix: str, user, recipient: Recipient, subject: str, body: str, params: dict, now: datetime
+) -> list[Notification]:
+    """The inbox row, then SMS and email as the person chose: keyed ``<prefix>:<kind>:<channel>:u<user>``."""
+
+    def row(channel: str, state: str, send_after: datetime, sent_at: datetime | None = None) -> Notification:
+        return Notification(
+            key=f"{prefix}:{kind}:{channel}:u{user.pk}",
+            kind=kind,
+            channel=channel,
+            recipient_id=user.pk,
+            subject=subject,
+            body=body,
+            state=state,
+            send_after=send_after,
+            sent_at=sent_at,
+            created_at=now,
+            params=params if channel == Channel.SMS else None,
+        )
+
+    rows = [row(Channel.INAPP, State.SENT, now, now)]
+    if recipient.sms:
+        rows.append(row(Channel.SMS, State.PENDING, quiet_hours_end(now)))
+    if recipient.email:
+        rows.append(row(Channel.EMAIL, State.PENDING, now))
+    return rows
+
+
+def _deployment_insert(rows: list[Notification], now: datetime) -> list[str]:
+    """INSERT … ON CONFLICT DO NOTHING in key order (creating a message twice creates it once),
+    inside the caller's transaction; the due ones are sent after it commits."""
+    rows.sort(key=lambda row: row.key)
+    Notification.objects.bulk_create(rows, ignore_conflicts=True, batch_size=INSERT_BATCH)
+    _send_after_commit([row.key for row in rows if row.state == State.PENDING and row.send_after <= now])
+    return [row.key for row in rows]
+
+
+def _contacts(coordinators: list) -> str:
+    """Whom a dispatched volunteer reports to: each coordinator's name and number."""
+    if not coordinators:
+        return str(_("the league committee staff who dispatched you"))
+    parts = []
+    for user in coordinators:
+        mobile = _person_mobile(user)
+        parts.append(f"{_person_name(user)} {mobile}".strip())
+    return str(_(", ")).join(parts)
+
+
+def dispatch_announce(*, dispatch, volunteers: list[Volunteer], now: datetime | None = None) -> list[str]:
+    """Tell each volunteer sent where to go, from when and whom to contact, and the community's
+    coordinators who is coming. Inside the dispatch's transaction; keyed by the dispatch, so
+    announcing it twice creates each message once."""
+    now = now or timezone.now()
+    community = dispatch.community
+    coordinators = _coordinators_of({community.pk})[community.pk]
+    moment = dispatch.report_at or dispatch.created_at
+    prefix = f"d{dispatch.pk}"
+    with translation.override(settings.NOTIFICATIONS["LANGUAGE"]):
+        sms_contact = _masked_name(_person_name(coordinators[0])) if coordinators else str(_("the league committee"))
+        sms_time = _date_time(moment)
+    rows: list[Notification] = []
+    for volunteer in volunteers:
+        with translation.override(volunteer_message_language(volunteer)):
+            subject, body = render(
+                DISPATCHED,
+                {
+                    "community": community.display_name,
+                    "address": community.address or community.street.display_name,
+                    "time": _date_time(moment),
+                    "contacts": _contacts(coordinators),
+                },
+            )
+        rows += _deployment_rows(
+            kind=DISPATCHED,
+            prefix=prefix,
+            user=volunteer.user,
+            recipient=volunteer_recipient(volunteer),
+            subject=subject,
+            body=body,
+            params={"community": community.name, "time": sms_time, "contact": sms_contact},
+            now=now,
+        )
+    for user in coordinators:
+        with translation.override(volunteer_message_language(_volunteer_of(user))):
+            subject, body = render(
+                ARRIVING,
+                {
+                    "count": len(volunteers),
+                    "community": community.display_name,
+                    "time": _date_time(moment),
+                    "names": _names(volunteers),
+                },
+            )
+        rows += _deployment_rows(
+            kind=ARRIVING,
+            prefix=prefix,
+            user=user,
+            recipient=user_recipient(user),
+            subject=subject,
+            body=body,
+            params={"count": len(volunteers), "community": community.name, "time": sms_time},
+            now=now,
+        )
+    return _deployment_insert(rows, now)
+
+
+def recall_announce(*, recalls: list, now: datetime | None = None) -> list[str]:
+    """Tell each recalled volunteer their coming shifts in the community are cancelled, and the
+    community's coordinators who has left. ``recalls`` are the rows one recall created (one
+    community each); the coordinators' message is keyed by the first of them."""
+    now = now or timezone.now()
+    rows: list[Notification] = []
+    by_community: dict[int, list] = defaultdict(list)
+    for recall in recalls:
+        by_community[recall.community_id].append(recall)
+    coordinators = _coordinators_of(set(by_community))
+    for community_id, group in sorted(by_community.items()):
+        community = group[0].community
+        volunteers = [recall.volunteer for recall in group]
+        for recall in group:
+            with translation.override(volunteer_message_language(recall.volunteer)):
+                subject, body = render(RECALLED, {"community": community.display_name})
+            rows += _deployment_rows(
+                kind=RECALLED,
+                prefix=f"r{recall.pk}",
+                user=recall.volunteer.user,
+                recipient=volunteer_recipient(recall.volunteer),
+                subject=subject,
+                body=body,
+                params={"community": community.name},
+                now=now,
+            )
+        first = min(recall.pk for recall in group)
+        for user in coordinators[community_id]:
+            with translation.override(volunteer_message_language(_volunteer_of(user))):
+                subject, body = render(
+                    RECALL_LEAVING,
+                    {"count": len(volunteers), "community": community.display_name, "names": _names(volunteers)},
+                )
+            rows += _deployment_rows(
+                kind=RECALL_LEAVING,
+                prefix=f"r{first}",
+                user=user,
+                recipient=user_recipient(user),
+                subject=subject,
+                body=body,
+                params={"count": len(volunteers), "community": community.name},
+                now=now,
+            )
+    return _deployment_insert(rows, now)
 
 
 def shift_event(event: str, *, shift_id: int, now: datetime | None = None) -> int:
@@ -753,7 +967,7 @@ def sweep(*, now: datetime | None = None) -> dict[str, int]:
         "nudges": _sweep_nudges(now),
         "escalations": _sweep_escalations(now),
     }
-    if sum(created.values()) >= ANALYZE_AFTER_ROWS and connection.vendor == "postgresql":
+    if sum(created.values()) >= ANALYZE_AFTER_ROWS:
         # Fresh statistics before the senders start: with the table's old ones the planner takes
         # "few due rows", sorts all of them on every claim, and sending slows down tenfold.
         with connection.cursor() as cursor:
@@ -1045,9 +1259,9 @@ CLAIMED_FIELDS = (
 def claim(*, limit: int, keys: list[str] | None = None, now: datetime | None = None) -> list[Claimed]:
     """Take up to ``limit`` due rows for this sender alone (``pending`` → ``sending``).
 
-    On PostgreSQL concurrent claimers skip each other's locked rows; on SQLite the write
-    transaction runs alone. Either way a row is claimed by one sender at a time, and the claim's
-    ``claimed_at`` is its token: only the holder of the latest claim can mark the row sent.
+    Concurrent claimers skip each other's locked rows, so a row is claimed by one sender at a
+    time, and the claim's ``claimed_at`` is its token: only the holder of the latest claim can
+    mark the row sent.
     """
     now = now or timezone.now()
     # Two simple queries, each served in order by the (state, send_after) index with a LIMIT:
@@ -1369,6 +1583,11 @@ def template_params(rows: Iterable[Claimed]) -> dict[int, dict]:
     )
     minutes = int(settings.NOTIFICATIONS["ESCALATE_AFTER"].total_seconds() // 60)
     params: dict[int, dict] = {}
+    # A deployment's message carries its parameters (``dispatch_announce``, ``recall_announce``): nothing to read afresh.
+    carried = [row.pk for row in rows if not row.assignment_id]
+    if carried:
+        for pk, values in Notification.objects.filter(pk__in=carried, params__isnull=False).values_list("pk", "params"):
+            params[pk] = values
     with translation.override(settings.NOTIFICATIONS["LANGUAGE"]):
         for row in rows:
             assignment = assignments.get(row.assignment_id)

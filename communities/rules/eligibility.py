@@ -94,18 +94,56 @@ def _requirements_sql() -> str:
     return " UNION ALL ".join(parts)
 
 
-def _codes(model, ids) -> list[str]:
-    """The codes of skills or qualification types a refusal names, in order."""
+def requirements_for(post_type_ids) -> dict[int, Requirements]:
+    """Each post type's requirements, for a list of shifts: one query for all of them."""
+    ids = sorted(set(post_type_ids))
+    found: dict[int, tuple[set, set]] = {pk: (set(), set()) for pk in ids}
+    if ids:
+        marks = ", ".join(["%s"] * len(ids))
+        with connection.cursor() as cursor:
+            cursor.execute(_requirements_of_many_sql().format(marks=marks), ids + ids)
+            for kind, pk, owner in cursor.fetchall():
+                found[owner][kind].add(pk)
+    return {pk: Requirements(frozenset(skills), frozenset(quals)) for pk, (skills, quals) in found.items()}
+
+
+@functools.cache
+def _requirements_of_many_sql() -> str:
+    quote = connection.ops.quote_name
+    parts = []
+    for kind, through, column in (
+        (0, PostType.required_skills.through, "skill_id"),
+        (1, PostType.required_qualifications.through, "qualificationtype_id"),
+    ):
+        table, target, owner = (
+            quote(through._meta.db_table),
+            quote(through._meta.get_field(column.removesuffix("_id")).column),
+            quote(through._meta.get_field("posttype").column),
+        )
+        parts.append(f"SELECT {kind}, {target}, {owner} FROM {table} WHERE {owner} IN ({{marks}})")  # noqa: S608
+    return " UNION ALL ".join(parts)
+
+
+def _codes(model, ids, known: dict | None = None) -> list[str]:
+    """The codes of skills or qualification types a refusal names, in order: from ``known``
+    (model → {id: code}, for a list of shifts) when given, else one query."""
+    if known is not None and model in known:
+        return sorted(known[model][pk] for pk in ids)
     return sorted(model.objects.filter(pk__in=ids).values_list("code", flat=True))
 
 
 def ineligibility(
-    volunteer: Volunteer, shift: Shift, post_type: PostType | None = None, requirements: Requirements | None = None
+    volunteer: Volunteer,
+    shift: Shift,
+    post_type: PostType | None = None,
+    requirements: Requirements | None = None,
+    codes: dict | None = None,
 ) -> dict | None:
     """Return ``{"reason": ..., ...}`` when ``volunteer`` may not take ``shift``, else None.
 
     Expects ``volunteer`` with prefetched ``skills`` and ``qualifications`` when called in a loop,
-    and the post type's requirements prefetched or given.
+    the post type's requirements prefetched or given, and the codes of the skills and
+    qualification types they name in ``codes`` (model → {id: code}).
     """
     post_type = post_type or shift.post.post_type
     requirements = requirements if requirements is not None else requirements_of(post_type)
@@ -115,7 +153,7 @@ def ineligibility(
     if requirements.skills:
         missing = requirements.skills - {skill.pk for skill in volunteer.skills.all()}
         if missing:
-            return {"reason": "skill", "missing": _codes(Skill, missing)}
+            return {"reason": "skill", "missing": _codes(Skill, missing, codes)}
     if requirements.qualifications:
         held = {
             q.qualification_type_id
@@ -124,7 +162,7 @@ def ineligibility(
         }
         missing = requirements.qualifications - held
         if missing:
-            return {"reason": "qualification", "missing": _codes(QualificationType, missing)}
+            return {"reason": "qualification", "missing": _codes(QualificationType, missing, codes)}
     if post_type.requires_insurance and (
         volunteer.insurance_valid_until is None or volunteer.insurance_valid_until < day
     ):

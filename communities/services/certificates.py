@@ -29,10 +29,12 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from communities.models import Assignment
+from communities.render import fonts
 from communities.selectors.stats import day_bounds
 from communities.services import locks
 from config.db import retry_on_conflict
 from config.errors import ServiceError
+from config.formats import long_date, long_date_range
 from volunteers.models import Certificate, Organization, Volunteer
 from volunteers.selectors import organization_subtree
 
@@ -172,7 +174,8 @@ def _validate_period(period_start: date, period_end: date) -> None:
 
 
 def _content(*, volunteer: Volunteer, issuer: Organization, actor, summary: dict) -> dict:
-    handler = ""
+    # Staff issuing name themselves; a volunteer's own download names the organisation's handler.
+    handler = issuer.certificate_handler
     if actor is not None and actor.pk != volunteer.user_id:
         handler = actor.get_full_name() or actor.get_username()
     return {
@@ -303,16 +306,6 @@ def certificate_verify(number: str) -> Verification:
 
 # --- The PDF ------------------------------------------------------------------------------------
 
-FONT = "STSong-Light"
-
-
-def _register_font() -> None:
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-
-    if FONT not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(UnicodeCIDFont(FONT))
-
 
 def _qr_flowable(url: str, size: float):
     """The QR code as vector squares (qrcode computes the matrix; no image library involved)."""
@@ -337,6 +330,22 @@ def _hours_text(minutes: int) -> str:
     return f"{minutes / 60:.1f}"
 
 
+def _seal(size: float, font_name: str):
+    """A marked circle where the issuing organisation stamps its official seal (公章)."""
+    from reportlab.graphics.shapes import Circle, Drawing, String
+    from reportlab.lib import colors
+
+    drawing = Drawing(size, size)
+    grey = colors.HexColor("#8a8a8a")
+    drawing.add(Circle(size / 2, size / 2, size / 2 - 1, strokeColor=grey, strokeDashArray=[3, 3], fillColor=None))
+    drawing.add(
+        String(
+            size / 2, size / 2 - 4, _("(seal)"), fontName=font_name, fontSize=11, fillColor=grey, textAnchor="middle"
+        )
+    )
+    return drawing
+
+
 def certificate_pdf(certificate: Certificate, *, verify_url: str) -> bytes:
     """The certificate as an A4 PDF in the active language."""
     from reportlab.lib import colors
@@ -346,29 +355,49 @@ def certificate_pdf(certificate: Certificate, *, verify_url: str) -> bytes:
     from reportlab.lib.units import mm
     from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-    _register_font()
     english = (get_language() or "").startswith("en")
     volunteer = certificate.volunteer
     content = certificate.content or {}
     holder, service, issuer = content.get("holder", {}), content.get("service", {}), content.get("issuer", {})
+    issuer_name = issuer.get("name") or certificate.issuer.name
+    regular, bold = fonts.register()
 
-    base = ParagraphStyle("base", fontName=FONT, fontSize=10.5, leading=16, wordWrap="CJK")
-    title = ParagraphStyle("title", parent=base, fontSize=20, leading=28, alignment=TA_CENTER, spaceAfter=4)
+    base = ParagraphStyle("base", fontName=regular, fontSize=10.5, leading=16, wordWrap="CJK")
+    title = ParagraphStyle(
+        "title", parent=base, fontName=bold, fontSize=20, leading=28, alignment=TA_CENTER, spaceAfter=4
+    )
     subtitle = ParagraphStyle("subtitle", parent=base, fontSize=9, textColor=colors.grey, alignment=TA_CENTER)
-    heading = ParagraphStyle("heading", parent=base, fontSize=12.5, leading=18, spaceBefore=8, spaceAfter=4)
+    heading = ParagraphStyle(
+        "heading", parent=base, fontName=bold, fontSize=12.5, leading=18, spaceBefore=8, spaceAfter=4
+    )
     cell = ParagraphStyle("cell", parent=base, fontSize=10, leading=14)
 
     def p(text, style=cell):
-        from django.utils.html import escape
+        return Paragraph(fonts.markup(str(text), bold=style.fontName == bold), style)
 
-        return Paragraph(escape(str(text)), style)
+    def _with_seal(table):
+        # The seal's column spans the issuer's rows, inside the frame, with no grid lines.
+        table.setStyle(
+            TableStyle(
+                [
+                    ("SPAN", (2, 0), (2, -1)),
+                    ("ALIGN", (2, 0), (2, -1), "CENTER"),
+                    ("BACKGROUND", (2, 0), (2, -1), colors.white),
+                ]
+            )
+        )
+        return table
 
     def grid(rows, widths):
-        table = Table([[p(a) if not hasattr(a, "wrap") else a for a in row] for row in rows], colWidths=widths)
+        table = Table(
+            [[a if hasattr(a, "wrap") else p(a) for a in row] for row in rows],
+            colWidths=widths,
+        )
         table.setStyle(
             TableStyle(
                 [
                     ("GRID", (0, 0), (-1, -1), 0.5, colors.HexColor("#999999")),
+                    ("FONTNAME", (0, 0), (-1, -1), regular),
                     ("BACKGROUND", (0, 0), (0, -1), colors.HexColor("#f3f3f3")),
                     ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
                     ("TOPPADDING", (0, 0), (-1, -1), 4),
@@ -379,7 +408,7 @@ def certificate_pdf(certificate: Certificate, *, verify_url: str) -> bytes:
         return table
 
     hours = _hours_text(certificate.total_minutes)
-    period = f"{certificate.period_start:%Y-%m-%d} — {certificate.period_end:%Y-%m-%d}"
+    period = long_date_range(certificate.period_start, certificate.period_end)
     issued = timezone.localtime(certificate.issued_at)
     story = [
         p(_("Volunteer service record certificate"), title),
@@ -393,8 +422,8 @@ def certificate_pdf(certificate: Certificate, *, verify_url: str) -> bytes:
             % {
                 "name": volunteer.real_name,
                 "number": holder.get("volunteer_number", volunteer.volunteer_number),
-                "start": f"{certificate.period_start:%Y-%m-%d}",
-                "end": f"{certificate.period_end:%Y-%m-%d}",
+                "start": long_date(certificate.period_start),
+                "end": long_date(certificate.period_end),
                 "hours": hours,
             },
             base,
@@ -443,21 +472,23 @@ def certificate_pdf(certificate: Certificate, *, verify_url: str) -> bytes:
         story += [Spacer(1, 3 * mm), table]
     story += [
         p(_("3. Issuer"), heading),
-        grid(
-            [
-                [_("Organization"), issuer.get("name") or certificate.issuer.name],
-                [_("Person in charge"), issuer.get("contact_person") or "—"],
-                [_("Handled by"), issuer.get("handler") or _("Self-service download")],
-                [_("Contact"), issuer.get("contact_phone") or "—"],
-            ],
-            [40 * mm, 130 * mm],
+        _with_seal(
+            grid(
+                [
+                    [_("Organization"), issuer_name, _seal(30 * mm, regular)],
+                    [_("Person in charge"), issuer.get("contact_person") or "—", ""],
+                    [_("Handled by"), issuer.get("handler") or "—", ""],
+                    [_("Contact"), issuer.get("contact_phone") or "—", ""],
+                ],
+                [40 * mm, 95 * mm, 35 * mm],
+            )
         ),
         p(_("4. Other"), heading),
     ]
     other = grid(
         [
             [_("Certificate number"), certificate.number],
-            [_("Date of issue"), f"{issued:%Y-%m-%d}"],
+            [_("Date of issue"), long_date(issued.date())],
             [
                 _("Notes"),
                 _("This certificate is free of charge. Scan the code or open the address below to verify it: %(url)s")
@@ -467,7 +498,13 @@ def certificate_pdf(certificate: Certificate, *, verify_url: str) -> bytes:
         [40 * mm, 95 * mm],
     )
     qr = _qr_flowable(verify_url, 32 * mm)
-    story.append(Table([[other, qr]], colWidths=[137 * mm, 35 * mm], style=[("VALIGN", (0, 0), (-1, -1), "TOP")]))
+    story.append(
+        Table(
+            [[other, qr]],
+            colWidths=[137 * mm, 35 * mm],
+            style=[("VALIGN", (0, 0), (-1, -1), "TOP"), ("FONTNAME", (0, 0), (-1, -1), regular)],
+        )
+    )
 
     out = io.BytesIO()
     doc = SimpleDocTemplate(
@@ -481,6 +518,7 @@ def certificate_pdf(certificate: Certificate, *, verify_url: str) -> bytes:
         subject=certificate.number,
         keywords=[certificate.number],
         creator="",
+        initialFontName=regular,  # else each page starts in Helvetica, a font the file does not carry
         author=issuer.get("name") or certificate.issuer.name,
     )
     doc.build(story)

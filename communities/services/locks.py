@@ -15,7 +15,6 @@ let other transactions insert rows that refer to it (an assignment, a notificati
 entry), which ``FOR UPDATE`` would block. Only a writer that deletes a row or changes a column a
 foreign key could point at (a unique column) takes the full lock: ``volunteer_for_rekey``.
 
-On SQLite there are no row locks; every write transaction is IMMEDIATE, so it runs alone.
 Every writer that takes these locks is wrapped in ``config.db.retry_on_conflict``.
 """
 

@@ -20,7 +20,7 @@ from typing import NamedTuple
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -621,34 +621,35 @@ def shift_capacity_set(*, shift_id: int, capacity: int, now: datetime | None = N
 def volunteer_places_release(*, volunteer_id: int, now: datetime | None = None) -> int:
     """Cancel every upcoming place (confirmed or waitlisted) the volunteer holds; return how many.
 
-    For an account being deleted, called after ``communities.services.privacy`` has suspended the volunteer
-    under their lock and committed, so no new place can appear meanwhile. The rows are locked in
-    the one order before any is changed: the shifts, the places, then every volunteer a promotion
-    on those shifts may lock; each cancellation then re-takes locks it already holds.
+    For an account being deleted, called after ``communities.services.privacy`` has suspended the
+    volunteer under their lock and committed, so no new place can appear meanwhile.
     """
     now = now or timezone.now()
-    places = list(
-        Assignment.objects.filter(
-            volunteer_id=volunteer_id,
-            status__in=(Status.CONFIRMED, Status.WAITLISTED),
-            shift__starts_at__gt=now,
-        )
-        .order_by("pk")
-        .values_list("pk", "shift_id")
+    places = Assignment.objects.filter(
+        volunteer_id=volunteer_id, status__in=(Status.CONFIRMED, Status.WAITLISTED), shift__starts_at__gt=now
     )
-    if not places:
-        return 0
-    shift_ids = locks.shifts(shift_id for _pk, shift_id in places)
-    locks.assignments(pk for pk, _shift_id in places)
+    return sum(places_release(places=places, volunteer_ids=[volunteer_id], now=now).values())
+
+
+def places_release(*, places: QuerySet[Assignment], volunteer_ids: list[int], now: datetime) -> dict[int, int]:
+    """Cancel the confirmed and waitlisted places ``places`` selects, each as ``assignment_cancel``
+    does (the waitlist promoted, everyone told); return how many per volunteer.
+
+    Call inside the caller's transaction. The rows are locked in the one order before any is
+    changed: the shifts, the places, then ``volunteer_ids`` with every volunteer a promotion on
+    those shifts may lock, in one statement; each cancellation then re-takes locks it already
+    holds. ``places`` is read again under the locks: a place may have gone meanwhile.
+    """
+    listed = list(places.order_by("pk").values_list("pk", "shift_id"))
+    shift_ids = locks.shifts(shift_id for _pk, shift_id in listed)
+    locks.assignments(pk for pk, _shift_id in listed)
     waiting = Assignment.objects.filter(shift_id__in=shift_ids, status=Status.WAITLISTED).values_list(
         "volunteer_id", flat=True
     )
-    locks.volunteer_ids([*waiting, volunteer_id])
-    # Read again under the locks: a place may have been cancelled since the list above.
-    live = Assignment.objects.filter(
-        pk__in=[pk for pk, _shift_id in places], status__in=(Status.CONFIRMED, Status.WAITLISTED)
-    )
-    released = list(live.order_by("pk").values_list("pk", flat=True))
-    for assignment_id in released:
+    locks.volunteer_ids([*waiting, *volunteer_ids])
+    live = places.filter(pk__in=[pk for pk, _shift_id in listed], status__in=(Status.CONFIRMED, Status.WAITLISTED))
+    released: dict[int, int] = dict.fromkeys(volunteer_ids, 0)
+    for assignment_id, volunteer_id in live.order_by("pk").values_list("pk", "volunteer_id"):
         assignment_cancel(assignment_id=assignment_id, enforce_cutoff=False, now=now)
-    return len(released)
+        released[volunteer_id] = released.get(volunteer_id, 0) + 1
+    return released

@@ -347,7 +347,7 @@ def _organization_days_rebuild(cells: dict) -> int:
 # that differs is recounted under its row lock, in a short transaction of its own, so a sign-up
 # committed meanwhile is neither lost nor taken for drift.
 
-REPAIR_BATCH = 200  # keys per statement: well inside SQLite's expression depth
+REPAIR_BATCH = 200  # keys per statement
 
 
 def _counts_repair(model, keys: tuple[str, ...], values: tuple[str, ...], fresh: dict, recount) -> int:

@@ -7,7 +7,6 @@ Objects outside the caller's communities are 404, as in the API.
 from __future__ import annotations
 
 from datetime import date, timedelta
-from decimal import Decimal
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -19,12 +18,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
 from communities.api.coordinator import qr_svg, roster_payload
 from communities.api.shifts import candidate_reason
-from communities.models import Assignment, Community, Dispatch, Shift
+from communities.models import Assignment, Shift
 from communities.notifications import outbox
 from communities.render import refusals
 from communities.selectors import shifts as shift_selectors
@@ -32,25 +31,30 @@ from communities.selectors.people import volunteer_mobile_display, volunteers_wi
 from communities.services import attendance, coordination
 from communities.views.coordinator_forms import (
     AssignForm,
-    DispatchForm,
     HoursAdjustForm,
     NoShowForm,
     ReasonForm,
     RotaForm,
+    ShiftCancelForm,
+    ShiftEditForm,
 )
 from communities.views.shifts import report_refusal
 from config.errors import ServiceError
 from config.pagination import WindowCountPaginator
 from config.params import as_date, safe_next_url
 from volunteers.decorators import role_required
-from volunteers.models import Skill, Team, Volunteer, VolunteerCategory
-from volunteers.selectors import can_coordinate, is_committee_staff, organization_subtree, user_volunteer
+from volunteers.models import Team, Volunteer
+from volunteers.selectors import can_coordinate, user_volunteer
 
 coordinator_required = role_required(can_coordinate, gettext_lazy("Only community coordinators can use this page."))
 
 
 def _day(request) -> date:
     return as_date(request.GET.get("date")) or timezone.localdate()
+
+
+def _roster_url(community_id: int, day: date) -> str:
+    return f"{reverse('coordinator-roster', args=[community_id])}?date={day.isoformat()}"
 
 
 @coordinator_required
@@ -101,6 +105,13 @@ def coordinator_roster(request, community_id: int):
     community = get_object_or_404(shift_selectors.communities_managed_by(request.user), pk=community_id)
     day = _day(request)
     roster = roster_payload(community, day, user=request.user)
+    # Each shift's section is named by its heading (post, times), which two shifts can share:
+    # number the repeats so every section's name is its own.
+    seen: dict = {}
+    for row in roster["shifts"]:
+        key = (row["post"].pk, row["starts_at"], row["ends_at"])
+        seen[key] = seen.get(key, 0) + 1
+        row["repeat"] = seen[key] if seen[key] > 1 else None
     return render(
         request,
         "coordinator/roster.html",
@@ -155,7 +166,8 @@ def coordinator_rota(request, community_id: int):
                 _("%(created)d shifts created, %(skipped)d already existed.")
                 % {"created": result["created"], "skipped": result["skipped"]},
             )
-            return redirect(f"{reverse('coordinator-roster', args=[community.pk])}?date={data['date_from']}")
+            # The first day that has shifts of this rota (a weekday filter may skip the first date).
+            return redirect(_roster_url(community.pk, result["first_day"]))
     return render(request, "coordinator/rota.html", {"community": community, "form": form})
 
 
@@ -236,15 +248,25 @@ def coordinator_attendance(request, assignment_id: int, action: str):
 
 @coordinator_required
 def coordinator_hours(request):
-    """Credited hours awaiting approval at my communities."""
+    """Credited hours awaiting approval at my communities, by shift."""
     pending = (
         shift_selectors.assignments_managed_by(request.user)
         .filter(status=Assignment.Status.COMPLETED, hours_status=Assignment.HoursStatus.PENDING)
         .select_related("volunteer", "shift__post__post_type", "shift__community")
-        .order_by("shift__starts_at", "id")
+        .order_by("shift__starts_at", "shift_id", "id")
     )
     page = Paginator(pending, 25).get_page(request.GET.get("page"))
-    return render(request, "coordinator/hours.html", {"page": page, "adjust_form": HoursAdjustForm()})
+    # Each shift's whole count, also the part on other pages: "approve all" takes them all.
+    counts = dict(
+        pending.filter(shift_id__in={a.shift_id for a in page.object_list})
+        .order_by()
+        .values("shift_id")
+        .annotate(count=Count("id"))
+        .values_list("shift_id", "count")
+    )
+    for assignment in page.object_list:
+        assignment.shift.pending_count = counts.get(assignment.shift_id, 0)
+    return render(request, "coordinator/hours.html", {"page": page})
 
 
 @require_POST
@@ -260,11 +282,10 @@ def coordinator_hours_action(request, assignment_id: int, action: str):
             if not form.is_valid():
                 messages.error(request, _("Give the hours and a reason."))
                 return redirect("coordinator-hours")
-            minutes = int(form.cleaned_data["hours"] * Decimal(60))
             attendance.hours_adjust(
                 assignment_id=assignment.pk,
                 actor=request.user,
-                credited_minutes=minutes,
+                credited_minutes=form.credited_minutes(),
                 reason=form.cleaned_data["reason"],
             )
             messages.success(request, _("Hours adjusted and approved."))
@@ -273,6 +294,80 @@ def coordinator_hours_action(request, assignment_id: int, action: str):
     except ServiceError as error:
         report_refusal(request, error)
     return redirect(safe_next_url(request, reverse("coordinator-hours")))
+
+
+@require_POST
+@coordinator_required
+def coordinator_hours_approve_shift(request, shift_id: int):
+    """Approve every credited time of one shift awaiting approval, in one step."""
+    shift = get_object_or_404(shift_selectors.shifts_managed_by(request.user), pk=shift_id)
+    try:
+        approved = attendance.hours_approve_shift(shift_id=shift.pk, actor=request.user)
+    except ServiceError as error:
+        report_refusal(request, error)
+    else:
+        messages.success(
+            request,
+            ngettext("%(count)d credited time approved.", "%(count)d credited times approved.", len(approved))
+            % {"count": len(approved)},
+        )
+    return redirect(safe_next_url(request, reverse("coordinator-hours")))
+
+
+def _managed_shift(request, shift_id: int) -> Shift:
+    return get_object_or_404(
+        shift_selectors.shifts_managed_by(request.user).select_related("post__post_type", "community"), pk=shift_id
+    )
+
+
+@coordinator_required
+def coordinator_shift_edit(request, shift_id: int):
+    """Change a shift's day, times, capacity or notes (coordination.shift_update, as the API);
+    cancelling it is on the same page."""
+    shift = _managed_shift(request, shift_id)
+    start, end = timezone.localtime(shift.starts_at), timezone.localtime(shift.ends_at)
+    initial = {"day": start.date(), "start": start.time(), "end": end.time(), "capacity": shift.capacity}
+    form = ShiftEditForm(request.POST or None, initial={**initial, "notes": shift.notes})
+    if request.method == "POST" and form.is_valid():
+        starts_at, ends_at = form.times()
+        try:
+            coordination.shift_update(
+                actor=request.user,
+                shift_id=shift.pk,
+                starts_at=starts_at,
+                ends_at=ends_at,
+                capacity=form.cleaned_data["capacity"],
+                notes=form.cleaned_data["notes"],
+                reason=form.cleaned_data["reason"],
+            )
+        except ServiceError as error:
+            report_refusal(request, error)
+        else:
+            messages.success(request, _("The shift is changed."))
+            return redirect(_roster_url(shift.community_id, timezone.localtime(starts_at).date()))
+    return render(
+        request,
+        "coordinator/shift_edit.html",
+        {"shift": shift, "form": form, "cancel_form": ShiftCancelForm(), "now": timezone.now()},
+    )
+
+
+@require_POST
+@coordinator_required
+def coordinator_shift_cancel(request, shift_id: int):
+    """Cancel a shift (coordination.shift_cancel, as the API): a reason and a ticked confirmation."""
+    shift = _managed_shift(request, shift_id)
+    form = ShiftCancelForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Give a reason and tick the confirmation to cancel the shift."))
+        return redirect("coordinator-shift-edit", shift_id=shift.pk)
+    try:
+        coordination.shift_cancel(actor=request.user, shift_id=shift.pk, reason=form.cleaned_data["reason"])
+    except ServiceError as error:
+        report_refusal(request, error)
+        return redirect("coordinator-shift-edit", shift_id=shift.pk)
+    messages.success(request, _("The shift is cancelled; its volunteers are told."))
+    return redirect(_roster_url(shift.community_id, timezone.localtime(shift.starts_at).date()))
 
 
 @coordinator_required
@@ -330,53 +425,3 @@ def team_overview(request):
         "coordinator/team.html",
         {"teams": teams, "assignments": assignments, "members": members, "now": timezone.now()},
     )
-
-
-staff_required = role_required(is_committee_staff, gettext_lazy("Only league committee staff can use this page."))
-
-
-@staff_required
-def committee_dispatch(request):
-    """Send a team, or reserve volunteers by category and skill, to a community."""
-    organizations = organization_subtree(request.user)
-    teams = Team.objects.filter(organization__in=organizations).select_related("organization").order_by("name")
-    form = DispatchForm(
-        request.POST or None,
-        teams=teams,
-        categories=VolunteerCategory.objects.all(),
-        skills=Skill.objects.all(),
-    )
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        community = Community.objects.filter(code=data["community"].strip()).first()
-        if community is None:
-            form.add_error("community", _("No community has this code."))
-        else:
-            try:
-                dispatch = coordination.dispatch_create(
-                    actor=request.user,
-                    community=community,
-                    organizations=organizations,
-                    team_id=data["team"],
-                    count=data["count"],
-                    categories=data["categories"],
-                    skills=data["skills"],
-                    note=data["note"],
-                )
-            except ServiceError as error:
-                report_refusal(request, error)
-            else:
-                messages.success(
-                    request,
-                    _("%(count)d volunteers dispatched to %(community)s.")
-                    % {"count": dispatch.volunteers.count(), "community": community.display_name},
-                )
-                return redirect("committee-dispatch")
-    recent = (
-        Dispatch.objects.filter(volunteers__organization__in=organizations)
-        .distinct()
-        .select_related("community", "team", "created_by")
-        .annotate(volunteer_count=Count("volunteers", distinct=True))
-        .order_by("-created_at")[:20]
-    )
-    return render(request, "coordinator/dispatch.html", {"form": form, "recent": recent})

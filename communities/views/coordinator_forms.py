@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-from datetime import time
+from datetime import datetime, time, timedelta
 
 from django import forms
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 WEEKDAYS = [
@@ -70,7 +71,39 @@ class NoShowForm(ReasonForm):
 
 
 class HoursAdjustForm(ReasonForm):
-    hours = forms.DecimalField(label=_("Credited hours"), min_value=0, max_digits=5, decimal_places=1)
+    """Credited time in hours and minutes, as the pages show it."""
+
+    hours = forms.IntegerField(label=_("Hours"), min_value=0, max_value=24)
+    minutes = forms.IntegerField(label=_("Minutes"), min_value=0, max_value=59, required=False)
+
+    def credited_minutes(self) -> int:
+        return self.cleaned_data["hours"] * 60 + (self.cleaned_data.get("minutes") or 0)
+
+
+class ShiftEditForm(ReasonForm):
+    """A shift's day, times, capacity and notes; an end before the start runs past midnight."""
+
+    day = forms.DateField(label=_("Date"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    start = forms.TimeField(label=_("Starts"), widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"))
+    end = forms.TimeField(label=_("Ends"), widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"))
+    capacity = forms.IntegerField(label=_("Volunteers per shift"), min_value=1, max_value=1000)
+    notes = forms.CharField(label=_("Notes"), max_length=200, required=False)
+
+    field_order = ["day", "start", "end", "capacity", "notes", "reason"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["reason"].required = False
+
+    def times(self):
+        day, start, end = self.cleaned_data["day"], self.cleaned_data["start"], self.cleaned_data["end"]
+        starts_at = timezone.make_aware(datetime.combine(day, start))
+        end_day = day if end > start else day + timedelta(days=1)
+        return starts_at, timezone.make_aware(datetime.combine(end_day, end))
+
+
+class ShiftCancelForm(ReasonForm):
+    confirm = forms.BooleanField(label=_("Yes, cancel this shift and tell its volunteers"))
 
 
 class AssignForm(forms.Form):
@@ -99,17 +132,31 @@ class AssignForm(forms.Form):
 
 
 class DispatchForm(forms.Form):
-    community = forms.CharField(label=_("Community code"), max_length=32)
+    # Chosen from the communities a name search found (``q``): never a code to know by heart.
+    community = forms.TypedChoiceField(
+        label=_("Community"),
+        coerce=int,
+        widget=forms.RadioSelect,
+        error_messages={"required": _("Choose a community.")},
+    )
     team = forms.TypedChoiceField(label=_("Send a team"), coerce=int, required=False, empty_value=None)
     count = forms.IntegerField(
         label=_("Or a number of reserve volunteers"), min_value=1, max_value=5000, required=False
     )
     categories = forms.MultipleChoiceField(label=_("Categories"), required=False, widget=forms.CheckboxSelectMultiple)
     skills = forms.MultipleChoiceField(label=_("Skills"), required=False, widget=forms.CheckboxSelectMultiple)
+    report_at = forms.DateTimeField(
+        label=_("Report from"),
+        required=False,
+        help_text=_("When the volunteers are to report at the community; empty: at once."),
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
+    )
     note = forms.CharField(label=_("Note"), max_length=200, required=False)
 
-    def __init__(self, *args, teams=(), categories=(), skills=(), **kwargs):
+    def __init__(self, *args, communities=(), teams=(), categories=(), skills=(), **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["community"].choices = [(c.pk, community_label(c)) for c in communities]
         self.fields["team"].choices = [("", "—"), *[(t.pk, f"{t.name} · {t.organization}") for t in teams]]
         self.fields["categories"].choices = [(c.code, c.display_name) for c in categories]
         self.fields["skills"].choices = [(s.code, s.display_name) for s in skills]
@@ -119,3 +166,17 @@ class DispatchForm(forms.Form):
         if bool(data.get("team")) == bool(data.get("count")):
             raise forms.ValidationError(_("Choose a team or give a number of volunteers, not both."))
         return data
+
+
+def community_label(community) -> str:
+    """A community as a person picks it: its name, then where it is."""
+    street = community.street
+    return f"{community.display_name} · {street.display_name} · {street.district.display_name}"
+
+
+class RecallForm(forms.Form):
+    reason = forms.CharField(label=_("Reason (kept in the audit trail)"), max_length=200, required=False)
+    confirm = forms.BooleanField(
+        label=_("I understand that this cannot be undone."),
+        error_messages={"required": _("Tick the box to confirm.")},
+    )

@@ -2,7 +2,17 @@
 
 from django.urls import path
 
-from communities.views import certificates, committee, coordinator, me, mobilisation, requests, shifts
+from communities.views import (
+    certificates,
+    committee,
+    coordinator,
+    dispatch,
+    imports,
+    me,
+    mobilisation,
+    requests,
+    shifts,
+)
 
 urlpatterns = [
     path("", me.home, name="home"),
@@ -40,6 +50,17 @@ urlpatterns = [
         coordinator.coordinator_hours_action,
         name="coordinator-hours-action",
     ),
+    path(
+        "coordinator/shifts/<int:shift_id>/approve-hours/",
+        coordinator.coordinator_hours_approve_shift,
+        name="coordinator-hours-approve-shift",
+    ),
+    path("coordinator/shifts/<int:shift_id>/edit/", coordinator.coordinator_shift_edit, name="coordinator-shift-edit"),
+    path(
+        "coordinator/shifts/<int:shift_id>/cancel/",
+        coordinator.coordinator_shift_cancel,
+        name="coordinator-shift-cancel",
+    ),
     path("coordinator/messages/failed/", coordinator.coordinator_failed_messages, name="coordinator-failed-messages"),
     path(
         "coordinator/messages/failed/<int:notification_id>/retry/",
@@ -47,7 +68,12 @@ urlpatterns = [
         name="coordinator-failed-message-retry",
     ),
     path("team/", coordinator.team_overview, name="team-overview"),
-    path("committee/dispatch/", coordinator.committee_dispatch, name="committee-dispatch"),
+    path("committee/dispatch/", dispatch.committee_dispatch, name="committee-dispatch"),
+    path("committee/dispatches/<int:pk>/", dispatch.dispatch_detail, name="committee-dispatch-detail"),
+    path("committee/dispatches/<int:pk>/recall/", dispatch.dispatch_recall, name="committee-dispatch-recall"),
+    path("committee/volunteers/<int:pk>/recall/", dispatch.volunteer_recall, name="committee-volunteer-recall"),
+    path("committee/imports/", imports.imports, name="committee-imports"),
+    path("committee/imports/confirm/", imports.imports_confirm, name="committee-imports-confirm"),
     path("committee/", committee.dashboard, name="committee-dashboard"),
     path("committee/organizations/<int:pk>/", committee.organization_detail, name="committee-organization"),
     path("committee/teams/<int:pk>/", committee.team_detail, name="committee-team"),

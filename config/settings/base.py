@@ -13,6 +13,7 @@ from config.env import (
     celery_broker_url,
     database_settings,
     default_redis_url,
+    embedded_database_url,
     env,
     redis_url_with_db,
     trusted_proxy_count,
@@ -68,46 +69,33 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "volunteers.context_processors.navigation",
                 "communities.views.context_processors.inbox",
+                "communities.views.tabs.tabbar",
             ],
         },
     },
 ]
 
 # --- Database -------------------------------------------------------------------------
+# PostgreSQL 14 or later: DATABASE_URL, or without it the embedded server under var/postgres
+# that make run and the tests start (config/embedded_postgres.py).
 VAR_DIR.mkdir(parents=True, exist_ok=True)
-DATABASES = {"default": database_settings(default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
+DATABASES = {"default": database_settings(default=embedded_database_url())}
 
 
 def tune_database(db: dict) -> dict:
-    """SQLite: WAL and immediate transactions, so concurrent writers queue instead of failing."""
-    if db["ENGINE"] == "django.db.backends.sqlite3":
-        db.setdefault("OPTIONS", {}).update(
-            {
-                "transaction_mode": "IMMEDIATE",
-                "timeout": 30,
-                "init_command": (
-                    "PRAGMA journal_mode=WAL;"
-                    "PRAGMA synchronous=NORMAL;"
-                    "PRAGMA foreign_keys=ON;"
-                    "PRAGMA busy_timeout=30000;"
-                ),
-            }
-        )
-    else:
-        if db["ENGINE"] == "django.db.backends.postgresql":
-            # The same backend with a health check that polls the socket before it sends SELECT 1
-            # (config/postgresql/base.py).
-            db["ENGINE"] = "config.postgresql"
-        db.setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
-        db.setdefault("CONN_HEALTH_CHECKS", True)
-        # Parameters bound by the server and statements prepared once per connection: PostgreSQL
-        # stops parsing and planning the hot queries again (a sign-up's backend CPU fell from 2.9
-        # to 1.1 ms; docs/performance.md). Behind a pooler in transaction mode (PgBouncer before
-        # 1.21), set DATABASE_PREPARE_THRESHOLD= (empty) to turn preparing off.
-        threshold = env.str("DATABASE_PREPARE_THRESHOLD", default="5")
-        db.setdefault("OPTIONS", {}).update(
-            {"server_side_binding": True, "prepare_threshold": int(threshold) if threshold else None}
-        )
+    # The same backend with a health check that polls the socket before it sends SELECT 1
+    # (config/postgresql/base.py).
+    db["ENGINE"] = "config.postgresql"
+    db.setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+    db.setdefault("CONN_HEALTH_CHECKS", True)
+    # Parameters bound by the server and statements prepared once per connection: PostgreSQL
+    # stops parsing and planning the hot queries again (a sign-up's backend CPU fell from 2.9
+    # to 1.1 ms; docs/performance.md). Behind a pooler in transaction mode (PgBouncer before
+    # 1.21), set DATABASE_PREPARE_THRESHOLD= (empty) to turn preparing off.
+    threshold = env.str("DATABASE_PREPARE_THRESHOLD", default="5")
+    db.setdefault("OPTIONS", {}).update(
+        {"server_side_binding": True, "prepare_threshold": int(threshold) if threshold else None}
+    )
     db["ATOMIC_REQUESTS"] = False
     return db
 
@@ -292,9 +280,9 @@ RULES = {
     "MINOR_AGE": 18,
     "MIN_VOLUNTEER_AGE": 14,
 }
-# On PostgreSQL a volunteer's own sign-up runs as one database function with the same rules
+# A volunteer's own sign-up runs as one database function with the same rules
 # (communities/migrations/0011_self_sign_up_function.py, docs/concurrency.md); false runs the
-# Python form there too. SQLite always runs the Python form.
+# Python form instead.
 SIGN_UP_IN_DATABASE = env.bool("SIGN_UP_IN_DATABASE", default=True)
 
 # --- Notifications (communities.notifications.outbox; see docs/notifications.md) -------------
@@ -342,6 +330,10 @@ NOTIFICATIONS = {
             "checkin_nudge": ("community", "post", "start"),
             "escalation": ("minutes", "name", "community", "post", "start"),
             "checkin_locked": ("name", "community", "post", "start"),
+            "dispatched": ("community", "time", "contact"),
+            "arriving": ("count", "community", "time"),
+            "recalled": ("community",),
+            "recall_leaving": ("count", "community"),
             "login_code": ("code", "minutes"),
             "request_filed": ("community", "wanted"),
             "request_dispatched": ("dispatched", "community", "missing"),

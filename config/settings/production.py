@@ -1,7 +1,16 @@
 """Production: every secret must come from the environment; refuse to start without it."""
 
-from config.env import env, trusted_proxy_count
+from django.core.exceptions import ImproperlyConfigured
+
+from config.env import DATABASE_URL_EXAMPLE, env, trusted_proxy_count, uses_embedded_postgres
 from config.settings.base import *  # noqa: F403
+
+if uses_embedded_postgres():
+    # The embedded server is for make run and the tests; production names its PostgreSQL.
+    raise ImproperlyConfigured(
+        f"Set the DATABASE_URL environment variable to the production PostgreSQL (14 or later), "
+        f"e.g. {DATABASE_URL_EXAMPLE}"
+    )
 
 DEBUG = False
 SECRET_KEY = env.str("SECRET_KEY")

@@ -37,10 +37,15 @@ _worker = _os.environ.get("PYTEST_XDIST_WORKER", "")
 _cache_db = 1 + (int(_worker[2:]) % 15 if _worker.startswith("gw") and _worker[2:].isdigit() else 0)
 CACHES["default"]["LOCATION"] = _env.str("CACHE_REDIS_URL", default=_redis_db(REDIS_URL, _cache_db))  # noqa: F405
 
-# SQLite tests use a file, not shared-cache memory, so threads in the concurrency tests see
-# the same WAL database with the same locking as production.
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
-    DATABASES["default"]["TEST"] = {"NAME": f"{_tempfile.gettempdir()}/vm-test-{_os.getuid()}-{_tag}.sqlite3"}  # noqa: F405
+# Without DATABASE_URL the suite runs on the embedded PostgreSQL under var/postgres, started once
+# for the whole run (tests/conftest.py); pytest-django creates a test database per xdist worker.
+# Named after the run's main process (an xdist worker's parent), so two runs in one checkout
+# never share one; tests/conftest.py drops those of runs that were killed.
+from config.env import uses_embedded_postgres as _embedded  # noqa: E402
+
+if _embedded():
+    _run = _os.getppid() if _os.environ.get("PYTEST_XDIST_WORKER") else _os.getpid()
+    DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{_run}"}  # noqa: F405
 
 # Each test run writes its SMS to its own file, never to var/ (ids restart with each database).
 if not _os.environ.get("NOTIFY_SMS_FILE"):

@@ -1,4 +1,4 @@
-"""Database constraints of the communities models, proven on SQLite and PostgreSQL alike.
+"""Database constraints of the communities models, as PostgreSQL enforces them.
 
 Every refusal is an ``IntegrityError`` raised by the database itself (no model validation runs),
 caught inside ``transaction.atomic()`` so the test can go on and prove nothing was written.
@@ -11,7 +11,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -22,19 +22,15 @@ pytestmark = pytest.mark.django_db
 
 
 @contextmanager
-def refused(*, sqlite: str, postgresql: str):
-    """Expect the block to raise IntegrityError naming the given constraint (message per backend)."""
-    expected = {"sqlite": sqlite, "postgresql": postgresql}[connection.vendor]
+def refused(expected: str):
+    """Expect the block to raise IntegrityError naming the given constraint."""
     with pytest.raises(IntegrityError) as excinfo, transaction.atomic():
         yield
     assert expected in str(excinfo.value)
 
 
-def _check(name: str, table: str) -> dict[str, str]:
-    return {
-        "sqlite": f"CHECK constraint failed: {name}",
-        "postgresql": f'new row for relation "{table}" violates check constraint "{name}"',
-    }
+def _check(name: str, table: str) -> str:
+    return f'new row for relation "{table}" violates check constraint "{name}"'
 
 
 # --- Shift ------------------------------------------------------------------------------
@@ -45,7 +41,7 @@ def test_shift_that_does_not_end_after_it_starts_is_refused(length):
     existing = ShiftFactory()
     before = Shift.objects.count()
 
-    with refused(**_check("shift_ends_after_start", "communities_shift")):
+    with refused(_check("shift_ends_after_start", "communities_shift")):
         ShiftFactory(post=existing.post, starts_at=existing.starts_at, ends_at=existing.starts_at + length)
 
     assert Shift.objects.count() == before == 1
@@ -62,7 +58,7 @@ def test_shift_ending_before_start_is_refused_on_update():
     shift = ShiftFactory()
     starts_at, ends_at = shift.starts_at, shift.ends_at
 
-    with refused(**_check("shift_ends_after_start", "communities_shift")):
+    with refused(_check("shift_ends_after_start", "communities_shift")):
         Shift.objects.filter(pk=shift.pk).update(ends_at=F("starts_at"))
 
     shift.refresh_from_db()
@@ -72,9 +68,9 @@ def test_shift_ending_before_start_is_refused_on_update():
 def test_shift_longer_than_24_hours_is_refused_and_exactly_24_is_accepted():
     existing = ShiftFactory()
     start = existing.starts_at + timedelta(days=2)
-    with refused(**_check("shift_at_most_24_hours", "communities_shift")):
+    with refused(_check("shift_at_most_24_hours", "communities_shift")):
         ShiftFactory(post=existing.post, starts_at=start, ends_at=start + timedelta(hours=24, minutes=1))
-    with refused(**_check("shift_at_most_24_hours", "communities_shift")):
+    with refused(_check("shift_at_most_24_hours", "communities_shift")):
         Shift.objects.filter(pk=existing.pk).update(ends_at=F("starts_at") + timedelta(days=2))
     day_long = ShiftFactory(post=existing.post, starts_at=start, ends_at=start + timedelta(hours=24))
     assert day_long.duration_minutes == 24 * 60
@@ -84,7 +80,7 @@ def test_shift_longer_than_24_hours_is_refused_and_exactly_24_is_accepted():
 def test_shift_with_capacity_zero_is_refused():
     before = Shift.objects.count()
 
-    with refused(**_check("shift_capacity_at_least_one", "communities_shift")):
+    with refused(_check("shift_capacity_at_least_one", "communities_shift")):
         ShiftFactory(capacity=0)
 
     assert Shift.objects.count() == before == 0
@@ -101,7 +97,7 @@ def test_shift_with_capacity_one_is_accepted():
 def test_confirmed_count_above_capacity_is_refused():
     shift = ShiftFactory(capacity=3)
 
-    with refused(**_check("shift_confirmed_within_capacity", "communities_shift")):
+    with refused(_check("shift_confirmed_within_capacity", "communities_shift")):
         Shift.objects.filter(pk=shift.pk).update(confirmed_count=F("capacity") + 1)
 
     shift.refresh_from_db()
@@ -123,7 +119,7 @@ def test_lowering_capacity_below_confirmed_count_is_refused():
     shift = ShiftFactory(capacity=3)
     Shift.objects.filter(pk=shift.pk).update(confirmed_count=3)
 
-    with refused(**_check("shift_confirmed_within_capacity", "communities_shift")):
+    with refused(_check("shift_confirmed_within_capacity", "communities_shift")):
         Shift.objects.filter(pk=shift.pk).update(capacity=2)
 
     shift.refresh_from_db()
@@ -134,10 +130,7 @@ def test_negative_confirmed_count_is_refused():
     shift = ShiftFactory()
 
     # The PositiveIntegerField's own column check fires on both databases.
-    with refused(
-        sqlite="CHECK constraint failed: confirmed_count",
-        postgresql='violates check constraint "communities_shift_confirmed_count_check"',
-    ):
+    with refused('violates check constraint "communities_shift_confirmed_count_check"'):
         Shift.objects.filter(pk=shift.pk).update(confirmed_count=F("confirmed_count") - 1)
 
     shift.refresh_from_db()
@@ -147,10 +140,7 @@ def test_negative_confirmed_count_is_refused():
 def test_negative_waitlist_count_is_refused():
     shift = ShiftFactory()
 
-    with refused(
-        sqlite="CHECK constraint failed: waitlist_count",
-        postgresql='violates check constraint "communities_shift_waitlist_count_check"',
-    ):
+    with refused('violates check constraint "communities_shift_waitlist_count_check"'):
         Shift.objects.filter(pk=shift.pk).update(waitlist_count=F("waitlist_count") - 1)
 
     shift.refresh_from_db()
@@ -159,10 +149,7 @@ def test_negative_waitlist_count_is_refused():
 
 # --- Assignment: one live assignment per volunteer and shift -------------------------------
 
-_ONE_LIVE = {
-    "sqlite": "UNIQUE constraint failed: communities_assignment.shift_id, communities_assignment.volunteer_id",
-    "postgresql": 'duplicate key value violates unique constraint "one_live_assignment_per_volunteer_and_shift"',
-}
+_ONE_LIVE = 'duplicate key value violates unique constraint "one_live_assignment_per_volunteer_and_shift"'
 
 
 @pytest.mark.parametrize(
@@ -181,7 +168,7 @@ def test_second_live_assignment_for_same_volunteer_and_shift_is_refused(existing
     AssignmentFactory(shift=shift, volunteer=volunteer, status=existing_status, waitlist_order=order)
     before = Assignment.objects.count()
 
-    with refused(**_ONE_LIVE):
+    with refused(_ONE_LIVE):
         AssignmentFactory(shift=shift, volunteer=volunteer, status=Assignment.Status.CONFIRMED)
 
     assert Assignment.objects.count() == before == 1
@@ -193,7 +180,7 @@ def test_waitlisted_assignment_next_to_a_confirmed_one_is_refused():
     volunteer = VolunteerFactory()
     AssignmentFactory(shift=shift, volunteer=volunteer, status=Assignment.Status.CONFIRMED)
 
-    with refused(**_ONE_LIVE):
+    with refused(_ONE_LIVE):
         AssignmentFactory(shift=shift, volunteer=volunteer, status=Assignment.Status.WAITLISTED, waitlist_order=1)
 
     assert Assignment.objects.count() == 1
@@ -210,7 +197,7 @@ def test_cancelled_assignments_do_not_block_a_new_live_one():
     assert list(Assignment.objects.filter(shift=shift, volunteer=volunteer).exclude(status="cancelled")) == [live]
 
     # A live one exists again: one more is refused.
-    with refused(**_ONE_LIVE):
+    with refused(_ONE_LIVE):
         AssignmentFactory(shift=shift, volunteer=volunteer, status=Assignment.Status.CONFIRMED)
     assert Assignment.objects.filter(shift=shift, volunteer=volunteer).count() == 3
 
@@ -221,7 +208,7 @@ def test_reviving_a_cancelled_assignment_next_to_a_live_one_is_refused():
     cancelled = AssignmentFactory(shift=shift, volunteer=volunteer, status=Assignment.Status.CANCELLED)
     AssignmentFactory(shift=shift, volunteer=volunteer, status=Assignment.Status.CONFIRMED)
 
-    with refused(**_ONE_LIVE):
+    with refused(_ONE_LIVE):
         Assignment.objects.filter(pk=cancelled.pk).update(status=Assignment.Status.CONFIRMED)
 
     cancelled.refresh_from_db()
@@ -251,10 +238,7 @@ def test_two_waitlisted_assignments_with_same_ticket_on_one_shift_are_refused():
     AssignmentFactory(shift=shift, status=Assignment.Status.WAITLISTED, waitlist_order=7)
     before = Assignment.objects.count()
 
-    with refused(
-        sqlite="UNIQUE constraint failed: communities_assignment.shift_id, communities_assignment.waitlist_order",
-        postgresql='duplicate key value violates unique constraint "one_waitlist_ticket_per_shift"',
-    ):
+    with refused('duplicate key value violates unique constraint "one_waitlist_ticket_per_shift"'):
         AssignmentFactory(shift=shift, status=Assignment.Status.WAITLISTED, waitlist_order=7)
 
     assert Assignment.objects.count() == before == 1
@@ -275,7 +259,7 @@ def test_same_ticket_is_allowed_on_another_shift_and_once_no_longer_waitlisted()
 def test_waitlisted_assignment_without_ticket_is_refused():
     shift = ShiftFactory()
 
-    with refused(**_check("waitlisted_has_ticket", "communities_assignment")):
+    with refused(_check("waitlisted_has_ticket", "communities_assignment")):
         AssignmentFactory(shift=shift, status=Assignment.Status.WAITLISTED, waitlist_order=None)
 
     assert Assignment.objects.count() == 0
@@ -284,7 +268,7 @@ def test_waitlisted_assignment_without_ticket_is_refused():
 def test_assignment_moved_to_waitlist_without_ticket_is_refused():
     assignment = AssignmentFactory(status=Assignment.Status.CONFIRMED)
 
-    with refused(**_check("waitlisted_has_ticket", "communities_assignment")):
+    with refused(_check("waitlisted_has_ticket", "communities_assignment")):
         Assignment.objects.filter(pk=assignment.pk).update(status=Assignment.Status.WAITLISTED)
 
     assignment.refresh_from_db()
@@ -304,14 +288,14 @@ def test_confirmed_assignment_without_ticket_is_accepted():
 def test_checkout_before_checkin_is_refused():
     checked_in_at = timezone.now()
 
-    with refused(**_check("checkout_after_checkin", "communities_assignment")):
+    with refused(_check("checkout_after_checkin", "communities_assignment")):
         AssignmentFactory(checked_in_at=checked_in_at, checked_out_at=checked_in_at - timedelta(seconds=1))
 
     assert Assignment.objects.count() == 0
 
 
 def test_checkout_without_checkin_is_refused():
-    with refused(**_check("checkout_after_checkin", "communities_assignment")):
+    with refused(_check("checkout_after_checkin", "communities_assignment")):
         AssignmentFactory(checked_in_at=None, checked_out_at=timezone.now())
 
     assert Assignment.objects.count() == 0
@@ -321,7 +305,7 @@ def test_checkout_before_checkin_is_refused_on_update():
     checked_in_at = timezone.now()
     assignment = AssignmentFactory(checked_in_at=checked_in_at)
 
-    with refused(**_check("checkout_after_checkin", "communities_assignment")):
+    with refused(_check("checkout_after_checkin", "communities_assignment")):
         Assignment.objects.filter(pk=assignment.pk).update(checked_out_at=checked_in_at - timedelta(minutes=5))
 
     assignment.refresh_from_db()
@@ -342,7 +326,7 @@ def test_checkout_at_or_after_checkin_is_accepted(stay):
 
 @pytest.mark.parametrize("latitude", [Decimal("90.000001"), Decimal("91"), Decimal("-90.000001"), Decimal("-180")])
 def test_community_latitude_out_of_range_is_refused(latitude):
-    with refused(**_check("community_latitude_range", "communities_community")):
+    with refused(_check("community_latitude_range", "communities_community")):
         CommunityFactory(latitude=latitude, longitude=Decimal("120.585316"))
 
     assert Community.objects.count() == 0
@@ -350,7 +334,7 @@ def test_community_latitude_out_of_range_is_refused(latitude):
 
 @pytest.mark.parametrize("longitude", [Decimal("180.000001"), Decimal("-181")])
 def test_community_longitude_out_of_range_is_refused(longitude):
-    with refused(**_check("community_longitude_range", "communities_community")):
+    with refused(_check("community_longitude_range", "communities_community")):
         CommunityFactory(latitude=Decimal("31.298886"), longitude=longitude)
 
     assert Community.objects.count() == 0
@@ -359,7 +343,7 @@ def test_community_longitude_out_of_range_is_refused(longitude):
 def test_community_latitude_moved_out_of_range_is_refused_on_update():
     community = CommunityFactory(latitude=Decimal("31.298886"), longitude=Decimal("120.585316"))
 
-    with refused(**_check("community_latitude_range", "communities_community")):
+    with refused(_check("community_latitude_range", "communities_community")):
         Community.objects.filter(pk=community.pk).update(latitude=Decimal("95"))
 
     community.refresh_from_db()

@@ -35,13 +35,22 @@ class Proxy:
             except OSError:
                 return
             try:
-                upstream = socket.create_connection(self.target, timeout=5)
+                upstream = self._connect()
             except OSError:
                 client.close()
                 continue
             with self.lock:
                 self.pairs.append((client, upstream))
             threading.Thread(target=self._pump, args=(client, upstream), daemon=True).start()
+
+    def _connect(self) -> socket.socket:
+        host, port = self.target
+        if host.startswith("/"):  # PostgreSQL's Unix socket folder (the embedded server)
+            upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            upstream.settimeout(5)
+            upstream.connect(f"{host}/.s.PGSQL.{port}")
+            return upstream
+        return socket.create_connection(self.target, timeout=5)
 
     def _pump(self, a: socket.socket, b: socket.socket) -> None:
         selector = selectors.DefaultSelector()

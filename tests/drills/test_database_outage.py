@@ -23,7 +23,6 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="a drill for PostgreSQL (CI runs the suite on it too)")
 def test_api_answers_503_while_postgresql_is_away_and_recovers_by_itself(tmp_path):
     volunteer = VolunteerFactory()
     shift = ShiftFactory()

@@ -1,4 +1,4 @@
-"""A covering index for the statistics' head counts (docs/statistics.md). PostgreSQL only.
+"""A covering index for the statistics' head counts (docs/statistics.md).
 
 Counting volunteers, the deployed and the communities they cover per organization reads this
 index alone (an index-only scan) instead of the table.
@@ -15,15 +15,13 @@ INDEXES = [
 
 
 def create(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        for name, definition in INDEXES:
-            schema_editor.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {definition}")
+    for name, definition in INDEXES:
+        schema_editor.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {definition}")
 
 
 def drop(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        for name, _definition in INDEXES:
-            schema_editor.execute(f"DROP INDEX IF EXISTS {name}")
+    for name, _definition in INDEXES:
+        schema_editor.execute(f"DROP INDEX IF EXISTS {name}")
 
 
 class Migration(migrations.Migration):

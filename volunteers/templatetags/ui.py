@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from django import template
 from django.utils import formats, timezone
+from django.utils.translation import gettext as _
+
+from config import formats as house
 
 register = template.Library()
 
@@ -18,6 +21,25 @@ def hours(minutes) -> str:
 
 
 @register.filter
+def hours_minutes(minutes) -> tuple[int, int]:
+    """Minutes as whole hours and the minutes left: 270 → (4, 30). The hours forms take these."""
+    return divmod(int(minutes or 0), 60)
+
+
+@register.filter
+def duration(minutes) -> str:
+    """Minutes in hours and minutes, in words of the active language: 270 → "4 小时 30 分钟"."""
+    if minutes in (None, ""):
+        return ""
+    hours, rest = divmod(int(minutes), 60)
+    if not rest:
+        return _("%(hours)d h") % {"hours": hours}
+    if not hours:
+        return _("%(minutes)d min") % {"minutes": rest}
+    return _("%(hours)d h %(minutes)d min") % {"hours": hours, "minutes": rest}
+
+
+@register.filter
 def crosses_midnight(shift) -> bool:
     return timezone.localtime(shift.starts_at).date() != timezone.localtime(shift.ends_at).date()
 
@@ -26,3 +48,48 @@ def crosses_midnight(shift) -> bool:
 def stars(level: int, out_of: int = 5) -> list[bool]:
     """``[True, True, False, False, False]`` for two stars of five."""
     return [index < level for index in range(out_of)]
+
+
+# --- One format for dates, times and numbers (config/formats.py) -------------------------------
+
+
+@register.filter
+def long_date(value) -> str:
+    """2026年12月7日 / 7 December 2026."""
+    return house.long_date(value)
+
+
+@register.filter
+def day(value) -> str:
+    """12月7日 周一 / Mon 7 Dec."""
+    return house.day(value)
+
+
+@register.filter
+def moment(value) -> str:
+    """12月7日 周一 09:00 / Mon 7 Dec 09:00."""
+    return house.moment(value)
+
+
+@register.filter
+def clock(value) -> str:
+    """09:00."""
+    return house.clock(value)
+
+
+@register.filter
+def span(shift) -> str:
+    """A shift's day and times: 12月7日 周一 22:00–次日02:00."""
+    return house.span(shift.starts_at, shift.ends_at)
+
+
+@register.filter
+def time_span(shift) -> str:
+    """A shift's times without its day: 22:00–次日02:00."""
+    return house.time_span(shift.starts_at, shift.ends_at)
+
+
+@register.filter
+def num(value) -> str:
+    """3,297."""
+    return house.number(value)

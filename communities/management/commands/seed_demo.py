@@ -36,10 +36,9 @@ class Command(BaseCommand):
         if not summary.created:
             self.stdout.write(f"The demo data is already loaded; nothing changed. ({counts})")
             return
-        if connection.vendor == "postgresql":
-            # Fresh planner statistics: without them the first queries plan for empty tables.
-            with connection.cursor() as cursor:
-                cursor.execute("ANALYZE")
+        # Fresh planner statistics: without them the first queries plan for empty tables.
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
         self.stdout.write(self.style.SUCCESS(f"Demo loaded in {summary.seconds:.1f}s: {counts}."))
         self.stdout.write(f"Log in with password {DEMO_PASSWORD!r}, or by texted code to the mobile, as:")
         for role, username, mobile, what in DEMO_LOGINS:

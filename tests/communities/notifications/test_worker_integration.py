@@ -1,7 +1,7 @@
 """Exactly once with a real Celery worker, a real Redis and the test database.
 
 The worker is a separate process (``celery worker`` with eager mode off) on the same database
-as the test: the SQLite test file, or the PostgreSQL test database. The broker is the machine's
+as the test (the test database). The broker is the machine's
 Redis when ``REDIS_URL`` is set, else the embedded one tests/conftest.py started. Each test uses
 its own queue, purged first. The SMS backend is the real file backend; its output is counted.
 
@@ -24,6 +24,7 @@ import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from django.conf import settings
@@ -50,9 +51,9 @@ WAIT = HANG_GUARD  # a wait ends when its condition holds; this only catches a h
 
 def database_url() -> str:
     db = connection.settings_dict
-    if db["ENGINE"] == "django.db.backends.sqlite3":
-        return f"sqlite:///{db['NAME']}"
     password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    if (db["HOST"] or "").startswith("/"):  # a Unix socket's folder: the embedded server
+        return f"postgres://{db['USER']}{password}@/{quote(db['HOST'])}/{db['NAME']}"
     return f"postgres://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 

@@ -160,7 +160,66 @@ def test_pdf_by_number_for_holder_and_staff_in_scope(world, api):
     assert api(world.va2.user).get(url).status_code == 404
 
 
-def test_pdf_renders_chinese_with_the_built_in_cid_font(world):
+def _pdf(certificate) -> tuple[str, dict[str, bool], bytes]:
+    """The PDF's text; every font that draws text in it (by its ``Tf`` operators), with whether
+    the font's program is embedded in the file; and its bytes."""
+    import io
+    import re
+
+    from pypdf import PdfReader
+
+    data = certificates.certificate_pdf(certificate, verify_url=f"https://example.org/verify/{certificate.number}/")
+    reader = PdfReader(io.BytesIO(data))
+    text = "".join(page.extract_text() for page in reader.pages)
+    drawing = {}
+    for page in reader.pages:
+        resources = page["/Resources"]["/Font"]
+        used = set(re.findall(r"(/F[\w+]+) [\d.]+ Tf", page.get_contents().get_data().decode("latin-1")))
+        for key in used:
+            font = resources[key].get_object()
+            descriptor = font.get("/FontDescriptor")
+            if descriptor is None and "/DescendantFonts" in font:
+                descriptor = font["/DescendantFonts"][0].get_object().get("/FontDescriptor")
+            descriptor = descriptor.get_object() if descriptor is not None else {}
+            drawing[str(font["/BaseFont"])] = "/FontFile2" in descriptor
+    return text, drawing, data
+
+
+def _pages(data: bytes):
+    import io
+
+    from pypdf import PdfReader
+
+    return PdfReader(io.BytesIO(data)).pages
+
+
+def test_pdf_embeds_its_chinese_font_and_writes_chinese_dates(world):
+    world.a.certificate_handler = "周经办"
+    world.a.save()
+    certificate = certificates.certificate_issue(
+        volunteer=world.va1,
+        issuer_org=world.a,
+        actor=world.va1.user,
+        period_start=world.yesterday,
+        period_end=world.today,
+    )
+    text, fonts, data = _pdf(certificate)
+    # Every font that draws text is a subset embedded in the file (``AAAAAA+NotoSansSC-…``): no
+    # viewer needs a font of its own, unlike a CID reference such as STSong-Light.
+    assert fonts and all("+NotoSansSC" in name and embedded for name, embedded in fonts.items()), fonts
+    assert b"STSong" not in data
+    start, end = world.yesterday, world.today
+    assert f"{start.year}年{start.month}月{start.day}日至{end.year}年{end.month}月{end.day}日" in text.replace(" ", "")
+    assert "周经办" in text  # the organisation's handler, for a volunteer's own download
+    assert "本人自助下载" not in text
+    assert "（盖章）" in text
+    assert len(_pages(data)) == 1  # one sheet, as on paper
+    assert world.va1.real_name in text.replace(" ", "")
+
+
+def test_a_name_outside_the_common_characters_is_drawn_too(world):
+    world.va1.real_name = "王䶮"  # U+4DAE, not in GB 2312
+    world.va1.save()
     certificate = certificates.certificate_issue(
         volunteer=world.va1,
         issuer_org=world.a,
@@ -168,10 +227,10 @@ def test_pdf_renders_chinese_with_the_built_in_cid_font(world):
         period_start=world.yesterday,
         period_end=world.today,
     )
-    pdf = certificates.certificate_pdf(certificate, verify_url=f"https://example.org/verify/{certificate.number}/")
-    assert b"/BaseFont /STSong-Light" in pdf
-    assert b"UniGB-UCS2-H" in pdf
-    assert certificate.number.encode() in pdf
+    text, fonts, _data = _pdf(certificate)
+    assert "王䶮" in text.replace(" ", "")
+    assert all("+NotoSansSC" in name and embedded for name, embedded in fonts.items()), fonts
+    assert len(fonts) == 3, fonts  # regular, bold, and the one cut for the rare character
 
 
 # --- Public verification --------------------------------------------------------------------------

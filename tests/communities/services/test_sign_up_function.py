@@ -38,10 +38,7 @@ from tests.factories import (
     years_before,
 )
 
-pytestmark = [
-    pytest.mark.django_db,
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="the database function exists on PostgreSQL only"),
-]
+pytestmark = pytest.mark.django_db
 
 
 class _Undo(Exception):

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('communities', '0015_checkin_code_attempts'),
+        ('communities', '0016_dispatch_recall'),
         ('volunteers', '0006_login_codes_staff_mobiles'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

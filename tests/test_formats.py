@@ -1,0 +1,75 @@
+"""One format for dates, times and numbers (config/formats.py), in both languages."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.template import Context, Template
+from django.utils import translation
+
+from config import formats
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+TODAY = date(2026, 12, 7)
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [("zh-hans", "12月7日 周一 22:00–次日02:00"), ("en", "Mon 7 Dec 22:00–02:00 (next day)")],
+)
+def test_a_night_shift_says_it_ends_the_next_day(language, expected):
+    start = datetime(2026, 12, 7, 22, 0, tzinfo=SHANGHAI)
+    end = datetime(2026, 12, 8, 2, 0, tzinfo=SHANGHAI)
+    with translation.override(language):
+        assert formats.span(start, end, today=TODAY) == expected
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [("zh-hans", "12月7日 周一 09:00–12:00"), ("en", "Mon 7 Dec 09:00–12:00")],
+)
+def test_a_day_shift(language, expected):
+    start = datetime(2026, 12, 7, 9, 0, tzinfo=SHANGHAI)
+    end = datetime(2026, 12, 7, 12, 0, tzinfo=SHANGHAI)
+    with translation.override(language):
+        assert formats.span(start, end, today=TODAY) == expected
+
+
+def test_a_day_of_another_year_carries_the_year():
+    with translation.override("zh-hans"):
+        assert formats.day(date(2027, 1, 4), today=TODAY) == "2027年1月4日 周一"
+    with translation.override("en"):
+        assert formats.day(date(2027, 1, 4), today=TODAY) == "Mon 4 Jan 2027"
+
+
+def test_long_dates_as_certificates_write_them():
+    with translation.override("zh-hans"):
+        assert formats.long_date_range(date(2026, 11, 30), date(2026, 12, 7)) == "2026年11月30日至2026年12月7日"
+    with translation.override("en"):
+        assert formats.long_date_range(date(2026, 11, 30), date(2026, 12, 7)) == "30 November 2026 to 7 December 2026"
+
+
+def test_an_aware_time_is_written_in_local_time(settings):
+    settings.TIME_ZONE = "Asia/Shanghai"
+    utc = datetime(2026, 12, 7, 14, 30, tzinfo=ZoneInfo("UTC"))
+    with translation.override("zh-hans"):
+        assert formats.moment(utc, today=TODAY) == "12月7日 周一 22:30"
+
+
+def test_numbers_are_grouped():
+    assert formats.number(3297) == "3,297"
+    assert formats.number(12345.67) == "12,345.7"
+    assert formats.number(None) == ""
+
+
+def test_the_template_filters_use_the_same_module():
+    class Shift:
+        starts_at = datetime(2026, 12, 7, 22, 0, tzinfo=SHANGHAI)
+        ends_at = datetime(2026, 12, 8, 2, 0, tzinfo=SHANGHAI)
+
+    template = Template("{% load ui %}{{ shift|time_span }} · {{ n|num }} · {{ d|long_date }}")
+    with translation.override("zh-hans"):
+        out = template.render(Context({"shift": Shift(), "n": 1758, "d": date(2026, 12, 7)}))
+    assert out == "22:00–次日02:00 · 1,758 · 2026年12月7日"
