@@ -6,6 +6,7 @@ services and selectors (``ServiceError("permission_denied")`` → 403, out of re
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -21,6 +22,8 @@ from communities.services import broadcasts, community_requests
 from config.errors import ServiceError
 from config.params import as_id
 from volunteers.selectors import organization_subtree
+
+MAX_ID = 2**63 - 1  # ids are 64-bit: a larger number is invalid input, not a database error
 
 # --- Community requests --------------------------------------------------------------------
 
@@ -65,9 +68,11 @@ class CommunityRequestSerializer(serializers.ModelSerializer):
 
 
 class CommunityRequestCreateSerializer(serializers.Serializer):
-    community = serializers.IntegerField(min_value=1)
+    community = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     wanted = serializers.IntegerField(min_value=1, max_value=100_000)
-    post_types = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, default=list)
+    post_types = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID), required=False, default=list
+    )
     skills = serializers.ListField(child=serializers.SlugField(), required=False, default=list)
     date_from = serializers.DateField()
     date_to = serializers.DateField()
@@ -81,12 +86,12 @@ class CommunityRequestFilterSerializer(serializers.Serializer):
     status = serializers.ChoiceField(
         choices=["open", "closed", "all", *CommunityRequest.Status.values], required=False, default="open"
     )
-    district = serializers.IntegerField(required=False, min_value=1)
+    district = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
     urgency = serializers.ChoiceField(choices=CommunityRequest.Urgency.choices, required=False)
 
 
 class FulfilSerializer(serializers.Serializer):
-    team = serializers.IntegerField(required=False, min_value=1)
+    team = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
     count = serializers.IntegerField(required=False, min_value=1, max_value=100_000)
     categories = serializers.ListField(child=serializers.SlugField(), required=False, default=list)
     skills = serializers.ListField(child=serializers.SlugField(), required=False)
@@ -94,7 +99,7 @@ class FulfilSerializer(serializers.Serializer):
 
     def validate(self, attrs):
         if "team" in attrs and "count" in attrs:
-            raise serializers.ValidationError("Give either a team or a number of volunteers, not both.")
+            raise serializers.ValidationError(_("Give either a team or a number of volunteers, not both."))
         return attrs
 
 
@@ -194,10 +199,10 @@ def _request_id(pk) -> int:
 
 class AudienceSerializer(serializers.Serializer):
     audience = serializers.ChoiceField(choices=Broadcast.Audience.choices)
-    shift = serializers.IntegerField(required=False, min_value=1)
-    team = serializers.IntegerField(required=False, min_value=1)
-    community = serializers.IntegerField(required=False, min_value=1)
-    organization = serializers.IntegerField(required=False, min_value=1)
+    shift = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
+    team = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
+    community = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
+    organization = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
     message = serializers.CharField(required=False, allow_blank=True, max_length=300, default="")
     by_sms = serializers.BooleanField(required=False, default=False)
 
@@ -205,7 +210,7 @@ class AudienceSerializer(serializers.Serializer):
         needed = {"shift": "shift", "team": "team", "community": "community", "reserve": "organization"}
         field = needed[attrs["audience"]]
         if field not in attrs:
-            raise serializers.ValidationError({field: ["This field is required for this audience."]})
+            raise serializers.ValidationError({field: [_("This field is required for this audience.")]})
         return attrs
 
 
@@ -213,7 +218,7 @@ class BroadcastCreateSerializer(AudienceSerializer):
     subject = serializers.CharField(max_length=60)
     message = serializers.CharField(max_length=300)
     urgent = serializers.BooleanField(required=False, default=False)
-    link_shift = serializers.IntegerField(required=False, min_value=1)
+    link_shift = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
 
 
 class PreviewSerializer(serializers.Serializer):

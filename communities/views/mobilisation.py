@@ -37,6 +37,7 @@ class BroadcastForm(forms.Form):
         label=gettext_lazy("Shift number"),
         required=False,
         min_value=1,
+        max_value=2**63 - 1,
         help_text=gettext_lazy("For a shift's volunteers: the number in the shift's address (/shifts/123/)."),
     )
     community = forms.TypedChoiceField(label=gettext_lazy("Community"), required=False, coerce=int, empty_value=None)
@@ -50,6 +51,7 @@ class BroadcastForm(forms.Form):
         label=gettext_lazy("Shift to sign up for (optional)"),
         required=False,
         min_value=1,
+        max_value=2**63 - 1,
         help_text=gettext_lazy("Readers get a button that takes them to this shift."),
     )
     by_sms = forms.BooleanField(label=gettext_lazy("Also send by SMS"), required=False)
