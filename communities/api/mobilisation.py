@@ -203,11 +203,12 @@ class AudienceSerializer(serializers.Serializer):
     team = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
     community = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
     organization = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
+    call = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
     message = serializers.CharField(required=False, allow_blank=True, max_length=300, default="")
     by_sms = serializers.BooleanField(required=False, default=False)
 
     def validate(self, attrs):
-        needed = {"shift": "shift", "team": "team", "community": "community", "reserve": "organization"}
+        needed = {"shift": "shift", "team": "team", "community": "community", "reserve": "organization", "call": "call"}
         field = needed[attrs["audience"]]
         if field not in attrs:
             raise serializers.ValidationError({field: [_("This field is required for this audience.")]})
@@ -240,6 +241,7 @@ class BroadcastSerializer(serializers.ModelSerializer):
             "team",
             "community",
             "organization",
+            "call",
             "link_shift",
             "subject",
             "message",
@@ -267,6 +269,7 @@ def _target(user, data: dict) -> broadcasts.Target:
         team_id=data.get("team"),
         community_id=data.get("community"),
         organization_id=data.get("organization"),
+        call_id=data.get("call"),
     )
 
 

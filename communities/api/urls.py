@@ -3,7 +3,18 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from communities.api import certificates, coordinator, imports, me, mobilisation, notifications, shifts, stats
+from communities.api import (
+    certificates,
+    coordinator,
+    imports,
+    me,
+    mobilisation,
+    notifications,
+    records,
+    recruitment,
+    shifts,
+    stats,
+)
 
 router = SimpleRouter()
 router.register("communities", shifts.CommunityViewSet, basename="community")
@@ -16,6 +27,11 @@ router.register("notifications/failed", notifications.FailedNotificationViewSet,
 router.register("notifications", notifications.NotificationViewSet, basename="notification")
 router.register("community-requests", mobilisation.CommunityRequestViewSet, basename="community-request")
 router.register("broadcasts", mobilisation.BroadcastViewSet, basename="broadcast")
+router.register("calls", recruitment.CallViewSet, basename="call")
+router.register("applications", recruitment.ApplicationViewSet, basename="application")
+
+router.register("volunteers", records.VolunteerViewSet, basename="volunteer")
+router.register("change-requests", records.ChangeRequestViewSet, basename="change-request")
 
 urlpatterns = [
     *router.urls,
@@ -52,4 +68,8 @@ urlpatterns = [
     path("me/calendar-link/", me.CalendarLinkView.as_view(), name="me-calendar-link"),
     path("me/export/", me.DataExportView.as_view(), name="me-export"),
     path("me/delete/", me.AccountDeleteView.as_view(), name="me-delete"),
+    path("public/calls/<slug:slug>/", recruitment.PublicCallView.as_view(), name="public-call"),
+    path("public/calls/<slug:slug>/code/", recruitment.PublicCallCodeView.as_view(), name="public-call-code"),
+    path("public/calls/<slug:slug>/apply/", recruitment.PublicCallApplyView.as_view(), name="public-call-apply"),
+    path("me/change-requests/", records.MyChangeRequestsView.as_view(), name="me-change-requests"),
 ]

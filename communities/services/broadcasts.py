@@ -27,7 +27,7 @@ from communities.notifications import outbox
 from communities.selectors.shifts import communities_managed_by
 from config.celery import task_named
 from config.errors import ServiceError
-from volunteers.models import Organization, Team, Volunteer
+from volunteers.models import CallApplication, Organization, RecruitmentCall, Team, Volunteer
 from volunteers.selectors import is_committee_staff
 
 logger = logging.getLogger(__name__)
@@ -46,6 +46,7 @@ class Target:
     team: Team | None = None
     community: Community | None = None
     organization: Organization | None = None
+    call: RecruitmentCall | None = None
     scope_paths: tuple[str, ...] = ()  # empty: everyone in the audience
 
 
@@ -68,6 +69,7 @@ def broadcast_target(
     team_id: int | None = None,
     community_id: int | None = None,
     organization_id: int | None = None,
+    call_id: int | None = None,
 ) -> Target:
     """Check that ``actor`` may write to the audience and resolve it.
 
@@ -100,7 +102,7 @@ def broadcast_target(
         if scope is None:
             raise ServiceError("not_found", {"community": community_id})
         return Target(audience, community=community, scope_paths=scope)
-    if audience not in (Audience.TEAM, Audience.RESERVE):
+    if audience not in (Audience.TEAM, Audience.RESERVE, Audience.CALL):
         raise ServiceError("invalid", {"audience": [_("Choose an audience from the list.")]})
     if not (staff or actor.is_superuser):
         raise ServiceError("permission_denied")
@@ -110,6 +112,11 @@ def broadcast_target(
         if team is None:
             raise ServiceError("not_found", {"team": team_id})
         return Target(audience, team=team)
+    if audience == Audience.CALL:
+        call = RecruitmentCall.objects.filter(reach, pk=call_id).first()
+        if call is None:
+            raise ServiceError("not_found", {"call": call_id})
+        return Target(audience, call=call)
     organization = Organization.objects.filter(_paths_q(paths, "") if paths else Q(), pk=organization_id).first()
     if organization is None:
         raise ServiceError("not_found", {"organization": organization_id})
@@ -128,6 +135,14 @@ def broadcast_people(target: Target) -> QuerySet[Volunteer]:
         people = people.filter(team=target.team)
     elif target.audience == Audience.COMMUNITY:
         people = people.filter(deployed_community=target.community)
+    elif target.audience == Audience.CALL:
+        # Those who answered and are known as volunteers (an existing one, or approved); the
+        # rejected were told already, and people not yet registered have no inbox.
+        people = people.filter(
+            pk__in=CallApplication.objects.filter(call=target.call, volunteer__isnull=False)
+            .exclude(status=CallApplication.Status.REJECTED)
+            .values("volunteer_id")
+        )
     else:
         people = people.filter(organization__path__startswith=target.organization.path, status=Volunteer.Status.RESERVE)
     if target.scope_paths:
@@ -209,6 +224,7 @@ def broadcast_create(
         team=target.team,
         community=target.community,
         organization=target.organization,
+        call=target.call,
         scope_paths=list(target.scope_paths),
         link_shift=link_shift,
         subject=subject,
@@ -240,6 +256,7 @@ def _target_of(broadcast: Broadcast) -> Target:
         team=broadcast.team,
         community=broadcast.community,
         organization=broadcast.organization,
+        call=broadcast.call,
         scope_paths=tuple(broadcast.scope_paths),
     )
 
@@ -253,7 +270,9 @@ def broadcast_fan_out(*, broadcast_id: int, now: datetime | None = None) -> int:
     """
     now = now or timezone.now()
     broadcast = (
-        Broadcast.objects.select_related("shift", "team", "community", "organization").filter(pk=broadcast_id).first()
+        Broadcast.objects.select_related("shift", "team", "community", "organization", "call")
+        .filter(pk=broadcast_id)
+        .first()
     )
     if broadcast is None or broadcast.fanned_out_at is not None:
         return 0

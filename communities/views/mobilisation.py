@@ -23,7 +23,7 @@ from communities.views.committee import committee_required
 from communities.views.shifts import report_refusal
 from config.errors import ServiceError
 from volunteers.decorators import role_required
-from volunteers.models import Team
+from volunteers.models import RecruitmentCall, Team
 from volunteers.selectors import is_committee_staff, organization_subtree
 
 broadcaster_required = role_required(
@@ -44,6 +44,9 @@ class BroadcastForm(forms.Form):
     team = forms.TypedChoiceField(label=gettext_lazy("Team"), required=False, coerce=int, empty_value=None)
     organization = forms.TypedChoiceField(
         label=gettext_lazy("Organization (its reserve)"), required=False, coerce=int, empty_value=None
+    )
+    call = forms.TypedChoiceField(
+        label=gettext_lazy("Recruitment call (its applicants)"), required=False, coerce=int, empty_value=None
     )
     subject = forms.CharField(label=gettext_lazy("Subject"), max_length=60)
     message = forms.CharField(label=gettext_lazy("Message"), max_length=300, widget=forms.Textarea(attrs={"rows": 4}))
@@ -69,6 +72,10 @@ class BroadcastForm(forms.Form):
             self.fields["team"].choices = [("", "—")] + [
                 (t.pk, t.name) for t in Team.objects.filter(organization__in=organizations).order_by("name")
             ]
+            self.fields["call"].choices = [("", "—")] + [
+                (c.pk, c.title)
+                for c in RecruitmentCall.objects.filter(organization__in=organizations).order_by("-pk")[:200]
+            ]
             self.fields["organization"].choices = [("", "—")] + [
                 (o.pk, f"{'· ' * o.depth}{o.display_name}") for o in organizations.order_by("path")
             ]
@@ -76,7 +83,7 @@ class BroadcastForm(forms.Form):
             self.fields["audience"].choices = [
                 choice for choice in Broadcast.Audience.choices if choice[0] in ("shift", "community")
             ]
-            for name in ("team", "organization", "urgent"):
+            for name in ("team", "organization", "call", "urgent"):
                 del self.fields[name]
 
     def __getitem__(self, name):
@@ -101,6 +108,7 @@ def broadcast_page(request):
                 team_id=data.get("team"),
                 community_id=data["community"],
                 organization_id=data.get("organization"),
+                call_id=data.get("call"),
             )
             if request.POST.get("action") == "send":
                 sent = broadcasts.broadcast_create(

@@ -198,3 +198,46 @@ def test_the_sweep_writes_out_a_call_out_whose_task_never_ran(world):
     assert broadcasts.broadcast_pending_sweep() == 0  # within its grace
     assert broadcasts.broadcast_pending_sweep(now=timezone.now() + timedelta(minutes=2)) == 1
     assert Notification.objects.filter(key__startswith=f"b{sent.pk}:").count() == 3
+
+
+def test_staff_reach_the_known_applicants_of_a_call_in_their_organizations(world):
+    from datetime import date
+
+    from tests.factories import RecruitmentCallFactory
+    from volunteers.idcard import make_id_number
+    from volunteers.models import CallApplication
+
+    call = RecruitmentCallFactory(organization=world["org"])
+
+    def answer(n, volunteer=None, status="pending"):
+        application = CallApplication(
+            call=call,
+            agreement=call.agreements.get(),
+            agreement_accepted_at=timezone.now(),
+            mobile=f"1360000001{n}",
+            real_name=f"报名者{n}",
+            birth_date=date(1996, 1, n),
+            gender="female",
+            organization=world["org"],
+            emergency_contact_name="家人",
+            emergency_contact_mobile="13600000099",
+            volunteer=volunteer,
+            status=status,
+            reject_reason="名额已满" if status == "rejected" else "",
+        )
+        application.set_id_number(make_id_number("320506", date(1996, 1, n), 70 + n))
+        application.save()
+
+    answer(1, world["members"][0])  # an existing volunteer, recognised
+    answer(2, world["members"][1], status="approved")
+    answer(3, world["members"][2], status="rejected")
+    answer(4)  # not registered yet: no inbox to reach
+    target = broadcasts.broadcast_target(actor=world["staff"], audience="call", call_id=call.pk)
+    assert people(target) == sorted([world["members"][0].pk, world["members"][1].pk])
+    with pytest.raises(ServiceError) as refused:
+        broadcasts.broadcast_target(actor=world["coordinator"], audience="call", call_id=call.pk)
+    assert refused.value.code == "permission_denied"
+    other = RecruitmentCallFactory()
+    with pytest.raises(ServiceError) as refused:
+        broadcasts.broadcast_target(actor=world["staff"], audience="call", call_id=other.pk)
+    assert refused.value.code == "not_found"
