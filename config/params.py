@@ -26,6 +26,14 @@ def as_id(value) -> int | None:
     return None
 
 
+def as_text(value, max_length: int = 100) -> str:
+    """A search box's text from a URL or form: no NUL (PostgreSQL text cannot hold one), trimmed,
+    at most ``max_length`` characters; empty for anything else."""
+    if not isinstance(value, str):
+        return ""
+    return value.replace("\x00", "").strip()[:max_length]
+
+
 def as_date(value) -> date | None:
     """A real ``YYYY-MM-DD`` date, else ``None`` (``2027-02-30`` is well formed but no date)."""
     if not isinstance(value, str):

@@ -41,7 +41,7 @@ from communities.views.coordinator_forms import (
 from communities.views.shifts import report_refusal
 from config.errors import ServiceError
 from config.pagination import WindowCountPaginator
-from config.params import as_date, safe_next_url
+from config.params import as_date, as_text, safe_next_url
 from volunteers.decorators import role_required
 from volunteers.models import Team, Volunteer
 from volunteers.selectors import can_coordinate, user_volunteer
@@ -62,7 +62,7 @@ def coordinator_today(request):
     """Each of my communities today: shifts, fill rate, who is in and who is missing."""
     day = _day(request)
     communities = shift_selectors.communities_managed_by(request.user).select_related("street__district")
-    query = (request.GET.get("q") or "").strip()
+    query = as_text(request.GET.get("q"))
     if query:
         communities = communities.filter(Q(name__icontains=query) | Q(code__icontains=query))
     page = Paginator(communities.order_by("code"), 10).get_page(request.GET.get("page"))

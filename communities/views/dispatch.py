@@ -18,7 +18,7 @@ from communities.services import coordination
 from communities.views.coordinator_forms import DispatchForm, RecallForm
 from communities.views.shifts import report_refusal
 from config.errors import ServiceError
-from config.params import as_id
+from config.params import as_id, as_text
 from volunteers.decorators import role_required
 from volunteers.models import Skill, Team, Volunteer, VolunteerCategory
 from volunteers.selectors import is_committee_staff, organization_subtree
@@ -51,7 +51,7 @@ def reason_words(reason: dict | None) -> list[str]:
 
 def _communities(source) -> tuple[str, list[Community]]:
     """The name searched for and the communities it finds, the one already chosen kept first."""
-    query = (source.get("q") or "").strip()[:100]
+    query = as_text(source.get("q"))
     found = list(selectors.community_list(q=query)[:COMMUNITY_CHOICES]) if query else []
     chosen = as_id(source.get("community"))
     if chosen is not None and all(c.pk != chosen for c in found):

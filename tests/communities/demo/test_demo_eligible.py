@@ -76,4 +76,6 @@ def test_every_shift_listed_as_eligible_is_accepted_by_the_sign_up(demo):
                 refused.append((volunteer.volunteer_number, shift_id, problem))
         checked += len(listed)
     assert not refused, refused[:10]
-    assert checked > 100, checked
+    # Not vacuous: how many the list offers depends on the hour (today's sign-ups close as the day
+    # goes on), but never nothing.
+    assert checked >= 20, checked

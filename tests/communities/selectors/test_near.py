@@ -23,7 +23,8 @@ pytestmark = pytest.mark.django_db
 
 
 def _at(days: int, hour: int = 8):
-    day = timezone.localdate() + timedelta(days=days)
+    # From tomorrow: a shift at 08:00 today has started by the afternoon and is listed no more.
+    day = timezone.localdate() + timedelta(days=days + 1)
     return timezone.make_aware(timezone.datetime(day.year, day.month, day.day, hour))
 
 
