@@ -90,6 +90,12 @@ def time_span(shift) -> str:
 
 
 @register.filter
-def num(value) -> str:
-    """3,297."""
-    return house.number(value)
+def ends(shift) -> str:
+    """When a shift ends, said from its start: 12:00, or 次日02:00 / 02:00 (next day)."""
+    return house.end_clock(shift.starts_at, shift.ends_at)
+
+
+@register.filter
+def num(value, decimals=None) -> str:
+    """3,297; ``|num:1`` always with one decimal (1,234.0)."""
+    return house.number(value, None if decimals in (None, "") else int(decimals))
