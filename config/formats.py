@@ -126,4 +126,15 @@ def in_days(value: date, *, today: date | None = None) -> int:
     return (_as_date(value) - (today or timezone.localdate())).days
 
 
-__all__ = ["clock", "day", "end_clock", "in_days", "long_date", "long_date_range", "moment", "number", "span", "time_span"]
+__all__ = [
+    "clock",
+    "day",
+    "end_clock",
+    "in_days",
+    "long_date",
+    "long_date_range",
+    "moment",
+    "number",
+    "span",
+    "time_span",
+]

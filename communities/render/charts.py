@@ -156,7 +156,9 @@ def lines_chart(
                 f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="2" fill="{color}">'
                 f"<title>{escape(formats.day(day))} {escape(str(label))}: {escape(fmt(value))}</title></circle>"
             )
-    parts.append(f'<text x="{left}" y="{height - 8}" font-size="10" fill="#5b6370">{escape(formats.day(days[0]))}</text>')
+    parts.append(
+        f'<text x="{left}" y="{height - 8}" font-size="10" fill="#5b6370">{escape(formats.day(days[0]))}</text>'
+    )
     if len(days) > 1:
         parts.append(
             f'<text x="{WIDTH - right}" y="{height - 8}" font-size="10" text-anchor="end" fill="#5b6370">{escape(formats.day(days[-1]))}</text>'

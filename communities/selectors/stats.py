@@ -739,7 +739,11 @@ def stats_hour_bands(q: StatsQuery) -> dict:
     stars = list(settings.RULES["STAR_THRESHOLDS_HOURS"])
     edges = [*HOUR_BANDS_BELOW_FIRST_STAR, *stars]
     bands = [
-        {"low": low, "high": edges[index + 1] if index + 1 < len(edges) else None, "stars": max(0, index - len(HOUR_BANDS_BELOW_FIRST_STAR) + 1)}
+        {
+            "low": low,
+            "high": edges[index + 1] if index + 1 < len(edges) else None,
+            "stars": max(0, index - len(HOUR_BANDS_BELOW_FIRST_STAR) + 1),
+        }
         for index, low in enumerate(edges)
     ]
     minutes = "tally__total_minutes"
