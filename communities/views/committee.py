@@ -133,6 +133,14 @@ def _hour_band_label(band: dict) -> str:
     return f"{label} {'★' * band['stars']}" if band["stars"] else label
 
 
+def _shown_bands(bands: list[dict]) -> list[dict]:
+    """The bands up to the highest one anybody reached, and at least up to the first star's:
+    no row of empty bars for the stars nobody has yet."""
+    first_star = next(index for index, band in enumerate(bands) if band["stars"] == 1)
+    reached = max((index for index, band in enumerate(bands) if band["volunteers"]), default=0)
+    return bands[: max(first_star, reached) + 1]
+
+
 @committee_required
 def dashboard(request):
     form, filters = _filters(request)
@@ -212,7 +220,7 @@ def dashboard(request):
             ),
             "stars": charts.bar_chart(
                 "chart-stars",
-                [(_hour_band_label(band), band["volunteers"]) for band in hour_bands["bands"]]
+                [(_hour_band_label(band), band["volunteers"]) for band in _shown_bands(hour_bands["bands"])]
                 if hour_bands["with_hours"]
                 else [],
                 title=_("Volunteers with credited hours, by hours in total"),

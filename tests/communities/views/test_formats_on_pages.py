@@ -117,5 +117,7 @@ def test_the_star_chart_states_the_volunteers_without_hours_and_spreads_the_othe
     else:
         assert f"{without} volunteers have no credited hours yet; 2 have some" in html
         assert "under 10 h: 1" in chart and "100–300 h ★: 1" in chart
+    # Nobody has reached 300 h: no row of empty bars for the higher stars.
+    assert "300–600" not in chart and "1,500" not in chart
     # The zero group is a sentence, not a bar: no band counts the volunteers without hours.
     assert f": {without}<" not in chart
