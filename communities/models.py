@@ -348,12 +348,18 @@ class AuditEntry(models.Model):
         DISPATCHED = "dispatched", _("Dispatched to a community")
         RECALLED = "recalled", _("Recalled to the reserve")
         VOLUNTEER_IMPORTED = "volunteer_imported", _("Volunteer record updated by an import")
+        VOLUNTEER_CHANGED = "volunteer_changed", _("Volunteer record changed")
+        QUALIFICATION_CHANGED = "qualification_changed", _("Qualification changed")
+        MOBILE_CHANGED = "mobile_changed", _("Mobile number changed")
+        CHANGE_REQUESTED = "change_requested", _("Change requested")
+        CHANGE_APPROVED = "change_approved", _("Change approved")
+        CHANGE_REJECTED = "change_rejected", _("Change rejected")
 
     assignment = models.ForeignKey(
         Assignment, null=True, blank=True, on_delete=models.CASCADE, related_name="audit_entries"
     )
     shift = models.ForeignKey(Shift, null=True, blank=True, on_delete=models.CASCADE, related_name="audit_entries")
-    # A change to a volunteer's record or deployment (dispatch, recall, an import's update).
+    # A change to a volunteer's record or deployment (dispatch, recall, an import's update, a staff edit).
     volunteer = models.ForeignKey(
         "volunteers.Volunteer", null=True, blank=True, on_delete=models.CASCADE, related_name="audit_entries"
     )
@@ -372,7 +378,7 @@ class AuditEntry(models.Model):
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
-        return f"{self.action} {self.assignment_id or self.shift_id}"
+        return f"{self.action} {self.assignment_id or self.shift_id or self.volunteer_id}"
 
 
 class Dispatch(models.Model):

@@ -72,6 +72,11 @@ PARAMETERS = [
     # API query parameters
     "street", "status", "by", "limit", "export", "from", "to", "kind", "state", "action", "actor",
     "volunteer", "token", "page_size", "format",
+    # volunteer records: the staff's filters and edit form, change requests, the volunteer's own
+    "category", "skill", "insurance_before", "qualification_before", "mobile", "email",
+    "emergency_contact_name", "emergency_contact_mobile", "insurance_valid_until", "insurer",
+    "insurance_policy_number", "suspended_reason", "release_places", "qualification_type",
+    "valid_until", "certificate_number", "policy_number", "proof", "confirm",
 ]  # fmt: skip
 
 NOT_FUZZED = (

@@ -52,7 +52,7 @@ from config.celery import task_named
 from config.errors import ServiceError
 from config.sms import backends
 from config.sms.providers import national_number
-from volunteers.models import StaffContact, Volunteer, reader_name
+from volunteers.models import CallApplication, StaffContact, Volunteer, reader_name
 from volunteers.selectors import organization_subtree, volunteer_message_language
 
 logger = logging.getLogger(__name__)
@@ -81,6 +81,9 @@ ARRIVING = "arriving"  # to the receiving community's coordinators: who is comin
 RECALLED = "recalled"  # to each volunteer returned to the reserve
 RECALL_LEAVING = "recall_leaving"  # to the community's coordinators: who has been recalled
 DEPLOYMENT_KINDS = (DISPATCHED, ARRIVING, RECALLED, RECALL_LEAVING)
+
+APPLICATION_APPROVED = "application_approved"  # an answer to a recruitment call
+APPLICATION_REJECTED = "application_rejected"
 
 # Events the services report through ``assignment_event``.
 EVENTS = (CONFIRMED, ASSIGNED, WAITLISTED, PROMOTED, CANCELLED, SHIFT_CHANGED, SHIFT_CANCELLED, NO_SHOW)
@@ -195,6 +198,20 @@ TEXTS = {
         _(
             "%(count)s volunteers are recalled from %(community)s: %(names)s. Their coming shifts there are "
             "released; the waitlist has been offered the places."
+        ),
+    ),
+    APPLICATION_APPROVED: (
+        _("Application approved"),
+        _(
+            "Your answer to %(call)s is approved: you are now a reserve volunteer of %(organization)s. "
+            "Log in with this mobile number and a texted code to see shifts."
+        ),
+    ),
+    APPLICATION_REJECTED: (
+        _("Application not approved"),
+        _(
+            "Your answer to %(call)s was not approved: %(reason)s. If you have questions, contact the staff "
+            "who published the call."
         ),
     ),
 }
@@ -395,7 +412,7 @@ class Draft:
 def _drafts(
     *,
     kind: str,
-    assignment_id: int,
+    assignment_id: int | None,
     shift_id: int,
     recipient: Recipient,
     subject: str,
@@ -403,13 +420,18 @@ def _drafts(
     urgent: bool,
     ref: str,
     now: datetime,
+    key_base: str = "",
 ) -> list[Draft]:
-    """The inbox row (delivered by being created), then SMS and email as the person chose."""
+    """The inbox row (delivered by being created), then SMS and email as the person chose.
+    ``key_base`` names what a message without an assignment is about (``app<id>``)."""
 
     def row(channel: str, state: str, send_after: datetime, sent_at: datetime | None = None) -> Draft:
-        key = notification_key(
-            assignment_id=assignment_id, kind=kind, channel=channel, user_id=recipient.user_id, ref=ref
-        )
+        if key_base:
+            key = f"{key_base}:{kind}:{channel}:u{recipient.user_id}"
+        else:
+            key = notification_key(
+                assignment_id=assignment_id, kind=kind, channel=channel, user_id=recipient.user_id, ref=ref
+            )
         return Draft(
             key,
             kind,
@@ -778,6 +800,76 @@ def recall_announce(*, recalls: list, now: datetime | None = None) -> list[str]:
                 now=now,
             )
     return _deployment_insert(rows, now)
+
+
+def person_event(kind: str, *, user, ref: str, context: dict, now: datetime | None = None) -> list[str]:
+    """A message to one person about something other than a shift (an answer to a recruitment
+    call): in the inbox, and by SMS and email as they chose, in their language; created in the
+    caller's transaction, keyed ``<ref>:<kind>:<channel>:u<user>`` so creating it twice creates
+    it once, and sent after commit."""
+    now = now or timezone.now()
+    volunteer = _volunteer_of(user)
+    recipient = volunteer_recipient(volunteer) if volunteer is not None else user_recipient(user)
+    with translation.override(volunteer_message_language(volunteer)):
+        subject, body = render(kind, context)
+    rows = _drafts(
+        kind=kind,
+        assignment_id=None,
+        shift_id=None,
+        recipient=recipient,
+        subject=subject,
+        body=body,
+        urgent=False,
+        ref="",
+        now=now,
+        key_base=ref,
+    )
+    _insert(rows)
+    _send_after_commit(_due_keys(rows, now))
+    return [row.key for row in rows]
+
+
+def rejection_text_enqueue(*, application_id: int) -> None:
+    """After commit, have a worker text a rejected applicant who has no account the reason."""
+
+    def enqueue() -> None:
+        try:
+            task_named("communities.tasks.application_rejection_text").apply_async(
+                kwargs={"application_id": application_id}, queue=settings.NOTIFICATIONS["QUEUE"]
+            )
+        except Exception:
+            logger.warning("Rejection text for application %s not queued", application_id, exc_info=True)
+
+    transaction.on_commit(enqueue, robust=True)
+
+
+def rejection_text_send(*, application_id: int) -> backends.SmsResult | None:
+    """Text a rejected applicant who has no account yet (so no inbox, no ``Notification`` row)
+    the reason, at the number they gave. Keyed ``app<id>:application_rejected:sms``: a backend
+    that deduplicates never sends it twice. ``None``: nothing to send (not rejected, or the
+    person has an account, whose message went through ``person_event``)."""
+    application = (
+        CallApplication.objects.select_related("call")
+        .filter(pk=application_id, status=CallApplication.Status.REJECTED, volunteer__isnull=True)
+        .first()
+    )
+    if application is None:
+        return None
+    params = {"call": application.call.title, "reason": application.reject_reason}
+    with translation.override(settings.NOTIFICATIONS["LANGUAGE"]):
+        _subject, text = render(APPLICATION_REJECTED, params)
+    message = backends.SmsMessage(
+        key=f"app{application.pk}:{APPLICATION_REJECTED}:{Channel.SMS}",
+        to=application.mobile,
+        text=text,
+        kind=APPLICATION_REJECTED,
+        params=params,
+    )
+    try:
+        return backends.get_backend().send_messages([message])[0]
+    except Exception as error:  # a backend that raises accepted nothing: the task retries
+        logger.warning("Rejection text for application %s not sent: %s", application.pk, type(error).__name__)
+        return backends.SmsResult.failed(type(error).__name__)
 
 
 def shift_event(event: str, *, shift_id: int, now: datetime | None = None) -> int:
@@ -1555,6 +1647,8 @@ def template_params(rows: Iterable[Claimed]) -> dict[int, dict]:
     Chinese. An escalation names the volunteer by family name only; no parameter holds a
     mobile number, an ID number or a link."""
     rows = list(rows)
+    params: dict[int, dict] = _application_params([row for row in rows if row.kind in APPLICATION_KINDS])
+    rows = [row for row in rows if row.kind not in APPLICATION_KINDS]
     assignments = Assignment.objects.select_related("shift__post", "shift__community", "volunteer").in_bulk(
         {row.assignment_id for row in rows if row.assignment_id}
     )
@@ -1565,10 +1659,16 @@ def template_params(rows: Iterable[Claimed]) -> dict[int, dict]:
     if carried:
         for pk, values in Notification.objects.filter(pk__in=carried, params__isnull=False).values_list("pk", "params"):
             params[pk] = values
+
     with translation.override(settings.NOTIFICATIONS["LANGUAGE"]):
         for row in rows:
             assignment = assignments.get(row.assignment_id)
             if assignment is None:
+                from communities.notifications.records import record_template_params  # a person, not a shift
+
+                record = record_template_params(row)
+                if record is not None:
+                    params[row.pk] = record
                 continue
             context = shift_context(assignment.shift)
             values = {
@@ -1593,6 +1693,31 @@ def template_params(rows: Iterable[Claimed]) -> dict[int, dict]:
             elif kind == CHECKIN_LOCKED:
                 values["name"] = _masked_name(assignment.volunteer.real_name)
             params[row.pk] = values
+    return params
+
+
+APPLICATION_KINDS = (APPLICATION_APPROVED, APPLICATION_REJECTED)
+
+
+def _application_params(rows: list) -> dict[int, dict]:
+    """The call's title and the organisation (approval) or the reason (rejection), read afresh
+    from the application the key names (``app<id>:…``)."""
+    ids = {int(row.key.split(":", 1)[0].removeprefix("app")) for row in rows}
+    applications = CallApplication.objects.select_related("call", "organization", "volunteer__organization").in_bulk(
+        ids
+    )
+    params = {}
+    for row in rows:
+        application = applications.get(int(row.key.split(":", 1)[0].removeprefix("app")))
+        if application is None:
+            continue
+        values = {"call": application.call.title}
+        if row.kind == APPLICATION_APPROVED:
+            # An existing volunteer keeps their organisation; a newcomer joins the one chosen.
+            values["organization"] = (application.volunteer or application).organization.name
+        else:
+            values["reason"] = application.reject_reason
+        params[row.pk] = values
     return params
 
 

@@ -27,7 +27,7 @@ from django.db.models.functions import Cast, Coalesce, Power, Sqrt
 from django.utils import timezone
 
 from communities.models import MAX_SHIFT_LENGTH, Assignment, Community, Notification, Shift, Street
-from communities.rules.eligibility import eligible_shifts_q, eligible_volunteers_q
+from communities.rules.eligibility import candidates_q, eligible_shifts_q
 from config.params import as_id
 from volunteers.models import Volunteer
 
@@ -200,7 +200,10 @@ def shift_list(
     elif has_space is False:
         shifts = shifts.filter(confirmed_count__gte=F("capacity"))
     if eligible:
-        shifts = shifts.filter(eligible_shifts_q(volunteer)) if volunteer else shifts.none()
+        # Exactly the shifts the sign-up would accept now (communities_refusal, docs/rules.md).
+        if volunteer is None:
+            return shifts.none()
+        shifts = shifts.filter(eligible_shifts_q(volunteer, timezone.now()))
     if volunteer is not None:
         mine = assignments_with_position(
             Assignment.objects.filter(volunteer=volunteer).exclude(status=Assignment.Status.CANCELLED)
@@ -337,57 +340,19 @@ def assignments_managed_by(user) -> QuerySet:
 
 
 def shift_candidates(*, shift: Shift) -> QuerySet:
-    """Volunteers who may take ``shift`` now, best first, each with the figures behind its rank.
+    """Volunteers a coordinator may give ``shift`` now, best first, each with the figures behind
+    its rank.
 
-    Eligibility, schedule and limits are filters in SQL (the rest window around the shift covers
-    overlaps too); ranking is: deployed to this community, then matching skills, then fewest
-    credited hours in the last 7 days. Daily-limit is checked conservatively: any confirmed or
-    completed minutes on a shift touching the same days count in full (the sign-up counts only
-    the part inside each day, so a shift across midnight can leave out someone it would take).
+    Who: exactly those the assignment would accept (``communities_refusal``, the rules every
+    path asks: window, no live place yet, eligibility, overlap, rest, daily limit; docs/rules.md),
+    not anonymised. Ranking: deployed to this community, then matching skills, then fewest
+    credited hours in the last 7 days.
     """
     from datetime import timedelta
 
-    from django.conf import settings
-    from django.db.models import Case, DurationField, ExpressionWrapper, IntegerField, Max, Sum, Value, When
+    from django.db.models import Case, IntegerField, Sum, Value, When
 
     post_type = shift.post.post_type
-    rest = timedelta(hours=settings.RULES["MIN_REST_HOURS"])
-    # The volunteers to leave out are an uncorrelated set, computed once from the shifts in a time
-    # window (an index range on the shift's start), so the planner hashes it instead of probing
-    # per volunteer. No shift lasts more than a day (a database constraint), so a lower bound on
-    # the start keeps the window a narrow range of the start-time index.
-    longest = MAX_SHIFT_LENGTH
-    day_start = timezone.localtime(shift.starts_at).replace(hour=0, minute=0, second=0, microsecond=0)
-    day_end = timezone.localtime(shift.ends_at).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
-    limit = timedelta(hours=settings.RULES["MAX_HOURS_PER_DAY"]) - (shift.ends_at - shift.starts_at)
-    # One pass over the confirmed and completed assignments in that window, grouped by volunteer:
-    # out if busy (a shift inside the rest window around this one, which covers overlaps too) or
-    # over the daily limit (shifts touching the same days, counted in full).
-    lo, hi = min(shift.starts_at - rest, day_start), max(shift.ends_at + rest, day_end)
-    in_rest_window = Q(shift__starts_at__lt=shift.ends_at + rest, shift__ends_at__gt=shift.starts_at - rest)
-    on_same_days = Q(shift__starts_at__lt=day_end, shift__ends_at__gt=day_start)
-    unavailable = (
-        Assignment.objects.filter(
-            status__in=(Assignment.Status.CONFIRMED, Assignment.Status.COMPLETED),
-            shift__starts_at__lt=hi,
-            shift__starts_at__gt=lo - longest,
-            shift__ends_at__gt=lo,
-        )
-        .order_by()
-        .values("volunteer_id")
-        .annotate(
-            busy=Max(Case(When(in_rest_window, then=Value(1)), default=Value(0), output_field=IntegerField())),
-            day_total=Sum(
-                ExpressionWrapper(F("shift__ends_at") - F("shift__starts_at"), output_field=DurationField()),
-                filter=on_same_days,
-            ),
-        )
-        .filter(Q(busy=1) | Q(day_total__gt=limit))
-        .values("volunteer_id")
-    )
-    taken = (
-        Assignment.objects.filter(shift_id=shift.pk).exclude(status=Assignment.Status.CANCELLED).values("volunteer_id")
-    )
     week_ago = timezone.now() - timedelta(days=7)
     recent_minutes = (
         Assignment.objects.filter(
@@ -408,13 +373,7 @@ def shift_candidates(*, shift: Shift) -> QuerySet:
         .annotate(n=Count("pk"))
         .values("n")
     )
-    if limit.total_seconds() < 0:
-        return Volunteer.objects.none()
-    candidates = (
-        Volunteer.objects.filter(eligible_volunteers_q(shift, post_type), anonymised_at__isnull=True)
-        .exclude(pk__in=unavailable)
-        .exclude(pk__in=taken)
-    )
+    candidates = Volunteer.objects.filter(candidates_q(shift, timezone.now()), anonymised_at__isnull=True)
     return (
         candidates.annotate(
             deployed_here=Case(

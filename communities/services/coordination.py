@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 
 from communities.models import MAX_SHIFT_LENGTH, Assignment, AuditEntry, Community, Dispatch, Post, Recall, Shift
 from communities.notifications import outbox
-from communities.rules.eligibility import ineligibility, requirements_of
+from communities.rules.eligibility import HOLDER, NOTHING_TO_PREFETCH, refusal
 from communities.selectors import dispatch as selectors_dispatch
 from communities.services import locks, signup
 from communities.services.audit import audit_record
@@ -216,24 +216,23 @@ def shift_update(
         if worked:
             raise ServiceError("shift_has_attendance", {"assignments": worked})
         shift.starts_at, shift.ends_at = new_start, new_end
+        # The new times are written first, so the rules read them; a conflict rolls them back.
+        Shift.objects.filter(pk=shift.pk).update(starts_at=new_start, ends_at=new_end)
         holders = sorted(
             Assignment.objects.filter(shift=shift, status=Status.CONFIRMED).values_list("volunteer_id", flat=True)
         )
         conflicts = []
-        requirements = requirements_of(shift.post.post_type) if holders else None
         # The holders and whoever waits (the promotion below locks them) in one statement, in
         # ascending id order: locking the holders first, then the waiting, would not be that order.
-        volunteers = locks.volunteers([*holders, *signup.waiting_volunteer_ids(shift)], requirements)
+        volunteers = locks.volunteers([*holders, *signup.waiting_volunteer_ids(shift)], NOTHING_TO_PREFETCH)
         for volunteer_id in holders:
-            volunteer = volunteers[volunteer_id]
-            problem = ineligibility(volunteer, shift, requirements=requirements)
-            conflict = signup.schedule_conflict(volunteer, shift)
-            if problem or conflict:
+            problem = refusal(shift_id=shift.pk, volunteer_id=volunteer_id, now=now or timezone.now(), check=HOLDER)
+            if problem:
                 conflicts.append(
                     {
-                        "volunteer": volunteer.volunteer_number,
-                        "code": conflict.code if conflict else "not_eligible",
-                        "details": conflict.details if conflict else problem,
+                        "volunteer": volunteers[volunteer_id].volunteer_number,
+                        "code": problem.code,
+                        "details": problem.details,
                     }
                 )
         if conflicts:

@@ -34,7 +34,6 @@ from config import formats
 from config.errors import ServiceError
 from config.params import as_date, safe_next_url
 from volunteers.decorators import volunteer_required
-from volunteers.models import Volunteer
 from volunteers.selectors import user_volunteer
 
 PAGE_SIZE = 20
@@ -132,8 +131,7 @@ def shift_detail(request, pk: int):
     mine = shift.my_assignments[0] if volunteer is not None and shift.my_assignments else None
     problems = []
     if volunteer is not None and mine is None:
-        volunteer = Volunteer.objects.prefetch_related("skills", "qualifications").get(pk=volunteer.pk)
-        problems = refusals.explain_ineligibility(ineligibility(volunteer, shift))
+        problems = refusals.explain_ineligibility(ineligibility(shift_id=shift.pk, volunteer_id=volunteer.pk))
     return render(
         request,
         "communities/shift_detail.html",

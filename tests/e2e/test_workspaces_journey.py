@@ -13,7 +13,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from communities.models import Assignment
-from tests.e2e.conftest import DESKTOP, PHONE, SCREENSHOTS
+from tests.e2e.conftest import DESKTOP, PHONE
 from tests.factories import (
     CommunityFactory,
     OrganizationFactory,
@@ -111,20 +111,6 @@ def _tab_bar(page):
     return page.locator("nav.tabbar")
 
 
-# The committee's dashboard does not fit 360 px yet (its tables; issue 22's phone-fit work):
-# saved at both widths here without the sideways-scroll check, which that work adds.
-NOT_FITTED_YET = {"committee", "superuser"}
-
-
-def _shoot(page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.set_viewport_size(PHONE)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}-phone.png"), full_page=True)
-    page.set_viewport_size(DESKTOP)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}-desktop.png"), full_page=True)
-    page.set_viewport_size(PHONE)
-
-
 def test_each_role_lands_on_its_workspace_with_its_tab_bar(browser, live_server, login, capture, town):
     for role, (username, lands_on, current_tab) in town["people"].items():
         context = browser.new_context(viewport=PHONE, locale="zh-CN", timezone_id="Asia/Shanghai")
@@ -141,7 +127,7 @@ def test_each_role_lands_on_its_workspace_with_its_tab_bar(browser, live_server,
         assert current.count() == 1, role
         assert current.get_attribute("href") == current_tab, role
         assert current.locator("svg").count() == 1
-        (_shoot if role in NOT_FITTED_YET else capture)(page, f"workspace-{role}")
+        capture(page, f"workspace-{role}")
 
         page.set_viewport_size(DESKTOP)
         assert not bar.is_visible(), role
@@ -152,7 +138,7 @@ def test_each_role_lands_on_its_workspace_with_its_tab_bar(browser, live_server,
         page.wait_for_load_state()
         assert page.locator("html").get_attribute("lang") == "en"
         assert _tab_bar(page).locator("a[aria-current=page]").get_attribute("href") == current_tab
-        (_shoot if role in NOT_FITTED_YET else capture)(page, f"workspace-{role}-en")
+        capture(page, f"workspace-{role}-en")
         context.close()
 
 

@@ -239,7 +239,7 @@ def test_shift_list_query_count_is_fixed(client_for, volunteer, django_assert_nu
     client = client_for(volunteer)
     # auth token, user+volunteer, count, page, my assignments, the offers (skills,
     # qualifications, requirements, commitments)
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(6):
         response = client.get(f"/api/v1/shifts/?page_size={page_size}")
     assert len(response.json()["results"]) == page_size
 

@@ -150,7 +150,7 @@ def test_offers_take_a_fixed_number_of_queries(world, django_assert_num_queries,
     for index in range(count):
         ShiftFactory(post=PostFactory(post_type=shifts["skill"].post.post_type), starts_at=_at(20 + index, 8))
     listed = list(shift_selectors.shift_list(volunteer=volunteer))
-    # skills, qualifications, requirements, commitments; the names of the required skills and
-    # qualification types
-    with django_assert_num_queries(6):
+    # the refusals of the whole page (one statement); the names of the missing skills and
+    # qualification types the refusals name
+    with django_assert_num_queries(3):
         shift_offers(volunteer=volunteer, shifts=listed)
