@@ -87,6 +87,9 @@ def test_a_night_shift_on_the_coordinators_roster_ends_the_next_day(client, nigh
         assert "22:00–02:00 (next day)" in html
         assert _en_day(day) in html
     assert f"{day:%Y-%m-%d} " not in html  # no more 2026-12-08 Tue
+    today = client.get("/coordinator/", {"date": day.isoformat()}, HTTP_ACCEPT_LANGUAGE=language).content.decode()
+    # Not "22:00 02:00" side by side: one span that says the end is on the next day.
+    assert ("22:00–次日02:00" if language == "zh-hans" else "22:00–02:00 (next day)") in today
 
 
 @pytest.mark.parametrize("language", ["zh-hans", "en"])
