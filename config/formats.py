@@ -9,7 +9,7 @@ A day in another year than today's carries its year (2025年12月7日 周日 / S
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
 from django.utils import timezone
@@ -105,6 +105,13 @@ def time_span(start: datetime, end: datetime) -> str:
     """22:00–02:00 within a day; 22:00–次日02:00 / 22:00–02:00 (next day) across midnight; a
     later end day named in full."""
     return f"{clock(start)}–{end_clock(start, end)}"
+
+
+def daily_time_span(start: time, end: time) -> str:
+    """Hours of the day without a date: 08:00–12:00, 22:00–次日02:00 / 22:00–02:00 (next day) when the
+    end is not after the start."""
+    base = date(2000, 1, 3)
+    return time_span(datetime.combine(base, start), datetime.combine(base + timedelta(days=end <= start), end))
 
 
 def span(start: datetime, end: datetime, *, today: date | None = None) -> str:

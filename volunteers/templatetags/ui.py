@@ -102,6 +102,14 @@ def ends(shift) -> str:
 
 
 @register.filter
+def until(start, end) -> str:
+    """Hours of the day: ``{{ time_from|until:time_to }}`` → 08:00–12:00, 22:00–次日02:00."""
+    if start in (None, "") or end in (None, ""):
+        return ""
+    return house.daily_time_span(start, end)
+
+
+@register.filter
 def num(value, decimals=None) -> str:
     """3,297; ``|num:1`` always with one decimal (1,234.0)."""
     return house.number(value, None if decimals in (None, "") else int(decimals))
