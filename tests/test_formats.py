@@ -109,3 +109,16 @@ def test_chart_labels_use_the_house_format(settings):
     with translation.override("zh-hans"):
         svg = charts.line_chart("c", [(date(2026, 12, 6), 1500), (date(2026, 12, 7), 3297.5)], title="T", empty="-")
     assert "3,297.5" in svg and "12月7日 周一" in svg and "12-07" not in svg and "2026-12-07" not in svg
+
+
+@pytest.mark.parametrize(
+    ("language", "night"),
+    [("zh-hans", "22:00–次日02:00"), ("en", "22:00–02:00 (next day)")],
+)
+def test_hours_of_the_day_that_cross_midnight(language, night):
+    from datetime import time
+
+    template = Template("{% load ui %}{{ a|until:b }} · {{ c|until:d }}")
+    with translation.override(language):
+        out = template.render(Context({"a": time(8), "b": time(12), "c": time(22), "d": time(2)}))
+    assert out == f"08:00–12:00 · {night}"
