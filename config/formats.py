@@ -9,7 +9,7 @@ A day in another year than today's carries its year (2025年12月7日 周日 / S
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
 from django.utils import timezone
@@ -89,16 +89,29 @@ def moment(value, *, today: date | None = None) -> str:
     return f"{day(value, today=today)} {clock(value)}"
 
 
+def end_clock(start: datetime, end: datetime) -> str:
+    """When something that began at ``start`` ends: 12:00 the same day; 次日02:00 / 02:00 (next day)
+    the day after; a later day named in full."""
+    start, end = _local(start), _local(end)
+    days = (end.date() - start.date()).days
+    if days <= 0:
+        return clock(end)
+    if days == 1:
+        return f"次日{clock(end)}" if _chinese() else f"{clock(end)} (next day)"
+    return moment(end)
+
+
 def time_span(start: datetime, end: datetime) -> str:
     """22:00–02:00 within a day; 22:00–次日02:00 / 22:00–02:00 (next day) across midnight; a
     later end day named in full."""
-    start, end = _local(start), _local(end)
-    days = (end.date() - start.date()).days
-    if days == 0:
-        return f"{clock(start)}–{clock(end)}"
-    if days == 1:
-        return f"{clock(start)}–次日{clock(end)}" if _chinese() else f"{clock(start)}–{clock(end)} (next day)"
-    return f"{clock(start)}–{moment(end)}"
+    return f"{clock(start)}–{end_clock(start, end)}"
+
+
+def daily_time_span(start: time, end: time) -> str:
+    """Hours of the day without a date: 08:00–12:00, 22:00–次日02:00 / 22:00–02:00 (next day) when the
+    end is not after the start."""
+    base = date(2000, 1, 3)
+    return time_span(datetime.combine(base, start), datetime.combine(base + timedelta(days=end <= start), end))
 
 
 def span(start: datetime, end: datetime, *, today: date | None = None) -> str:
@@ -120,4 +133,15 @@ def in_days(value: date, *, today: date | None = None) -> int:
     return (_as_date(value) - (today or timezone.localdate())).days
 
 
-__all__ = ["clock", "day", "in_days", "long_date", "long_date_range", "moment", "number", "span", "time_span"]
+__all__ = [
+    "clock",
+    "day",
+    "end_clock",
+    "in_days",
+    "long_date",
+    "long_date_range",
+    "moment",
+    "number",
+    "span",
+    "time_span",
+]

@@ -73,3 +73,52 @@ def test_the_template_filters_use_the_same_module():
     with translation.override("zh-hans"):
         out = template.render(Context({"shift": Shift(), "n": 1758, "d": date(2026, 12, 7)}))
     assert out == "22:00–次日02:00 · 1,758 · 2026年12月7日"
+
+
+@pytest.mark.parametrize(
+    ("language", "same_day", "next_day"),
+    [("zh-hans", "12:00", "次日02:00"), ("en", "12:00", "02:00 (next day)")],
+)
+def test_an_end_is_said_from_its_start(language, same_day, next_day):
+    start = datetime(2026, 12, 7, 22, 0, tzinfo=SHANGHAI)
+    with translation.override(language):
+        assert formats.end_clock(datetime(2026, 12, 7, 8, 0, tzinfo=SHANGHAI), start.replace(hour=12)) == same_day
+        assert formats.end_clock(start, datetime(2026, 12, 8, 2, 0, tzinfo=SHANGHAI)) == next_day
+
+
+def test_the_hours_and_number_filters_group_thousands():
+    template = Template("{% load ui %}{{ m|hours }} · {{ h|num:1 }} · {{ n|num }}")
+    out = template.render(Context({"m": 100_000, "h": 1234, "n": 3297}))
+    assert out == "1,666.7 · 1,234.0 · 3,297"
+
+
+def test_the_filters_take_a_selectors_row_as_well_as_a_shift():
+    template = Template("{% load ui %}{{ row|span }} | {{ row|ends }}")
+    row = {
+        "starts_at": datetime(2026, 12, 7, 22, 0, tzinfo=SHANGHAI),
+        "ends_at": datetime(2026, 12, 8, 2, 0, tzinfo=SHANGHAI),
+    }
+    with translation.override("zh-hans"):
+        out = template.render(Context({"row": row}))
+    assert out.endswith("22:00–次日02:00 | 次日02:00")
+
+
+def test_chart_labels_use_the_house_format(settings):
+    from communities.render import charts
+
+    with translation.override("zh-hans"):
+        svg = charts.line_chart("c", [(date(2026, 12, 6), 1500), (date(2026, 12, 7), 3297.5)], title="T", empty="-")
+    assert "3,297.5" in svg and "12月7日 周一" in svg and "12-07" not in svg and "2026-12-07" not in svg
+
+
+@pytest.mark.parametrize(
+    ("language", "night"),
+    [("zh-hans", "22:00–次日02:00"), ("en", "22:00–02:00 (next day)")],
+)
+def test_hours_of_the_day_that_cross_midnight(language, night):
+    from datetime import time
+
+    template = Template("{% load ui %}{{ a|until:b }} · {{ c|until:d }}")
+    with translation.override(language):
+        out = template.render(Context({"a": time(8), "b": time(12), "c": time(22), "d": time(2)}))
+    assert out == f"08:00–12:00 · {night}"

@@ -47,6 +47,7 @@ from django.utils.translation import pgettext
 from communities.models import Assignment, Community, Notification, Shift
 from communities.notifications.batching import SendBatcher
 from communities.selectors.people import volunteer_mobile_display
+from config import formats
 from config.celery import task_named
 from config.errors import ServiceError
 from config.sms import backends
@@ -280,13 +281,22 @@ def shift_context(shift: Shift) -> dict:
 
 
 def _context(community: str, post_name: str, starts_at: datetime, ends_at: datetime) -> dict:
-    same_day = timezone.localdate(starts_at) == timezone.localdate(ends_at)
+    """The texts' words for a shift: its time in the house format (``config.formats``),
+    12月7日 周一 22:00–次日02:00 / Mon 7 Dec 22:00–02:00 (next day)."""
     return {
         "community": community,
         "post": post_name,
-        "when": f"{_date_time(starts_at)}–{_clock(ends_at) if same_day else _date_time(ends_at)}",
-        "start": _clock(starts_at),
+        "when": formats.span(starts_at, ends_at),
+        "start": formats.clock(starts_at),
     }
+
+
+def _sms_when(starts_at: datetime, ends_at: datetime) -> str:
+    """A shift's time as a provider template's ``time`` parameter: 12月7日 08:00–12:00, or both days
+    in full across midnight. Short and without a weekday, as the approved templates were sized
+    (docs/sms-templates.md); the inbox and the file backend use the house format instead."""
+    same_day = timezone.localdate(starts_at) == timezone.localdate(ends_at)
+    return f"{_date_time(starts_at)}–{_clock(ends_at) if same_day else _date_time(ends_at)}"
 
 
 # --- Quiet hours --------------------------------------------------------------------------
@@ -736,7 +746,7 @@ def dispatch_announce(*, dispatch, volunteers: list[Volunteer], now: datetime | 
                 {
                     "community": community.display_name,
                     "address": community.address or community.street.display_name,
-                    "time": _date_time(moment),
+                    "time": formats.moment(moment),
                     "contacts": _contacts(coordinators),
                 },
             )
@@ -757,7 +767,7 @@ def dispatch_announce(*, dispatch, volunteers: list[Volunteer], now: datetime | 
                 {
                     "count": len(volunteers),
                     "community": community.display_name,
-                    "time": _date_time(moment),
+                    "time": formats.moment(moment),
                     "names": _names(volunteers),
                 },
             )
@@ -1692,7 +1702,7 @@ def template_params(rows: Iterable[Claimed]) -> dict[int, dict]:
             values = {
                 "community": context["community"],
                 "post": context["post"],
-                "time": context["when"],
+                "time": _sms_when(assignment.shift.starts_at, assignment.shift.ends_at),
                 "start": context["start"],
             }
             kind = base_kind(row.kind)

@@ -24,6 +24,7 @@ from django.utils import dateformat, timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 from communities.notifications import outbox
+from config import formats
 from volunteers.models import ChangeRequest, OrganizationStaff, Qualification, QualificationType, Volunteer
 from volunteers.selectors import organization_subtree, volunteer_message_language
 
@@ -60,6 +61,7 @@ TEXTS = {
 
 
 def _day(value: date) -> str:
+    """A date as an SMS template parameter: 2026-12-07, as the templates were approved."""
     return dateformat.format(value, "Y-m-d")
 
 
@@ -123,7 +125,7 @@ def change_request_decided(*, request: ChangeRequest, now: datetime | None = Non
         subject, text = TEXTS[kind]
         body = str(text) % {
             "item": item_name(request_item(request)),
-            "date": _day(request.valid_until),
+            "date": formats.long_date(request.valid_until),
             "reason": request.reason,
         }
     rows = _rows(
@@ -188,7 +190,7 @@ def expiry_sweep(*, now: datetime | None = None) -> int:
             continue
         with translation.override(volunteer_message_language(volunteer)):
             subject, text = TEXTS[EXPIRY_NOTICE]
-            body = str(text) % {"item": item_name(item), "date": _day(valid_until), "days": days_left}
+            body = str(text) % {"item": item_name(item), "date": formats.long_date(valid_until), "days": days_left}
             rows += _rows(
                 prefix=f"v{volunteer.pk}",
                 kind=EXPIRY_NOTICE,

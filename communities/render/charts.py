@@ -14,15 +14,15 @@ from datetime import date
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
+from config import formats
+
 WIDTH = 320
 PALETTE = ["#c0271c", "#1d4f91", "#1f7a3d", "#8a5a00", "#6b3fa0", "#0f7b8a", "#a8467a", "#4a5565"]
 STAR_PALETTE = ["#dfe3e8", "#f6d28b", "#f0b43c", "#e08a1e", "#c0621c", "#961d15"]
 
 
 def _number(value: float) -> str:
-    if float(value).is_integer():
-        return f"{int(value):,}"
-    return f"{value:,.1f}"
+    return formats.number(value)
 
 
 def _svg(chart_id: str, title: str, desc: str, height: float, body: str) -> SafeString:
@@ -105,15 +105,15 @@ def line_chart(
     ]
     for (day, value), (x, y) in zip(points, coords, strict=True):
         parts.append(
-            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="{color}"><title>{day:%Y-%m-%d}: {escape(fmt(value))}</title></circle>'
+            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="{color}"><title>{escape(formats.day(day))}: {escape(fmt(value))}</title></circle>'
         )
     first, last = points[0][0], points[-1][0]
-    parts.append(f'<text x="{left}" y="{height - 8}" font-size="10" fill="#5b6370">{first:%m-%d}</text>')
+    parts.append(f'<text x="{left}" y="{height - 8}" font-size="10" fill="#5b6370">{escape(formats.day(first))}</text>')
     if len(points) > 1:
         parts.append(
-            f'<text x="{WIDTH - right}" y="{height - 8}" font-size="10" text-anchor="end" fill="#5b6370">{last:%m-%d}</text>'
+            f'<text x="{WIDTH - right}" y="{height - 8}" font-size="10" text-anchor="end" fill="#5b6370">{escape(formats.day(last))}</text>'
         )
-    desc = "; ".join(f"{day:%Y-%m-%d}: {fmt(value)}" for day, value in points)
+    desc = "; ".join(f"{formats.day(day)}: {fmt(value)}" for day, value in points)
     return _svg(chart_id, title, desc, height, "".join(parts))
 
 
@@ -154,15 +154,17 @@ def lines_chart(
         for day, value, (cx, cy) in zip(days, values, coords, strict=True):
             parts.append(
                 f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="2" fill="{color}">'
-                f"<title>{day:%Y-%m-%d} {escape(str(label))}: {escape(fmt(value))}</title></circle>"
+                f"<title>{escape(formats.day(day))} {escape(str(label))}: {escape(fmt(value))}</title></circle>"
             )
-    parts.append(f'<text x="{left}" y="{height - 8}" font-size="10" fill="#5b6370">{days[0]:%m-%d}</text>')
+    parts.append(
+        f'<text x="{left}" y="{height - 8}" font-size="10" fill="#5b6370">{escape(formats.day(days[0]))}</text>'
+    )
     if len(days) > 1:
         parts.append(
-            f'<text x="{WIDTH - right}" y="{height - 8}" font-size="10" text-anchor="end" fill="#5b6370">{days[-1]:%m-%d}</text>'
+            f'<text x="{WIDTH - right}" y="{height - 8}" font-size="10" text-anchor="end" fill="#5b6370">{escape(formats.day(days[-1]))}</text>'
         )
     desc = "; ".join(
-        f"{day:%Y-%m-%d}: " + ", ".join(f"{label} {fmt(values[i])}" for label, values, _color in series)
+        f"{formats.day(day)}: " + ", ".join(f"{label} {fmt(values[i])}" for label, values, _color in series)
         for i, day in enumerate(days)
     )
     return _svg(chart_id, title, desc, height, "".join(parts))

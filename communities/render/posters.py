@@ -19,6 +19,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from communities.render import fonts
+from config import formats
 
 RED = (192, 39, 28)
 INK = (29, 36, 48)
@@ -55,7 +56,7 @@ def poster_lines(call) -> dict:
             "heading": _("Recruitment call"),
             "title": call.title,
             "organization": call.organization.name,
-            "deadline": _("Apply by %(date)s") % {"date": f"{deadline:%Y年%-m月%-d日 %H:%M}"},
+            "deadline": _("Apply by %(date)s") % {"date": f"{formats.long_date(deadline)} {formats.clock(deadline)}"},
             "target": _("Recruiting %(count)s volunteers") % {"count": call.target_count},
             "scan": _("Scan the code to apply"),
         }

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.utils import dateformat, formats, timezone
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from communities.models import Assignment, Shift
+from config import formats as house
 from config.errors import ServiceError
 from volunteers.models import QualificationType, Skill, Volunteer
 
@@ -20,14 +21,11 @@ from volunteers.models import QualificationType, Skill, Volunteer
 def _when(value: str | None) -> str:
     if not value:
         return ""
-    moment = datetime.fromisoformat(value)
-    if timezone.is_aware(moment):
-        moment = timezone.localtime(moment)
-    return dateformat.format(moment, _("M j, H:i"))
+    return house.moment(datetime.fromisoformat(value))
 
 
 def _day(value: str) -> str:
-    return dateformat.format(datetime.fromisoformat(value).date(), _("D, M j"))
+    return house.day(datetime.fromisoformat(value).date())
 
 
 def _names(model, codes: list[str], known: dict | None = None) -> str:
@@ -41,13 +39,12 @@ def _names(model, codes: list[str], known: dict | None = None) -> str:
 
 
 def shift_words(shift: Shift) -> str:
-    """ "Checkpoint duty at Sanxiang community, 3/3/2026 08:00–12:00", in the active language."""
-    start, end = timezone.localtime(shift.starts_at), timezone.localtime(shift.ends_at)
+    """ "Checkpoint duty at Sanxiang community, Mon 7 Dec 22:00–02:00 (next day)", in the active language."""
     return _("%(duty)s at %(community)s, %(start)s–%(end)s") % {
         "duty": shift.post.post_type.display_name,
         "community": shift.community.display_name,
-        "start": dateformat.format(start, _("M j, H:i")),
-        "end": dateformat.format(end, "H:i"),
+        "start": house.moment(shift.starts_at),
+        "end": house.end_clock(shift.starts_at, shift.ends_at),
     }
 
 
@@ -91,7 +88,7 @@ def explain(error: ServiceError) -> list[str]:
         words = _shift_words(details.get("shift"))
         return [_("It overlaps your confirmed shift: %(shift)s.") % {"shift": words}] if words else []
     if code == "rest_period":
-        hours = formats.number_format(details.get("min_rest_hours", 0), decimal_pos=0)
+        hours = house.number(details.get("min_rest_hours", 0), 0)
         words = _shift_words(details.get("shift"))
         sentences = [_("Leave at least %(hours)s hours between two shifts.") % {"hours": hours}]
         if words:
@@ -99,10 +96,10 @@ def explain(error: ServiceError) -> list[str]:
         return sentences
     if code == "daily_limit":
         hours = round(details.get("minutes", 0) / 60, 1)
-        limit = formats.number_format(details.get("max_hours", 0), decimal_pos=0)
+        limit = house.number(details.get("max_hours", 0), 0)
         return [
             _("On %(day)s you would serve %(hours)s hours; the limit is %(limit)s hours a day.")
-            % {"day": _day(details["date"]), "hours": formats.number_format(hours, decimal_pos=1), "limit": limit}
+            % {"day": _day(details["date"]), "hours": house.number(hours, 1), "limit": limit}
         ]
     if code == "signup_closed":
         opens, closes = details.get("opens_at"), details.get("closes_at")

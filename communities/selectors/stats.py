@@ -733,6 +733,44 @@ def stats_stars(q: StatsQuery) -> list[dict]:
     ]
 
 
+# Hour bands below the first star (its threshold closes the last of them), then one band per star.
+HOUR_BANDS_BELOW_FIRST_STAR = (0, 10, 25, 50)
+
+
+def stats_hour_bands(q: StatsQuery) -> dict:
+    """The volunteers of the scope by credited hours in total: how many have none yet, and how the
+    others spread over bands (under 10 h, 10-25 h, 25-50 h, 50 h to the first star, then one band per
+    star level). ``{"without_hours": n, "with_hours": n, "bands": [{"low", "high", "stars", "volunteers"}]}``;
+    ``high`` is None for the last band. One query."""
+    from django.conf import settings
+
+    stars = list(settings.RULES["STAR_THRESHOLDS_HOURS"])
+    edges = [*HOUR_BANDS_BELOW_FIRST_STAR, *stars]
+    bands = [
+        {
+            "low": low,
+            "high": edges[index + 1] if index + 1 < len(edges) else None,
+            "stars": max(0, index - len(HOUR_BANDS_BELOW_FIRST_STAR) + 1),
+        }
+        for index, low in enumerate(edges)
+    ]
+    minutes = "tally__total_minutes"
+    counts = {"without_hours": Count("pk", filter=Q(**{f"{minutes}__isnull": True}) | Q(**{minutes: 0}))}
+    for index, band in enumerate(bands):
+        where = Q(**{f"{minutes}__gt": 0, f"{minutes}__gte": band["low"] * 60})
+        if band["high"] is not None:
+            where &= Q(**{f"{minutes}__lt": band["high"] * 60})
+        counts[f"band_{index}"] = Count("pk", filter=where)
+    row = scope_volunteers(q).order_by().aggregate(**counts)
+    for index, band in enumerate(bands):
+        band["volunteers"] = row[f"band_{index}"]
+    return {
+        "without_hours": row["without_hours"],
+        "with_hours": sum(band["volunteers"] for band in bands),
+        "bands": bands,
+    }
+
+
 # --- Drill-down: an organization's teams, a team's members ------------------------------------------
 
 

@@ -27,6 +27,7 @@ from communities.render import charts
 from communities.selectors import stats
 from communities.selectors.people import volunteer_mobile_display
 from communities.services import certificates, reports
+from config import formats
 from config.errors import ServiceError
 from volunteers.decorators import role_required
 from volunteers.models import Organization, Team, Volunteer
@@ -121,6 +122,26 @@ def _today_report(query: stats.StatsQuery, top: dict | None) -> tuple[dict | Non
     return reports.daily_report_figures(day=today).get(top["id"]), False
 
 
+def _hour_band_label(band: dict) -> str:
+    """under 10 h / 10–25 h / 1,500 h and more ★★★★★ (a star per level the band reaches)."""
+    low, high = formats.number(band["low"]), formats.number(band["high"]) if band["high"] else ""
+    if not band["low"]:
+        label = _("under %(high)s h") % {"high": high}
+    elif band["high"] is None:
+        label = _("%(low)s h and more") % {"low": low}
+    else:
+        label = _("%(low)s–%(high)s h") % {"low": low, "high": high}
+    return f"{label} {'★' * band['stars']}" if band["stars"] else label
+
+
+def _shown_bands(bands: list[dict]) -> list[dict]:
+    """The bands up to the highest one anybody reached, and at least up to the first star's:
+    no row of empty bars for the stars nobody has yet."""
+    first_star = next(index for index, band in enumerate(bands) if band["stars"] == 1)
+    reached = max((index for index, band in enumerate(bands) if band["volunteers"]), default=0)
+    return bands[: max(first_star, reached) + 1]
+
+
 @committee_required
 def dashboard(request):
     form, filters = _filters(request)
@@ -138,6 +159,7 @@ def dashboard(request):
     communities = [row for row in stats.stats_communities(fill_query, order="fill_rate") if row["places"]]
     lowest_fill = sorted(communities, key=lambda row: (row["fill_rate"], -row["places"], row["code"]))[:CHART_ROWS]
     stars = stats.stats_stars(query)
+    hour_bands = stats.stats_hour_bands(query)
     people = stats.stats_people(query)
     texts = stats.stats_sms_daily(query)
     report, report_written = _today_report(query, top_rows[0] if len(top_rows) == 1 else None)
@@ -153,6 +175,7 @@ def dashboard(request):
         "lowest_fill": lowest_fill,
         "fill_is_today": fill_query is not query,
         "stars": stars,
+        "hour_bands": hour_bands,
         "people": people,
         "hours_10k": stats.hours_10k(overview["minutes"]),
         "texts": texts,
@@ -199,12 +222,14 @@ def dashboard(request):
                 title=_("Texts sent, delivered and failed per day"),
                 empty=_("No texts in this period."),
             ),
-            "stars": charts.donut_chart(
+            "stars": charts.bar_chart(
                 "chart-stars",
-                [(_("%(level)d stars") % {"level": row["level"]}, row["volunteers"]) for row in stars],
-                title=_("Volunteers by star level"),
-                empty=_("No volunteers in this scope."),
-                colors=charts.STAR_PALETTE,
+                [(_hour_band_label(band), band["volunteers"]) for band in _shown_bands(hour_bands["bands"])]
+                if hour_bands["with_hours"]
+                else [],
+                title=_("Volunteers with credited hours, by hours in total"),
+                empty=_("No volunteer in this scope has credited hours yet."),
+                color=charts.STAR_PALETTE[3],
             ),
         },
     }

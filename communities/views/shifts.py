@@ -30,6 +30,7 @@ from communities.selectors.offers import shift_offers
 from communities.services import attendance, signup
 from communities.views.forms import ORDER_NEAR, CheckInForm, ShiftFilterForm
 from communities.views.me import calendar_feed_url
+from config import formats
 from config.errors import ServiceError
 from config.params import as_date, safe_next_url
 from volunteers.decorators import volunteer_required
@@ -343,7 +344,7 @@ def _check_in(request, form: CheckInForm):
     messages.success(
         request,
         _("Checked in at %(time)s for %(shift)s. Thank you for serving!")
-        % {"time": checked_in_at.strftime("%H:%M"), "shift": refusals.shift_words(shift)},
+        % {"time": formats.clock(checked_in_at), "shift": refusals.shift_words(shift)},
     )
     return redirect("my-shifts")
 

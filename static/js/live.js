@@ -46,6 +46,11 @@
     return hh + ":" + mm;
   }
 
+  // Numbers as every page writes them (config/formats.py): 3,297 in both languages.
+  function num(value) {
+    return typeof value === "number" ? value.toLocaleString("en-US", { maximumFractionDigits: 1 }) : value;
+  }
+
   function rate(part, whole) {
     return whole ? Math.round((100 * part) / whole) : 0;
   }
@@ -64,7 +69,7 @@
 
   function drawTotals(totals) {
     root.querySelectorAll("[data-total]").forEach(function (node) {
-      node.textContent = totals[node.dataset.total];
+      node.textContent = num(totals[node.dataset.total]);
     });
   }
 
@@ -77,8 +82,8 @@
       var group = svg("g", { class: "district level-" + level(district.checked_in, district.expected), "data-district": district.code });
       group.appendChild(svg("circle", { cx: district.x, cy: district.y, r: radius.toFixed(1) }));
       group.appendChild(svg("text", { x: district.x, y: district.y - 4, "text-anchor": "middle", class: "name" }, district.name));
-      group.appendChild(svg("text", { x: district.x, y: district.y + 20, "text-anchor": "middle", class: "figure" }, district.checked_in + "/" + district.expected));
-      group.appendChild(svg("title", {}, district.name + ": " + labels.checked_in + " " + district.checked_in + ", " + labels.expected + " " + district.expected));
+      group.appendChild(svg("text", { x: district.x, y: district.y + 20, "text-anchor": "middle", class: "figure" }, num(district.checked_in) + "/" + num(district.expected)));
+      group.appendChild(svg("title", {}, district.name + ": " + labels.checked_in + " " + num(district.checked_in) + ", " + labels.expected + " " + num(district.expected)));
       items.push(group);
     });
     map.replaceChildren.apply(map, items);
@@ -95,14 +100,14 @@
   function drawDistricts(districts) {
     var body = root.querySelector("[data-live=districts]");
     body.replaceChildren.apply(body, districts.filter(function (d) { return d.expected; }).map(function (d) {
-      return row([d.name, d.checked_in + " / " + d.expected, rate(d.checked_in, d.expected) + "%", d.on_duty], "level-" + level(d.checked_in, d.expected));
+      return row([d.name, num(d.checked_in) + " / " + num(d.expected), rate(d.checked_in, d.expected) + "%", num(d.on_duty)], "level-" + level(d.checked_in, d.expected));
     }));
   }
 
   function drawCommunities(communities) {
     var body = root.querySelector("[data-live=communities]");
     body.replaceChildren.apply(body, communities.slice(0, 30).map(function (c) {
-      return row([c.name, c.checked_in + " / " + c.expected, rate(c.checked_in, c.expected) + "%", c.on_duty], "level-" + level(c.checked_in, c.expected));
+      return row([c.name, num(c.checked_in) + " / " + num(c.expected), rate(c.checked_in, c.expected) + "%", num(c.on_duty)], "level-" + level(c.checked_in, c.expected));
     }));
   }
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django import template
-from django.utils import formats, timezone
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from config import formats as house
@@ -13,11 +13,10 @@ register = template.Library()
 
 @register.filter
 def hours(minutes) -> str:
-    """Minutes as hours with one decimal, in the active language's number format: 90 → "1.5", 240 → "4"."""
+    """Minutes as hours with one decimal, grouped as every number is: 90 → "1.5", 240 → "4", 90000 → "1,500"."""
     if minutes in (None, ""):
         return ""
-    value = round(int(minutes) / 60, 1)
-    return formats.number_format(value, decimal_pos=0 if value.is_integer() else 1)
+    return house.number(round(int(minutes) / 60, 1))
 
 
 @register.filter
@@ -77,19 +76,40 @@ def clock(value) -> str:
     return house.clock(value)
 
 
+def _times(shift) -> tuple:
+    """A shift's start and end, from a model or from a selector's row (a dict)."""
+    if isinstance(shift, dict):
+        return shift["starts_at"], shift["ends_at"]
+    return shift.starts_at, shift.ends_at
+
+
 @register.filter
 def span(shift) -> str:
     """A shift's day and times: 12月7日 周一 22:00–次日02:00."""
-    return house.span(shift.starts_at, shift.ends_at)
+    return house.span(*_times(shift))
 
 
 @register.filter
 def time_span(shift) -> str:
     """A shift's times without its day: 22:00–次日02:00."""
-    return house.time_span(shift.starts_at, shift.ends_at)
+    return house.time_span(*_times(shift))
 
 
 @register.filter
-def num(value) -> str:
-    """3,297."""
-    return house.number(value)
+def ends(shift) -> str:
+    """When a shift ends, said from its start: 12:00, or 次日02:00 / 02:00 (next day)."""
+    return house.end_clock(*_times(shift))
+
+
+@register.filter
+def until(start, end) -> str:
+    """Hours of the day: ``{{ time_from|until:time_to }}`` → 08:00–12:00, 22:00–次日02:00."""
+    if start in (None, "") or end in (None, ""):
+        return ""
+    return house.daily_time_span(start, end)
+
+
+@register.filter
+def num(value, decimals=None) -> str:
+    """3,297; ``|num:1`` always with one decimal (1,234.0)."""
+    return house.number(value, None if decimals in (None, "") else int(decimals))

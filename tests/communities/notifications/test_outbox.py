@@ -71,8 +71,10 @@ def at(day, hour, minute=0):
 
 
 def zh_when(shift: Shift) -> str:
+    """The house format of a day shift in the texts: 12月8日 周二 08:00–12:00."""
     start, end = timezone.localtime(shift.starts_at), timezone.localtime(shift.ends_at)
-    return f"{start.month}月{start.day}日 {start:%H:%M}–{end:%H:%M}"
+    year = f"{start.year}年" if start.year != timezone.localdate().year else ""
+    return f"{year}{start.month}月{start.day}日 周{'一二三四五六日'[start.weekday()]} {start:%H:%M}–{end:%H:%M}"
 
 
 def rows_of(kind, **filters):
@@ -223,7 +225,8 @@ def test_messages_render_in_the_configured_language(settings, conf, shift, volun
     start = timezone.localtime(shift.starts_at)
     assert row.subject == "Shift cancelled"
     assert row.body == (
-        f"Shift cancelled: {shift.community.name}, 东门检测点, {start:%b} {start.day}, {start:%H:%M}–12:00. "
+        f"Shift cancelled: {shift.community.name}, 东门检测点, {start:%a} {start.day} {start:%b}"
+        f"{' ' + str(start.year) if start.year != timezone.localdate().year else ''} {start:%H:%M}–12:00. "
         "Please do not go to the post."
     )
 

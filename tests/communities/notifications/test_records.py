@@ -54,7 +54,8 @@ def test_each_item_is_announced_once_per_threshold_and_date():
         ]
     )
     body = Notification.objects.get(key__contains="q-first_aid", channel="inapp").body
-    assert "急救员证" in body and qualification_until in body
+    until = today + timedelta(days=6)
+    assert "急救员证" in body and f"{until.year}年{until.month}月{until.day}日" in body  # the house's long date
     assert Notification.objects.filter(recipient=volunteer.user, channel="sms", kind="expiry_notice").count() == 2
     assert inbox(suspended) == []
 

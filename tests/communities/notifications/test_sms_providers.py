@@ -180,6 +180,24 @@ def test_aliyun_sends_the_template_with_named_parameters_and_the_key_as_out_id(a
     assert row.body.startswith("报名成功：金鸡湖社区 东门检测点")  # the inbox keeps the full text
 
 
+def test_a_night_shift_keeps_the_short_template_parameter_while_the_inbox_says_next_day(aliyun, shift):
+    day = timezone.localdate() + timedelta(days=1)
+    starts_at = timezone.make_aware(timezone.datetime(day.year, day.month, day.day, 22))
+    shift.starts_at, shift.ends_at = starts_at, starts_at + timedelta(hours=4)
+    shift.save(update_fields=["starts_at", "ends_at"])
+    after = day + timedelta(days=1)
+    row = confirmed(shift, "13900000002")
+
+    send()
+
+    [text] = aliyun.texts
+    # The approved template's parameter: both days in full, no weekday (docs/sms-templates.md).
+    assert text.params["time"] == f"{day.month}月{day.day}日 22:00–{after.month}月{after.day}日 02:00"
+    # What the volunteer reads: the house format, the end on the next day.
+    row.refresh_from_db()
+    assert f"周{'一二三四五六日'[day.weekday()]} 22:00–次日02:00" in row.body
+
+
 def test_aliyun_batches_one_template_in_one_send_batch_sms(aliyun, shift):
     rows = reminders(shift, ["13900000001", "13900000002", "13900000003"])
 

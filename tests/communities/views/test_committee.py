@@ -186,8 +186,8 @@ def test_dashboard_texts_per_day_sent_delivered_failed_in_scope(world, page):
     html = page(world.staff_a, "/committee/").content.decode()
     assert 'id="chart-texts-t"' in html
     assert (
-        f'<th scope="row">{today:%Y-%m-%d}</th><td class="num">3</td><td class="num">1</td><td class="num">1</td>'
-        in html
+        f'<th scope="row">{today.month}月{today.day}日 周{"一二三四五六日"[today.weekday()]}</th>'
+        '<td class="num">3</td><td class="num">1</td><td class="num">1</td>' in html
     )
 
 

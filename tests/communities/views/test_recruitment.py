@@ -179,3 +179,18 @@ def test_answers_on_the_page_are_throttled_per_address(client, setting, monkeypa
     statuses = [client.post(f"/calls/{call.slug}/", page_answer(call, code="")).status_code for _ in range(3)]
     assert statuses == [400, 400, 429]
     assert CallApplication.objects.count() == 0
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+def test_the_deadline_is_written_in_the_house_format(client, setting, language):
+    call = setting["call"]
+    deadline = timezone.localtime(call.deadline)
+    html = client.get(f"/calls/{call.slug}/", HTTP_ACCEPT_LANGUAGE=language).content.decode()
+    assert f"{deadline:%Y-%m-%d %H:%M}" not in html
+    other_year = deadline.year != timezone.localdate().year
+    if language == "zh-hans":
+        year = f"{deadline.year}年" if other_year else ""
+        day = f"{year}{deadline.month}月{deadline.day}日 周{'一二三四五六日'[deadline.weekday()]}"
+    else:
+        day = f"{deadline:%a} {deadline.day} {deadline:%b}" + (f" {deadline.year}" if other_year else "")
+    assert f"{day} {deadline:%H:%M}" in html

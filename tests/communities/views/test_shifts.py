@@ -417,7 +417,10 @@ def test_check_out_is_offered_and_taken_only_from_the_start(logged_in, volunteer
     response = logged_in.post(reverse("check-out", args=[assignment.pk]), follow=True)
 
     start = timezone.localtime(assignment.shift.starts_at)
-    assert messages_of(response) == [said("shift_not_started") + f"\n班次开始时间：{start:%-m月%-d日 %H:%M}。"]
+    weekday = "一二三四五六日"[start.weekday()]
+    assert messages_of(response) == [
+        said("shift_not_started") + f"\n班次开始时间：{start:%-m月%-d日} 周{weekday} {start:%H:%M}。"
+    ]
     assignment.refresh_from_db()
     assert (assignment.status, assignment.checked_out_at, assignment.credited_minutes) == ("confirmed", None, None)
 
