@@ -36,14 +36,21 @@ lint: $(VENV)/.dev
 		$(BIN)/python manage.py makemigrations --check --dry-run
 	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/python manage.py spectacular --validate --fail-on-warn --file /dev/null
 
-pytest: $(VENV)/.dev messages
+# axe-core for the browser tests' accessibility check, from the npm package pinned in package.json.
+# Without npm the check is skipped (and says so); everything else runs the same.
+AXE := node_modules/axe-core/axe.min.js
+$(AXE): package.json package-lock.json
+	@(command -v npm >/dev/null 2>&1 && npm ci --no-audit --no-fund --silent && touch $@) \
+	|| echo "axe-core not installed (no npm or no registry): the browser tests' accessibility check is skipped"
+
+pytest: $(VENV)/.dev messages $(AXE)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test: lint pytest
 
 clean:
 	-[ -x $(BIN)/python ] && $(BIN)/python -m config.embedded_postgres stop
-	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache
+	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache node_modules
 
 # Shift sign-ups over HTTP (gunicorn, PostgreSQL at DATABASE_URL, default vmbench_signup) next to
 # pgbench; writes its section of docs/performance.md. Options: BENCH_SIGNUP_ARGS="--requests 3000".

@@ -40,6 +40,11 @@ class ShiftUpdateSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
 
 
+class HoursApprovedSerializer(serializers.Serializer):
+    approved = serializers.IntegerField(help_text="How many credited times were approved.")
+    assignment_ids = serializers.ListField(child=serializers.IntegerField(), help_text="The assignments approved.")
+
+
 class ReasonSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=200, help_text="Kept in the audit trail.")
 

@@ -17,6 +17,7 @@ from communities.api.coordinator_serializers import (
     CandidateSerializer,
     CheckinCodeSerializer,
     CheckinRequestSerializer,
+    HoursApprovedSerializer,
     ReasonSerializer,
     RosterSerializer,
     RotaRequestSerializer,
@@ -162,6 +163,20 @@ class ShiftViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         data = coordinator.parse(ReasonSerializer, request.data)
         coordination.shift_cancel(actor=request.user, shift_id=shift.pk, reason=data["reason"])
         return Response(self.get_serializer(self.get_queryset().get(pk=shift.pk)).data)
+
+    @extend_schema(
+        tags=["coordination"],
+        request=None,
+        responses={200: HoursApprovedSerializer, **ERROR_RESPONSES},
+        summary="Approve every credited time of the shift awaiting approval",
+    )
+    @action(detail=True, methods=["post"], url_path="approve-hours")
+    def approve_hours(self, request, pk=None):
+        shift = self._managed_shift(pk)
+        approved = attendance.hours_approve_shift(shift_id=shift.pk, actor=request.user)
+        return Response(
+            HoursApprovedSerializer({"approved": len(approved), "assignment_ids": [a.pk for a in approved]}).data
+        )
 
     @extend_schema(tags=["coordination"], responses=CandidateSerializer(many=True))
     # Ranking computes every candidate before the first: the total comes with the page.

@@ -36,7 +36,7 @@ def _svg(chart_id: str, title: str, desc: str, height: float, body: str) -> Safe
 
 
 def _empty(chart_id: str, title: str, message: str) -> SafeString:
-    body = f'<text x="{WIDTH / 2}" y="34" text-anchor="middle" class="chart-empty" font-size="12" fill="#6b7380">{escape(message)}</text>'
+    body = f'<text x="{WIDTH / 2}" y="34" text-anchor="middle" class="chart-empty" font-size="12" fill="#5b6370">{escape(message)}</text>'
     return _svg(chart_id, title, message, 60, body)
 
 
@@ -98,8 +98,8 @@ def line_chart(
     parts = [
         f'<line x1="{left}" y1="{top + plot_h}" x2="{WIDTH - right}" y2="{top + plot_h}" stroke="#dfe3e8"/>',
         f'<line x1="{left}" y1="{top}" x2="{WIDTH - right}" y2="{top}" stroke="#eef0f3" stroke-dasharray="3 3"/>',
-        f'<text x="{left - 4}" y="{top + 4}" font-size="9" text-anchor="end" fill="#6b7380">{escape(fmt(peak))}</text>',
-        f'<text x="{left - 4}" y="{top + plot_h}" font-size="10" text-anchor="end" fill="#6b7380">0</text>',
+        f'<text x="{left - 4}" y="{top + 4}" font-size="9" text-anchor="end" fill="#5b6370">{escape(fmt(peak))}</text>',
+        f'<text x="{left - 4}" y="{top + plot_h}" font-size="10" text-anchor="end" fill="#5b6370">0</text>',
         f'<polygon points="{area}" fill="{color}" fill-opacity="0.12"/>',
         f'<polyline points="{line}" fill="none" stroke="{color}" stroke-width="2" stroke-linejoin="round"/>',
     ]
@@ -108,10 +108,10 @@ def line_chart(
             f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="{color}"><title>{day:%Y-%m-%d}: {escape(fmt(value))}</title></circle>'
         )
     first, last = points[0][0], points[-1][0]
-    parts.append(f'<text x="{left}" y="{height - 8}" font-size="10" fill="#6b7380">{first:%m-%d}</text>')
+    parts.append(f'<text x="{left}" y="{height - 8}" font-size="10" fill="#5b6370">{first:%m-%d}</text>')
     if len(points) > 1:
         parts.append(
-            f'<text x="{WIDTH - right}" y="{height - 8}" font-size="10" text-anchor="end" fill="#6b7380">{last:%m-%d}</text>'
+            f'<text x="{WIDTH - right}" y="{height - 8}" font-size="10" text-anchor="end" fill="#5b6370">{last:%m-%d}</text>'
         )
     desc = "; ".join(f"{day:%Y-%m-%d}: {fmt(value)}" for day, value in points)
     return _svg(chart_id, title, desc, height, "".join(parts))
@@ -137,8 +137,8 @@ def lines_chart(
     parts = [
         f'<line x1="{left}" y1="{top + plot_h}" x2="{WIDTH - right}" y2="{top + plot_h}" stroke="#dfe3e8"/>',
         f'<line x1="{left}" y1="{top}" x2="{WIDTH - right}" y2="{top}" stroke="#eef0f3" stroke-dasharray="3 3"/>',
-        f'<text x="{left - 4}" y="{top + 4}" font-size="9" text-anchor="end" fill="#6b7380">{escape(fmt(peak))}</text>',
-        f'<text x="{left - 4}" y="{top + plot_h}" font-size="10" text-anchor="end" fill="#6b7380">0</text>',
+        f'<text x="{left - 4}" y="{top + 4}" font-size="9" text-anchor="end" fill="#5b6370">{escape(fmt(peak))}</text>',
+        f'<text x="{left - 4}" y="{top + plot_h}" font-size="10" text-anchor="end" fill="#5b6370">0</text>',
     ]
     for index, (label, values, color) in enumerate(series):
         x = index * (WIDTH // max(len(series), 1))
@@ -156,10 +156,10 @@ def lines_chart(
                 f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="2" fill="{color}">'
                 f"<title>{day:%Y-%m-%d} {escape(str(label))}: {escape(fmt(value))}</title></circle>"
             )
-    parts.append(f'<text x="{left}" y="{height - 8}" font-size="10" fill="#6b7380">{days[0]:%m-%d}</text>')
+    parts.append(f'<text x="{left}" y="{height - 8}" font-size="10" fill="#5b6370">{days[0]:%m-%d}</text>')
     if len(days) > 1:
         parts.append(
-            f'<text x="{WIDTH - right}" y="{height - 8}" font-size="10" text-anchor="end" fill="#6b7380">{days[-1]:%m-%d}</text>'
+            f'<text x="{WIDTH - right}" y="{height - 8}" font-size="10" text-anchor="end" fill="#5b6370">{days[-1]:%m-%d}</text>'
         )
     desc = "; ".join(
         f"{day:%Y-%m-%d}: " + ", ".join(f"{label} {fmt(values[i])}" for label, values, _color in series)

@@ -448,6 +448,34 @@ def hours_approve(*, assignment_id: int, actor, now: datetime | None = None) -> 
     if assignment.status != Status.COMPLETED or assignment.hours_status != Assignment.HoursStatus.PENDING:
         raise ServiceError("hours_not_pending", {"hours_status": assignment.hours_status})
     _refuse_before_start(assignment.shift, now)
+    _approve(assignment, actor=actor, now=now)
+    return assignment
+
+
+@retry_on_conflict
+@transaction.atomic
+def hours_approve_shift(*, shift_id: int, actor, now: datetime | None = None) -> list[Assignment]:
+    """Approve every credited time of one shift still awaiting approval, each as ``hours_approve``
+    does (its own audit entry, its tallies). All or none; the approved, in id order."""
+    now = now or timezone.now()
+    shift = Shift.objects.filter(pk=shift_id).first()
+    if shift is None:
+        raise ServiceError("not_found")
+    _refuse_before_start(shift, now)
+    pending = Assignment.objects.filter(
+        shift_id=shift_id, status=Status.COMPLETED, hours_status=Assignment.HoursStatus.PENDING
+    )
+    # Locked, then read again: a row approved or adjusted meanwhile is no longer pending.
+    locked = locks.assignments(pending.values_list("pk", flat=True))
+    assignments = list(pending.filter(pk__in=locked).select_related("shift", "volunteer").order_by("pk"))
+    if not assignments:
+        raise ServiceError("hours_not_pending", {"shift": shift_id, "pending": 0})
+    for assignment in assignments:
+        _approve(assignment, actor=actor, now=now)
+    return assignments
+
+
+def _approve(assignment: Assignment, *, actor, now: datetime) -> None:
     before = snapshot(assignment)
     assignment.hours_status = Assignment.HoursStatus.APPROVED
     assignment.verified_by = actor
@@ -457,7 +485,6 @@ def hours_approve(*, assignment_id: int, actor, now: datetime | None = None) -> 
         action=Action.HOURS_APPROVED, actor=actor, assignment=assignment, before=before, after=snapshot(assignment)
     )
     tallies.assignment_changed(assignment)
-    return assignment
 
 
 @retry_on_conflict

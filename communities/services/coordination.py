@@ -151,7 +151,12 @@ def rota_create(
             "rota": {"post": post.pk, "from": date_from.isoformat(), "to": date_to.isoformat(), "created": len(new)}
         },
     )
-    return {"created": len(new), "skipped": len(wanted) - len(new), "shift_ids": sorted(created)}
+    return {
+        "created": len(new),
+        "skipped": len(wanted) - len(new),
+        "shift_ids": sorted(created),
+        "first_day": days[0] if days else date_from,
+    }
 
 
 # --- Changing and cancelling a shift ----------------------------------------------------------

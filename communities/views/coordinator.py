@@ -7,7 +7,6 @@ Objects outside the caller's communities are 404, as in the API.
 from __future__ import annotations
 
 from datetime import date, timedelta
-from decimal import Decimal
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -19,7 +18,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
 from communities.api.coordinator import qr_svg, roster_payload
@@ -37,6 +36,8 @@ from communities.views.coordinator_forms import (
     NoShowForm,
     ReasonForm,
     RotaForm,
+    ShiftCancelForm,
+    ShiftEditForm,
 )
 from communities.views.shifts import report_refusal
 from config.errors import ServiceError
@@ -51,6 +52,10 @@ coordinator_required = role_required(can_coordinate, gettext_lazy("Only communit
 
 def _day(request) -> date:
     return as_date(request.GET.get("date")) or timezone.localdate()
+
+
+def _roster_url(community_id: int, day: date) -> str:
+    return f"{reverse('coordinator-roster', args=[community_id])}?date={day.isoformat()}"
 
 
 @coordinator_required
@@ -155,7 +160,8 @@ def coordinator_rota(request, community_id: int):
                 _("%(created)d shifts created, %(skipped)d already existed.")
                 % {"created": result["created"], "skipped": result["skipped"]},
             )
-            return redirect(f"{reverse('coordinator-roster', args=[community.pk])}?date={data['date_from']}")
+            # The first day that has shifts of this rota (a weekday filter may skip the first date).
+            return redirect(_roster_url(community.pk, result["first_day"]))
     return render(request, "coordinator/rota.html", {"community": community, "form": form})
 
 
@@ -236,15 +242,25 @@ def coordinator_attendance(request, assignment_id: int, action: str):
 
 @coordinator_required
 def coordinator_hours(request):
-    """Credited hours awaiting approval at my communities."""
+    """Credited hours awaiting approval at my communities, by shift."""
     pending = (
         shift_selectors.assignments_managed_by(request.user)
         .filter(status=Assignment.Status.COMPLETED, hours_status=Assignment.HoursStatus.PENDING)
         .select_related("volunteer", "shift__post__post_type", "shift__community")
-        .order_by("shift__starts_at", "id")
+        .order_by("shift__starts_at", "shift_id", "id")
     )
     page = Paginator(pending, 25).get_page(request.GET.get("page"))
-    return render(request, "coordinator/hours.html", {"page": page, "adjust_form": HoursAdjustForm()})
+    # Each shift's whole count, also the part on other pages: "approve all" takes them all.
+    counts = dict(
+        pending.filter(shift_id__in={a.shift_id for a in page.object_list})
+        .order_by()
+        .values("shift_id")
+        .annotate(count=Count("id"))
+        .values_list("shift_id", "count")
+    )
+    for assignment in page.object_list:
+        assignment.shift.pending_count = counts.get(assignment.shift_id, 0)
+    return render(request, "coordinator/hours.html", {"page": page})
 
 
 @require_POST
@@ -260,11 +276,10 @@ def coordinator_hours_action(request, assignment_id: int, action: str):
             if not form.is_valid():
                 messages.error(request, _("Give the hours and a reason."))
                 return redirect("coordinator-hours")
-            minutes = int(form.cleaned_data["hours"] * Decimal(60))
             attendance.hours_adjust(
                 assignment_id=assignment.pk,
                 actor=request.user,
-                credited_minutes=minutes,
+                credited_minutes=form.credited_minutes(),
                 reason=form.cleaned_data["reason"],
             )
             messages.success(request, _("Hours adjusted and approved."))
@@ -273,6 +288,80 @@ def coordinator_hours_action(request, assignment_id: int, action: str):
     except ServiceError as error:
         report_refusal(request, error)
     return redirect(safe_next_url(request, reverse("coordinator-hours")))
+
+
+@require_POST
+@coordinator_required
+def coordinator_hours_approve_shift(request, shift_id: int):
+    """Approve every credited time of one shift awaiting approval, in one step."""
+    shift = get_object_or_404(shift_selectors.shifts_managed_by(request.user), pk=shift_id)
+    try:
+        approved = attendance.hours_approve_shift(shift_id=shift.pk, actor=request.user)
+    except ServiceError as error:
+        report_refusal(request, error)
+    else:
+        messages.success(
+            request,
+            ngettext("%(count)d credited time approved.", "%(count)d credited times approved.", len(approved))
+            % {"count": len(approved)},
+        )
+    return redirect(safe_next_url(request, reverse("coordinator-hours")))
+
+
+def _managed_shift(request, shift_id: int) -> Shift:
+    return get_object_or_404(
+        shift_selectors.shifts_managed_by(request.user).select_related("post__post_type", "community"), pk=shift_id
+    )
+
+
+@coordinator_required
+def coordinator_shift_edit(request, shift_id: int):
+    """Change a shift's day, times, capacity or notes (coordination.shift_update, as the API);
+    cancelling it is on the same page."""
+    shift = _managed_shift(request, shift_id)
+    start, end = timezone.localtime(shift.starts_at), timezone.localtime(shift.ends_at)
+    initial = {"day": start.date(), "start": start.time(), "end": end.time(), "capacity": shift.capacity}
+    form = ShiftEditForm(request.POST or None, initial={**initial, "notes": shift.notes})
+    if request.method == "POST" and form.is_valid():
+        starts_at, ends_at = form.times()
+        try:
+            coordination.shift_update(
+                actor=request.user,
+                shift_id=shift.pk,
+                starts_at=starts_at,
+                ends_at=ends_at,
+                capacity=form.cleaned_data["capacity"],
+                notes=form.cleaned_data["notes"],
+                reason=form.cleaned_data["reason"],
+            )
+        except ServiceError as error:
+            report_refusal(request, error)
+        else:
+            messages.success(request, _("The shift is changed."))
+            return redirect(_roster_url(shift.community_id, timezone.localtime(starts_at).date()))
+    return render(
+        request,
+        "coordinator/shift_edit.html",
+        {"shift": shift, "form": form, "cancel_form": ShiftCancelForm(), "now": timezone.now()},
+    )
+
+
+@require_POST
+@coordinator_required
+def coordinator_shift_cancel(request, shift_id: int):
+    """Cancel a shift (coordination.shift_cancel, as the API): a reason and a ticked confirmation."""
+    shift = _managed_shift(request, shift_id)
+    form = ShiftCancelForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Give a reason and tick the confirmation to cancel the shift."))
+        return redirect("coordinator-shift-edit", shift_id=shift.pk)
+    try:
+        coordination.shift_cancel(actor=request.user, shift_id=shift.pk, reason=form.cleaned_data["reason"])
+    except ServiceError as error:
+        report_refusal(request, error)
+        return redirect("coordinator-shift-edit", shift_id=shift.pk)
+    messages.success(request, _("The shift is cancelled; its volunteers are told."))
+    return redirect(_roster_url(shift.community_id, timezone.localtime(shift.starts_at).date()))
 
 
 @coordinator_required

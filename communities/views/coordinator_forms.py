@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-from datetime import time
+from datetime import datetime, time, timedelta
 
 from django import forms
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 WEEKDAYS = [
@@ -70,7 +71,39 @@ class NoShowForm(ReasonForm):
 
 
 class HoursAdjustForm(ReasonForm):
-    hours = forms.DecimalField(label=_("Credited hours"), min_value=0, max_digits=5, decimal_places=1)
+    """Credited time in hours and minutes, as the pages show it."""
+
+    hours = forms.IntegerField(label=_("Hours"), min_value=0, max_value=24)
+    minutes = forms.IntegerField(label=_("Minutes"), min_value=0, max_value=59, required=False)
+
+    def credited_minutes(self) -> int:
+        return self.cleaned_data["hours"] * 60 + (self.cleaned_data.get("minutes") or 0)
+
+
+class ShiftEditForm(ReasonForm):
+    """A shift's day, times, capacity and notes; an end before the start runs past midnight."""
+
+    day = forms.DateField(label=_("Date"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    start = forms.TimeField(label=_("Starts"), widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"))
+    end = forms.TimeField(label=_("Ends"), widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"))
+    capacity = forms.IntegerField(label=_("Volunteers per shift"), min_value=1, max_value=1000)
+    notes = forms.CharField(label=_("Notes"), max_length=200, required=False)
+
+    field_order = ["day", "start", "end", "capacity", "notes", "reason"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["reason"].required = False
+
+    def times(self):
+        day, start, end = self.cleaned_data["day"], self.cleaned_data["start"], self.cleaned_data["end"]
+        starts_at = timezone.make_aware(datetime.combine(day, start))
+        end_day = day if end > start else day + timedelta(days=1)
+        return starts_at, timezone.make_aware(datetime.combine(end_day, end))
+
+
+class ShiftCancelForm(ReasonForm):
+    confirm = forms.BooleanField(label=_("Yes, cancel this shift and tell its volunteers"))
 
 
 class AssignForm(forms.Form):

@@ -40,6 +40,17 @@ urlpatterns = [
         coordinator.coordinator_hours_action,
         name="coordinator-hours-action",
     ),
+    path(
+        "coordinator/shifts/<int:shift_id>/approve-hours/",
+        coordinator.coordinator_hours_approve_shift,
+        name="coordinator-hours-approve-shift",
+    ),
+    path("coordinator/shifts/<int:shift_id>/edit/", coordinator.coordinator_shift_edit, name="coordinator-shift-edit"),
+    path(
+        "coordinator/shifts/<int:shift_id>/cancel/",
+        coordinator.coordinator_shift_cancel,
+        name="coordinator-shift-cancel",
+    ),
     path("coordinator/messages/failed/", coordinator.coordinator_failed_messages, name="coordinator-failed-messages"),
     path(
         "coordinator/messages/failed/<int:notification_id>/retry/",

@@ -3,8 +3,10 @@
 Reusable by every role's journeys: ``browser`` (one Chromium per session), ``page`` (a fresh
 context at phone size, in Chinese), ``login`` (log a user in through the password form), and ``capture``
 (assert no sideways scrolling at 360 px, then screenshot at phone and desktop widths into
-``artifacts/screenshots/``). Without Chromium or Playwright every test here is skipped, with
-the reason printed in the summary.
+``artifacts/screenshots/``). ``axe_source`` and ``axe_violations`` run axe-core, from the npm
+package pinned in package.json (``npm ci``), inside a page. Without Chromium or Playwright every
+test here is skipped, and without axe-core the accessibility tests are, with the reason printed
+in the summary.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 PASSWORD = "pass-Word-123"  # tests.factories.UserFactory's
+AXE_SCRIPT = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+AXE_FAILING_IMPACTS = ("serious", "critical")
 
 
 def chromium_path() -> str | None:
@@ -118,3 +122,23 @@ def capture():
 
     shoot.seen = seen
     return shoot
+
+
+@pytest.fixture(scope="session")
+def axe_source() -> str:
+    if not AXE_SCRIPT.exists():
+        pytest.skip("the accessibility check needs axe-core: npm ci (package.json pins it; make pytest runs it)")
+    return AXE_SCRIPT.read_text()
+
+
+def axe_violations(page, source: str) -> list[str]:
+    """axe-core's serious and critical violations on the page as it is now, one line each."""
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.add_script_tag(content=source)
+    violations = page.evaluate("async () => (await window.axe.run(document, {resultTypes: ['violations']})).violations")
+    return [
+        f"{violation['id']} ({violation['impact']}): {violation['help']}: "
+        + "; ".join(" ".join(node["target"]) for node in violation["nodes"][:5])
+        for violation in violations
+        if violation["impact"] in AXE_FAILING_IMPACTS
+    ]

@@ -138,3 +138,83 @@ def test_coordinator_sees_who_was_not_reached_and_sends_again(page, live_server,
     # Pending again (and sent at once by the in-process worker, when quiet hours allow).
     assert Notification.objects.filter(state__in=["failed", "undelivered"]).count() == 1
     page.locator("header form.lang button[value=zh-hans]").click()
+
+
+def test_coordinator_approves_a_shifts_hours_at_once_then_edits_and_cancels_a_shift(page, live_server, login, capture):
+    coordinator = UserFactory(username="coordinator-hours-e2e")
+    community = CommunityFactory(name="金鸡湖社区", name_en="Jinji Lake Community")
+    community.coordinators.add(coordinator)
+    post = PostFactory(community=community, name="东门封控点")
+    start = timezone.now() - timedelta(hours=6)
+    worked = ShiftFactory(post=post, starts_at=start, ends_at=start + timedelta(hours=4))
+    done = [
+        Assignment.objects.create(
+            shift=worked,
+            volunteer=VolunteerFactory(real_name=name),
+            status="completed",
+            checked_in_at=start,
+            checked_out_at=start + timedelta(hours=4),
+            credited_minutes=minutes,
+            hours_status="pending",
+        )
+        for name, minutes in (("王芳", 240), ("李青", 210))
+    ]
+    coming = ShiftFactory(post=post, capacity=2)
+    held = Assignment.objects.create(shift=coming, volunteer=VolunteerFactory(real_name="赵敏"), status="confirmed")
+    Shift.objects.filter(pk=coming.pk).update(confirmed_count=1)
+
+    login(page, coordinator.username)
+    page.goto(f"{live_server.url}/coordinator/hours/")
+    assert "3 小时 30 分钟" in page.locator("main").inner_text()
+    page.locator(".confirm-box summary").click()
+    capture(page, "coordinator-hours-approve-all")
+    page.locator(f"form[action='/coordinator/shifts/{worked.pk}/approve-hours/'] button").click()
+    page.wait_for_load_state()
+    assert page.locator(".message-success").inner_text() == "已审核通过 2 条服务时长。"
+    assert set(Assignment.objects.filter(pk__in=[a.pk for a in done]).values_list("hours_status", flat=True)) == {
+        "approved"
+    }
+
+    day = timezone.localtime(coming.starts_at).date().isoformat()
+    page.goto(f"{live_server.url}/coordinator/communities/{community.pk}/roster/?date={day}")
+    page.locator(f"a[href='/coordinator/shifts/{coming.pk}/edit/']").click()
+    page.wait_for_load_state()
+    assert page.locator("input[name=day]").input_value() == day
+    page.locator("input[name=capacity]").fill("4")
+    capture(page, "coordinator-shift-edit")
+    page.locator("main form").first.locator("button[type=submit]").click()
+    page.wait_for_load_state()
+    assert page.locator(".message-success").inner_text() == "班次已修改。"
+    coming.refresh_from_db()
+    assert coming.capacity == 4
+
+    page.goto(f"{live_server.url}/coordinator/shifts/{coming.pk}/edit/")
+    cancel = page.locator(f"form[action='/coordinator/shifts/{coming.pk}/cancel/']")
+    cancel.locator("input[name=reason]").fill("封控解除")
+    cancel.locator("input[name=confirm]").check()
+    cancel.locator("button[type=submit]").click()
+    page.wait_for_load_state()
+    coming.refresh_from_db()
+    held.refresh_from_db()
+    assert (coming.status, held.status) == ("cancelled", "cancelled")
+
+
+def test_the_assign_button_stays_in_reach_and_counts_the_selected(page, live_server, login, capture):
+    coordinator = UserFactory(username="coordinator-assign-e2e")
+    community = CommunityFactory(name="金鸡湖社区")
+    community.coordinators.add(coordinator)
+    shift = ShiftFactory(post=PostFactory(community=community), capacity=3)
+    people = [VolunteerFactory(deployed_community=community) for _ in range(12)]
+
+    login(page, coordinator.username)
+    page.goto(f"{live_server.url}/coordinator/shifts/{shift.pk}/candidates/")
+    bar = page.locator(".action-bar")
+    box = bar.bounding_box()
+    assert box["y"] + box["height"] <= 740, "the assign bar is below the first screen"
+    page.locator(f"input[name=volunteer_ids][value='{people[0].pk}']").check()
+    page.locator(f"input[name=volunteer_ids][value='{people[1].pk}']").check()
+    assert bar.locator(".action-bar-count").inner_text() == "已选 2 人"
+    capture(page, "coordinator-candidates-selected")
+    bar.locator("button[type=submit]").click()
+    page.wait_for_load_state()
+    assert Assignment.objects.filter(shift=shift, status="confirmed").count() == 2

@@ -1030,3 +1030,66 @@ def test_attendance_api_shows_wrong_codes_and_the_lock(api, coordinator, post):
     assert (rows[clean.pk]["checkin_code_failures"], rows[clean.pk]["checkin_code_locked_at"]) == (0, None)
     assert rows[locked.pk]["checkin_code_failures"] == 10
     assert rows[locked.pk]["checkin_code_locked_at"] == timezone.localtime(moment).isoformat()
+
+
+# --- Approving a shift's hours at once -------------------------------------------------------
+
+
+def _completed(shift, minutes=240, hours_status="pending"):
+    assignment = confirmed(shift)
+    Assignment.objects.filter(pk=assignment.pk).update(
+        status="completed",
+        checked_in_at=shift.starts_at,
+        checked_out_at=shift.ends_at,
+        credited_minutes=minutes,
+        hours_status=hours_status,
+    )
+    return assignment
+
+
+def test_approving_a_shifts_hours_approves_every_pending_one_and_audits_each(api, coordinator, post):
+    shift = running_shift(post, started_minutes_ago=300)
+    pending = [_completed(shift), _completed(shift, minutes=180)]
+    approved_before = _completed(shift, hours_status="approved")
+    still_working = confirmed(shift)
+    other_shift = _completed(running_shift(post, started_minutes_ago=300))
+
+    response = api(coordinator).post(f"/api/v1/shifts/{shift.pk}/approve-hours/")
+
+    assert response.status_code == 200, response.content
+    assert response.json() == {"approved": 2, "assignment_ids": [a.pk for a in pending]}
+    statuses = dict(Assignment.objects.values_list("pk", "hours_status"))
+    assert [statuses[a.pk] for a in pending] == ["approved", "approved"]
+    assert statuses[other_shift.pk] == "pending"
+    assert Assignment.objects.get(pk=still_working.pk).status == "confirmed"
+    entries = AuditEntry.objects.filter(action="hours_approved").order_by("assignment_id")
+    assert [(e.assignment_id, e.actor) for e in entries] == [(a.pk, coordinator) for a in pending]
+    assert not AuditEntry.objects.filter(assignment=approved_before).exists()
+    assert set(Assignment.objects.filter(pk__in=[a.pk for a in pending]).values_list("verified_by", flat=True)) == {
+        coordinator.pk
+    }
+
+
+def test_approving_a_shifts_hours_with_none_pending_or_before_the_start_is_refused(coordinator, post):
+    shift = running_shift(post, started_minutes_ago=300)
+    _completed(shift, hours_status="approved")
+    with pytest.raises(ServiceError) as refused:
+        attendance.hours_approve_shift(shift_id=shift.pk, actor=coordinator)
+    assert refused.value.code == "hours_not_pending"
+
+    later = ShiftFactory(post=post)
+    waiting = _completed(later)
+    with pytest.raises(ServiceError) as early:
+        attendance.hours_approve_shift(shift_id=later.pk, actor=coordinator)
+    assert early.value.code == "shift_not_started"
+    assert Assignment.objects.get(pk=waiting.pk).hours_status == "pending"
+    assert not AuditEntry.objects.filter(action="hours_approved").exists()
+
+
+def test_a_coordinator_cannot_approve_another_communitys_shift(api, post):
+    shift = running_shift(post, started_minutes_ago=300)
+    waiting = _completed(shift)
+    outsider = UserFactory(username="elsewhere")
+    CommunityFactory().coordinators.add(outsider)
+    assert api(outsider).post(f"/api/v1/shifts/{shift.pk}/approve-hours/").status_code == 404
+    assert Assignment.objects.get(pk=waiting.pk).hours_status == "pending"

@@ -159,7 +159,11 @@ def test_hours_approval_page(client, coordinator, post):
     Assignment.objects.filter(pk=assignment.pk).update(status="completed", credited_minutes=240, hours_status="pending")
     client.force_login(coordinator)
     assert assignment.volunteer.real_name in client.get("/coordinator/hours/").content.decode()
-    client.post(f"/coordinator/hours/{assignment.pk}/adjust/", {"hours": "3.5", "reason": "提前离岗"})
+    page = client.get("/coordinator/hours/").content.decode()
+    assert "4 小时" in page  # shown in hours and minutes, as it is edited
+    assert 'name="hours" type="number" min="0" max="24" step="1" value="4"' in page
+    assert 'name="minutes" type="number" min="0" max="59" step="1" value="0"' in page
+    client.post(f"/coordinator/hours/{assignment.pk}/adjust/", {"hours": "3", "minutes": "30", "reason": "提前离岗"})
     assignment.refresh_from_db()
     assert (assignment.credited_minutes, assignment.hours_status) == (210, "approved")
 
@@ -272,7 +276,7 @@ def test_roster_offers_check_out_and_no_show_only_when_the_service_takes_them(cl
     grace_ends = timezone.localtime(just_started.starts_at + timedelta(minutes=30))
     assert f"/coordinator/attendance/{late.pk}/no-show/" in page
     assert f"{grace_ends:%H:%M}前未签到即为缺勤。" in page
-    assert 'name="early" required' in page
+    assert 'type="checkbox" name="early"' in page
 
     refused = client.post(f"/coordinator/attendance/{late.pk}/no-show/", {"reason": "没来"}, follow=True)
     messages = [str(m) for m in refused.context["messages"]]
@@ -393,3 +397,119 @@ def test_a_failed_message_of_another_community_cannot_be_sent_again(client, coor
     assert client.post(f"/coordinator/messages/failed/{row.pk}/retry/").status_code == 404
     row.refresh_from_db()
     assert row.state == "failed"
+
+
+def test_a_rota_lands_on_its_first_day_with_shifts(client, coordinator, community, post):
+    start = timezone.localdate() + timedelta(days=1)
+    while start.isoweekday() != 6:  # a Saturday, and the rota only on weekdays
+        start += timedelta(days=1)
+    client.force_login(coordinator)
+    response = client.post(
+        f"/coordinator/communities/{community.pk}/rota/",
+        {
+            "post": post.pk,
+            "date_from": start,
+            "date_to": start + timedelta(days=6),
+            "slots": "08:00-12:00",
+            "capacity": 2,
+            "weekdays": [1, 2, 3, 4, 5],
+        },
+    )
+    monday = start + timedelta(days=2)
+    assert response["Location"] == f"/coordinator/communities/{community.pk}/roster/?date={monday.isoformat()}"
+    first = Shift.objects.filter(post=post).order_by("starts_at").first()
+    assert timezone.localtime(first.starts_at).date() == monday
+
+
+def test_the_roster_asks_one_reason_for_check_in_or_no_show(client, coordinator, community, post):
+    late = place(running(post, minutes_ago=40))
+    client.force_login(coordinator)
+    page = _roster(client, community)
+    assert page.count('name="reason"') == 1
+    form = page[page.index(f'id="re-{late.pk}"') - 600 : page.index("</form>", page.index(f'id="re-{late.pk}"'))]
+    assert f'formaction="/coordinator/attendance/{late.pk}/check-in/"' in form
+    assert f'formaction="/coordinator/attendance/{late.pk}/no-show/"' in form
+    client.post(f"/coordinator/attendance/{late.pk}/no-show/", {"reason": "未到岗"})
+    late.refresh_from_db()
+    assert late.status == "no_show"
+
+
+def test_every_input_on_the_coordinator_pages_has_a_type(client, coordinator, community, post):
+    import re
+
+    shift = running(post, minutes_ago=40)
+    place(shift)
+    done = place(running(post, minutes_ago=300), status="completed", credited_minutes=200, hours_status="pending")
+    client.force_login(coordinator)
+    for url in [
+        "/coordinator/",
+        f"/coordinator/communities/{community.pk}/roster/",
+        f"/coordinator/communities/{community.pk}/rota/",
+        f"/coordinator/shifts/{shift.pk}/candidates/",
+        f"/coordinator/shifts/{shift.pk}/edit/",
+        "/coordinator/hours/",
+    ]:
+        html = client.get(url).content.decode()
+        untyped = [tag for tag in re.findall(r"<input\b[^>]*>", html) if " type=" not in tag]
+        assert untyped == [], url
+    assert "3 小时 20 分钟" in client.get("/coordinator/hours/").content.decode()
+    assert done.volunteer.real_name
+
+
+def test_approve_all_hours_of_a_shift_from_the_page(client, coordinator, community, post):
+    shift = running(post, minutes_ago=300)
+    first = place(shift, status="completed", credited_minutes=240, hours_status="pending")
+    second = place(shift, status="completed", credited_minutes=180, hours_status="pending")
+    other = place(running(post, minutes_ago=300), status="completed", credited_minutes=240, hours_status="pending")
+    client.force_login(coordinator)
+    page = client.get("/coordinator/hours/").content.decode()
+    assert "全部通过本班次 2 条" in page
+    assert f'action="/coordinator/shifts/{shift.pk}/approve-hours/"' in page
+
+    response = client.post(f"/coordinator/shifts/{shift.pk}/approve-hours/", follow=True)
+
+    assert [str(m) for m in response.context["messages"]] == ["已审核通过 2 条服务时长。"]
+    statuses = dict(Assignment.objects.values_list("pk", "hours_status"))
+    assert (statuses[first.pk], statuses[second.pk], statuses[other.pk]) == ("approved", "approved", "pending")
+
+
+def test_edit_a_shift_from_the_page_then_cancel_it_with_a_confirmation(client, coordinator, community, post):
+    shift = ShiftFactory(post=post, capacity=3)
+    held = place(shift)
+    client.force_login(coordinator)
+    page = client.get(f"/coordinator/shifts/{shift.pk}/edit/").content.decode()
+    assert 'name="capacity"' in page and 'value="3"' in page
+    day = timezone.localtime(shift.starts_at).date() + timedelta(days=1)
+    response = client.post(
+        f"/coordinator/shifts/{shift.pk}/edit/",
+        {"day": day.isoformat(), "start": "22:00", "end": "02:00", "capacity": "5", "notes": "带手电", "reason": ""},
+    )
+    assert response["Location"] == f"/coordinator/communities/{community.pk}/roster/?date={day.isoformat()}"
+    shift.refresh_from_db()
+    start, end = timezone.localtime(shift.starts_at), timezone.localtime(shift.ends_at)
+    assert (start.date(), start.hour, end.date(), end.hour) == (day, 22, day + timedelta(days=1), 2)
+    assert (shift.capacity, shift.notes) == (5, "带手电")
+    assert AuditEntry.objects.filter(action="shift_changed", shift=shift).exists()
+
+    # Without the ticked confirmation nothing is cancelled.
+    refused = client.post(f"/coordinator/shifts/{shift.pk}/cancel/", {"reason": "封控解除"}, follow=True)
+    assert [str(m) for m in refused.context["messages"]][-1] == "取消班次须填写理由并勾选确认。"
+    shift.refresh_from_db()
+    assert shift.status == "open"
+
+    client.post(f"/coordinator/shifts/{shift.pk}/cancel/", {"reason": "封控解除", "confirm": "on"})
+    shift.refresh_from_db()
+    held.refresh_from_db()
+    assert (shift.status, held.status) == ("cancelled", "cancelled")
+    assert AuditEntry.objects.get(action="shift_cancelled", shift=shift).reason == "封控解除"
+
+
+def test_another_communitys_shift_cannot_be_edited_or_cancelled(client, post):
+    shift = ShiftFactory(post=post)
+    outsider = UserFactory(username="elsewhere-page")
+    CommunityFactory().coordinators.add(outsider)
+    client.force_login(outsider)
+    assert client.get(f"/coordinator/shifts/{shift.pk}/edit/").status_code == 404
+    assert client.post(f"/coordinator/shifts/{shift.pk}/cancel/", {"reason": "x", "confirm": "on"}).status_code == 404
+    shift.refresh_from_db()
+    assert shift.status == "open"
