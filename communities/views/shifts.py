@@ -13,6 +13,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db.models import prefetch_related_objects
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -31,7 +32,6 @@ from communities.views.me import calendar_feed_url
 from config.errors import ServiceError
 from config.params import as_date, safe_next_url
 from volunteers.decorators import volunteer_required
-from volunteers.models import Volunteer
 from volunteers.selectors import user_volunteer
 
 PAGE_SIZE = 20
@@ -86,7 +86,7 @@ def shift_detail(request, pk: int):
     mine = shift.my_assignments[0] if volunteer is not None and shift.my_assignments else None
     problems = []
     if volunteer is not None and mine is None:
-        volunteer = Volunteer.objects.prefetch_related("skills", "qualifications").get(pk=volunteer.pk)
+        prefetch_related_objects([volunteer], "skills", "qualifications")
         problems = refusals.explain_ineligibility(ineligibility(volunteer, shift))
     return render(
         request,
