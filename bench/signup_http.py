@@ -128,11 +128,11 @@ def database_drop(url: str) -> None:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
-def run_step(title: str, command: list[str], env: dict) -> None:
+def run_step(title: str, command: list[str], env: dict, cwd: Path = ROOT) -> None:
     """Run a command with its output streamed, so long steps show their progress."""
     print(f"== {title}: {' '.join(command)}", flush=True)
     started = time.perf_counter()
-    subprocess.run(command, cwd=ROOT, env=env, check=True)
+    subprocess.run(command, cwd=cwd, env=env, check=True)
     print(f"== {title} done ({time.perf_counter() - started:.1f}s)", flush=True)
 
 
@@ -159,6 +159,16 @@ class BenchData:
         return len(self.shift_ids) * CAPACITY
 
 
+def eligible_for(shift):
+    """Active volunteers the rules accept for ``shift`` (communities_refusal, docs/rules.md)."""
+    from django.utils import timezone
+
+    from communities.rules.eligibility import candidates_q
+    from volunteers.models import Volunteer
+
+    return Volunteer.objects.filter(candidates_q(shift, timezone.now()), status=Volunteer.Status.ACTIVE)
+
+
 def bench_data_create() -> BenchData:
     """A post type without requirements, 100 posts, 30 days of shifts, a token per active volunteer."""
     from django.db import transaction
@@ -166,7 +176,6 @@ def bench_data_create() -> BenchData:
     from rest_framework.authtoken.models import Token
 
     from communities.models import Community, Post, PostType, Shift
-    from communities.rules.eligibility import eligible_volunteers_q
     from volunteers.models import Volunteer
 
     started = time.perf_counter()
@@ -200,10 +209,10 @@ def bench_data_create() -> BenchData:
 
         active = Volunteer.objects.filter(status=Volunteer.Status.ACTIVE)
         # Eligible on the first and the last day (age and guardian consent depend on the date).
-        eligible = active.filter(eligible_volunteers_q(shifts[0], post_type)).filter(
-            eligible_volunteers_q(shifts[-1], post_type)
+        first, last = (Shift.objects.select_related("post").get(pk=s.pk) for s in (shifts[0], shifts[-1]))
+        volunteer_ids = sorted(
+            set(eligible_for(first).values_list("pk", flat=True)) & set(eligible_for(last).values_list("pk", flat=True))
         )
-        volunteer_ids = sorted(eligible.values_list("pk", flat=True))
         users = dict(active.values_list("pk", "user_id"))
         existing = set(Token.objects.filter(user_id__in=users.values()).values_list("user_id", flat=True))
         Token.objects.bulk_create(
@@ -223,16 +232,13 @@ def bench_data_load(post_type) -> BenchData:
     from rest_framework.authtoken.models import Token
 
     from communities.models import Shift
-    from communities.rules.eligibility import eligible_volunteers_q
-    from volunteers.models import Volunteer
 
     shifts = list(Shift.objects.filter(post__post_type=post_type).order_by("starts_at", "id"))
     days = sorted({shift.starts_at for shift in shifts})
     shifts_by_day = [[shift.pk for shift in shifts if shift.starts_at == day] for day in days]
-    eligible = Volunteer.objects.filter(status=Volunteer.Status.ACTIVE).filter(
-        eligible_volunteers_q(shifts[0], post_type)
-    )
-    volunteer_ids = sorted(eligible.filter(eligible_volunteers_q(shifts[-1], post_type)).values_list("pk", flat=True))
+    bench_reset([shift.pk for shift in shifts])
+    ids = [set(eligible_for(shift).values_list("pk", flat=True)) for shift in (shifts[0], shifts[-1])]
+    volunteer_ids = sorted(ids[0] & ids[1])
     keys = dict(Token.objects.filter(user__volunteer__in=volunteer_ids).values_list("user__volunteer", "key"))
     print(f"== bench data: reusing {len(shifts):,} shifts and {len(volunteer_ids):,} volunteers", flush=True)
     bench_reset([shift.pk for shift in shifts])
@@ -351,8 +357,16 @@ class Server:
 
     @classmethod
     def start(
-        cls, env: dict, workers: int, threads: int, log: Path, worker_class: str = "gthread", reuse_port: bool = True
+        cls,
+        env: dict,
+        workers: int,
+        threads: int,
+        log: Path,
+        worker_class: str = "gthread",
+        reuse_port: bool = True,
+        root: Path = ROOT,
     ) -> Server:
+        """gunicorn serving the code of ``root`` (this checkout, or another one: bench/signup_pairs.py)."""
         port = free_port()
         server_env = {
             **env,
@@ -365,7 +379,7 @@ class Server:
         command = [str(Path(PYTHON).parent / "gunicorn"), "-c", "config/deploy/gunicorn.conf.py", "config.wsgi"]
         with log.open("wb") as out:
             process = subprocess.Popen(
-                command, cwd=ROOT, env=server_env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+                command, cwd=root, env=server_env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
             )
         server = cls(process, port, log)
         server.wait_ready()

@@ -408,8 +408,8 @@ class ImportBatchAdmin(ReadOnlyAdmin):
                 if result.ok and not result.dry_run:
                     self.message_user(
                         request,
-                        _("Imported: %(created)d created, %(unchanged)d unchanged.")
-                        % {"created": result.created, "unchanged": result.unchanged},
+                        _("Imported: %(created)d created, %(updated)d updated, %(unchanged)d unchanged.")
+                        % {"created": result.created, "updated": result.updated, "unchanged": result.unchanged},
                         level=messages.SUCCESS,
                     )
         context = {

@@ -345,11 +345,24 @@ class AuditEntry(models.Model):
         SHIFT_CANCELLED = "shift_cancelled", _("Shift cancelled")
         CHECKIN_LOCKED = "checkin_locked", _("Code check-in locked")
         REOPENED = "reopened", _("Check-out reopened")
+        DISPATCHED = "dispatched", _("Dispatched to a community")
+        RECALLED = "recalled", _("Recalled to the reserve")
+        VOLUNTEER_IMPORTED = "volunteer_imported", _("Volunteer record updated by an import")
+        VOLUNTEER_CHANGED = "volunteer_changed", _("Volunteer record changed")
+        QUALIFICATION_CHANGED = "qualification_changed", _("Qualification changed")
+        MOBILE_CHANGED = "mobile_changed", _("Mobile number changed")
+        CHANGE_REQUESTED = "change_requested", _("Change requested")
+        CHANGE_APPROVED = "change_approved", _("Change approved")
+        CHANGE_REJECTED = "change_rejected", _("Change rejected")
 
     assignment = models.ForeignKey(
         Assignment, null=True, blank=True, on_delete=models.CASCADE, related_name="audit_entries"
     )
     shift = models.ForeignKey(Shift, null=True, blank=True, on_delete=models.CASCADE, related_name="audit_entries")
+    # A change to a volunteer's record or deployment (dispatch, recall, an import's update, a staff edit).
+    volunteer = models.ForeignKey(
+        "volunteers.Volunteer", null=True, blank=True, on_delete=models.CASCADE, related_name="audit_entries"
+    )
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("by"), null=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -365,7 +378,7 @@ class AuditEntry(models.Model):
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
-        return f"{self.action} {self.assignment_id or self.shift_id}"
+        return f"{self.action} {self.assignment_id or self.shift_id or self.volunteer_id}"
 
 
 class Dispatch(models.Model):
@@ -382,6 +395,8 @@ class Dispatch(models.Model):
     volunteers = models.ManyToManyField("volunteers.Volunteer", verbose_name=_("volunteers"), related_name="dispatches")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(_("dispatched at"), default=timezone.now)
+    # When the volunteers are to report at the community (the texts say "from …").
+    report_at = models.DateTimeField(_("report from"), null=True, blank=True)
     note = models.CharField(_("note"), max_length=200, blank=True)
 
     class Meta:
@@ -391,6 +406,39 @@ class Dispatch(models.Model):
 
     def __str__(self) -> str:
         return f"{self.community} {self.created_at:%Y-%m-%d}"
+
+
+class Recall(models.Model):
+    """A volunteer returned from a community to the reserve (``services.coordination.volunteers_recall``).
+
+    At most one per dispatch and volunteer: the row is the recall's record and the key of the
+    messages that announce it. ``dispatch`` is empty for a volunteer deployed without one.
+    """
+
+    dispatch = models.ForeignKey(
+        Dispatch, verbose_name=_("dispatch"), null=True, blank=True, on_delete=models.PROTECT, related_name="recalls"
+    )
+    volunteer = models.ForeignKey(
+        "volunteers.Volunteer", verbose_name=_("volunteer"), on_delete=models.PROTECT, related_name="recalls"
+    )
+    community = models.ForeignKey(Community, verbose_name=_("community"), on_delete=models.PROTECT, related_name="+")
+    recalled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("by"), null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    recalled_at = models.DateTimeField(_("recalled at"), default=timezone.now)
+    places_released = models.PositiveIntegerField(_("places released"), default=0)
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("recall")
+        verbose_name_plural = _("recalls")
+        ordering = ["-recalled_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["dispatch", "volunteer"], name="recall_once_per_dispatch"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.volunteer_id} ← {self.community_id}"
 
 
 class Notification(models.Model):
@@ -440,6 +488,9 @@ class Notification(models.Model):
     deferrals = models.PositiveSmallIntegerField(_("deferrals"), db_default=0)
     delivery_code = models.CharField(_("delivery code"), max_length=64, blank=True, db_default="")
     delivered_at = models.DateTimeField(_("receipt at"), null=True, blank=True)
+    # A message about no assignment (a dispatch, a recall) carries its SMS template parameters,
+    # fixed when it is created; an assignment's are read afresh from the assignment.
+    params = models.JSONField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("notification")

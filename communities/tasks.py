@@ -86,3 +86,32 @@ def daily_report_task(day: str | None = None) -> int:
     from communities.services.reports import daily_report_write
 
     return len(daily_report_write(day=date.fromisoformat(day) if day else None))
+
+
+@shared_task(bind=True, acks_late=True, ignore_result=True, max_retries=6)
+def application_rejection_text(self, application_id: int) -> bool:
+    """Text a rejected applicant who has no account yet the reason (no ``Notification`` row can
+    hold them: there is no user). Retried with backoff while the provider fails or defers; keyed,
+    so a retry after a lost answer is not a second text where the backend deduplicates."""
+    from communities.notifications.outbox import rejection_text_send
+
+    result = rejection_text_send(application_id=application_id)
+    if result is not None and not result.ok and not result.permanent:
+        raise self.retry(countdown=min(60 * 2**self.request.retries, 3600))
+    return bool(result and result.ok)
+
+
+@shared_task(acks_late=True, ignore_result=True, soft_time_limit=540, time_limit=600)
+def expiry_sweep() -> int:
+    """Tell volunteers whose insurance or a qualification expires within a threshold (daily)."""
+    from communities.notifications.records import expiry_sweep as announce
+
+    return announce()
+
+
+@shared_task(acks_late=True, ignore_result=True, soft_time_limit=540, time_limit=600)
+def expiry_digest() -> int:
+    """The staff's weekly digest of what expires among the volunteers they manage."""
+    from communities.notifications.records import expiry_digest as digest
+
+    return digest()

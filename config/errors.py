@@ -66,7 +66,31 @@ ERRORS: dict[str, tuple[int, Any]] = {
     "rota_too_large": (400, _("The rota would create too many shifts at once.")),
     "shift_in_past": (400, _("A shift cannot start or be moved into the past.")),
     "not_enough_volunteers": (409, _("Not enough volunteers match the request.")),
+    "nothing_to_recall": (409, _("None of these volunteers is deployed there any more; nobody was recalled.")),
+    "import_plan_changed": (
+        409,
+        _("The records changed after the dry run; check the file again and confirm the new changes."),
+    ),
     "notification_not_failed": (409, _("Only a failed notification can be sent again.")),
+    "call_closed": (409, _("This recruitment call is no longer taking answers.")),
+    "call_status_conflict": (409, _("The call cannot change to that state from its current one.")),
+    "agreement_changed": (
+        409,
+        _("The volunteer agreement has changed since you opened the page. Please read it again and accept it."),
+    ),
+    "already_applied": (409, _("You have already answered this call.")),
+    "contact_staff": (
+        409,
+        _("We cannot register you with these details here. Please contact the staff who published this call."),
+    ),
+    "application_not_pending": (409, _("This application has already been reviewed.")),
+    "applicant_conflict": (
+        409,
+        _(
+            "The applicant's mobile number or ID number now belongs to another registered person; "
+            "check with the applicant before approving."
+        ),
+    ),
     "invalid": (400, _("The request contains invalid data.")),
     "malformed_request": (400, _("The request could not be read.")),
     "not_authenticated": (401, _("Authentication is required.")),
@@ -84,6 +108,19 @@ ERRORS: dict[str, tuple[int, Any]] = {
     "file_too_large": (413, _("The upload is larger than the limit.")),
     "password_incorrect": (400, _("The password is not correct.")),
     "volunteer_anonymised": (409, _("This volunteer's personal data has been deleted.")),
+    "volunteer_has_upcoming_shifts": (
+        409,
+        _(
+            "This volunteer has shifts ahead. Release them (their places go to the waitlist and everyone "
+            "is told), or leave the status as it is."
+        ),
+    ),
+    "out_of_scope": (403, _("That organization or team is outside the ones you manage.")),
+    "proof_invalid": (400, _("The proof must be a photo (JPEG or PNG) or a PDF file.")),
+    "proof_too_large": (400, _("The proof file is larger than the limit.")),
+    "change_request_pending": (409, _("A request for this is already waiting for approval.")),
+    "change_request_not_pending": (409, _("This request has already been decided.")),
+    "mobile_taken": (409, _("This mobile number belongs to another account.")),
     "service_unavailable": (503, _("The service is temporarily unavailable. Please try again shortly.")),
     "request_too_large": (413, _("The request is too large.")),
     "server_error": (500, _("Something went wrong on our side. Please try again later.")),

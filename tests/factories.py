@@ -13,10 +13,12 @@ from communities.models import Assignment, Community, District, Post, PostType, 
 from volunteers import crypto
 from volunteers.idcard import make_id_number, mask_id_number
 from volunteers.models import (
+    CallAgreement,
     Organization,
     OrganizationStaff,
     Qualification,
     QualificationType,
+    RecruitmentCall,
     Skill,
     Team,
     Volunteer,
@@ -200,3 +202,24 @@ class AssignmentFactory(factory.django.DjangoModelFactory):
     shift = factory.SubFactory(ShiftFactory)
     volunteer = factory.SubFactory(VolunteerFactory)
     status = Assignment.Status.CONFIRMED
+
+
+class RecruitmentCallFactory(factory.django.DjangoModelFactory):
+    """A published call, open for a week, with version 1 of its agreement."""
+
+    class Meta:
+        model = RecruitmentCall
+        skip_postgeneration_save = True
+
+    organization = factory.SubFactory(OrganizationFactory)
+    title = factory.Sequence(lambda n: f"青年志愿者招募令{n}")
+    text = "招募青年志愿者支援社区疫情防控。"
+    target_count = 20
+    deadline = factory.LazyFunction(lambda: timezone.now() + timedelta(days=7))
+    status = RecruitmentCall.Status.PUBLISHED
+    published_at = factory.LazyFunction(timezone.now)
+
+    @factory.post_generation
+    def agreement(self, create, extracted, **kwargs):
+        if create:
+            CallAgreement.objects.create(call=self, version=1, text=extracted or "志愿服务协议：服务期间服从安排。")

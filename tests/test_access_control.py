@@ -26,6 +26,7 @@ from tests.factories import (
     OrganizationFactory,
     OrganizationStaffFactory,
     PostFactory,
+    RecruitmentCallFactory,
     ShiftFactory,
     TeamFactory,
     UserFactory,
@@ -128,6 +129,44 @@ def world(db):
     cert_out = certificate_issue(
         volunteer=other, issuer_org=org_b, actor=superuser, period_start=today - timedelta(days=30), period_end=today
     )
+    # Records (issue 20): a change request with its proof file, and a qualification with one.
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from communities.services.records import change_request_submit, qualification_record
+    from tests.factories import QualificationTypeFactory
+
+    QualificationTypeFactory(code="acl-first-aid")
+    photo = b"\xff\xd8\xff\xe0" + b"\x00" * 32
+    requests = [
+        change_request_submit(
+            user=person.user,
+            kind="insurance",
+            valid_until=today + timedelta(days=365),
+            proof=SimpleUploadedFile("p.jpg", photo),
+        )
+        for person in (volunteer, other)
+    ]
+    qualifications = [
+        qualification_record(
+            actor=superuser,
+            volunteer_id=person.pk,
+            qualification_type_code="acl-first-aid",
+            valid_until=today + timedelta(days=365),
+            proof=SimpleUploadedFile("q.jpg", photo),
+        )
+        for person in (volunteer, other)
+    ]
+
+    from communities.models import Dispatch
+
+    dispatch_in = Dispatch.objects.create(community=community_in, requested=1, created_by=staff)
+    dispatch_in.volunteers.set([volunteer])
+    dispatch_out = Dispatch.objects.create(community=community_out, requested=1, created_by=superuser)
+    dispatch_out.volunteers.set([other])
+
+    call_in = RecruitmentCallFactory(organization=org_a)
+    call_out = RecruitmentCallFactory(organization=org_b)
+    application_in, application_out = (_application(call_in, 1), _application(call_out, 2))
 
     users = {
         "anonymous": None,
@@ -147,8 +186,38 @@ def world(db):
         "organization": (org_a.pk, org_b.pk),
         "team": (team_in.pk, team_out.pk),
         "certificate": (cert_in.number, cert_out.number),
+        "change_request": (requests[0].pk, requests[1].pk),
+        "qualification": (qualifications[0].pk, qualifications[1].pk),
+        "dispatch": (dispatch_in.pk, dispatch_out.pk),
+        "call": (call_in.pk, call_out.pk),
+        "call_slug": (call_in.slug, call_out.slug),
+        "application": (application_in.pk, application_out.pk),
     }
     return {"users": users, "objects": objects}
+
+
+def _application(call, n: int):
+    """An answer to ``call`` from a person not yet registered."""
+    from datetime import date
+
+    from volunteers.idcard import make_id_number
+    from volunteers.models import CallApplication
+
+    application = CallApplication(
+        call=call,
+        agreement=call.agreements.get(),
+        agreement_accepted_at=timezone.now(),
+        mobile=f"1360000000{n}",
+        real_name=f"报名者{n}",
+        birth_date=date(1996, 1, n),
+        gender="female",
+        organization=call.organization,
+        emergency_contact_name="家人",
+        emergency_contact_mobile="13600000099",
+    )
+    application.set_id_number(make_id_number("320506", date(1996, 1, n), 60 + n))
+    application.save()
+    return application
 
 
 def fingerprint() -> str:
@@ -1040,7 +1109,21 @@ ROWS = [
         },
         obj="certificate",
     ),
-    Row("", "GET", "/", every(200)),
+    # "/" is the public home, a volunteer's own home, or a redirect to the caller's workspace.
+    Row(
+        "",
+        "GET",
+        "/",
+        {
+            "anonymous": 200,
+            "volunteer": 200,
+            "team_leader": 302,
+            "coordinator": 302,
+            "committee_staff": 302,
+            "superuser": 302,
+        },
+    ),
+    Row("accounts/workspace/", "POST", "/accounts/workspace/", every(302), data={"workspace": "volunteer"}),
     Row(
         "accounts/login/",
         "GET",
@@ -1566,6 +1649,727 @@ ROWS = [
     ),
     Row("verify/", "GET", "/verify/", every(200)),
     Row("verify/<str:number>/", "GET", "/verify/{id}/", every((200, 200)), obj="certificate"),
+    # Recruitment calls (docs/recruitment.md): staff within their subtree; the public page,
+    # short link, posters and public API for anyone (only published calls exist there).
+    Row(
+        "api/v1/^calls/$",
+        "GET",
+        "/api/v1/calls/",
+        {
+            "anonymous": 401,
+            "volunteer": 403,
+            "team_leader": 403,
+            "coordinator": 403,
+            "committee_staff": 200,
+            "superuser": 200,
+        },
+    ),
+    Row(
+        "api/v1/^calls/$",
+        "POST",
+        "/api/v1/calls/",
+        {
+            "anonymous": 401,
+            "volunteer": 403,
+            "team_leader": 403,
+            "coordinator": 403,
+            "committee_staff": 400,
+            "superuser": 400,
+        },
+        data={"title": ""},
+    ),
+    Row(
+        "api/v1/^calls/(?P<pk>[^/.]+)/$",
+        "GET",
+        "/api/v1/calls/{id}/",
+        {
+            "anonymous": (401, 401),
+            "volunteer": (403, 403),
+            "team_leader": (403, 403),
+            "coordinator": (403, 403),
+            "committee_staff": (200, 404),
+            "superuser": (200, 200),
+        },
+        obj="call",
+    ),
+    Row(
+        "api/v1/^calls/(?P<pk>[^/.]+)/$",
+        "PATCH",
+        "/api/v1/calls/{id}/",
+        {
+            "anonymous": (401, 401),
+            "volunteer": (403, 403),
+            "team_leader": (403, 403),
+            "coordinator": (403, 403),
+            "committee_staff": (400, 404),
+            "superuser": (400, 400),
+        },
+        data={"target_count": 0},
+        obj="call",
+    ),
+    Row(
+        "api/v1/^calls/(?P<pk>[^/.]+)/publish/$",
+        "POST",
+        "/api/v1/calls/{id}/publish/",
+        {
+            "anonymous": (401, 401),
+            "volunteer": (403, 403),
+            "team_leader": (403, 403),
+            "coordinator": (403, 403),
+            "committee_staff": (409, 404),
+            "superuser": (409, 409),
+        },
+        obj="call",
+    ),
+    Row(
+        "api/v1/^calls/(?P<pk>[^/.]+)/close/$",
+        "POST",
+        "/api/v1/calls/{id}/close/",
+        {
+            "anonymous": (401, 401),
+            "volunteer": (403, 403),
+            "team_leader": (403, 403),
+            "coordinator": (403, 403),
+            "committee_staff": (200, 404),
+            "superuser": (200, 200),
+        },
+        obj="call",
+    ),
+    Row(
+        "api/v1/^calls/(?P<pk>[^/.]+)/applications/$",
+        "GET",
+        "/api/v1/calls/{id}/applications/",
+        {
+            "anonymous": (401, 401),
+            "volunteer": (403, 403),
+            "team_leader": (403, 403),
+            "coordinator": (403, 403),
+            "committee_staff": (200, 404),
+            "superuser": (200, 200),
+        },
+        obj="call",
+    ),
+    Row(
+        "api/v1/^applications/(?P<pk>[^/.]+)/approve/$",
+        "POST",
+        "/api/v1/applications/{id}/approve/",
+        {
+            "anonymous": (401, 401),
+            "volunteer": (403, 403),
+            "team_leader": (403, 403),
+            "coordinator": (403, 403),
+            "committee_staff": (200, 404),
+            "superuser": (200, 200),
+        },
+        obj="application",
+    ),
+    Row(
+        "api/v1/^applications/(?P<pk>[^/.]+)/reject/$",
+        "POST",
+        "/api/v1/applications/{id}/reject/",
+        {
+            "anonymous": (401, 401),
+            "volunteer": (403, 403),
+            "team_leader": (403, 403),
+            "coordinator": (403, 403),
+            "committee_staff": (200, 404),
+            "superuser": (200, 200),
+        },
+        data={"reason": "名额已满"},
+        obj="application",
+    ),
+    Row(
+        "api/v1/^applications/approve/$",
+        "POST",
+        "/api/v1/applications/approve/",
+        {
+            "anonymous": 401,
+            "volunteer": 403,
+            "team_leader": 403,
+            "coordinator": 403,
+            "committee_staff": 200,
+            "superuser": 200,
+        },
+        data={"ids": [999999]},
+    ),
+    Row("api/v1/public/calls/<slug:slug>/", "GET", "/api/v1/public/calls/{id}/", every((200, 200)), obj="call_slug"),
+    Row(
+        "api/v1/public/calls/<slug:slug>/code/",
+        "POST",
+        "/api/v1/public/calls/{id}/code/",
+        every((202, 202)),
+        data={"mobile": "13999999999"},
+        obj="call_slug",
+    ),
+    Row(
+        "api/v1/public/calls/<slug:slug>/apply/",
+        "POST",
+        "/api/v1/public/calls/{id}/apply/",
+        every((400, 400)),
+        data={"mobile": "13999999999"},
+        obj="call_slug",
+    ),
+    Row("calls/<slug:slug>/", "GET", "/calls/{id}/", every((200, 200)), obj="call_slug"),
+    Row(
+        "calls/<slug:slug>/",
+        "POST",
+        "/calls/{id}/",
+        every((400, 400)),
+        data={"mobile": "1", "action": "apply"},
+        obj="call_slug",
+    ),
+    Row("c/<slug:slug>/", "GET", "/c/{id}/", every((302, 302)), obj="call_slug"),
+    Row("calls/<slug:slug>/poster.png", "GET", "/calls/{id}/poster.png", every((200, 200)), obj="call_slug"),
+    Row("calls/<slug:slug>/poster.pdf", "GET", "/calls/{id}/poster.pdf", every((200, 200)), obj="call_slug"),
+    Row(
+        "committee/calls/",
+        "GET",
+        "/committee/calls/",
+        {
+            "anonymous": 302,
+            "volunteer": 403,
+            "team_leader": 403,
+            "coordinator": 403,
+            "committee_staff": 200,
+            "superuser": 200,
+        },
+    ),
+    Row(
+        "committee/calls/new/",
+        "GET",
+        "/committee/calls/new/",
+        {
+            "anonymous": 302,
+            "volunteer": 403,
+            "team_leader": 403,
+            "coordinator": 403,
+            "committee_staff": 200,
+            "superuser": 200,
+        },
+    ),
+    Row(
+        "committee/calls/new/",
+        "POST",
+        "/committee/calls/new/",
+        {
+            "anonymous": 302,
+            "volunteer": 403,
+            "team_leader": 403,
+            "coordinator": 403,
+            "committee_staff": 400,
+            "superuser": 400,
+        },
+        data={"title": ""},
+    ),
+    Row(
+        "committee/calls/<int:pk>/",
+        "GET",
+        "/committee/calls/{id}/",
+        {
+            "anonymous": (302, 302),
+            "volunteer": (403, 403),
+            "team_leader": (403, 403),
+            "coordinator": (403, 403),
+            "committee_staff": (200, 404),
+            "superuser": (200, 200),
+        },
+        obj="call",
+    ),
+    Row(
+        "committee/calls/<int:pk>/edit/",
+        "GET",
+        "/committee/calls/{id}/edit/",
+        {
+            "anonymous": (302, 302),
+            "volunteer": (403, 403),
+            "team_leader": (403, 403),
+            "coordinator": (403, 403),
+            "committee_staff": (200, 404),
+            "superuser": (200, 200),
+        },
+        obj="call",
+    ),
+    Row(
+        "committee/calls/<int:pk>/publish/",
+        "POST",
+        "/committee/calls/{id}/publish/",
+        {
+            "anonymous": (302, 302),
+            "volunteer": (403, 403),
+            "team_leader": (403, 403),
+            "coordinator": (403, 403),
+            "committee_staff": (302, 404),
+            "superuser": (302, 302),
+        },
+        obj="call",
+    ),
+    Row(
+        "committee/calls/<int:pk>/close/",
+        "POST",
+        "/committee/calls/{id}/close/",
+        {
+            "anonymous": (302, 302),
+            "volunteer": (403, 403),
+            "team_leader": (403, 403),
+            "coordinator": (403, 403),
+            "committee_staff": (302, 404),
+            "superuser": (302, 302),
+        },
+        obj="call",
+    ),
+    Row(
+        "committee/calls/<int:pk>/review/",
+        "POST",
+        "/committee/calls/{id}/review/",
+        {
+            "anonymous": (302, 302),
+            "volunteer": (403, 403),
+            "team_leader": (403, 403),
+            "coordinator": (403, 403),
+            "committee_staff": (302, 404),
+            "superuser": (302, 302),
+        },
+        data={"action": "approve"},
+        obj="call",
+    ),
+    # --- Volunteers' records (issue 20) ---
+    Row(
+        "api/v1/^volunteers/$",
+        "GET",
+        "/api/v1/volunteers/",
+        {
+            "anonymous": 401,
+            "volunteer": 403,
+            "team_leader": 200,
+            "coordinator": 403,
+            "committee_staff": 200,
+            "superuser": 200,
+        },
+    ),
+    Row(
+        "api/v1/^volunteers/(?P<pk>[^/.]+)/$",
+        "GET",
+        "/api/v1/volunteers/{id}/",
+        {
+            "anonymous": (401, 401),
+            "volunteer": (403, 403),
+            "team_leader": (200, 404),
+            "coordinator": (403, 403),
+            "committee_staff": (200, 404),
+            "superuser": (200, 200),
+        },
+        obj="volunteer",
+    ),
+    Row(
+        "api/v1/^volunteers/(?P<pk>[^/.]+)/$",
+        "PATCH",
+        "/api/v1/volunteers/{id}/",
+        {
+            "anonymous": (401, 401),
+            "volunteer": (403, 403),
+            "team_leader": (403, 404),
+            "coordinator": (403, 403),
+            "committee_staff": (200, 404),
+            "superuser": (200, 200),
+        },
+        data={"insurer": "中国平安"},
+        obj="volunteer",
+    ),
+    Row(
+        "api/v1/^volunteers/(?P<pk>[^/.]+)/qualifications/$",
+        "POST",
+        "/api/v1/volunteers/{id}/qualifications/",
+        {
+            "anonymous": (401, 401),
+            "volunteer": (403, 403),
+            "team_leader": (403, 404),
+            "coordinator": (403, 403),
+            "committee_staff": (200, 404),
+            "superuser": (200, 200),
+        },
+        data={"qualification_type": "acl-first-aid", "valid_until": "2099-01-01"},
+        obj="volunteer",
+        multipart=True,
+    ),
+    Row(
+        "api/v1/me/change-requests/",
+        "GET",
+        "/api/v1/me/change-requests/",
+        {
+            "anonymous": 401,
+            "volunteer": 200,
+            "team_leader": 200,
+            "coordinator": 403,
+            "committee_staff": 403,
+            "superuser": 403,
+        },
+    ),
+    Row(
+        "api/v1/me/change-requests/",
+        "POST",
+        "/api/v1/me/change-requests/",
+        {
+            "anonymous": 401,
+            "volunteer": 400,
+            "team_leader": 400,
+            "coordinator": 403,
+            "committee_staff": 403,
+            "superuser": 403,
+        },
+        data={"kind": "insurance", "valid_until": "2099-01-01"},
+        multipart=True,
+    ),
+    Row(
+        "api/v1/^change-requests/$",
+        "GET",
+        "/api/v1/change-requests/",
+        {
+            "anonymous": 401,
+            "volunteer": 403,
+            "team_leader": 403,
+            "coordinator": 403,
+            "committee_staff": 200,
+            "superuser": 200,
+        },
+    ),
+    Row(
+        "api/v1/^change-requests/(?P<pk>[^/.]+)/approve/$",
+        "POST",
+        "/api/v1/change-requests/{id}/approve/",
+        {
+            "anonymous": (401, 401),
+            "volunteer": (403, 403),
+            "team_leader": (403, 403),
+            "coordinator": (403, 403),
+            "committee_staff": (200, 404),
+            "superuser": (200, 200),
+        },
+        obj="change_request",
+    ),
+    Row(
+        "api/v1/^change-requests/(?P<pk>[^/.]+)/reject/$",
+        "POST",
+        "/api/v1/change-requests/{id}/reject/",
+        {
+            "anonymous": (401, 401),
+            "volunteer": (403, 403),
+            "team_leader": (403, 403),
+            "coordinator": (403, 403),
+            "committee_staff": (200, 404),
+            "superuser": (200, 200),
+        },
+        data={"reason": "照片不清楚"},
+        obj="change_request",
+    ),
+    Row(
+        "api/v1/me/mobile/",
+        "POST",
+        "/api/v1/me/mobile/",
+        {
+            "anonymous": 401,
+            "volunteer": 202,
+            "team_leader": 202,
+            "coordinator": 403,
+            "committee_staff": 403,
+            "superuser": 403,
+        },
+        data={"mobile": "13999999998"},
+    ),
+    Row(
+        "api/v1/me/",
+        "PATCH",
+        "/api/v1/me/",
+        {
+            "anonymous": 401,
+            "volunteer": 200,
+            "team_leader": 200,
+            "coordinator": 403,
+            "committee_staff": 403,
+            "superuser": 403,
+        },
+        data={"emergency_contact_name": "李母"},
+    ),
+    Row(
+        "records/volunteers/",
+        "GET",
+        "/records/volunteers/",
+        {
+            "anonymous": 302,
+            "volunteer": 403,
+            "team_leader": 200,
+            "coordinator": 403,
+            "committee_staff": 200,
+            "superuser": 200,
+        },
+    ),
+    Row(
+        "records/volunteers/<int:pk>/",
+        "GET",
+        "/records/volunteers/{id}/",
+        {
+            "anonymous": (302, 302),
+            "volunteer": (403, 403),
+            "team_leader": (403, 403),
+            "coordinator": (403, 403),
+            "committee_staff": (200, 404),
+            "superuser": (200, 200),
+        },
+        obj="volunteer",
+    ),
+    Row(
+        "records/volunteers/<int:pk>/",
+        "POST",
+        "/records/volunteers/{id}/",
+        {
+            "anonymous": (302, 302),
+            "volunteer": (403, 403),
+            "team_leader": (403, 403),
+            "coordinator": (403, 403),
+            "committee_staff": (200, 404),
+            "superuser": (200, 200),
+        },
+        obj="volunteer",
+    ),
+    Row(
+        "records/volunteers/<int:pk>/qualifications/",
+        "POST",
+        "/records/volunteers/{id}/qualifications/",
+        {
+            "anonymous": (302, 302),
+            "volunteer": (403, 403),
+            "team_leader": (403, 403),
+            "coordinator": (403, 403),
+            "committee_staff": (302, 404),
+            "superuser": (302, 302),
+        },
+        obj="volunteer",
+    ),
+    Row(
+        "records/requests/",
+        "GET",
+        "/records/requests/",
+        {
+            "anonymous": 302,
+            "volunteer": 403,
+            "team_leader": 403,
+            "coordinator": 403,
+            "committee_staff": 200,
+            "superuser": 200,
+        },
+    ),
+    Row(
+        "records/requests/<int:pk>/approve/",
+        "POST",
+        "/records/requests/{id}/approve/",
+        {
+            "anonymous": (302, 302),
+            "volunteer": (403, 403),
+            "team_leader": (403, 403),
+            "coordinator": (403, 403),
+            "committee_staff": (302, 404),
+            "superuser": (302, 302),
+        },
+        obj="change_request",
+    ),
+    Row(
+        "records/requests/<int:pk>/reject/",
+        "POST",
+        "/records/requests/{id}/reject/",
+        {
+            "anonymous": (302, 302),
+            "volunteer": (403, 403),
+            "team_leader": (403, 403),
+            "coordinator": (403, 403),
+            "committee_staff": (302, 404),
+            "superuser": (302, 302),
+        },
+        data={"reason": "照片不清楚"},
+        obj="change_request",
+    ),
+    Row(
+        "records/at-risk/",
+        "GET",
+        "/records/at-risk/",
+        {
+            "anonymous": 302,
+            "volunteer": 403,
+            "team_leader": 403,
+            "coordinator": 403,
+            "committee_staff": 200,
+            "superuser": 200,
+        },
+    ),
+    # Proof files: the volunteer's own, their team leader's and their staff's; anyone else 404.
+    Row(
+        "records/proofs/<slug:kind>/<int:pk>/",
+        "GET",
+        "/records/proofs/request/{id}/",
+        {
+            "anonymous": (302, 302),
+            "volunteer": (200, 404),
+            "team_leader": (200, 404),
+            "coordinator": (404, 404),
+            "committee_staff": (200, 404),
+            "superuser": (200, 200),
+        },
+        obj="change_request",
+    ),
+    Row(
+        "records/proofs/<slug:kind>/<int:pk>/",
+        "GET",
+        "/records/proofs/qualification/{id}/",
+        {
+            "anonymous": (302, 302),
+            "volunteer": (200, 404),
+            "team_leader": (200, 404),
+            "coordinator": (404, 404),
+            "committee_staff": (200, 404),
+            "superuser": (200, 200),
+        },
+        obj="qualification",
+    ),
+    Row(
+        "me/records/",
+        "GET",
+        "/me/records/",
+        {
+            "anonymous": 302,
+            "volunteer": 200,
+            "team_leader": 200,
+            "coordinator": 403,
+            "committee_staff": 403,
+            "superuser": 403,
+        },
+    ),
+    Row(
+        "me/records/",
+        "POST",
+        "/me/records/",
+        {
+            "anonymous": 302,
+            "volunteer": 200,
+            "team_leader": 200,
+            "coordinator": 403,
+            "committee_staff": 403,
+            "superuser": 403,
+        },
+        data={"kind": "insurance"},
+    ),
+    Row(
+        "me/delete/",
+        "POST",
+        "/me/delete/",
+        {
+            "anonymous": 302,
+            "volunteer": 200,
+            "team_leader": 200,
+            "coordinator": 403,
+            "committee_staff": 403,
+            "superuser": 403,
+        },
+        data={"confirm": "on", "password": "wrong"},
+    ),
+    Row(
+        "me/contact/",
+        "POST",
+        "/me/contact/",
+        {
+            "anonymous": 302,
+            "volunteer": 302,
+            "team_leader": 302,
+            "coordinator": 403,
+            "committee_staff": 403,
+            "superuser": 403,
+        },
+        data={"email": "acl@example.com", "emergency_contact_name": "李母"},
+    ),
+    Row(
+        "me/mobile/",
+        "GET",
+        "/me/mobile/",
+        {
+            "anonymous": 302,
+            "volunteer": 200,
+            "team_leader": 200,
+            "coordinator": 403,
+            "committee_staff": 403,
+            "superuser": 403,
+        },
+    ),
+]
+
+STAFF_PAGE = {
+    "anonymous": 302,
+    "volunteer": 403,
+    "team_leader": 403,
+    "coordinator": 403,
+    "committee_staff": 200,
+    "superuser": 200,
+}
+# A committee page about one object: another organization's is 404 to staff, visible to a superuser.
+STAFF_OBJECT_PAGE = {**STAFF_PAGE, "committee_staff": (200, 404), "superuser": (200, 200)}
+# The recall API: the world's volunteer is deployed by the dispatch in scope (recalled: 200); the
+# one outside is not deployed (a superuser is told there is nobody to recall).
+RECALL_API = {
+    "anonymous": 401,
+    "volunteer": 403,
+    "team_leader": 403,
+    "coordinator": 403,
+    "committee_staff": (200, 404),
+    "superuser": (200, 409),
+}
+
+ROWS += [
+    Row("committee/dispatches/<int:pk>/", "GET", "/committee/dispatches/{id}/", STAFF_OBJECT_PAGE, obj="dispatch"),
+    Row(
+        "committee/dispatches/<int:pk>/recall/",
+        "GET",
+        "/committee/dispatches/{id}/recall/",
+        STAFF_OBJECT_PAGE,
+        obj="dispatch",
+    ),
+    # Without the confirmation box ticked: the page asks again and changes nothing.
+    Row(
+        "committee/dispatches/<int:pk>/recall/",
+        "POST",
+        "/committee/dispatches/{id}/recall/",
+        STAFF_OBJECT_PAGE,
+        data={"reason": "x"},
+        obj="dispatch",
+    ),
+    Row(
+        "committee/volunteers/<int:pk>/recall/",
+        "GET",
+        "/committee/volunteers/{id}/recall/",
+        STAFF_OBJECT_PAGE,
+        obj="volunteer",
+    ),
+    Row(
+        "committee/volunteers/<int:pk>/recall/",
+        "POST",
+        "/committee/volunteers/{id}/recall/",
+        STAFF_OBJECT_PAGE,
+        data={"reason": "x"},
+        obj="volunteer",
+    ),
+    Row("committee/imports/", "GET", "/committee/imports/", STAFF_PAGE),
+    Row("committee/imports/", "POST", "/committee/imports/", STAFF_PAGE, data={"kind": "volunteers"}),
+    # A token nobody was given: staff are sent back to the upload, nothing imported.
+    Row(
+        "committee/imports/confirm/",
+        "POST",
+        "/committee/imports/confirm/",
+        {**STAFF_PAGE, "committee_staff": 302, "superuser": 302},
+        data={"token": "nope", "plan": "0" * 64},
+    ),
+    Row(
+        "api/v1/^dispatches/(?P<pk>[^/.]+)/recall/$",
+        "POST",
+        "/api/v1/dispatches/{id}/recall/",
+        RECALL_API,
+        obj="dispatch",
+    ),
+    Row("api/v1/volunteers/<int:pk>/recall/", "POST", "/api/v1/volunteers/{id}/recall/", RECALL_API, obj="volunteer"),
 ]
 
 

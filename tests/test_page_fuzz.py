@@ -63,15 +63,20 @@ READ_ALONE_API = {name: READ_ALONE[name] for name in ("page", "date", "district"
 PARAMETERS = [
     # pages: filters, paging, check-in links, verification
     "date", "week", "q", "page", "code", "shift", "number", "community", "post_type", "has_space",
-    "eligible", "organization", "district", "date_from", "date_to", "next",
+    "eligible", "organization", "district", "date_from", "date_to", "next", "order",
     # forms
     "assignment", "latitude", "longitude", "post", "slots", "capacity", "weekdays", "reason",
     "hours", "volunteer_ids", "volunteer_number", "override_reason", "team", "count", "categories",
     "skills", "note", "username", "password", "notify_by_sms", "notify_by_email", "message_language",
-    "old_password", "new_password1", "new_password2", "language",
+    "old_password", "new_password1", "new_password2", "language", "workspace",
     # API query parameters
     "street", "status", "by", "limit", "export", "from", "to", "kind", "state", "action", "actor",
     "volunteer", "token", "page_size", "format",
+    # volunteer records: the staff's filters and edit form, change requests, the volunteer's own
+    "category", "skill", "insurance_before", "qualification_before", "mobile", "email",
+    "emergency_contact_name", "emergency_contact_mobile", "insurance_valid_until", "insurer",
+    "insurance_policy_number", "suspended_reason", "release_places", "qualification_type",
+    "valid_until", "certificate_number", "policy_number", "proof", "confirm",
 ]  # fmt: skip
 
 NOT_FUZZED = (

@@ -85,6 +85,7 @@ class ReferenceAdmin(admin.ModelAdmin):
 class QualificationInline(admin.TabularInline):
     model = Qualification
     extra = 0
+    exclude = ["proof"]  # private files: seen and replaced on the records pages, which check scope
 
 
 @admin.register(Volunteer)
@@ -144,6 +145,7 @@ class QualificationAdmin(admin.ModelAdmin):
     search_fields = ["volunteer__volunteer_number", "volunteer__real_name"]
     list_select_related = ["volunteer", "qualification_type"]
     autocomplete_fields = ["volunteer"]
+    exclude = ["proof"]  # private files: seen and replaced on the records pages, which check scope
 
 
 @admin.register(OrganizationStaff)

@@ -140,3 +140,32 @@ class PreferencesForm(forms.Form):
         choices=settings.LANGUAGES,
         help_text=_("Text messages, emails and your inbox are written in this language."),
     )
+
+
+class ContactForm(forms.Form):
+    """What a volunteer changes themself: email, emergency contact, skills."""
+
+    email = forms.EmailField(label=_("Email"), required=False)
+    emergency_contact_name = forms.CharField(label=_("Emergency contact"), required=False, max_length=50)
+    emergency_contact_mobile = forms.CharField(label=_("Emergency contact's mobile"), required=False, max_length=11)
+    skills = forms.MultipleChoiceField(label=_("Skills"), required=False, widget=forms.CheckboxSelectMultiple)
+
+    def __init__(self, *args, **kwargs):
+        from volunteers.models import Skill
+
+        super().__init__(*args, **kwargs)
+        self.fields["skills"].choices = [(skill.code, skill.display_name) for skill in Skill.objects.all()]
+
+
+class MobileChangeForm(forms.Form):
+    mobile = forms.CharField(
+        label=_("New mobile number"),
+        max_length=20,
+        widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "tel"}),
+    )
+    code = forms.CharField(
+        label=_("Code texted to the new number"),
+        required=False,
+        max_length=6,
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code"}),
+    )

@@ -34,6 +34,14 @@ def id_birth_date(value: str) -> date | None:
         return None
 
 
+def age_on(birth: date, day: date) -> int:
+    """Full years of age on ``day`` for someone born on ``birth``."""
+    years = day.year - birth.year
+    if (day.month, day.day) < (birth.month, birth.day):
+        years -= 1
+    return years
+
+
 def id_number_error(value: str) -> str | None:
     """Return why ``value`` is not a valid ID number, or None when it is."""
     value = normalize_id_number(value)

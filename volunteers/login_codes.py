@@ -172,6 +172,32 @@ def login_code_request(*, mobile: str, ip: str | None) -> int:
     user = user_for_mobile(mobile)
     if user is None:
         return resend_after()
+    return _issue(mobile, kind="login_code", language=_message_language(user))
+
+
+def mobile_code_request(*, mobile: str, ip: str | None) -> int:
+    """Text a code to any valid mainland number, to prove that whoever types it back holds the
+    number (answering a recruitment call, docs/recruitment.md). Same limits, same table and
+    one live code per number as log-in codes: a code proves the number, whatever it was asked
+    for. Refused with ``sms_code_throttled``; answers the seconds before the next request."""
+    mobile = normalise_mobile(mobile)
+    _check_limits(mobile=mobile, ip=ip)
+    user = user_for_mobile(mobile)
+    language = _message_language(user) if user is not None else settings.NOTIFICATIONS.get("LANGUAGE", "zh-hans")
+    return _issue(mobile, kind="register_code", language=language)
+
+
+def verification_code_request(*, mobile: str, ip: str | None, user) -> int:
+    """Text a code to ``mobile``, a number ``user`` wants to move to (it is nobody's yet): the
+    same limits, the one live code per number and the same checking (``mobile_code_check``) as
+    log-in codes, in a text that says what the code is for. The seconds before the number may
+    ask again."""
+    mobile = normalise_mobile(mobile)
+    _check_limits(mobile=mobile, ip=ip)
+    return _issue(mobile, kind="mobile_code", language=_message_language(user))
+
+
+def _issue(mobile: str, *, kind: str, language: str) -> int:
     config = code_settings()
     code = _new_code(config["DIGITS"])
     for _attempt in range(3):
@@ -187,18 +213,28 @@ def login_code_request(*, mobile: str, ip: str | None) -> int:
                     created_at=now,
                     expires_at=now + timedelta(seconds=config["VALID_SECONDS"]),
                 )
-                transaction.on_commit(partial(_send_after_commit, login_code.pk, user, mobile, code))
+                transaction.on_commit(partial(_send_after_commit, login_code.pk, mobile, code, kind, language))
             break
         except IntegrityError:
             continue  # another request's code went in between: replace that one
     else:
         raise ServiceError("sms_code_throttled", details={"retry_after": resend_after()})
-    logger.info("Log-in code %s issued for %s.", login_code.pk, mask_mobile(mobile))
+    logger.info("Code %s (%s) issued for %s.", login_code.pk, kind, mask_mobile(mobile))
     return resend_after()
 
 
-def login_code_text(*, code: str, minutes: int, language: str) -> str:
+def login_code_text(*, code: str, minutes: int, language: str, kind: str = "login_code") -> str:
     with translation.override(language):
+        if kind == "mobile_code":
+            return gettext(
+                "Your code to make this your mobile number is %(code)s, valid for %(minutes)s minutes. "
+                "If you did not ask for it, ignore this text."
+            ) % {"code": code, "minutes": minutes}
+        if kind == "register_code":
+            return gettext(
+                "Your verification code for volunteer registration is %(code)s, valid for %(minutes)s minutes. "
+                "If you did not ask for it, ignore this text."
+            ) % {"code": code, "minutes": minutes}
         return gettext(
             "Your log-in code is %(code)s, valid for %(minutes)s minutes. If you did not ask for it, ignore this text."
         ) % {"code": code, "minutes": minutes}
@@ -213,15 +249,15 @@ def _message_language(user) -> str:
     return settings.NOTIFICATIONS.get("LANGUAGE", settings.LANGUAGE_CODE)
 
 
-def _send_after_commit(code_id: int, user, mobile: str, code: str) -> None:
+def _send_after_commit(code_id: int, mobile: str, code: str, kind: str, language: str) -> None:
     minutes = max(1, code_settings()["VALID_SECONDS"] // 60)
     from config.sms.backends import SmsMessage  # the SMS backends live with the notifications
 
     message = SmsMessage(
         key=f"login-code:{code_id}",
         to=mobile,
-        text=login_code_text(code=code, minutes=minutes, language=_message_language(user)),
-        kind="login_code",
+        text=login_code_text(code=code, minutes=minutes, language=language, kind=kind),
+        kind=kind,
         params={"code": code, "minutes": minutes},
     )
     if code_settings()["SEND_IN_BACKGROUND"]:
@@ -260,9 +296,10 @@ def _send(message, code_id: int) -> None:
 # --- Checking ----------------------------------------------------------------------------
 
 
-def login_code_verify(*, mobile: str, code: str):
-    """The active account ``code`` logs in to, or ``ServiceError("login_code_invalid")`` for a
-    wrong, expired, used or burnt code (one answer for all, so a guesser learns nothing)."""
+def mobile_code_check(*, mobile: str, code: str) -> str:
+    """Use up ``code`` if it is the live code texted to ``mobile``; the normalised number. A
+    wrong, expired, used or burnt code: ``ServiceError("login_code_invalid")`` (one answer for
+    all, so a guesser learns nothing)."""
     try:
         mobile = normalise_mobile(mobile)
     except ServiceError:
@@ -287,6 +324,13 @@ def login_code_verify(*, mobile: str, code: str):
         raise ServiceError("login_code_invalid")
     if not LoginCode.objects.filter(pk=pk, closed_at__isnull=True).update(used_at=now, closed_at=now):
         raise ServiceError("login_code_invalid")  # used by a concurrent request a moment ago
+    return mobile
+
+
+def login_code_verify(*, mobile: str, code: str):
+    """The active account ``code`` logs in to, or ``ServiceError("login_code_invalid")`` for a
+    wrong, expired, used or burnt code (one answer for all, so a guesser learns nothing)."""
+    mobile = mobile_code_check(mobile=mobile, code=code)
     user = user_for_mobile(mobile)
     if user is None:
         raise ServiceError("login_code_invalid")

@@ -11,14 +11,15 @@ import secrets
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.files.storage import FileSystemStorage
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
-from django.utils.translation import get_language
+from django.utils.translation import get_language, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from volunteers import crypto
-from volunteers.idcard import mask_mobile, validate_mobile
+from volunteers.idcard import age_on, mask_mobile, validate_mobile
 
 
 def reads_english() -> bool:
@@ -155,6 +156,17 @@ class VolunteerCategory(Named):
         ordering = ["code"]
 
 
+def _set_id_number(record, value: str) -> None:
+    """Store an ID number on ``record`` the one way it is ever stored: encrypted, a keyed hash for
+    finding duplicates, a masked copy for display."""
+    from volunteers.idcard import mask_id_number, normalize_id_number
+
+    value = normalize_id_number(value)
+    record.id_number_encrypted = crypto.encrypt(value)
+    record.id_number_hash = crypto.blind_index(value)
+    record.id_number_masked = mask_id_number(value)
+
+
 def new_calendar_token() -> str:
     return secrets.token_urlsafe(24)
 
@@ -279,12 +291,7 @@ class Volunteer(models.Model):
     # The ID number never leaves this class in clear except through ``id_number``, which callers
     # use only for the volunteer's own profile or an audited superuser view.
     def set_id_number(self, value: str) -> None:
-        from volunteers.idcard import mask_id_number, normalize_id_number
-
-        value = normalize_id_number(value)
-        self.id_number_encrypted = crypto.encrypt(value)
-        self.id_number_hash = crypto.blind_index(value)
-        self.id_number_masked = mask_id_number(value)
+        _set_id_number(self, value)
 
     @property
     def id_number(self) -> str:
@@ -295,10 +302,36 @@ class Volunteer(models.Model):
         return mask_mobile(self.mobile)
 
     def age_on(self, day) -> int:
-        years = day.year - self.birth_date.year
-        if (day.month, day.day) < (self.birth_date.month, self.birth_date.day):
-            years -= 1
-        return years
+        return age_on(self.birth_date, day)
+
+
+class PrivateStorage(FileSystemStorage):
+    """Proof files (certificates, insurance policies): outside the web root, under
+    ``PRIVATE_MEDIA_ROOT``, with no URL; only ``communities.views.records.proof_file`` serves them,
+    to those who may see the volunteer (docs/privacy.md). The setting is read at each use."""
+
+    @property
+    def base_location(self):
+        return settings.PRIVATE_MEDIA_ROOT
+
+    @property
+    def location(self):
+        import os
+
+        return os.path.abspath(self.base_location)
+
+    def url(self, name):
+        raise ValueError("private files have no URL")
+
+
+def private_storage() -> FileSystemStorage:
+    return PrivateStorage()
+
+
+def proof_path(instance, filename: str) -> str:
+    # A random name: the person's own file name may carry their name or ID number.
+    extension = filename.rsplit(".", 1)[-1].lower() if "." in filename else "bin"
+    return f"proofs/{timezone.now():%Y/%m}/{secrets.token_hex(16)}.{extension}"
 
 
 class Qualification(models.Model):
@@ -306,6 +339,7 @@ class Qualification(models.Model):
     qualification_type = models.ForeignKey(QualificationType, verbose_name=_("qualification"), on_delete=models.PROTECT)
     certificate_number = models.CharField(_("certificate number"), max_length=64, blank=True)
     valid_until = models.DateField(_("valid until"), null=True, blank=True)
+    proof = models.FileField(_("proof"), storage=private_storage, upload_to=proof_path, max_length=200, blank=True)
 
     class Meta:
         verbose_name = _("qualification")
@@ -461,6 +495,7 @@ class ImportBatch(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     rows = models.PositiveIntegerField(default=0)
     created = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
     unchanged = models.PositiveIntegerField(default=0)
 
     class Meta:
@@ -516,3 +551,268 @@ class LoginCode(models.Model):
 
     def __str__(self) -> str:
         return f"{mask_mobile(self.mobile)} @ {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class ChangeRequest(models.Model):
+    """A volunteer's renewed insurance or new qualification, with proof, waiting for staff: the
+    eligibility rules read these fields, so the volunteer cannot set them alone."""
+
+    class Kind(models.TextChoices):
+        INSURANCE = "insurance", _("Accident insurance")
+        QUALIFICATION = "qualification", _("Qualification")
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Waiting for approval")
+        APPROVED = "approved", pgettext_lazy("change request", "Approved")
+        REJECTED = "rejected", _("Rejected")
+
+    volunteer = models.ForeignKey(
+        Volunteer, verbose_name=_("volunteer"), on_delete=models.CASCADE, related_name="change_requests"
+    )
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.PENDING)
+    qualification_type = models.ForeignKey(
+        QualificationType, verbose_name=_("qualification"), null=True, blank=True, on_delete=models.PROTECT
+    )
+    certificate_number = models.CharField(_("certificate number"), max_length=64, blank=True)
+    insurer = models.CharField(_("insurer"), max_length=100, blank=True)
+    policy_number = models.CharField(_("policy number"), max_length=64, blank=True)
+    valid_until = models.DateField(_("valid until"))
+    proof = models.FileField(_("proof"), storage=private_storage, upload_to=proof_path, max_length=200)
+    created_at = models.DateTimeField(_("submitted at"), default=timezone.now, db_index=True)
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("decided by"), null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("change request")
+        verbose_name_plural = _("change requests")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["state", "created_at"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind="insurance", qualification_type__isnull=True)
+                | Q(kind="qualification", qualification_type__isnull=False),
+                name="change_request_kind_fields",
+            ),
+            # One open request per thing: a second one would be approved over the first.
+            models.UniqueConstraint(
+                fields=["volunteer", "kind", "qualification_type"],
+                condition=Q(state="pending"),
+                nulls_distinct=False,
+                name="change_request_one_pending",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} · {self.volunteer_id} · {self.state}"
+
+
+# --- Recruitment calls (招募令) and the applications that answer them (docs/recruitment.md) ---
+
+
+def new_call_slug() -> str:
+    """Eight characters without look-alikes (no 0/o, 1/l/i): short enough to type from a poster."""
+    alphabet = "23456789abcdefghjkmnpqrstuvwxyz"
+    return "".join(secrets.choice(alphabet) for _ in range(8))
+
+
+class RecruitmentCall(models.Model):
+    """A call for volunteers published by an organisation's staff, answered through its public
+    page (``/calls/<slug>/``). Who may answer is part of the call; the agreement a person accepts
+    is a ``CallAgreement`` version."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        PUBLISHED = "published", _("Published")
+        CLOSED = "closed", _("Closed")
+
+    slug = models.CharField(_("short code"), max_length=16, unique=True, default=new_call_slug, editable=False)
+    organization = models.ForeignKey(
+        Organization,
+        verbose_name=_("recruits into"),
+        on_delete=models.PROTECT,
+        related_name="recruitment_calls",
+        help_text=_("Applicants choose this organisation or one below it."),
+    )
+    title = models.CharField(_("title"), max_length=100)
+    text = models.TextField(_("text"))
+    target_count = models.PositiveIntegerField(_("target number of volunteers"))
+    deadline = models.DateTimeField(_("deadline"))
+    min_age = models.PositiveSmallIntegerField(_("minimum age"), null=True, blank=True)
+    max_age = models.PositiveSmallIntegerField(_("maximum age"), null=True, blank=True)
+    categories = models.ManyToManyField(
+        VolunteerCategory,
+        verbose_name=_("categories"),
+        blank=True,
+        related_name="+",
+        help_text=_("Applicants belong to at least one of these; none chosen: anyone."),
+    )
+    required_skills = models.ManyToManyField(Skill, verbose_name=_("required skills"), blank=True, related_name="+")
+    required_qualifications = models.ManyToManyField(
+        QualificationType, verbose_name=_("required qualifications"), blank=True, related_name="+"
+    )
+    approval_required = models.BooleanField(_("staff approve each application"), default=True)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.DRAFT)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("created by"), null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+    published_at = models.DateTimeField(_("published at"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("recruitment call")
+        verbose_name_plural = _("recruitment calls")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["organization", "status"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(target_count__gte=1), name="call_target_positive"),
+            models.CheckConstraint(
+                condition=Q(min_age__isnull=True) | Q(max_age__isnull=True) | Q(min_age__lte=F("max_age")),
+                name="call_age_range_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def is_open(self, now=None) -> bool:
+        return self.status == self.Status.PUBLISHED and (now or timezone.now()) < self.deadline
+
+
+class CallAgreement(models.Model):
+    """One version of a call's volunteer service agreement (《志愿服务条例》第十四条). A change of
+    text is a new version; an application keeps the version its applicant accepted."""
+
+    call = models.ForeignKey(RecruitmentCall, on_delete=models.CASCADE, related_name="agreements")
+    version = models.PositiveSmallIntegerField(_("version"))
+    text = models.TextField(_("agreement text"))
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("volunteer agreement")
+        verbose_name_plural = _("volunteer agreements")
+        ordering = ["call_id", "-version"]
+        constraints = [models.UniqueConstraint(fields=["call", "version"], name="agreement_version_once_per_call")]
+
+    def __str__(self) -> str:
+        return f"{self.call_id} v{self.version}"
+
+
+class CallApplication(models.Model):
+    """A person's answer to a call, kept until staff approve or reject it. The ID number is held
+    as on ``Volunteer``: encrypted, a keyed hash, a masked copy."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Awaiting review")
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Rejected")
+
+    call = models.ForeignKey(
+        RecruitmentCall, verbose_name=_("call"), on_delete=models.PROTECT, related_name="applications"
+    )
+    agreement = models.ForeignKey(
+        CallAgreement, verbose_name=_("agreement accepted"), on_delete=models.PROTECT, related_name="applications"
+    )
+    agreement_accepted_at = models.DateTimeField(_("agreement accepted at"))
+    mobile = models.CharField(_("mobile number"), max_length=11, validators=[validate_mobile])
+    real_name = models.CharField(_("real name"), max_length=50)
+    id_number_encrypted = models.TextField(editable=False)
+    id_number_hash = models.CharField(max_length=64, editable=False)
+    id_number_masked = models.CharField(_("ID number"), max_length=24, editable=False)
+    birth_date = models.DateField(_("birth date"))
+    gender = models.CharField(_("gender"), max_length=8, choices=Volunteer.Gender.choices)
+    organization = models.ForeignKey(
+        Organization, verbose_name=_("organization"), on_delete=models.PROTECT, related_name="+"
+    )
+    team = models.ForeignKey(Team, verbose_name=_("team"), null=True, blank=True, on_delete=models.SET_NULL)
+    political_status = models.CharField(
+        _("political status"),
+        max_length=16,
+        choices=Volunteer.PoliticalStatus.choices,
+        default=Volunteer.PoliticalStatus.MASSES,
+    )
+    categories = models.ManyToManyField(VolunteerCategory, verbose_name=_("categories"), blank=True, related_name="+")
+    skills = models.ManyToManyField(Skill, verbose_name=_("skills"), blank=True, related_name="+")
+    qualifications = models.ManyToManyField(
+        QualificationType, verbose_name=_("qualifications"), blank=True, related_name="+"
+    )
+    residence_district = models.ForeignKey(
+        "communities.District",
+        verbose_name=_("district of residence"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    residence_street = models.ForeignKey(
+        "communities.Street",
+        verbose_name=_("street of residence"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    residence_community = models.ForeignKey(
+        "communities.Community",
+        verbose_name=_("community of residence"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    emergency_contact_name = models.CharField(_("emergency contact"), max_length=50)
+    emergency_contact_mobile = models.CharField(
+        _("emergency contact's mobile number"), max_length=11, validators=[validate_mobile]
+    )
+    guardian_name = models.CharField(_("guardian's name"), max_length=50, blank=True)
+    guardian_mobile = models.CharField(_("guardian's mobile number"), max_length=11, blank=True)
+    guardian_consent = models.BooleanField(_("guardian consent (under 18)"), default=False)
+    # The volunteer this application is, once known: an existing one recognised on answering, or
+    # the one approval registered.
+    volunteer = models.ForeignKey(
+        Volunteer,
+        verbose_name=_("volunteer"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="call_applications",
+    )
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
+    reject_reason = models.CharField(_("reason for rejection"), max_length=200, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("reviewed by"), null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(_("reviewed at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("applied at"), default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("application")
+        verbose_name_plural = _("applications")
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["call", "status", "created_at"])]
+        constraints = [
+            models.UniqueConstraint(fields=["call", "mobile"], name="application_once_per_mobile"),
+            models.UniqueConstraint(fields=["call", "id_number_hash"], name="application_once_per_id_number"),
+            models.CheckConstraint(
+                condition=~Q(status="rejected") | ~Q(reject_reason=""), name="application_rejection_has_reason"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.call_id}: {self.real_name} ({self.id_number_masked})"
+
+    def set_id_number(self, value: str) -> None:
+        _set_id_number(self, value)
+
+    @property
+    def mobile_masked(self) -> str:
+        return mask_mobile(self.mobile)
+
+    def age_on(self, day) -> int:
+        return age_on(self.birth_date, day)

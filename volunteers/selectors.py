@@ -54,6 +54,19 @@ def user_roles(user) -> list[str]:
     return roles
 
 
+# Workspaces, most senior first: a person holding several roles lands on the first they hold.
+WORKSPACE_ORDER = (ROLE_COMMITTEE, ROLE_COORDINATOR, ROLE_TEAM_LEADER, ROLE_VOLUNTEER)
+
+
+def user_workspaces(roles) -> list[str]:
+    """The workspaces of a person with ``roles`` (from ``user_roles``), most senior first. A
+    superuser works in the committee's workspace."""
+    held = set(roles)
+    if ROLE_SUPERUSER in held:
+        held.add(ROLE_COMMITTEE)
+    return [role for role in WORKSPACE_ORDER if role in held]
+
+
 def can_coordinate(user) -> bool:
     """Superusers, and users who coordinate at least one community."""
     return user.is_authenticated and (user.is_superuser or user.coordinated_communities.exists())

@@ -59,6 +59,34 @@ class MeSerializer(serializers.Serializer):
     roles = serializers.ListField(child=serializers.CharField())
     total_hours = serializers.FloatField()
     star_level = serializers.IntegerField()
+    email = serializers.CharField(allow_blank=True)
+    emergency_contact_name = serializers.CharField(allow_null=True)
+    emergency_contact_mobile = serializers.CharField(allow_null=True)
+    skills = serializers.ListField(child=serializers.CharField(), help_text="Skill codes.")
+
+
+class MeUpdateSerializer(serializers.Serializer):
+    """What a volunteer changes themself; insurance and qualifications go through a change request."""
+
+    email = serializers.CharField(required=False, allow_blank=True, max_length=254)
+    emergency_contact_name = serializers.CharField(required=False, allow_blank=True, max_length=50)
+    emergency_contact_mobile = serializers.CharField(required=False, allow_blank=True, max_length=20)
+    skills = serializers.ListField(child=serializers.SlugField(), required=False, help_text="Skill codes.")
+
+
+class MobileChangedSerializer(serializers.Serializer):
+    mobile_masked = serializers.CharField()
+    username = serializers.CharField(help_text="The account's user name, which follows the number.")
+
+
+class MobileChangeSerializer(serializers.Serializer):
+    mobile = serializers.CharField(max_length=20, help_text="The new number.")
+    code = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=6,
+        help_text="Without it a code is texted to the new number; with it the number changes.",
+    )
 
 
 class PreferencesSerializer(serializers.Serializer):

@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
 
 from config.errors import ServiceError
 from volunteers.idcard import id_birth_date, id_gender, normalize_id_number, validate_id_number, validate_mobile
@@ -169,3 +170,140 @@ def volunteer_id_number_reveal(*, actor, volunteer: Volunteer, purpose: str) -> 
         raise ServiceError("volunteer_anonymised")
     PersonalDataAccess.objects.create(actor=actor, volunteer=volunteer, field="id_number", purpose=purpose[:100])
     return volunteer.id_number
+
+
+# --- What a volunteer changes themself (issue 20) -------------------------------------------
+# Staff changes, audited, are communities.services.records; these touch nothing eligibility
+# reads but the skills, which post types ask for and the volunteer knows best. Insurance and
+# qualifications go through a change request that staff approve.
+
+SELF_FIELDS = frozenset({"email", "emergency_contact_name", "emergency_contact_mobile", "skills"})
+
+
+def _field_error(field: str, message) -> ServiceError:
+    return ServiceError("invalid", {field: [str(message)]})
+
+
+def checked_email(value: str) -> str:
+    from django.core.validators import validate_email
+
+    value = (value or "").strip()
+    if value:
+        try:
+            validate_email(value)
+        except ValidationError:
+            raise _field_error("email", _("Enter a valid email address.")) from None
+    return value
+
+
+def checked_mobile(value: str, *, field: str = "mobile") -> str:
+    value = (value or "").strip()
+    try:
+        validate_mobile(value)
+    except ValidationError as error:
+        raise _field_error(field, error.messages[0]) from None
+    return value
+
+
+def mobile_free_check(mobile: str, *, volunteer: Volunteer) -> None:
+    """A number belongs to one person: a volunteer's record or a staff member's contact."""
+    from volunteers.models import StaffContact
+
+    taken = (
+        Volunteer.objects.filter(mobile=mobile).exclude(pk=volunteer.pk).exists()
+        or StaffContact.objects.filter(mobile=mobile).exclude(user_id=volunteer.user_id).exists()
+        or get_user_model().objects.filter(username=mobile).exclude(pk=volunteer.user_id).exists()
+    )
+    if taken:
+        raise ServiceError("mobile_taken", {"mobile": [str(_("This mobile number belongs to another account."))]})
+
+
+def volunteer_mobile_set(volunteer: Volunteer, mobile: str) -> None:
+    """Give the (locked) volunteer a new number; the account's user name follows it when it was
+    the old number (password log-in uses it). The caller saves both."""
+    if volunteer.user.username == volunteer.mobile:
+        volunteer.user.username = mobile
+    volunteer.mobile = mobile
+
+
+def _own_volunteer(user) -> Volunteer:
+    volunteer = Volunteer.objects.select_related("user").filter(user_id=user.pk).first()
+    if volunteer is None:
+        raise ServiceError("not_a_volunteer")
+    if volunteer.anonymised_at is not None:
+        raise ServiceError("volunteer_anonymised")
+    return volunteer
+
+
+@transaction.atomic
+def volunteer_own_update(*, user, changes: dict) -> Volunteer:
+    """The volunteer's own email, emergency contact and skills (only the fields given)."""
+    from volunteers.models import Skill
+
+    unknown = sorted(set(changes) - SELF_FIELDS)
+    if unknown:
+        raise ServiceError("invalid", {name: [str(_("This field cannot be changed here."))] for name in unknown})
+    volunteer = _own_volunteer(user)
+    if not changes:
+        return volunteer
+    if "email" in changes:
+        volunteer.user.email = checked_email(changes["email"])
+    if "emergency_contact_name" in changes:
+        volunteer.emergency_contact_name = (changes["emergency_contact_name"] or "").strip()[:50]
+    if "emergency_contact_mobile" in changes:
+        value = (changes["emergency_contact_mobile"] or "").strip()
+        volunteer.emergency_contact_mobile = checked_mobile(value, field="emergency_contact_mobile") if value else ""
+    skills = None
+    if "skills" in changes:
+        codes = sorted(set(changes["skills"] or []))
+        skills = list(Skill.objects.filter(code__in=codes))
+        unknown = sorted(set(codes) - {skill.code for skill in skills})
+        if unknown:
+            raise _field_error("skills", _("Unknown: %(codes)s") % {"codes": ", ".join(unknown)})
+    volunteer.user.save(update_fields=["email"])
+    volunteer.save(update_fields=["emergency_contact_name", "emergency_contact_mobile", "updated_at"])
+    if skills is not None:
+        volunteer.skills.set(skills)
+    return volunteer
+
+
+def mobile_change_code_send(*, user, mobile: str, ip: str | None) -> int:
+    """Text a code to the volunteer's new number; the seconds before they may ask again."""
+    from volunteers.login_codes import normalise_mobile, verification_code_request
+
+    volunteer = Volunteer.objects.select_related("user").filter(user_id=user.pk).first()
+    if volunteer is None:
+        raise ServiceError("not_a_volunteer")
+    mobile = normalise_mobile(mobile)
+    if mobile == volunteer.mobile:
+        raise _field_error("mobile", _("This is already your mobile number."))
+    mobile_free_check(mobile, volunteer=volunteer)
+    return verification_code_request(mobile=mobile, ip=ip, user=user)
+
+
+def mobile_change_confirm(*, user, mobile: str, code: str) -> Volunteer:
+    """Move the volunteer to ``mobile`` if ``code`` is the one texted to it. The code is checked
+    outside any transaction, as for log-in: a wrong try stays counted (five, then it burns)."""
+    import logging
+
+    from volunteers.idcard import mask_mobile
+    from volunteers.login_codes import mobile_code_check, normalise_mobile
+
+    mobile = normalise_mobile(mobile)
+    volunteer = _own_volunteer(user)
+    mobile_free_check(mobile, volunteer=volunteer)
+    mobile_code_check(mobile=mobile, code=code)
+    before = volunteer.mobile
+    volunteer_mobile_set(volunteer, mobile)
+    try:
+        with transaction.atomic():  # the unique columns decide a race between two new owners
+            volunteer.user.save(update_fields=["username"])
+            volunteer.save(update_fields=["mobile", "updated_at"])
+    except IntegrityError:
+        raise ServiceError(
+            "mobile_taken", {"mobile": [str(_("This mobile number belongs to another account."))]}
+        ) from None
+    logging.getLogger(__name__).info(
+        "Volunteer %s changed mobile %s -> %s.", volunteer.pk, mask_mobile(before), mask_mobile(mobile)
+    )
+    return volunteer

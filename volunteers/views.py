@@ -22,8 +22,17 @@ from django.views.decorators.http import require_POST
 from config.client import client_ip
 from config.errors import ServiceError
 from volunteers import login_codes, selectors, services
+from volunteers.context_processors import WORKSPACE_SESSION_KEY, request_roles
 from volunteers.decorators import volunteer_required
-from volunteers.forms import LoginCodeForm, LoginForm, PasswordChangeForm, PasswordSetForm, PreferencesForm
+from volunteers.forms import (
+    ContactForm,
+    LoginCodeForm,
+    LoginForm,
+    MobileChangeForm,
+    PasswordChangeForm,
+    PasswordSetForm,
+    PreferencesForm,
+)
 from volunteers.models import Volunteer, new_calendar_token
 
 UPCOMING_ON_HOME = 5
@@ -89,6 +98,16 @@ def login_by_code(request):
         }
     )
     return render(request, "registration/login.html", context, status=200 if not form.errors else 400)
+
+
+@require_POST
+@login_required
+def workspace_switch(request):
+    """Work in another of one's roles: "/" and the tab bar follow it for the rest of the session."""
+    chosen = request.POST.get("workspace", "")
+    if chosen in request_roles(request).workspaces:
+        request.session[WORKSPACE_SESSION_KEY] = chosen
+    return redirect("home")
 
 
 @login_required
@@ -170,3 +189,48 @@ def calendar_reset(request):
     volunteer.save(update_fields=["calendar_token", "updated_at"])
     messages.success(request, _("Your calendar link has been reset. Subscribe again with the new link."))
     return redirect("my-shifts")
+
+
+@volunteer_required
+def contact_edit(request):
+    """The volunteer's own email, emergency contact and skills."""
+    volunteer = request.volunteer
+    initial = {
+        "email": request.user.email,
+        "emergency_contact_name": volunteer.emergency_contact_name,
+        "emergency_contact_mobile": volunteer.emergency_contact_mobile,
+        "skills": list(volunteer.skills.values_list("code", flat=True)),
+    }
+    form = ContactForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.volunteer_own_update(user=request.user, changes=form.cleaned_data)
+        except ServiceError as error:
+            for field, problems in error.details.items():
+                form.add_error(field if field in form.fields else None, [str(p) for p in problems])
+        else:
+            messages.success(request, _("Your details have been saved."))
+            return redirect("profile")
+    return render(request, "volunteers/contact.html", {"form": form})
+
+
+@volunteer_required
+def mobile_change(request):
+    """A new mobile number: a code is texted to it, and the number changes when it comes back."""
+    form = MobileChangeForm(request.POST or None)
+    code_sent = False
+    if request.method == "POST" and form.is_valid():
+        mobile, code = form.cleaned_data["mobile"], form.cleaned_data["code"]
+        try:
+            if code:
+                services.mobile_change_confirm(user=request.user, mobile=mobile, code=code)
+                messages.success(
+                    request, _("Your mobile number has been changed. Log in with the new number from now on.")
+                )
+                return redirect("profile")
+            services.mobile_change_code_send(user=request.user, mobile=mobile, ip=client_ip(request))
+            code_sent = True
+        except ServiceError as error:
+            form.add_error("code" if error.code == "login_code_invalid" else "mobile", str(error.message))
+            code_sent = bool(code)
+    return render(request, "volunteers/mobile.html", {"form": form, "code_sent": code_sent})

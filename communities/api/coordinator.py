@@ -6,31 +6,38 @@ from datetime import date
 
 import qrcode
 import qrcode.image.svg
-from django.db.models import Count, Q
+from django.db.models import Q
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from communities.api.coordinator_serializers import (
     AttendanceFilterSerializer,
     AttendanceSerializer,
     AuditEntrySerializer,
     AuditFilterSerializer,
+    DispatchRecallRequestSerializer,
     DispatchRequestSerializer,
     DispatchSerializer,
     HoursAdjustSerializer,
     NoShowSerializer,
     ReasonSerializer,
+    RecallRequestSerializer,
+    RecallSerializer,
     TimedReasonSerializer,
 )
 from communities.models import Assignment, AuditEntry, Community, Dispatch
+from communities.selectors import dispatch as selectors_dispatch
 from communities.selectors import shifts as shift_selectors
 from communities.selectors.people import volunteer_mobile_display, volunteers_mark_mobile_visibility
 from communities.services import attendance, coordination
 from config.errors import ServiceError
+from config.params import object_id
+from volunteers.models import Volunteer
 from volunteers.selectors import can_coordinate, is_committee_staff, organization_subtree
 
 
@@ -170,7 +177,7 @@ class AuditViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
 @extend_schema(tags=["dispatch"])
 class DispatchViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet):
-    """League committee staff send a team or reserve volunteers to a community."""
+    """League committee staff send a team or reserve volunteers to a community, and recall them."""
 
     serializer_class = DispatchSerializer
 
@@ -180,14 +187,7 @@ class DispatchViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, viewsets.G
         if getattr(self, "swagger_fake_view", False):
             return self.queryset
         require_staff(self.request.user)
-        organizations = organization_subtree(self.request.user)
-        return (
-            Dispatch.objects.filter(volunteers__organization__in=organizations)
-            .distinct()
-            .select_related("created_by")
-            .annotate(volunteer_count=Count("volunteers", distinct=True))
-            .order_by("-created_at")
-        )
+        return selectors_dispatch.dispatch_list(organizations=organization_subtree(self.request.user))
 
     @extend_schema(request=DispatchRequestSerializer, responses={201: DispatchSerializer})
     def create(self, request, *args, **kwargs):
@@ -203,9 +203,52 @@ class DispatchViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, viewsets.G
             categories=data["categories"],
             skills=data["skills"],
             note=data["note"],
+            report_at=data["report_at"],
         )
         dispatch = self.get_queryset().get(pk=dispatch.pk)
         return Response(self.get_serializer(dispatch).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=DispatchRecallRequestSerializer,
+        responses={200: RecallSerializer(many=True)},
+        summary="Return a dispatch's volunteers (all it still holds, some, or a team's) to the reserve",
+        description="Their places on coming shifts in the community are released (the waitlist promoted, "
+        "everyone told); each volunteer and the community's coordinators are told. Cannot be undone. "
+        "`nothing_to_recall` (400): no one named is still deployed by the dispatch.",
+    )
+    @action(detail=True, methods=["post"])
+    def recall(self, request, pk=None):
+        require_staff(request.user)
+        data = parse(DispatchRecallRequestSerializer, request.data)
+        recalls = coordination.volunteers_recall(
+            actor=request.user,
+            organizations=organization_subtree(request.user),
+            dispatch_id=object_id(pk),
+            volunteer_ids=data.get("volunteers"),
+            team_id=data.get("team"),
+            reason=data["reason"],
+        )
+        return Response(RecallSerializer(recalls, many=True).data)
+
+
+@extend_schema(
+    tags=["dispatch"],
+    request=RecallRequestSerializer,
+    responses={200: RecallSerializer(many=True)},
+    summary="Return one deployed volunteer to the reserve",
+    description="As a dispatch's recall, for one volunteer wherever they are deployed. "
+    "`nothing_to_recall` (400): the volunteer is not deployed.",
+)
+class VolunteerRecallView(APIView):
+    def post(self, request, pk: int):
+        require_staff(request.user)
+        organizations = organization_subtree(request.user)
+        volunteer = get_object_or_404(Volunteer.objects.filter(organization__in=organizations), pk=pk)
+        data = parse(RecallRequestSerializer, request.data)
+        recalls = coordination.volunteers_recall(
+            actor=request.user, organizations=organizations, volunteer_ids=[volunteer.pk], reason=data["reason"]
+        )
+        return Response(RecallSerializer(recalls, many=True).data)
 
 
 ROSTER_DATE = OpenApiParameter("date", date, description="The day (defaults to today).")

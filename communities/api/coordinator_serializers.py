@@ -5,7 +5,7 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from communities.models import Assignment, AuditEntry, CheckinCodeAttempts, Dispatch
+from communities.models import Assignment, AuditEntry, CheckinCodeAttempts, Dispatch, Recall
 from volunteers.idcard import mask_mobile
 
 
@@ -246,11 +246,48 @@ class DispatchRequestSerializer(serializers.Serializer):
     categories = serializers.ListField(child=serializers.SlugField(), required=False, default=list)
     skills = serializers.ListField(child=serializers.SlugField(), required=False, default=list)
     note = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
+    report_at = serializers.DateTimeField(
+        required=False, allow_null=True, default=None, help_text="When the volunteers report (default: now)."
+    )
 
     def validate(self, attrs):
         if ("team" in attrs) == ("count" in attrs):
             raise serializers.ValidationError("Give either a team or a number of volunteers.")
         return attrs
+
+
+class RecallRequestSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
+
+
+class DispatchRecallRequestSerializer(RecallRequestSerializer):
+    volunteers = serializers.ListField(
+        child=serializers.IntegerField(min_value=1),
+        required=False,
+        allow_empty=False,
+        help_text="Recall only these of the dispatch's volunteers (default: all it still holds).",
+    )
+    team = serializers.IntegerField(
+        required=False, min_value=1, help_text="Recall only this team's members of the dispatch."
+    )
+
+
+class RecallSerializer(serializers.ModelSerializer):
+    volunteer_number = serializers.CharField(source="volunteer.volunteer_number", read_only=True)
+
+    class Meta:
+        model = Recall
+        fields = [
+            "id",
+            "dispatch",
+            "volunteer",
+            "volunteer_number",
+            "community",
+            "places_released",
+            "recalled_at",
+            "reason",
+        ]
+        read_only_fields = fields
 
 
 class DispatchSerializer(serializers.ModelSerializer):
@@ -268,6 +305,7 @@ class DispatchSerializer(serializers.ModelSerializer):
             "volunteer_count",
             "created_by",
             "created_at",
+            "report_at",
             "note",
         ]
         read_only_fields = fields

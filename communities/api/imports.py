@@ -23,6 +23,14 @@ class ImportRequestSerializer(serializers.Serializer):
     file = serializers.FileField(help_text="An .xlsx or .csv file; headers in Chinese or English.")
     kind = serializers.ChoiceField(choices=KINDS, default="volunteers")
     dry_run = serializers.BooleanField(default=False, help_text="Check every row without writing anything.")
+    expected_plan = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=64,
+        help_text="The `plan` a dry run of this file answered: the import then writes exactly what that dry run "
+        "reported, or nothing (`import_plan_changed`, 409).",
+    )
 
 
 class ImportErrorSerializer(serializers.Serializer):
@@ -32,13 +40,30 @@ class ImportErrorSerializer(serializers.Serializer):
     message = serializers.CharField()
 
 
+class ImportChangeSerializer(serializers.Serializer):
+    column = serializers.CharField(help_text="The column as the file names it.")
+    before = serializers.CharField(help_text="As recorded (personal data masked); empty for a new volunteer.")
+    after = serializers.CharField(help_text="As the row sets it (personal data masked).")
+
+
+class ImportRowSerializer(serializers.Serializer):
+    line = serializers.IntegerField()
+    action = serializers.ChoiceField(choices=["create", "update"])
+    volunteer_number = serializers.CharField(help_text="Empty for a volunteer not yet registered.")
+    name = serializers.CharField()
+    changes = ImportChangeSerializer(many=True)
+
+
 class ImportResultSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=KINDS)
     dry_run = serializers.BooleanField()
     rows = serializers.IntegerField(help_text="Data rows read (blank rows are skipped).")
     created = serializers.IntegerField(help_text="Rows written (on a dry run: rows that would be).")
+    updated = serializers.IntegerField(help_text="Registered volunteers changed (on a dry run: that would be).")
     unchanged = serializers.IntegerField(help_text="Rows already present with the same data.")
     errors = ImportErrorSerializer(many=True)
+    changes = ImportRowSerializer(many=True, help_text="Row by row, each new volunteer and each change.")
+    plan = serializers.CharField(help_text="A digest of what the import writes; pass it back as `expected_plan`.")
 
 
 class TemplateQuerySerializer(serializers.Serializer):
@@ -61,6 +86,10 @@ class ImportView(APIView):
             ),
             401: OpenApiResponse(description="Not authenticated."),
             403: OpenApiResponse(description="`permission_denied`: the caller may not import this kind."),
+            409: OpenApiResponse(
+                description="`import_plan_changed`: the records changed since the dry run whose `plan` was "
+                "given; nothing was written; `details.changes` lists what the import would now do."
+            ),
             413: OpenApiResponse(
                 description="`file_too_large`: the request body is larger than `UPLOAD_MAX_BYTES`; refused "
                 "before it is read. A file over `IMPORT_MAX_BYTES` in a smaller body is an `import_invalid` "
@@ -85,6 +114,7 @@ class ImportView(APIView):
             content=upload,
             actor=request.user,
             dry_run=serializer.validated_data["dry_run"],
+            expected_plan=serializer.validated_data["expected_plan"],
         )
         if not result.ok:
             raise ServiceError(

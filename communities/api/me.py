@@ -17,12 +17,12 @@ from communities.selectors.people import volunteer_credited_minutes
 from communities.selectors.shifts import volunteer_calendar_shifts
 from communities.services import privacy
 from config.errors import ServiceError
-from volunteers import selectors
+from volunteers import selectors, services
 from volunteers.api import _ME_ERRORS, _login_locked_response, _ref, _require_volunteer
 from volunteers.auth import lockout_wait
 from volunteers.calendar import shifts_ics
 from volunteers.models import Volunteer, new_calendar_token
-from volunteers.serializers import CalendarLinkSerializer, MeSerializer
+from volunteers.serializers import CalendarLinkSerializer, MeSerializer, MeUpdateSerializer
 
 
 @extend_schema(tags=["me"])
@@ -48,8 +48,28 @@ class MeView(APIView):
             "roles": selectors.user_roles(user),
             "total_hours": round(hours, 1),
             "star_level": selectors.star_level(hours),
+            "email": user.email,
+            "emergency_contact_name": volunteer.emergency_contact_name if volunteer else None,
+            "emergency_contact_mobile": volunteer.emergency_contact_mobile if volunteer else None,
+            "skills": sorted(volunteer.skills.values_list("code", flat=True)) if volunteer else [],
         }
         return Response(MeSerializer(data).data)
+
+    @extend_schema(
+        request=MeUpdateSerializer,
+        responses={
+            200: MeSerializer,
+            400: OpenApiResponse(description="`invalid`: an address, number or skill code that is not valid."),
+            **_ME_ERRORS,
+        },
+        summary="Change my email, emergency contact or skills (only the fields given)",
+    )
+    def patch(self, request):
+        serializer = MeUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.volunteer_own_update(user=request.user, changes=serializer.validated_data)
+        request.user.refresh_from_db()  # the service saved its own copy of the account and profile
+        return self.get(request)
 
 
 def _calendar_url(request, volunteer: Volunteer) -> str:

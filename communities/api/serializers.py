@@ -129,9 +129,30 @@ class AssignmentDetailSerializer(AssignmentSerializer):
         read_only_fields = fields
 
 
+class OfferSerializer(serializers.Serializer):
+    """What the caller can do with the shift: ``sign_up`` or ``waitlist`` (the sign-up would take
+    them), ``signed_up`` (they hold a place or a ticket), ``unavailable`` (``code`` is the error
+    the sign-up would answer, ``reasons`` says why in the request's language)."""
+
+    action = serializers.ChoiceField(choices=["sign_up", "waitlist", "signed_up", "unavailable"])
+    code = serializers.CharField(allow_null=True)
+    reasons = serializers.ListField(child=serializers.CharField())
+
+
 class ShiftSerializer(ShiftBriefSerializer):
     my_assignment = serializers.SerializerMethodField()
     has_space = serializers.BooleanField(read_only=True)
+    nearness = serializers.SerializerMethodField(
+        help_text=_(
+            "On the list, how near the shift is to the caller's residence (else the community they "
+            "are deployed to): 0 their community, 1 their street, 2 their district, 3 farther; null "
+            "when it is not known."
+        )
+    )
+    distance_km = serializers.SerializerMethodField(
+        help_text=_("On the list, kilometres from the caller's community, where both have coordinates.")
+    )
+    offer = serializers.SerializerMethodField(help_text=_("On the list, for a volunteer: what they can do with it."))
 
     class Meta(ShiftBriefSerializer.Meta):
         fields = [
@@ -145,7 +166,26 @@ class ShiftSerializer(ShiftBriefSerializer):
             "cancel_cutoff_at",
             "notes",
             "my_assignment",
+            "nearness",
+            "distance_km",
+            "offer",
         ]
+
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
+    def get_nearness(self, obj) -> int | None:
+        return getattr(obj, "nearness", None)
+
+    @extend_schema_field(serializers.FloatField(allow_null=True))
+    def get_distance_km(self, obj) -> float | None:
+        distance = getattr(obj, "distance_km", None)
+        return round(distance, 2) if distance is not None else None
+
+    @extend_schema_field(OfferSerializer(allow_null=True))
+    def get_offer(self, obj):
+        offer = getattr(obj, "offer", None)
+        if offer is None:
+            return None
+        return {"action": offer.action, "code": offer.code, "reasons": [str(reason) for reason in offer.reasons]}
 
     @extend_schema_field(AssignmentSerializer(allow_null=True))
     def get_my_assignment(self, obj):
@@ -155,6 +195,17 @@ class ShiftSerializer(ShiftBriefSerializer):
 
 class ShiftFilterSerializer(serializers.Serializer):
     community = serializers.IntegerField(required=False, min_value=1)
+    district = serializers.IntegerField(required=False, min_value=1, help_text=_("District id."))
+    street = serializers.IntegerField(required=False, min_value=1, help_text=_("Street id."))
+    order = serializers.ChoiceField(
+        choices=["near", "soon"],
+        required=False,
+        default="near",
+        help_text=_(
+            "near: the caller's own community first, then their street, district and the rest, nearest "
+            "first where coordinates exist, then by start; soon: by start."
+        ),
+    )
     post_type = serializers.CharField(required=False, help_text=_("Post type code or id."))
     starts_after = serializers.DateTimeField(required=False)
     starts_before = serializers.DateTimeField(required=False)

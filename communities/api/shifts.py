@@ -35,6 +35,7 @@ from communities.api.serializers import (
 )
 from communities.models import Assignment, Community, Shift
 from communities.selectors import shifts as shift_selectors
+from communities.selectors.offers import shift_offers
 from communities.services import attendance, coordination, signup
 from config.errors import ServiceError
 from config.pagination import WindowCountPagination
@@ -121,8 +122,16 @@ class ShiftViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     def get_queryset(self):
         volunteer = user_volunteer(self.request.user)
         if self.action == "list":
-            return shift_selectors.shift_list(volunteer=volunteer, **parse_query(ShiftFilterSerializer, self.request))
+            filters = parse_query(ShiftFilterSerializer, self.request)
+            near = shift_selectors.volunteer_place(volunteer) if filters.pop("order") == "near" else None
+            return shift_selectors.shift_list(volunteer=volunteer, near=near, **filters)
         return shift_selectors.shift_list(volunteer=volunteer, include_past=True)
+
+    def paginate_queryset(self, queryset):
+        page = super().paginate_queryset(queryset)
+        if self.action == "list" and page is not None:
+            page = shift_offers(volunteer=user_volunteer(self.request.user), shifts=page)
+        return page
 
     @extend_schema(parameters=[ShiftFilterSerializer])
     def list(self, request, *args, **kwargs):

@@ -3,7 +3,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from communities.api import certificates, coordinator, imports, me, notifications, shifts, stats
+from communities.api import certificates, coordinator, imports, me, notifications, records, recruitment, shifts, stats
 
 router = SimpleRouter()
 router.register("communities", shifts.CommunityViewSet, basename="community")
@@ -14,6 +14,11 @@ router.register("audit", coordinator.AuditViewSet, basename="audit")
 router.register("dispatches", coordinator.DispatchViewSet, basename="dispatch")
 router.register("notifications/failed", notifications.FailedNotificationViewSet, basename="notification-failed")
 router.register("notifications", notifications.NotificationViewSet, basename="notification")
+router.register("calls", recruitment.CallViewSet, basename="call")
+router.register("applications", recruitment.ApplicationViewSet, basename="application")
+
+router.register("volunteers", records.VolunteerViewSet, basename="volunteer")
+router.register("change-requests", records.ChangeRequestViewSet, basename="change-request")
 
 urlpatterns = [
     *router.urls,
@@ -27,6 +32,7 @@ urlpatterns = [
     path("stats/leaderboard/", stats.LeaderboardView.as_view(), name="stats-leaderboard"),
     path("stats/stars/", stats.StarsView.as_view(), name="stats-stars"),
     path("reports/daily/", stats.DailyReportViewSet.as_view({"get": "list"}), name="daily-report-list"),
+    path("volunteers/<int:pk>/recall/", coordinator.VolunteerRecallView.as_view(), name="volunteer-recall"),
     path("imports/", imports.ImportView.as_view(), name="imports"),
     path("imports/template/", imports.ImportTemplateView.as_view(), name="imports-template"),
     path("me/certificate.pdf", certificates.MyCertificateView.as_view(), name="certificate-download"),
@@ -47,4 +53,8 @@ urlpatterns = [
     path("me/calendar-link/", me.CalendarLinkView.as_view(), name="me-calendar-link"),
     path("me/export/", me.DataExportView.as_view(), name="me-export"),
     path("me/delete/", me.AccountDeleteView.as_view(), name="me-delete"),
+    path("public/calls/<slug:slug>/", recruitment.PublicCallView.as_view(), name="public-call"),
+    path("public/calls/<slug:slug>/code/", recruitment.PublicCallCodeView.as_view(), name="public-call-code"),
+    path("public/calls/<slug:slug>/apply/", recruitment.PublicCallApplyView.as_view(), name="public-call-apply"),
+    path("me/change-requests/", records.MyChangeRequestsView.as_view(), name="me-change-requests"),
 ]

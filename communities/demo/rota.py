@@ -1,15 +1,18 @@
 """Two weeks of shifts for one community and who works them, planned in memory.
 
-The plan follows the programme rules the services enforce (communities.services.signup and
-communities.rules.eligibility): a volunteer only takes shifts they are eligible for, never two that
-overlap, always with ``MIN_REST_HOURS`` between them and at most ``MAX_HOURS_PER_DAY`` on a
-calendar day; a shift never confirms more than its capacity, and a full future shift keeps a
+The plan follows the programme rules the services enforce (docs/rules.md): a volunteer only takes
+shifts of post types the rule function ``communities_refusal`` accepts them for on every day of
+the rota (asked once per community, before any row exists, over plain values:
+``eligible_types``), never two that overlap, always with ``MIN_REST_HOURS`` between them and at
+most ``MAX_HOURS_PER_DAY`` on a calendar day (the planner's calendar, stricter than the rules:
+tests/communities/demo/test_seed_demo.py asks the rule function about every place made); a shift never confirms more than its capacity, and a full future shift keeps a
 first-come-first-served waitlist. Past shifts carry attendance and hours as the attendance
 service would have recorded them.
 """
 
 from __future__ import annotations
 
+import json
 import random
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -17,9 +20,10 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.db import connection
 
 from communities.demo import data
-from communities.demo.people import Person, age_on, rng
+from communities.demo.people import Person, rng
 from communities.demo.places import CommunityPlan
 from communities.rules import hours
 
@@ -91,20 +95,78 @@ def rota_days(today: date) -> list[date]:
     return [today + timedelta(days=offset) for offset in range(-DAYS_BACK, DAYS_AHEAD + 1)]
 
 
-def is_eligible(person: Person, rule: PostTypeRule, first_day: date, last_day: date) -> bool:
-    """Eligible on every day of the rota (stricter than per shift, so never wrong)."""
-    if person.status != "active" or age_on(person.birth_date, first_day) < rule.min_age:
-        return False
-    if age_on(person.birth_date, first_day) < settings.RULES["MINOR_AGE"] and not person.guardian_consent:
-        return False
-    if not rule.skills <= set(person.skills):
-        return False
-    valid = {q.code for q in person.qualifications if q.valid_until is None or q.valid_until >= last_day}
-    if not rule.qualifications <= valid:
-        return False
-    return not (
-        rule.requires_insurance and (person.insurance_valid_until is None or person.insurance_valid_until < last_day)
-    )
+_ELIGIBLE_SQL = """
+SELECT p.i, t.code, bool_and(communities_refusal(
+           'open', d.starts, d.starts + interval '1 minute', NULL, NULL,
+           t.skills, t.qualifications, t.insurance, t.min_age,
+           p.status, p.birth, p.insured, p.guardian, p.skills, p.qualifications, p.until, false,
+           '{}', '{}', %s, %s, false, %s, %s, %s, %s, %s) IS NULL)
+  FROM jsonb_to_recordset(%s) AS p(i integer, status text, birth date, insured date, guardian boolean,
+                                    skills bigint[], qualifications bigint[], until date[])
+ CROSS JOIN jsonb_to_recordset(%s) AS t(code text, skills bigint[], qualifications bigint[], insurance boolean,
+                                         min_age integer)
+ CROSS JOIN unnest(%s::timestamptz[]) AS d(starts)
+ GROUP BY p.i, t.code
+"""
+
+
+def eligible_types(
+    persons: list[Person], rules: dict[str, PostTypeRule], first_day: date, last_day: date, tz: ZoneInfo
+) -> set[tuple[int, str]]:
+    """(person index, post type code) for each person the rules accept for a post type on the
+    first and on the last day of the rota (so on every day between: ages only grow, and
+    qualifications and insurance only lapse), asked of ``communities_refusal`` in one query."""
+    from communities.rules.eligibility import HOLDER, rule_parameters
+
+    codes: dict[str, int] = {}
+
+    def ids(names) -> list[int]:
+        return [codes.setdefault(name, len(codes) + 1) for name in names]
+
+    people = [
+        {
+            "i": person.index,
+            "status": person.status,
+            "birth": person.birth_date.isoformat(),
+            "insured": person.insurance_valid_until.isoformat() if person.insurance_valid_until else None,
+            "guardian": person.guardian_consent,
+            "skills": ids(person.skills),
+            "qualifications": ids(q.code for q in person.qualifications),
+            "until": [q.valid_until.isoformat() if q.valid_until else None for q in person.qualifications],
+        }
+        for person in persons
+    ]
+    types = [
+        {
+            "code": code,
+            "skills": ids(sorted(rule.skills)),
+            "qualifications": ids(sorted(rule.qualifications)),
+            "insurance": rule.requires_insurance,
+            "min_age": rule.min_age,
+        }
+        for code, rule in rules.items()
+    ]
+    if not people or not types:
+        return set()
+    days = [datetime.combine(day, time(12), tz) for day in (first_day, last_day)]
+    _zone, close_before, min_rest, max_minutes, minor_age = rule_parameters()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _ELIGIBLE_SQL,
+            [
+                days[0],
+                HOLDER,
+                tz.key,
+                close_before,
+                min_rest,
+                max_minutes,
+                minor_age,
+                json.dumps(people),
+                json.dumps(types),
+                days,
+            ],
+        )
+        return {(index, code) for index, code, accepted in cursor.fetchall() if accepted}
 
 
 def _minutes_per_day(start: datetime, end: datetime, tz: ZoneInfo) -> dict[date, int]:
@@ -172,10 +234,11 @@ def plan_rota(
 
     preferences: dict[int, list[tuple[int, str]]] = {}
     night: dict[int, tuple[int, str] | None] = {}
+    accepted = eligible_types(
+        persons, {post.type_code: rules[post.type_code] for post in community.posts}, days[0], days[-1], tz
+    )
     for person in persons:
-        eligible = [
-            i for i, post in enumerate(community.posts) if is_eligible(person, rules[post.type_code], days[0], days[-1])
-        ]
+        eligible = [i for i, post in enumerate(community.posts) if (person.index, post.type_code) in accepted]
         combos = [(i, band) for i in eligible for band in community.posts[i].bands]
         night_posts = [i for i in eligible if "N" in community.posts[i].bands]
         night[person.index] = None

@@ -51,7 +51,7 @@ from config.celery import task_named
 from config.errors import ServiceError
 from config.sms import backends
 from config.sms.providers import national_number
-from volunteers.models import StaffContact, Volunteer, reader_name
+from volunteers.models import CallApplication, StaffContact, Volunteer, reader_name
 from volunteers.selectors import organization_subtree, volunteer_message_language
 
 logger = logging.getLogger(__name__)
@@ -74,6 +74,15 @@ REMINDER = "reminder"  # stored as reminder_24h, reminder_2h … (one kind per l
 CHECKIN_NUDGE = "checkin_nudge"
 ESCALATION = "escalation"
 CHECKIN_LOCKED = "checkin_locked"  # to the coordinators: too many wrong check-in codes
+# A deployment, about no assignment: keyed by the dispatch or the recall (``dispatch_announce``, ``recall_announce``).
+DISPATCHED = "dispatched"  # to each volunteer sent
+ARRIVING = "arriving"  # to the receiving community's coordinators: who is coming
+RECALLED = "recalled"  # to each volunteer returned to the reserve
+RECALL_LEAVING = "recall_leaving"  # to the community's coordinators: who has been recalled
+DEPLOYMENT_KINDS = (DISPATCHED, ARRIVING, RECALLED, RECALL_LEAVING)
+
+APPLICATION_APPROVED = "application_approved"  # an answer to a recruitment call
+APPLICATION_REJECTED = "application_rejected"
 
 # Events the services report through ``assignment_event``.
 EVENTS = (CONFIRMED, ASSIGNED, WAITLISTED, PROMOTED, CANCELLED, SHIFT_CHANGED, SHIFT_CANCELLED, NO_SHOW)
@@ -160,6 +169,48 @@ TEXTS = {
         _(
             "Check-in by code is locked for %(volunteer)s (%(mobile)s) after %(attempts)s wrong codes: "
             "%(community)s, %(post)s, %(start)s. If they are at the post, check them in by hand."
+        ),
+    ),
+    DISPATCHED: (
+        _("You have been dispatched"),
+        _(
+            "You are dispatched to %(community)s (%(address)s) from %(time)s. Report to the community's "
+            "coordinators: %(contacts)s. Your shifts there appear in the app."
+        ),
+    ),
+    ARRIVING: (
+        _("Volunteers are coming"),
+        _(
+            "%(count)s volunteers are dispatched to %(community)s from %(time)s: %(names)s. They will contact "
+            "you; the list with their numbers is in the app."
+        ),
+    ),
+    RECALLED: (
+        _("Recalled to the reserve"),
+        _(
+            "You are recalled from %(community)s to the reserve. Your coming shifts there are cancelled; "
+            "please do not go to them."
+        ),
+    ),
+    RECALL_LEAVING: (
+        _("Volunteers recalled"),
+        _(
+            "%(count)s volunteers are recalled from %(community)s: %(names)s. Their coming shifts there are "
+            "released; the waitlist has been offered the places."
+        ),
+    ),
+    APPLICATION_APPROVED: (
+        _("Application approved"),
+        _(
+            "Your answer to %(call)s is approved: you are now a reserve volunteer of %(organization)s. "
+            "Log in with this mobile number and a texted code to see shifts."
+        ),
+    ),
+    APPLICATION_REJECTED: (
+        _("Application not approved"),
+        _(
+            "Your answer to %(call)s was not approved: %(reason)s. If you have questions, contact the staff "
+            "who published the call."
         ),
     ),
 }
@@ -351,7 +402,7 @@ class Draft:
 def _drafts(
     *,
     kind: str,
-    assignment_id: int,
+    assignment_id: int | None,
     shift_id: int,
     recipient: Recipient,
     subject: str,
@@ -359,13 +410,18 @@ def _drafts(
     urgent: bool,
     ref: str,
     now: datetime,
+    key_base: str = "",
 ) -> list[Draft]:
-    """The inbox row (delivered by being created), then SMS and email as the person chose."""
+    """The inbox row (delivered by being created), then SMS and email as the person chose.
+    ``key_base`` names what a message without an assignment is about (``app<id>``)."""
 
     def row(channel: str, state: str, send_after: datetime, sent_at: datetime | None = None) -> Draft:
-        key = notification_key(
-            assignment_id=assignment_id, kind=kind, channel=channel, user_id=recipient.user_id, ref=ref
-        )
+        if key_base:
+            key = f"{key_base}:{kind}:{channel}:u{recipient.user_id}"
+        else:
+            key = notification_key(
+                assignment_id=assignment_id, kind=kind, channel=channel, user_id=recipient.user_id, ref=ref
+            )
         return Draft(
             key,
             kind,
@@ -554,6 +610,256 @@ def checkin_locked_event(*, assignment: Assignment, failures: int, now: datetime
     _insert(rows)
     _send_after_commit(_due_keys(rows, now))
     return [row.key for row in rows]
+
+
+# --- Deployments: a dispatch and a recall, announced to the volunteers and the coordinators ---
+
+# Names listed in one message to the coordinators; the rest are counted ("… and 12 more").
+NAMES_LISTED = 10
+
+
+def _person_name(user) -> str:
+    volunteer = _volunteer_of(user)
+    if volunteer is not None and volunteer.real_name:
+        return volunteer.real_name
+    if any("\u4e00" <= char <= "\u9fff" for char in user.last_name):
+        return f"{user.last_name}{user.first_name}"  # a Chinese name: family name first, no space
+    return user.get_full_name() or user.get_username()
+
+
+def _person_mobile(user) -> str:
+    volunteer = _volunteer_of(user)
+    return (volunteer.mobile if volunteer is not None else "") or _staff_mobile_of(user)
+
+
+def _names(volunteers: list) -> str:
+    names = [v.real_name for v in volunteers[:NAMES_LISTED]]
+    text = str(_(", ")).join(names)
+    if len(volunteers) > NAMES_LISTED:
+        text += str(_(" and %(count)s more") % {"count": len(volunteers) - NAMES_LISTED})
+    return text
+
+
+def _deployment_rows(
+    *, kind: str, prefix: str, user, recipient: Recipient, subject: str, body: str, params: dict, now: datetime
+) -> list[Notification]:
+    """The inbox row, then SMS and email as the person chose: keyed ``<prefix>:<kind>:<channel>:u<user>``."""
+
+    def row(channel: str, state: str, send_after: datetime, sent_at: datetime | None = None) -> Notification:
+        return Notification(
+            key=f"{prefix}:{kind}:{channel}:u{user.pk}",
+            kind=kind,
+            channel=channel,
+            recipient_id=user.pk,
+            subject=subject,
+            body=body,
+            state=state,
+            send_after=send_after,
+            sent_at=sent_at,
+            created_at=now,
+            params=params if channel == Channel.SMS else None,
+        )
+
+    rows = [row(Channel.INAPP, State.SENT, now, now)]
+    if recipient.sms:
+        rows.append(row(Channel.SMS, State.PENDING, quiet_hours_end(now)))
+    if recipient.email:
+        rows.append(row(Channel.EMAIL, State.PENDING, now))
+    return rows
+
+
+def _deployment_insert(rows: list[Notification], now: datetime) -> list[str]:
+    """INSERT … ON CONFLICT DO NOTHING in key order (creating a message twice creates it once),
+    inside the caller's transaction; the due ones are sent after it commits."""
+    rows.sort(key=lambda row: row.key)
+    Notification.objects.bulk_create(rows, ignore_conflicts=True, batch_size=INSERT_BATCH)
+    _send_after_commit([row.key for row in rows if row.state == State.PENDING and row.send_after <= now])
+    return [row.key for row in rows]
+
+
+def _contacts(coordinators: list) -> str:
+    """Whom a dispatched volunteer reports to: each coordinator's name and number."""
+    if not coordinators:
+        return str(_("the league committee staff who dispatched you"))
+    parts = []
+    for user in coordinators:
+        mobile = _person_mobile(user)
+        parts.append(f"{_person_name(user)} {mobile}".strip())
+    return str(_(", ")).join(parts)
+
+
+def dispatch_announce(*, dispatch, volunteers: list[Volunteer], now: datetime | None = None) -> list[str]:
+    """Tell each volunteer sent where to go, from when and whom to contact, and the community's
+    coordinators who is coming. Inside the dispatch's transaction; keyed by the dispatch, so
+    announcing it twice creates each message once."""
+    now = now or timezone.now()
+    community = dispatch.community
+    coordinators = _coordinators_of({community.pk})[community.pk]
+    moment = dispatch.report_at or dispatch.created_at
+    prefix = f"d{dispatch.pk}"
+    with translation.override(settings.NOTIFICATIONS["LANGUAGE"]):
+        sms_contact = _masked_name(_person_name(coordinators[0])) if coordinators else str(_("the league committee"))
+        sms_time = _date_time(moment)
+    rows: list[Notification] = []
+    for volunteer in volunteers:
+        with translation.override(volunteer_message_language(volunteer)):
+            subject, body = render(
+                DISPATCHED,
+                {
+                    "community": community.display_name,
+                    "address": community.address or community.street.display_name,
+                    "time": _date_time(moment),
+                    "contacts": _contacts(coordinators),
+                },
+            )
+        rows += _deployment_rows(
+            kind=DISPATCHED,
+            prefix=prefix,
+            user=volunteer.user,
+            recipient=volunteer_recipient(volunteer),
+            subject=subject,
+            body=body,
+            params={"community": community.name, "time": sms_time, "contact": sms_contact},
+            now=now,
+        )
+    for user in coordinators:
+        with translation.override(volunteer_message_language(_volunteer_of(user))):
+            subject, body = render(
+                ARRIVING,
+                {
+                    "count": len(volunteers),
+                    "community": community.display_name,
+                    "time": _date_time(moment),
+                    "names": _names(volunteers),
+                },
+            )
+        rows += _deployment_rows(
+            kind=ARRIVING,
+            prefix=prefix,
+            user=user,
+            recipient=user_recipient(user),
+            subject=subject,
+            body=body,
+            params={"count": len(volunteers), "community": community.name, "time": sms_time},
+            now=now,
+        )
+    return _deployment_insert(rows, now)
+
+
+def recall_announce(*, recalls: list, now: datetime | None = None) -> list[str]:
+    """Tell each recalled volunteer their coming shifts in the community are cancelled, and the
+    community's coordinators who has left. ``recalls`` are the rows one recall created (one
+    community each); the coordinators' message is keyed by the first of them."""
+    now = now or timezone.now()
+    rows: list[Notification] = []
+    by_community: dict[int, list] = defaultdict(list)
+    for recall in recalls:
+        by_community[recall.community_id].append(recall)
+    coordinators = _coordinators_of(set(by_community))
+    for community_id, group in sorted(by_community.items()):
+        community = group[0].community
+        volunteers = [recall.volunteer for recall in group]
+        for recall in group:
+            with translation.override(volunteer_message_language(recall.volunteer)):
+                subject, body = render(RECALLED, {"community": community.display_name})
+            rows += _deployment_rows(
+                kind=RECALLED,
+                prefix=f"r{recall.pk}",
+                user=recall.volunteer.user,
+                recipient=volunteer_recipient(recall.volunteer),
+                subject=subject,
+                body=body,
+                params={"community": community.name},
+                now=now,
+            )
+        first = min(recall.pk for recall in group)
+        for user in coordinators[community_id]:
+            with translation.override(volunteer_message_language(_volunteer_of(user))):
+                subject, body = render(
+                    RECALL_LEAVING,
+                    {"count": len(volunteers), "community": community.display_name, "names": _names(volunteers)},
+                )
+            rows += _deployment_rows(
+                kind=RECALL_LEAVING,
+                prefix=f"r{first}",
+                user=user,
+                recipient=user_recipient(user),
+                subject=subject,
+                body=body,
+                params={"count": len(volunteers), "community": community.name},
+                now=now,
+            )
+    return _deployment_insert(rows, now)
+
+
+def person_event(kind: str, *, user, ref: str, context: dict, now: datetime | None = None) -> list[str]:
+    """A message to one person about something other than a shift (an answer to a recruitment
+    call): in the inbox, and by SMS and email as they chose, in their language; created in the
+    caller's transaction, keyed ``<ref>:<kind>:<channel>:u<user>`` so creating it twice creates
+    it once, and sent after commit."""
+    now = now or timezone.now()
+    volunteer = _volunteer_of(user)
+    recipient = volunteer_recipient(volunteer) if volunteer is not None else user_recipient(user)
+    with translation.override(volunteer_message_language(volunteer)):
+        subject, body = render(kind, context)
+    rows = _drafts(
+        kind=kind,
+        assignment_id=None,
+        shift_id=None,
+        recipient=recipient,
+        subject=subject,
+        body=body,
+        urgent=False,
+        ref="",
+        now=now,
+        key_base=ref,
+    )
+    _insert(rows)
+    _send_after_commit(_due_keys(rows, now))
+    return [row.key for row in rows]
+
+
+def rejection_text_enqueue(*, application_id: int) -> None:
+    """After commit, have a worker text a rejected applicant who has no account the reason."""
+
+    def enqueue() -> None:
+        try:
+            task_named("communities.tasks.application_rejection_text").apply_async(
+                kwargs={"application_id": application_id}, queue=settings.NOTIFICATIONS["QUEUE"]
+            )
+        except Exception:
+            logger.warning("Rejection text for application %s not queued", application_id, exc_info=True)
+
+    transaction.on_commit(enqueue, robust=True)
+
+
+def rejection_text_send(*, application_id: int) -> backends.SmsResult | None:
+    """Text a rejected applicant who has no account yet (so no inbox, no ``Notification`` row)
+    the reason, at the number they gave. Keyed ``app<id>:application_rejected:sms``: a backend
+    that deduplicates never sends it twice. ``None``: nothing to send (not rejected, or the
+    person has an account, whose message went through ``person_event``)."""
+    application = (
+        CallApplication.objects.select_related("call")
+        .filter(pk=application_id, status=CallApplication.Status.REJECTED, volunteer__isnull=True)
+        .first()
+    )
+    if application is None:
+        return None
+    params = {"call": application.call.title, "reason": application.reject_reason}
+    with translation.override(settings.NOTIFICATIONS["LANGUAGE"]):
+        _subject, text = render(APPLICATION_REJECTED, params)
+    message = backends.SmsMessage(
+        key=f"app{application.pk}:{APPLICATION_REJECTED}:{Channel.SMS}",
+        to=application.mobile,
+        text=text,
+        kind=APPLICATION_REJECTED,
+        params=params,
+    )
+    try:
+        return backends.get_backend().send_messages([message])[0]
+    except Exception as error:  # a backend that raises accepted nothing: the task retries
+        logger.warning("Rejection text for application %s not sent: %s", application.pk, type(error).__name__)
+        return backends.SmsResult.failed(type(error).__name__)
 
 
 def shift_event(event: str, *, shift_id: int, now: datetime | None = None) -> int:
@@ -1331,15 +1637,28 @@ def template_params(rows: Iterable[Claimed]) -> dict[int, dict]:
     Chinese. An escalation names the volunteer by family name only; no parameter holds a
     mobile number, an ID number or a link."""
     rows = list(rows)
+    params: dict[int, dict] = _application_params([row for row in rows if row.kind in APPLICATION_KINDS])
+    rows = [row for row in rows if row.kind not in APPLICATION_KINDS]
     assignments = Assignment.objects.select_related("shift__post", "shift__community", "volunteer").in_bulk(
         {row.assignment_id for row in rows if row.assignment_id}
     )
     minutes = int(settings.NOTIFICATIONS["ESCALATE_AFTER"].total_seconds() // 60)
     params: dict[int, dict] = {}
+    # A deployment's message carries its parameters (``dispatch_announce``, ``recall_announce``): nothing to read afresh.
+    carried = [row.pk for row in rows if not row.assignment_id]
+    if carried:
+        for pk, values in Notification.objects.filter(pk__in=carried, params__isnull=False).values_list("pk", "params"):
+            params[pk] = values
+
     with translation.override(settings.NOTIFICATIONS["LANGUAGE"]):
         for row in rows:
             assignment = assignments.get(row.assignment_id)
             if assignment is None:
+                from communities.notifications.records import record_template_params  # a person, not a shift
+
+                record = record_template_params(row)
+                if record is not None:
+                    params[row.pk] = record
                 continue
             context = shift_context(assignment.shift)
             values = {
@@ -1364,6 +1683,31 @@ def template_params(rows: Iterable[Claimed]) -> dict[int, dict]:
             elif kind == CHECKIN_LOCKED:
                 values["name"] = _masked_name(assignment.volunteer.real_name)
             params[row.pk] = values
+    return params
+
+
+APPLICATION_KINDS = (APPLICATION_APPROVED, APPLICATION_REJECTED)
+
+
+def _application_params(rows: list) -> dict[int, dict]:
+    """The call's title and the organisation (approval) or the reason (rejection), read afresh
+    from the application the key names (``app<id>:…``)."""
+    ids = {int(row.key.split(":", 1)[0].removeprefix("app")) for row in rows}
+    applications = CallApplication.objects.select_related("call", "organization", "volunteer__organization").in_bulk(
+        ids
+    )
+    params = {}
+    for row in rows:
+        application = applications.get(int(row.key.split(":", 1)[0].removeprefix("app")))
+        if application is None:
+            continue
+        values = {"call": application.call.title}
+        if row.kind == APPLICATION_APPROVED:
+            # An existing volunteer keeps their organisation; a newcomer joins the one chosen.
+            values["organization"] = (application.volunteer or application).organization.name
+        else:
+            values["reason"] = application.reject_reason
+        params[row.pk] = values
     return params
 
 

@@ -110,6 +110,12 @@ def _common_charset() -> frozenset[str]:
     return frozenset(common_characters())
 
 
+def font_file(*, bold: bool = False) -> Path:
+    """The cut TrueType file itself (GB 2312 at Regular or Bold), for drawing with Pillow: a
+    call's PNG poster (communities/render/posters.py)."""
+    return _common_font_file(BOLD if bold else REGULAR)
+
+
 def register() -> tuple[str, str]:
     """Register the regular and bold fonts; returns their names.
 

@@ -30,8 +30,13 @@ def _day(value: str) -> str:
     return dateformat.format(datetime.fromisoformat(value).date(), _("D, M j"))
 
 
-def _names(model, codes: list[str]) -> str:
-    by_code = {item.code: item.display_name for item in model.objects.filter(code__in=codes)}
+def _names(model, codes: list[str], known: dict | None = None) -> str:
+    """The display names of skills or qualification types, from ``known`` (model → {code: name})
+    when given, else in one query."""
+    if known is not None:
+        by_code = known.get(model, {})
+    else:
+        by_code = {item.code: item.display_name for item in model.objects.filter(code__in=codes)}
     return _(", ").join(by_code.get(code, code) for code in codes)
 
 
@@ -51,7 +56,7 @@ def _shift_words(shift_id) -> str:
     return shift_words(shift) if shift is not None else ""
 
 
-def explain_ineligibility(problem: dict | None) -> list[str]:
+def explain_ineligibility(problem: dict | None, names: dict | None = None) -> list[str]:
     """Words for ``communities.rules.eligibility.ineligibility``'s answer."""
     if not problem:
         return []
@@ -59,10 +64,10 @@ def explain_ineligibility(problem: dict | None) -> list[str]:
     if reason == "skill":
         return [
             _("This post needs a skill you have not registered: %(names)s.")
-            % {"names": _names(Skill, problem["missing"])}
+            % {"names": _names(Skill, problem["missing"], names)}
         ]
     if reason == "qualification":
-        names = _names(QualificationType, problem["missing"])
+        names = _names(QualificationType, problem["missing"], names)
         return [_("This post needs a valid professional qualification: %(names)s.") % {"names": names}]
     if reason == "insurance":
         return [_("This post needs accident insurance that is valid on the day of the shift.")]
@@ -147,6 +152,22 @@ def explain(error: ServiceError) -> list[str]:
         label = dict(Assignment.Status.choices).get(details.get("status"), details.get("status"))
         return [_("Your place is “%(status)s”.") % {"status": label}]
     return []
+
+
+# Refusals whose explanation names another shift (a query each): on a list, their message says enough.
+_NAMES_ANOTHER_SHIFT = frozenset({"overlapping_shift", "rest_period"})
+
+
+def explain_briefly(error: ServiceError, names: dict | None = None) -> list[str]:
+    """Why a shift on a list cannot be taken, without a query: the explanation where it needs
+    none (``names``: model → {code: name}), else the error's own message."""
+    if error.code == "not_eligible":
+        sentences = explain_ineligibility(error.details, names if names is not None else {})
+    elif error.code in _NAMES_ANOTHER_SHIFT:
+        sentences = []
+    else:
+        sentences = explain(error)
+    return sentences or [str(error.message)]
 
 
 def waitlist_words(position: int | None) -> str:

@@ -1,53 +1,64 @@
-"""Who may take which shift: one set of rules, in forms that must agree.
+"""Who may take which shift, and when: the Python face of the sign-up rules.
 
-``ineligibility`` checks one volunteer against one shift in Python (the sign-up service uses it,
-under locks). ``eligible_shifts_q`` expresses the same rules as a filter on shifts, so the shift
-list can offer "eligible for me" without loading every shift, and ``eligible_volunteers_q`` as a
-filter on volunteers, for a coordinator's candidates. tests/communities/rules/test_eligibility.py checks
-that the three agree on generated cases (every rule at its edges, 29 February included). On
-PostgreSQL a volunteer's own sign-up checks the same rules inside the database function
-``communities_self_sign_up`` (migrations 0011, 0012, 0014); tests/communities/services/test_sign_up_function.py
-checks that one against ``ineligibility``.
+The rules themselves live once, as database functions created from communities/sql/
+(docs/rules.md): ``communities_refusal`` holds every rule in the one order (the window, one live
+place per shift, eligibility, the schedule) over plain values, and ``communities_sign_up_refusal``
+asks it about one volunteer and one shift and adds the refusal's details. Every path goes through
+them: a volunteer's own sign-up (``communities_self_sign_up``), a coordinator's assignment, a
+promotion from the waitlist and the re-check of a moved shift (``refusal`` below), the "eligible
+for me" shift filter and a coordinator's ranked candidates (``eligible_shifts_q``,
+``candidates_q``, used by communities.selectors), so a shift offered is a shift accepted.
 
 Rules (domain page, 《志愿服务条例》): the volunteer is active; holds the post type's skills and
 its qualifications, unexpired on the shift's date; has accident insurance valid on that date when
 the post type needs it; is old enough on that date; and has a guardian's consent when under 18.
+They never overlap two confirmed shifts, rest ``MIN_REST_HOURS`` between two, and work at most
+``MAX_HOURS_PER_DAY`` on a local calendar day.
 """
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.contrib.postgres.expressions import ArraySubquery
+from django.contrib.postgres.fields import ArrayField
 from django.db import connection
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import (
+    BigIntegerField,
+    BooleanField,
+    Case,
+    CharField,
+    DateField,
+    DateTimeField,
+    DurationField,
+    Exists,
+    F,
+    Func,
+    OuterRef,
+    Q,
+    Value,
+    When,
+)
+from django.db.models.functions import Cast
+from django.db.models.lookups import IsNull
 from django.utils import timezone
 
-from communities.models import PostType, Shift
-from volunteers.models import Qualification, QualificationType, Skill, Volunteer
+from communities.models import Assignment, PostType
+from config.errors import ServiceError
+from volunteers.models import Qualification, Volunteer
 
+SIGN_UP, PROMOTION, HOLDER = "sign_up", "promotion", "holder"
 
-def _local_date(moment: datetime) -> date:
-    return timezone.localtime(moment).date()
-
-
-def _start_of_day(day: date) -> datetime:
-    return timezone.make_aware(datetime.combine(day, time.min))
-
-
-def _birthday(volunteer: Volunteer, age: int) -> date:
-    born = volunteer.birth_date
-    try:
-        return born.replace(year=born.year + age)
-    except ValueError:  # born on 29 February
-        return born.replace(year=born.year + age, day=28) + timedelta(days=1)
+# The rules look at a volunteer's confirmed or worked shifts this close to the shift asked about.
+_LONGEST_SHIFT = timedelta(days=1)  # a database constraint (communities.models.MAX_SHIFT_LENGTH)
 
 
 @dataclass(frozen=True)
 class Requirements:
-    """What a post type asks of a volunteer beyond its own columns: skill and qualification type ids."""
+    """What a post type asks of a volunteer beyond its own columns: skill and qualification type
+    ids. The rules read them in the database; a lock given none prefetches nothing."""
 
     skills: frozenset[int]
     qualifications: frozenset[int]
@@ -56,149 +67,294 @@ class Requirements:
         return bool(self.skills or self.qualifications)
 
 
-def requirements_of(post_type: PostType) -> Requirements:
-    """The post type's required skills and qualifications: from its prefetch cache, else one query.
+NOTHING_TO_PREFETCH = Requirements(frozenset(), frozenset())
 
-    The query is written out over this app's two link tables: as an ORM ``union`` it cost 1 ms of
-    CPU on every sign-up, written out 0.1 ms (docs/performance.md).
+
+def rule_parameters() -> list:
+    """The rules' settings, as the functions take them: time zone, sign-up closing, rest, daily
+    limit in minutes, minor age (``settings.RULES``)."""
+    rules = settings.RULES
+    return [
+        timezone.get_current_timezone_name(),
+        rules["DEFAULT_SIGNUP_CLOSES_BEFORE"],
+        timedelta(hours=rules["MIN_REST_HOURS"]),
+        int(rules["MAX_HOURS_PER_DAY"] * 60),
+        rules["MINOR_AGE"],
+    ]
+
+
+def nearby() -> timedelta:
+    """How far from a shift another one can still matter to the schedule rules."""
+    return max(timedelta(hours=settings.RULES["MIN_REST_HOURS"]), timedelta(days=1))
+
+
+_REFUSAL_SQL = "SELECT * FROM communities_sign_up_refusal(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+
+
+def refusal(
+    *, shift_id: int, volunteer_id: int, now: datetime, check: str = SIGN_UP, waive: bool = False
+) -> ServiceError | None:
+    """The first rule that refuses ``volunteer_id`` the shift, with its details, or None.
+
+    ``check``: ``SIGN_UP`` every rule; ``PROMOTION`` a waiting volunteer's own ticket is no
+    refusal; ``HOLDER`` a volunteer already placed, after the shift moved: eligibility and
+    schedule only. ``waive``: a coordinator's reason overrides the eligibility rules but a
+    suspension. Callers that write hold the shift and volunteer locks.
     """
-    cached = getattr(post_type, "_prefetched_objects_cache", {})
-    if "required_skills" in cached and "required_qualifications" in cached:
-        return Requirements(
-            frozenset(skill.pk for skill in post_type.required_skills.all()),
-            frozenset(qual.pk for qual in post_type.required_qualifications.all()),
-        )
     with connection.cursor() as cursor:
-        cursor.execute(_requirements_sql(), [post_type.pk, post_type.pk])
-        rows = cursor.fetchall()
-    return Requirements(
-        frozenset(pk for kind, pk in rows if kind == 0),
-        frozenset(pk for kind, pk in rows if kind == 1),
-    )
+        cursor.execute(_REFUSAL_SQL, [shift_id, volunteer_id, now, *rule_parameters(), check, waive])
+        names = [column.name for column in cursor.description]
+        row = dict(zip(names, cursor.fetchone(), strict=True))
+    return refusal_error(row)
 
 
-@functools.cache
-def _requirements_sql() -> str:
-    quote = connection.ops.quote_name
-    parts = []
-    for kind, through, column in (
-        (0, PostType.required_skills.through, "skill_id"),
-        (1, PostType.required_qualifications.through, "qualificationtype_id"),
-    ):
-        table, target, owner = (
-            quote(through._meta.db_table),
-            quote(through._meta.get_field(column.removesuffix("_id")).column),
-            quote(through._meta.get_field("posttype").column),
-        )
-        parts.append(f"SELECT {kind}, {target} FROM {table} WHERE {owner} = %s")  # noqa: S608 - quoted names only
-    return " UNION ALL ".join(parts)
+_REFUSALS_SQL = (
+    "SELECT s.id, r.* FROM unnest(%s::bigint[]) AS s(id), "
+    "LATERAL communities_sign_up_refusal(s.id, %s, %s, %s, %s, %s, %s, %s, %s, %s) AS r"
+)
 
 
-def _codes(model, ids) -> list[str]:
-    """The codes of skills or qualification types a refusal names, in order."""
-    return sorted(model.objects.filter(pk__in=ids).values_list("code", flat=True))
+def refusals(*, shift_ids, volunteer_id: int, now: datetime, check: str = SIGN_UP) -> dict[int, ServiceError | None]:
+    """``refusal`` for each of ``shift_ids`` in one query: what a list shows beside each shift."""
+    ids = list(dict.fromkeys(shift_ids))
+    if not ids:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(_REFUSALS_SQL, [ids, volunteer_id, now, *rule_parameters(), check, False])
+        names = [column.name for column in cursor.description]
+        rows = [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
+    return {row["id"]: refusal_error(row) for row in rows}
 
 
-def ineligibility(
-    volunteer: Volunteer, shift: Shift, post_type: PostType | None = None, requirements: Requirements | None = None
-) -> dict | None:
-    """Return ``{"reason": ..., ...}`` when ``volunteer`` may not take ``shift``, else None.
-
-    Expects ``volunteer`` with prefetched ``skills`` and ``qualifications`` when called in a loop,
-    and the post type's requirements prefetched or given.
-    """
-    post_type = post_type or shift.post.post_type
-    requirements = requirements if requirements is not None else requirements_of(post_type)
-    day = _local_date(shift.starts_at)
-    if volunteer.status != Volunteer.Status.ACTIVE:
-        return {"reason": "status", "status": volunteer.status}
-    if requirements.skills:
-        missing = requirements.skills - {skill.pk for skill in volunteer.skills.all()}
-        if missing:
-            return {"reason": "skill", "missing": _codes(Skill, missing)}
-    if requirements.qualifications:
-        held = {
-            q.qualification_type_id
-            for q in volunteer.qualifications.all()
-            if q.valid_until is None or q.valid_until >= day
+def refusal_error(row: dict) -> ServiceError | None:
+    """A refusal row (``code`` and the raw ``d_*`` values) as the service's error, or None."""
+    code, rules = row["code"], settings.RULES
+    if code is None:
+        return None
+    if code == "signup_closed":
+        opens = row["d_opens"]
+        details = {"opens_at": opens.isoformat() if opens else None, "closes_at": row["d_closes"].isoformat()}
+    elif code == "not_eligible":
+        reason = row["d_reason"]
+        details = {"reason": reason}
+        if reason == "status":
+            details["status"] = row["d_status"]
+        elif reason in ("skill", "qualification"):
+            details["missing"] = list(row["d_missing"])
+        elif reason == "age":
+            details["min_age"] = row["d_min_age"]
+    elif code == "overlapping_shift":
+        details = {
+            "shift": row["d_shift"],
+            "starts_at": row["d_starts"].isoformat(),
+            "ends_at": row["d_ends"].isoformat(),
         }
-        missing = requirements.qualifications - held
-        if missing:
-            return {"reason": "qualification", "missing": _codes(QualificationType, missing)}
-    if post_type.requires_insurance and (
-        volunteer.insurance_valid_until is None or volunteer.insurance_valid_until < day
-    ):
-        return {"reason": "insurance"}
-    if day < _birthday(volunteer, post_type.min_age):
-        return {"reason": "age", "min_age": post_type.min_age}
-    if day < _birthday(volunteer, settings.RULES["MINOR_AGE"]) and not volunteer.guardian_consent:
-        return {"reason": "guardian_consent"}
-    return None
-
-
-def eligible_shifts_q(volunteer: Volunteer) -> Q:
-    """A filter on ``Shift`` selecting exactly the shifts ``ineligibility`` would accept."""
-    if volunteer.status != Volunteer.Status.ACTIVE:
-        return Q(pk__in=[])
-    skill_ids = list(volunteer.skills.values_list("pk", flat=True))
-    missing_skill = PostType.required_skills.through.objects.filter(posttype_id=OuterRef("post__post_type_id")).exclude(
-        skill_id__in=skill_ids
-    )
-    q = ~Q(Exists(missing_skill))
-
-    # A required qualification the volunteer lacks excludes the post type outright; one they hold
-    # excludes shifts from the day after it expires.
-    through = PostType.required_qualifications.through
-    held = {qual.qualification_type_id: qual.valid_until for qual in volunteer.qualifications.all()}
-    missing_qual = through.objects.filter(posttype_id=OuterRef("post__post_type_id")).exclude(
-        qualificationtype_id__in=list(held)
-    )
-    q &= ~Q(Exists(missing_qual))
-    for type_id, valid_until in held.items():
-        if valid_until is not None:
-            requires_it = through.objects.filter(
-                posttype_id=OuterRef("post__post_type_id"), qualificationtype_id=type_id
-            )
-            q &= ~(Q(Exists(requires_it)) & Q(starts_at__gte=_start_of_day(valid_until + timedelta(days=1))))
-
-    if volunteer.insurance_valid_until is None:
-        q &= Q(post__post_type__requires_insurance=False)
+    elif code == "rest_period":
+        details = {"shift": row["d_shift"], "min_rest_hours": rules["MIN_REST_HOURS"]}
+    elif code == "daily_limit":
+        details = {
+            "date": row["d_day"].isoformat(),
+            "minutes": row["d_minutes"],
+            "max_hours": rules["MAX_HOURS_PER_DAY"],
+        }
     else:
-        covered_until = _start_of_day(volunteer.insurance_valid_until + timedelta(days=1))
-        q &= Q(post__post_type__requires_insurance=False) | Q(starts_at__lt=covered_until)
-
-    ages = sorted(set(PostType.objects.values_list("min_age", flat=True)))
-    old_enough = Q(pk__in=[])
-    for age in ages:
-        old_enough |= Q(post__post_type__min_age=age, starts_at__gte=_start_of_day(_birthday(volunteer, age)))
-    q &= old_enough
-    if not volunteer.guardian_consent:
-        q &= Q(starts_at__gte=_start_of_day(_birthday(volunteer, settings.RULES["MINOR_AGE"])))
-    return q
+        details = None
+    return ServiceError(code, details)
 
 
-def eligible_volunteers_q(shift: Shift, post_type: PostType | None = None) -> Q:
-    """A filter on ``Volunteer`` selecting exactly those ``ineligibility`` accepts for ``shift``."""
-    post_type = post_type or shift.post.post_type
-    day = _local_date(shift.starts_at)
-    q = Q(status=Volunteer.Status.ACTIVE)
-    for skill_id in post_type.required_skills.values_list("pk", flat=True):
-        q &= Q(Exists(Volunteer.skills.through.objects.filter(volunteer_id=OuterRef("pk"), skill_id=skill_id)))
-    for type_id in post_type.required_qualifications.values_list("pk", flat=True):
-        valid = Qualification.objects.filter(volunteer_id=OuterRef("pk"), qualification_type_id=type_id).filter(
-            Q(valid_until__isnull=True) | Q(valid_until__gte=day)
+def overridable(error: ServiceError) -> bool:
+    """Whether a coordinator may override this refusal with a reason: an eligibility rule, any but
+    a suspension (an account being deleted is suspended first, so nobody places it meanwhile)."""
+    if error.code != "not_eligible":
+        return False
+    return not (error.details["reason"] == "status" and error.details["status"] == Volunteer.Status.SUSPENDED)
+
+
+def ineligibility(*, shift_id: int, volunteer_id: int, now: datetime | None = None) -> dict | None:
+    """The eligibility refusal's details (``{"reason": ...}``) for a page that explains it, else None."""
+    error = refusal(shift_id=shift_id, volunteer_id=volunteer_id, now=now or timezone.now(), check=HOLDER)
+    return error.details if error is not None and error.code == "not_eligible" else None
+
+
+# --- The same rules as filters: every listed shift or candidate is one the sign-up accepts -------
+
+
+def _array(values, base_field) -> Cast:
+    return Cast(Value(list(values)), ArrayField(base_field))
+
+
+def _refused(**values) -> Func:
+    """``communities_refusal`` over these values (expressions), in its parameter order."""
+    tz, close_before, min_rest, max_minutes, minor_age = rule_parameters()
+    order = [
+        "s_status",
+        "s_starts",
+        "s_ends",
+        "s_opens",
+        "s_closes",
+        "pt_skills",
+        "pt_qualifications",
+        "pt_insurance",
+        "pt_min_age",
+        "v_status",
+        "v_birth_date",
+        "v_insured_until",
+        "v_guardian_consent",
+        "v_skills",
+        "v_qualifications",
+        "v_qualified_until",
+        "v_held",
+        "busy_starts",
+        "busy_ends",
+        "now",
+    ]
+    arguments = [values[name] for name in order]
+    arguments += [
+        Value(SIGN_UP),
+        Value(False),
+        Value(tz),
+        Cast(Value(close_before), DurationField()),
+        Cast(Value(min_rest), DurationField()),
+        Value(max_minutes),
+        Value(minor_age),
+    ]
+    return Func(*arguments, function="communities_refusal", output_field=CharField())
+
+
+def _requirements_by_post_type() -> dict[int, tuple[list[int], list[int]]]:
+    """Every post type's required skills and qualification types (a short table)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """SELECT pt.id,
+                      ARRAY(SELECT r.skill_id FROM communities_posttype_required_skills r WHERE r.posttype_id = pt.id),
+                      ARRAY(SELECT r.qualificationtype_id FROM communities_posttype_required_qualifications r
+                             WHERE r.posttype_id = pt.id)
+                 FROM communities_posttype pt"""
         )
-        q &= Q(Exists(valid))
-    if post_type.requires_insurance:
-        q &= Q(insurance_valid_until__gte=day)
-    q &= Q(birth_date__lte=_latest_birth_date(day, post_type.min_age))
-    q &= Q(guardian_consent=True) | Q(birth_date__lte=_latest_birth_date(day, settings.RULES["MINOR_AGE"]))
-    return q
+        return {pk: (skills, qualifications) for pk, skills, qualifications in cursor.fetchall()}
 
 
-def _latest_birth_date(day: date, age: int) -> date:
-    """The latest birth date of someone at least ``age`` years old on ``day``."""
-    try:
-        return day.replace(year=day.year - age)
-    except ValueError:  # 29 February: a person born on 28 February (or 1 March) is that old
-        return day.replace(year=day.year - age, day=28)
+def _by_post_type(requirements: dict, part: int) -> Case:
+    """The shift's post type's requirement as a CASE over the post types that have one."""
+    whens = [
+        When(post__post_type_id=pk, then=_array(needs[part], BigIntegerField()))
+        for pk, needs in sorted(requirements.items())
+        if needs[part]
+    ]
+    return Case(*whens, default=_array([], BigIntegerField()), output_field=ArrayField(BigIntegerField()))
+
+
+def eligible_shifts_q(volunteer: Volunteer, now: datetime) -> Q:
+    """A filter on shifts: those ``volunteer`` may sign up for now (``communities_refusal`` answers
+    no refusal). The volunteer's side is read once, here; the post types' requirements too."""
+    since = now - _LONGEST_SHIFT - nearby()  # no shift that has not ended can be nearer
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """SELECT vo.status, vo.birth_date, vo.insurance_valid_until, vo.guardian_consent,
+                      ARRAY(SELECT k.skill_id FROM volunteers_volunteer_skills k WHERE k.volunteer_id = vo.id),
+                      ARRAY(SELECT q.qualification_type_id FROM volunteers_qualification q
+                             WHERE q.volunteer_id = vo.id ORDER BY q.id),
+                      ARRAY(SELECT q.valid_until FROM volunteers_qualification q
+                             WHERE q.volunteer_id = vo.id ORDER BY q.id),
+                      ARRAY(SELECT a.shift_id FROM communities_assignment a
+                              JOIN communities_shift o ON o.id = a.shift_id
+                             WHERE a.volunteer_id = vo.id AND a.status <> 'cancelled' AND o.ends_at > %s),
+                      b.starts, b.ends
+                 FROM volunteers_volunteer vo, communities_busy(vo.id, %s, 'infinity') b
+                WHERE vo.id = %s""",
+            [now, since, volunteer.pk],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return Q(pk__in=[])
+    status, birth_date, insured_until, guardian, skills, qualifications, until, held, starts, ends = row
+    requirements = _requirements_by_post_type()
+    refused = _refused(
+        s_status=F("status"),
+        s_starts=F("starts_at"),
+        s_ends=F("ends_at"),
+        s_opens=F("signup_opens_at"),
+        s_closes=F("signup_closes_at"),
+        pt_skills=_by_post_type(requirements, 0),
+        pt_qualifications=_by_post_type(requirements, 1),
+        pt_insurance=F("post__post_type__requires_insurance"),
+        pt_min_age=F("post__post_type__min_age"),
+        v_status=Value(status),
+        v_birth_date=Cast(Value(birth_date), DateField()),
+        v_insured_until=Cast(Value(insured_until), DateField()),
+        v_guardian_consent=Value(guardian),
+        v_skills=_array(skills, BigIntegerField()),
+        v_qualifications=_array(qualifications, BigIntegerField()),
+        v_qualified_until=_array(until, DateField()),
+        v_held=Func(
+            F("pk"),
+            _array(held, BigIntegerField()),
+            template="(%(expressions)s))",
+            arg_joiner=" = ANY (",
+            output_field=BooleanField(),
+        ),
+        busy_starts=_array(starts, DateTimeField()),
+        busy_ends=_array(ends, DateTimeField()),
+        now=Cast(Value(now), DateTimeField()),
+    )
+    return Q(IsNull(refused, True))
+
+
+def candidates_q(shift, now: datetime) -> Q:
+    """A filter on volunteers: those who may be given ``shift`` now (``communities_refusal``
+    answers no refusal), as a coordinator's assignment checks it."""
+    skills, qualifications = _requirements_by_post_type().get(shift.post.post_type_id, ([], []))
+    insurance, min_age = PostType.objects.filter(pk=shift.post.post_type_id).values_list(
+        "requires_insurance", "min_age"
+    )[0]
+    around = nearby()
+    window = [Value(shift.starts_at - around), Value(shift.ends_at + around), Value(shift.pk)]
+    busy = Func(F("pk"), *window, function="communities_busy")
+    refused = _refused(
+        s_status=Value(shift.status),
+        s_starts=Cast(Value(shift.starts_at), DateTimeField()),
+        s_ends=Cast(Value(shift.ends_at), DateTimeField()),
+        s_opens=Cast(Value(shift.signup_opens_at), DateTimeField()),
+        s_closes=Cast(Value(shift.signup_closes_at), DateTimeField()),
+        pt_skills=_array(skills, BigIntegerField()),
+        pt_qualifications=_array(qualifications, BigIntegerField()),
+        pt_insurance=Value(insurance),
+        pt_min_age=Value(min_age),
+        v_status=F("status"),
+        v_birth_date=F("birth_date"),
+        v_insured_until=F("insurance_valid_until"),
+        v_guardian_consent=F("guardian_consent"),
+        # Read only when the post type asks for any (an empty requirement is met by anyone).
+        v_skills=_volunteer_array(Volunteer.skills.through, "skill_id") if skills else _array([], BigIntegerField()),
+        v_qualifications=_volunteer_array(Qualification, "qualification_type_id", "pk")
+        if qualifications
+        else _array([], BigIntegerField()),
+        v_qualified_until=_volunteer_array(Qualification, "valid_until", "pk")
+        if qualifications
+        else _array([], DateField()),
+        v_held=Exists(
+            Assignment.objects.filter(volunteer_id=OuterRef("pk"), shift_id=shift.pk).exclude(
+                status=Assignment.Status.CANCELLED
+            )
+        ),
+        busy_starts=_busy_part(busy, "starts"),
+        busy_ends=_busy_part(busy, "ends"),
+        now=Cast(Value(now), DateTimeField()),
+    )
+    return Q(IsNull(refused, True))
+
+
+def _volunteer_array(model, column: str, order: str | None = None) -> ArraySubquery:
+    rows = model.objects.filter(volunteer_id=OuterRef("pk"))
+    if order:
+        rows = rows.order_by(order)
+    return ArraySubquery(rows.values(column))
+
+
+def _busy_part(busy: Func, part: str) -> Func:
+    """One column of ``communities_busy`` for the row's volunteer."""
+    return Func(
+        busy,
+        template=f"(SELECT b.{part} FROM %(expressions)s b)",  # noqa: S608 - a fixed column name
+        output_field=ArrayField(DateTimeField()),
+    )

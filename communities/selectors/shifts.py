@@ -2,15 +2,32 @@
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.db.models import BooleanField, Count, ExpressionWrapper, F, OuterRef, Prefetch, Q, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import (
+    BooleanField,
+    Case,
+    Count,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Cast, Coalesce, Power, Sqrt
 from django.utils import timezone
 
-from communities.models import MAX_SHIFT_LENGTH, Assignment, Community, Notification, Shift
-from communities.rules.eligibility import eligible_shifts_q, eligible_volunteers_q
+from communities.models import MAX_SHIFT_LENGTH, Assignment, Community, Notification, Shift, Street
+from communities.rules.eligibility import candidates_q, eligible_shifts_q
 from config.params import as_id
 from volunteers.models import Volunteer
 
@@ -56,11 +73,87 @@ def assignments_with_position(queryset: QuerySet) -> QuerySet:
     )
 
 
+# --- Near me ---------------------------------------------------------------------------------
+
+# How near a shift is to a volunteer's place, in the order the list shows them.
+NEAR_COMMUNITY, NEAR_STREET, NEAR_DISTRICT, NEAR_ELSEWHERE = 0, 1, 2, 3
+KM_PER_DEGREE = 111.195  # of latitude, on a sphere of the Earth's mean radius
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a volunteer lives or works, as far as it is known: where "near me" starts."""
+
+    community_id: int | None = None
+    street_id: int | None = None
+    district_id: int | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+
+    @property
+    def located(self) -> bool:
+        return self.latitude is not None and self.longitude is not None
+
+
+def volunteer_place(volunteer: Volunteer | None) -> Place | None:
+    """The residence the volunteer gave (community, street, district: any of them), else the
+    community they are deployed to; None when neither is known. At most one query."""
+    if volunteer is None:
+        return None
+    community_id = volunteer.residence_community_id
+    street_id = volunteer.residence_street_id
+    district_id = volunteer.residence_district_id
+    if community_id is None and street_id is None and district_id is None:
+        community_id = volunteer.deployed_community_id
+        if community_id is None:
+            return None
+    latitude = longitude = None
+    if community_id is not None:
+        row = (
+            Community.objects.filter(pk=community_id)
+            .values_list("street_id", "street__district_id", "latitude", "longitude")
+            .first()
+        )
+        if row is None:
+            return None
+        street_id = street_id or row[0]
+        district_id = district_id or row[1]
+        if row[2] is not None and row[3] is not None:
+            latitude, longitude = float(row[2]), float(row[3])
+    elif street_id is not None and district_id is None:
+        district_id = Street.objects.filter(pk=street_id).values_list("district_id", flat=True).first()
+    return Place(community_id, street_id, district_id, latitude, longitude)
+
+
+def _nearness(place: Place) -> Case:
+    """0 in the place's community, 1 on its street, 2 in its district, 3 elsewhere."""
+    whens = []
+    if place.community_id is not None:
+        whens.append(When(community_id=place.community_id, then=Value(NEAR_COMMUNITY)))
+    if place.street_id is not None:
+        whens.append(When(community__street_id=place.street_id, then=Value(NEAR_STREET)))
+    if place.district_id is not None:
+        whens.append(When(community__street__district_id=place.district_id, then=Value(NEAR_DISTRICT)))
+    return Case(*whens, default=Value(NEAR_ELSEWHERE), output_field=IntegerField())
+
+
+def _distance_km(place: Place) -> ExpressionWrapper:
+    """Distance from the place to the shift's community, flat-earth over a city (an error far
+    under a percent at Suzhou's size); null where the community has no coordinates."""
+    shrink = math.cos(math.radians(place.latitude))
+    east = (Cast("community__longitude", FloatField()) - Value(place.longitude)) * Value(shrink)
+    north = Cast("community__latitude", FloatField()) - Value(place.latitude)
+    return ExpressionWrapper(Sqrt(Power(east, 2) + Power(north, 2)) * Value(KM_PER_DEGREE), output_field=FloatField())
+
+
 def shift_list(
     *,
     volunteer: Volunteer | None,
     community: int | None = None,
     communities: list[int] | None = None,
+    district: int | None = None,
+    street: int | None = None,
+    near: Place | None = None,
     post_type: str | None = None,
     starts_after: datetime | None = None,
     starts_before: datetime | None = None,
@@ -68,12 +161,29 @@ def shift_list(
     eligible: bool | None = None,
     include_past: bool = False,
 ) -> QuerySet:
-    """Shifts in start order. Without a time filter, only shifts that have not ended yet."""
+    """Shifts in start order. Without a time filter, only shifts that have not ended yet.
+
+    With ``near``: the place's own community first, then its street, its district and the rest
+    (``nearness``), each by distance where both ends have coordinates (``distance_km``), then
+    by start.
+    """
     shifts = Shift.objects.select_related("post__post_type", "community").order_by("starts_at", "id")
     if community:
         shifts = shifts.filter(community_id=community)
     if communities is not None:
         shifts = shifts.filter(community_id__in=communities)
+    if district:
+        shifts = shifts.filter(community__street__district_id=district)
+    if street:
+        shifts = shifts.filter(community__street_id=street)
+    if near is not None:
+        shifts = shifts.annotate(nearness=_nearness(near))
+        if near.located:
+            shifts = shifts.annotate(distance_km=_distance_km(near)).order_by(
+                "nearness", F("distance_km").asc(nulls_last=True), "starts_at", "id"
+            )
+        else:
+            shifts = shifts.order_by("nearness", "starts_at", "id")
     if post_type:
         shifts = shifts.filter(Q(post__post_type__code=post_type) | Q(post__post_type_id=as_id(post_type)))
     if starts_after:
@@ -90,7 +200,10 @@ def shift_list(
     elif has_space is False:
         shifts = shifts.filter(confirmed_count__gte=F("capacity"))
     if eligible:
-        shifts = shifts.filter(eligible_shifts_q(volunteer)) if volunteer else shifts.none()
+        # Exactly the shifts the sign-up would accept now (communities_refusal, docs/rules.md).
+        if volunteer is None:
+            return shifts.none()
+        shifts = shifts.filter(eligible_shifts_q(volunteer, timezone.now()))
     if volunteer is not None:
         mine = assignments_with_position(
             Assignment.objects.filter(volunteer=volunteer).exclude(status=Assignment.Status.CANCELLED)
@@ -227,57 +340,19 @@ def assignments_managed_by(user) -> QuerySet:
 
 
 def shift_candidates(*, shift: Shift) -> QuerySet:
-    """Volunteers who may take ``shift`` now, best first, each with the figures behind its rank.
+    """Volunteers a coordinator may give ``shift`` now, best first, each with the figures behind
+    its rank.
 
-    Eligibility, schedule and limits are filters in SQL (the rest window around the shift covers
-    overlaps too); ranking is: deployed to this community, then matching skills, then fewest
-    credited hours in the last 7 days. Daily-limit is checked conservatively: any confirmed or
-    completed minutes on a shift touching the same days count in full (the sign-up counts only
-    the part inside each day, so a shift across midnight can leave out someone it would take).
+    Who: exactly those the assignment would accept (``communities_refusal``, the rules every
+    path asks: window, no live place yet, eligibility, overlap, rest, daily limit; docs/rules.md),
+    not anonymised. Ranking: deployed to this community, then matching skills, then fewest
+    credited hours in the last 7 days.
     """
     from datetime import timedelta
 
-    from django.conf import settings
-    from django.db.models import Case, DurationField, ExpressionWrapper, IntegerField, Max, Sum, Value, When
+    from django.db.models import Case, IntegerField, Sum, Value, When
 
     post_type = shift.post.post_type
-    rest = timedelta(hours=settings.RULES["MIN_REST_HOURS"])
-    # The volunteers to leave out are an uncorrelated set, computed once from the shifts in a time
-    # window (an index range on the shift's start), so the planner hashes it instead of probing
-    # per volunteer. No shift lasts more than a day (a database constraint), so a lower bound on
-    # the start keeps the window a narrow range of the start-time index.
-    longest = MAX_SHIFT_LENGTH
-    day_start = timezone.localtime(shift.starts_at).replace(hour=0, minute=0, second=0, microsecond=0)
-    day_end = timezone.localtime(shift.ends_at).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
-    limit = timedelta(hours=settings.RULES["MAX_HOURS_PER_DAY"]) - (shift.ends_at - shift.starts_at)
-    # One pass over the confirmed and completed assignments in that window, grouped by volunteer:
-    # out if busy (a shift inside the rest window around this one, which covers overlaps too) or
-    # over the daily limit (shifts touching the same days, counted in full).
-    lo, hi = min(shift.starts_at - rest, day_start), max(shift.ends_at + rest, day_end)
-    in_rest_window = Q(shift__starts_at__lt=shift.ends_at + rest, shift__ends_at__gt=shift.starts_at - rest)
-    on_same_days = Q(shift__starts_at__lt=day_end, shift__ends_at__gt=day_start)
-    unavailable = (
-        Assignment.objects.filter(
-            status__in=(Assignment.Status.CONFIRMED, Assignment.Status.COMPLETED),
-            shift__starts_at__lt=hi,
-            shift__starts_at__gt=lo - longest,
-            shift__ends_at__gt=lo,
-        )
-        .order_by()
-        .values("volunteer_id")
-        .annotate(
-            busy=Max(Case(When(in_rest_window, then=Value(1)), default=Value(0), output_field=IntegerField())),
-            day_total=Sum(
-                ExpressionWrapper(F("shift__ends_at") - F("shift__starts_at"), output_field=DurationField()),
-                filter=on_same_days,
-            ),
-        )
-        .filter(Q(busy=1) | Q(day_total__gt=limit))
-        .values("volunteer_id")
-    )
-    taken = (
-        Assignment.objects.filter(shift_id=shift.pk).exclude(status=Assignment.Status.CANCELLED).values("volunteer_id")
-    )
     week_ago = timezone.now() - timedelta(days=7)
     recent_minutes = (
         Assignment.objects.filter(
@@ -298,13 +373,7 @@ def shift_candidates(*, shift: Shift) -> QuerySet:
         .annotate(n=Count("pk"))
         .values("n")
     )
-    if limit.total_seconds() < 0:
-        return Volunteer.objects.none()
-    candidates = (
-        Volunteer.objects.filter(eligible_volunteers_q(shift, post_type), anonymised_at__isnull=True)
-        .exclude(pk__in=unavailable)
-        .exclude(pk__in=taken)
-    )
+    candidates = Volunteer.objects.filter(candidates_q(shift, timezone.now()), anonymised_at__isnull=True)
     return (
         candidates.annotate(
             deployed_here=Case(

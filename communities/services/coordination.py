@@ -1,4 +1,4 @@
-"""Coordinator and committee writes: rotas, shift changes, assignment by hand, dispatch.
+"""Coordinator and committee writes: rotas, shift changes, assignment by hand, dispatch and recall.
 
 These build on the sign-up services (``signup.shift_sign_up`` and the same locks), so a
 coordinator's assignment obeys the same capacity, overlap and eligibility rules as a volunteer's
@@ -11,12 +11,14 @@ from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from communities.models import MAX_SHIFT_LENGTH, Assignment, AuditEntry, Community, Dispatch, Post, Shift
-from communities.rules.eligibility import ineligibility, requirements_of
+from communities.models import MAX_SHIFT_LENGTH, Assignment, AuditEntry, Community, Dispatch, Post, Recall, Shift
+from communities.notifications import outbox
+from communities.rules.eligibility import HOLDER, NOTHING_TO_PREFETCH, refusal
+from communities.selectors import dispatch as selectors_dispatch
 from communities.services import locks, signup
 from communities.services.audit import audit_record
 from config.db import retry_on_conflict
@@ -214,24 +216,23 @@ def shift_update(
         if worked:
             raise ServiceError("shift_has_attendance", {"assignments": worked})
         shift.starts_at, shift.ends_at = new_start, new_end
+        # The new times are written first, so the rules read them; a conflict rolls them back.
+        Shift.objects.filter(pk=shift.pk).update(starts_at=new_start, ends_at=new_end)
         holders = sorted(
             Assignment.objects.filter(shift=shift, status=Status.CONFIRMED).values_list("volunteer_id", flat=True)
         )
         conflicts = []
-        requirements = requirements_of(shift.post.post_type) if holders else None
         # The holders and whoever waits (the promotion below locks them) in one statement, in
         # ascending id order: locking the holders first, then the waiting, would not be that order.
-        volunteers = locks.volunteers([*holders, *signup.waiting_volunteer_ids(shift)], requirements)
+        volunteers = locks.volunteers([*holders, *signup.waiting_volunteer_ids(shift)], NOTHING_TO_PREFETCH)
         for volunteer_id in holders:
-            volunteer = volunteers[volunteer_id]
-            problem = ineligibility(volunteer, shift, requirements=requirements)
-            conflict = signup.schedule_conflict(volunteer, shift)
-            if problem or conflict:
+            problem = refusal(shift_id=shift.pk, volunteer_id=volunteer_id, now=now or timezone.now(), check=HOLDER)
+            if problem:
                 conflicts.append(
                     {
-                        "volunteer": volunteer.volunteer_number,
-                        "code": conflict.code if conflict else "not_eligible",
-                        "details": conflict.details if conflict else problem,
+                        "volunteer": volunteers[volunteer_id].volunteer_number,
+                        "code": problem.code,
+                        "details": problem.details,
                     }
                 )
         if conflicts:
@@ -364,16 +365,23 @@ def dispatch_create(
     categories: list[str] | None = None,
     skills: list[str] | None = None,
     note: str = "",
+    report_at: datetime | None = None,
     now: datetime | None = None,
 ) -> Dispatch:
     """Deploy a team, or ``count`` reserve volunteers matching categories and skills, to a community.
 
     ``organizations`` is the caller's scope: only volunteers of those organizations are sent.
-    A request that cannot be filled in full is refused and changes nothing.
+    Reserve volunteers are picked in ``reserve_ranked`` order (near the community, holding the
+    skills its posts need, fewest recent hours), and why each was picked is kept with the
+    dispatch. Each volunteer is told where to report, from when and whom to contact; the
+    community's coordinators who is coming. Audited per volunteer. A request that cannot be
+    filled in full is refused and changes nothing.
     """
     now = now or timezone.now()
+    report_at = report_at or now
     if (team_id is None) == (count is None):
         raise ServiceError("invalid", {"non_field_errors": [_("Give either a team or a number of volunteers.")]})
+    picked: dict[str, dict] = {}
     if team_id is not None:
         team = Team.objects.filter(pk=team_id, organization__in=organizations).first()
         if team is None:
@@ -382,33 +390,20 @@ def dispatch_create(
             status=Volunteer.Status.SUSPENDED
         )
         locks.volunteer_ids(members.values_list("pk", flat=True))
-        chosen = list(members.order_by("pk"))  # read again under the locks
+        chosen = list(members.select_related("user").order_by("pk"))  # read again under the locks
         if not chosen:
             raise ServiceError("not_enough_volunteers", {"requested": 0, "available": 0})
     else:
         if count < 1:
             raise ServiceError("invalid", {"count": [_("Ensure this value is greater than or equal to 1.")]})
-        pool = Volunteer.objects.filter(
-            organization__in=organizations, status=Volunteer.Status.RESERVE, anonymised_at__isnull=True
+        pool = selectors_dispatch.reserve_ranked(
+            community=community, organizations=organizations, categories=categories, skills=skills, now=now
         )
-        # EXISTS rather than joins: no duplicate rows, so no DISTINCT, which FOR UPDATE forbids.
-        for code in categories or []:
-            pool = pool.filter(
-                Exists(
-                    Volunteer.categories.through.objects.filter(
-                        volunteer_id=OuterRef("pk"), volunteercategory__code=code
-                    )
-                )
-            )
-        for code in skills or []:
-            pool = pool.filter(
-                Exists(Volunteer.skills.through.objects.filter(volunteer_id=OuterRef("pk"), skill__code=code))
-            )
-        pool = pool.order_by("volunteer_number")
-        pool = locks.volunteers_unclaimed(pool)
-        chosen = list(pool[:count])
+        chosen = list(locks.volunteers_unclaimed(pool.select_related("user"))[:count])
         if len(chosen) < count:
             raise ServiceError("not_enough_volunteers", {"requested": count, "available": len(chosen)})
+        picked = {str(v.pk): selectors_dispatch.pick_reason(v) for v in chosen}
+    before = {v.pk: (v.status, v.deployed_community_id) for v in chosen}
     Volunteer.objects.filter(pk__in=[v.pk for v in chosen]).update(
         status=Volunteer.Status.ACTIVE, deployed_community=community, deployed_at=now
     )
@@ -416,9 +411,108 @@ def dispatch_create(
         community=community,
         team_id=team_id,
         requested=len(chosen) if team_id else count,
-        criteria={"categories": categories or [], "skills": skills or []},
+        criteria={"categories": categories or [], "skills": skills or [], "picked": picked},
         created_by=actor,
+        created_at=now,
+        report_at=report_at,
         note=note,
     )
     dispatch.volunteers.set(chosen)
+    AuditEntry.objects.bulk_create(
+        [
+            AuditEntry(
+                action=Action.DISPATCHED,
+                actor=actor if getattr(actor, "is_authenticated", False) else None,
+                volunteer_id=v.pk,
+                before={"status": before[v.pk][0], "deployed_community": before[v.pk][1]},
+                after={"status": Volunteer.Status.ACTIVE, "deployed_community": community.pk, "dispatch": dispatch.pk},
+                reason=note,
+                created_at=now,
+            )
+            for v in chosen
+        ]
+    )
+    outbox.dispatch_announce(dispatch=dispatch, volunteers=chosen, now=now)
     return dispatch
+
+
+@retry_on_conflict
+@transaction.atomic
+def volunteers_recall(
+    *,
+    actor,
+    organizations,
+    dispatch_id: int | None = None,
+    volunteer_ids: list[int] | None = None,
+    team_id: int | None = None,
+    reason: str = "",
+    now: datetime | None = None,
+) -> list[Recall]:
+    """Return deployed volunteers of ``organizations`` to the reserve: those a dispatch still
+    holds (``dispatch_id``), narrowed to ``volunteer_ids`` or a team's members when given, or
+    the volunteers named (each from wherever they are deployed).
+
+    Their places on shifts not yet started in the community they leave are released as a
+    cancellation releases them (the waitlist promoted, everyone told); each volunteer is told,
+    and so are the community's coordinators; each recall is audited. Refused whole, changing
+    nothing: ``not_found`` (a dispatch or team outside the scope), ``nothing_to_recall`` (no one
+    named is deployed).
+    """
+    now = now or timezone.now()
+    reason = (reason or "").strip()[:200]
+    dispatch = None
+    if dispatch_id is not None:
+        dispatch = selectors_dispatch.dispatch_list(organizations=organizations).filter(pk=dispatch_id).first()
+        if dispatch is None:
+            raise ServiceError("not_found", {"dispatch": dispatch_id})
+    if team_id is not None and not Team.objects.filter(pk=team_id, organization__in=organizations).exists():
+        raise ServiceError("not_found", {"team": team_id})
+    targets = selectors_dispatch.recall_targets(
+        organizations=organizations, dispatch=dispatch, team_id=team_id, volunteer_ids=volunteer_ids
+    )
+    ids = sorted(targets.values_list("pk", flat=True))
+    if not ids:
+        raise ServiceError("nothing_to_recall")
+    released = signup.places_release(
+        places=selectors_dispatch.coming_places(volunteer_ids=ids, now=now), volunteer_ids=ids, now=now
+    )
+    # Under the locks now: whoever another writer recalled or moved meanwhile is left alone.
+    leaving = list(targets.filter(pk__in=ids).select_related("user", "deployed_community__street").order_by("pk"))
+    if not leaving:
+        raise ServiceError("nothing_to_recall")
+    recalls = [
+        Recall(
+            dispatch=dispatch or selectors_dispatch.current_dispatch(volunteer),
+            volunteer=volunteer,
+            community=volunteer.deployed_community,
+            recalled_by=actor if getattr(actor, "is_authenticated", False) else None,
+            recalled_at=now,
+            places_released=released.get(volunteer.pk, 0),
+            reason=reason,
+        )
+        for volunteer in leaving
+    ]
+    Recall.objects.bulk_create(recalls)
+    Volunteer.objects.filter(pk__in=[v.pk for v in leaving]).update(
+        status=Volunteer.Status.RESERVE, deployed_community=None, deployed_at=None
+    )
+    AuditEntry.objects.bulk_create(
+        [
+            AuditEntry(
+                action=Action.RECALLED,
+                actor=recall.recalled_by,
+                volunteer_id=recall.volunteer_id,
+                before={"status": Volunteer.Status.ACTIVE, "deployed_community": recall.community_id},
+                after={
+                    "status": Volunteer.Status.RESERVE,
+                    "dispatch": recall.dispatch_id,
+                    "places_released": recall.places_released,
+                },
+                reason=reason,
+                created_at=now,
+            )
+            for recall in recalls
+        ]
+    )
+    outbox.recall_announce(recalls=recalls, now=now)
+    return recalls

@@ -6,9 +6,13 @@ the template was downloaded in) to fields, validates every row against the rest 
 against the database, and then writes everything in one transaction. With any bad row nothing is
 written and the result lists every error with its line, column, code and reason.
 
-Re-importing is safe: a row that matches an existing record with the same data is counted as
-unchanged, and one that matches a unique key (mobile or ID number, community code, post name) with
-different data is a ``duplicate_in_database`` error, so an import never silently overwrites.
+Re-importing volunteers updates them: a row whose ID number (or volunteer number) is registered
+changes the columns it fills, an empty cell keeps the recorded value, and only ``CLEAR_WORDS``
+erase one. A dry run lists every change (before → after, personal data masked) and a digest of
+them; the real run given that digest applies exactly those changes or refuses (docs/imports.md).
+Each updated volunteer gets an audit entry. The mobile number (the log-in) is never changed by
+an import. Communities and posts are not updated: a row that matches a unique key (community
+code, post name) with different data is a ``duplicate_in_database`` error.
 
 Speed (bench/import_volunteers.py): reference data is loaded once, existing records are looked up
 in chunks, rows go in with ``bulk_create``, and every imported account gets the same unusable
@@ -21,6 +25,7 @@ import contextlib
 import csv
 import hashlib
 import io
+import json
 import re
 import unicodedata
 import zipfile
@@ -35,11 +40,13 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
-from communities.models import Community, District, Post, PostType, Street
+from communities.models import AuditEntry, Community, District, Post, PostType, Street
+from communities.services.locks import volunteer_ids as locks_volunteer_ids
+from config.db import is_retryable
 from config.errors import ServiceError
 from config.spreadsheets import csv_text, xlsx_text
 from volunteers import crypto
@@ -48,6 +55,7 @@ from volunteers.idcard import (
     id_gender,
     make_id_number,
     mask_id_number,
+    mask_mobile,
     normalize_id_number,
     validate_id_number,
     validate_mobile,
@@ -114,6 +122,16 @@ MESSAGES = {
     "unknown_community": _("No community has the code “%(value)s”."),
     "community_not_allowed": _("You may not add posts to community “%(value)s”."),
     "unknown_post_type": _("No post type has the code or name “%(value)s”."),
+    "clear_not_allowed": _("This column cannot be cleared; leave the cell empty to keep the recorded value."),
+    "unknown_volunteer": _("No volunteer has the number “%(value)s”."),
+    "id_number_mismatch": _("Volunteer %(value)s is registered with a different ID number."),
+    "volunteer_not_allowed": _("This volunteer belongs to an organization outside yours; they cannot be updated here."),
+    "mobile_differs": _(
+        "This volunteer is registered with another mobile number. The number is the log-in: the volunteer "
+        "changes it themselves (verified by a text), it is not changed by an import."
+    ),
+    "unknown_place": _("No district, street or community is called “%(value)s”."),
+    "ambiguous_place": _("More than one place is called “%(value)s”; give the district or street too."),
 }
 
 
@@ -198,6 +216,54 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
             "Guardian consent",
             _("Yes or no; needed for volunteers under 18."),
         ),
+        Column("insurer", "保险公司", "Insurer", _("Who issued the accident insurance."), max_length=100),
+        Column(
+            "insurance_policy_number",
+            "保单号",
+            "Policy number",
+            _("The accident insurance policy number."),
+            max_length=64,
+            aliases=("保险单号",),
+            text=True,
+        ),
+        Column("emergency_contact_name", "紧急联系人", "Emergency contact", _("Name."), max_length=50),
+        Column(
+            "emergency_contact_mobile",
+            "紧急联系人电话",
+            "Emergency contact phone",
+            _("The emergency contact's 11-digit mobile number."),
+            aliases=("紧急联系电话",),
+            text=True,
+        ),
+        Column(
+            "residence_district",
+            "居住或工作区",
+            "Home or work district",
+            _("Name of the district the volunteer lives or works in (dispatch prefers nearby volunteers)."),
+            aliases=("居住区",),
+        ),
+        Column(
+            "residence_street",
+            "居住或工作街道",
+            "Home or work street",
+            _("Name of the street; its district follows from it."),
+            aliases=("居住街道",),
+        ),
+        Column(
+            "residence_community",
+            "居住或工作社区",
+            "Home or work community",
+            _("Name or code of the community; its street and district follow from it."),
+            aliases=("居住社区",),
+        ),
+        Column(
+            "volunteer_number",
+            "志愿者编号",
+            "Volunteer number",
+            _("Only to update a registered volunteer: their volunteer number. Empty: matched by ID number."),
+            aliases=("编号",),
+            text=True,
+        ),
     ),
     "communities": (
         Column("district", "区", "District", _("Code or name of an existing district."), required=True),
@@ -263,8 +329,11 @@ class ImportResult:
     dry_run: bool
     rows: int = 0
     created: int = 0
+    updated: int = 0
     unchanged: int = 0
     errors: list[dict] = field(default_factory=list)
+    changes: list[dict] = field(default_factory=list)
+    plan: str = ""
     batch: ImportBatch | None = None
 
     @property
@@ -277,8 +346,11 @@ class ImportResult:
             "dry_run": self.dry_run,
             "rows": self.rows,
             "created": self.created,
+            "updated": self.updated,
             "unchanged": self.unchanged,
             "errors": self.errors,
+            "changes": self.changes,
+            "plan": self.plan,
         }
 
 
@@ -587,6 +659,12 @@ def _map_header(kind: str, values: tuple, lookup: dict[str, Column], errors: Err
         errors.headers[column.field] = text
         header.append(column)
     for column in COLUMNS[kind]:
+        if kind == "volunteers":
+            # A file that updates names each volunteer by ID number or volunteer number; the other
+            # columns are needed only by the rows that register someone new.
+            if column.field == "id_number" and not seen & {"id_number", "volunteer_number"}:
+                errors.add(line, column.field, "column_missing", column=column.header())
+            continue
         if column.required and column.field not in seen:
             label = column.header()
             errors.add(line, column.field, "column_missing", column=label)
@@ -726,12 +804,20 @@ def _political_statuses() -> dict[str, str]:
 
 
 class VolunteerImport:
+    """Volunteers: a row whose ID number (or volunteer number) is unknown creates a volunteer; one
+    that names an existing volunteer updates the columns it fills. An empty cell keeps what is
+    recorded; ``CLEAR_WORDS`` in a cell of a ``CLEARABLE`` column erases it."""
+
     kind = "volunteers"
 
     def __init__(self, actor):
         self.actor = actor
         self.to_create: list[Row] = []
+        self.to_update: list[Row] = []
         self.unchanged = 0
+        self.reason = ""  # the audit entries' reason: which file
+
+    # --- Reading each row -------------------------------------------------------------------
 
     def validate(self, rows: list[Row], errors: Errors, progress: Progress) -> None:
         skills, qualifications, categories = (
@@ -740,96 +826,146 @@ class VolunteerImport:
             _reference_lookup(VolunteerCategory),
         )
         statuses = _political_statuses()
-        min_age = settings.RULES["MIN_VOLUNTEER_AGE"]
-        today = timezone.localdate()
+        self.min_age = settings.RULES["MIN_VOLUNTEER_AGE"]
+        self.today = timezone.localdate()
 
         codes = {_text(r.values.get("organization")) for r in rows} - {""}
-        organizations = {o.code: o for o in Organization.objects.filter(code__in=codes)}
-        allowed = (
-            set(
-                organization_subtree(self.actor)
-                .filter(pk__in=[o.pk for o in organizations.values()])
-                .values_list("pk", flat=True)
-            )
-            if self.actor is not None
-            else {o.pk for o in organizations.values()}
-        )
-        teams = {
-            (organization_id, name): pk
-            for pk, organization_id, name in Team.objects.filter(organization__in=organizations.values()).values_list(
-                "pk", "organization_id", "name"
-            )
-        }
+        self.organizations = {o.code: o for o in Organization.objects.filter(code__in=codes)}
+        self.allowed = self._allowed_organizations()
+        self.teams: dict[tuple[int, str], int] = {}
+        self.places = _Places() if any(r.values.get(c) for r in rows for c in _Places.COLUMNS) else None
 
         for index, row in enumerate(rows, start=1):
-            clean = row.clean
-            clean["real_name"] = _required_text(row, errors, "real_name", max_length=50)
-
-            mobile = re.sub(r"[\s\-]", "", _code_text(row.values.get("mobile")))
-            clean["mobile"] = mobile
-            if not mobile:
-                errors.row(row, "mobile", "required")
-            else:
-                try:
-                    validate_mobile(mobile)
-                except ValidationError as error:
-                    self._validation_error(row, errors, "mobile", error)
-
-            id_number = normalize_id_number(_code_text(row.values.get("id_number")))
-            clean["id_number"] = id_number
-            if not id_number:
-                errors.row(row, "id_number", "required")
-            else:
-                try:
-                    validate_id_number(id_number)
-                except ValidationError as error:
-                    self._validation_error(row, errors, "id_number", error)
-                else:
-                    clean["id_hash"] = crypto.blind_index(id_number)
-                    clean["birth_date"] = id_birth_date(id_number)
-                    clean["gender"] = id_gender(id_number)
-                    age = _age_on(clean["birth_date"], today)
-                    if age < min_age:
-                        errors.row(row, "id_number", "too_young", age=min_age)
-
-            code = _required_text(row, errors, "organization")
-            organization = organizations.get(code)
-            clean["organization_id"] = organization.pk if organization else None
-            if code and organization is None:
-                errors.row(row, "organization", "unknown_organization", value=code)
-            elif organization is not None and organization.pk not in allowed:
-                errors.row(row, "organization", "organization_not_allowed", value=code)
-
-            team_name = _text(row.values.get("team"))
-            clean["team_id"] = None
-            if team_name and organization is not None:
-                clean["team_id"] = teams.get((organization.pk, team_name))
-                if clean["team_id"] is None:
-                    errors.row(row, "team", "unknown_team", organization=code, value=team_name)
-
-            status_text = _text(row.values.get("political_status"))
-            clean["political_status"] = statuses.get(status_text.casefold(), None) if status_text else "masses"
-            if clean["political_status"] is None:
-                choices = " / ".join(str(label) for label in Volunteer.PoliticalStatus.labels)
-                errors.row(row, "political_status", "choice_invalid", value=status_text, choices=choices)
-
-            clean["category_ids"] = self._references(row, errors, "categories", categories, "unknown_category")
-            clean["skill_ids"] = self._references(row, errors, "skills", skills, "unknown_skill")
-            clean["qualification_ids"] = self._references(
-                row, errors, "qualifications", qualifications, "unknown_qualification"
-            )
-            clean["qualification_valid_until"] = _optional_date(row, errors, "qualification_valid_until")
-            clean["insurance_valid_until"] = _optional_date(row, errors, "insurance_valid_until")
-            consent = row.values.get("guardian_consent")
-            try:
-                clean["guardian_consent"] = _boolean(consent)
-            except ValueError:
-                errors.row(row, "guardian_consent", "boolean_invalid", value=_text(consent))
+            self._read_row(row, errors, statuses, skills, qualifications, categories)
             if index % 1000 == 0:
                 progress("validate", index, len(rows))
 
-        self._check_duplicates(rows, errors)
+        self._match(rows, errors)
         progress("validate", len(rows), len(rows))
+
+    def _allowed_organizations(self) -> set[int] | None:
+        """Organizations the actor may import into or update (``None``: any, at the command line)."""
+        if self.actor is None:
+            return None
+        return set(organization_subtree(self.actor).values_list("pk", flat=True))
+
+    def _read_row(self, row, errors, statuses, skills, qualifications, categories) -> None:
+        clean = row.clean
+        values = row.values
+        given: dict[str, Any] = {}  # field -> value the row sets (``None``/empty when cleared)
+        clean["given"] = given
+        for name in values:
+            if _cleared(values.get(name)) and name not in CLEARABLE:
+                errors.row(row, name, "clear_not_allowed")
+
+        name = _text(values.get("real_name"))
+        if name and not _cleared(name):
+            if len(name) > 50:
+                errors.row(row, "real_name", "too_long", max=50)
+            given["real_name"] = name
+
+        mobile = re.sub(r"[\s\-]", "", _code_text(values.get("mobile")))
+        clean["mobile"] = mobile
+        if mobile and not _cleared(mobile):
+            try:
+                validate_mobile(mobile)
+            except ValidationError as error:
+                self._validation_error(row, errors, "mobile", error)
+
+        clean["volunteer_number"] = _code_text(values.get("volunteer_number"))
+        id_number = normalize_id_number(_code_text(values.get("id_number")))
+        clean["id_number"] = id_number
+        if id_number and not _cleared(id_number):
+            try:
+                validate_id_number(id_number)
+            except ValidationError as error:
+                self._validation_error(row, errors, "id_number", error)
+            else:
+                clean["id_hash"] = crypto.blind_index(id_number)
+                clean["birth_date"] = id_birth_date(id_number)
+                clean["gender"] = id_gender(id_number)
+                if _age_on(clean["birth_date"], self.today) < self.min_age:
+                    errors.row(row, "id_number", "too_young", age=self.min_age)
+        elif not clean["volunteer_number"]:
+            errors.row(row, "id_number", "required")
+
+        code = _text(values.get("organization"))
+        if code and not _cleared(code):
+            organization = self.organizations.get(code)
+            if organization is None:
+                errors.row(row, "organization", "unknown_organization", value=code)
+            elif self.allowed is not None and organization.pk not in self.allowed:
+                errors.row(row, "organization", "organization_not_allowed", value=code)
+            else:
+                given["organization_id"] = organization.pk
+
+        team_name = _text(values.get("team"))
+        if _cleared(team_name):
+            given["team_id"] = None
+        elif team_name:
+            clean["team_name"] = team_name  # resolved once the organization is known (``_match``)
+
+        status_text = _text(values.get("political_status"))
+        if status_text and not _cleared(status_text):
+            status = statuses.get(status_text.casefold())
+            if status is None:
+                choices = " / ".join(str(label) for label in Volunteer.PoliticalStatus.labels)
+                errors.row(row, "political_status", "choice_invalid", value=status_text, choices=choices)
+            else:
+                given["political_status"] = status
+
+        for field_name, lookup, code_ in (
+            ("categories", categories, "unknown_category"),
+            ("skills", skills, "unknown_skill"),
+            ("qualifications", qualifications, "unknown_qualification"),
+        ):
+            raw = values.get(field_name)
+            if _cleared(raw):
+                given[field_name] = frozenset()
+            elif _text(raw):
+                given[field_name] = self._references(row, errors, field_name, lookup, code_)
+        raw = values.get("qualification_valid_until")
+        if _cleared(raw):
+            given["qualification_valid_until"] = None
+        elif _text(raw):
+            given["qualification_valid_until"] = _optional_date(row, errors, "qualification_valid_until")
+
+        raw = values.get("insurance_valid_until")
+        if _cleared(raw):
+            given["insurance_valid_until"] = None
+        elif _text(raw):
+            given["insurance_valid_until"] = _optional_date(row, errors, "insurance_valid_until")
+
+        for field_name, max_length in TEXT_FIELDS.items():
+            raw = values.get(field_name)
+            if _cleared(raw):
+                given[field_name] = ""
+                continue
+            text = _code_text(raw) if field_name in CODE_TEXT_FIELDS else _text(raw)
+            if field_name == "emergency_contact_mobile":
+                text = re.sub(r"[\s\-]", "", text)
+            if not text:
+                continue
+            if field_name == "emergency_contact_mobile":
+                try:
+                    validate_mobile(text)
+                except ValidationError as error:
+                    self._validation_error(row, errors, field_name, error)
+                    continue
+            if len(text) > max_length:
+                errors.row(row, field_name, "too_long", max=max_length)
+            else:
+                given[field_name] = text
+
+        consent = values.get("guardian_consent")
+        if _text(consent) and not _cleared(consent):
+            try:
+                given["guardian_consent"] = _boolean(consent)
+            except ValueError:
+                errors.row(row, "guardian_consent", "boolean_invalid", value=_text(consent))
+
+        if self.places is not None:
+            self.places.read(row, errors, given)
 
     @staticmethod
     def _validation_error(row: Row, errors: Errors, name: str, error: ValidationError) -> None:
@@ -849,33 +985,40 @@ class VolunteerImport:
                 found.add(pk)
         return frozenset(found)
 
-    def _check_duplicates(self, rows: list[Row], errors: Errors) -> None:
-        first_mobile: dict[str, int] = {}
-        first_id: dict[str, int] = {}
-        for row in rows:
-            mobile, id_hash = row.clean.get("mobile"), row.clean.get("id_hash")
-            if mobile:
-                if mobile in first_mobile:
-                    errors.row(row, "mobile", "duplicate_in_file", first_line=first_mobile[mobile])
-                else:
-                    first_mobile[mobile] = row.line
-            if id_hash:
-                if id_hash in first_id:
-                    errors.row(row, "id_number", "duplicate_in_file", first_line=first_id[id_hash])
-                else:
-                    first_id[id_hash] = row.line
+    # --- Matching rows to volunteers ---------------------------------------------------------
 
-        mobiles, hashes = list(first_mobile), list(first_id)
-        fields = ["pk", "user_id", "mobile", "id_number_hash", "real_name", "organization_id", "team_id"]
-        fields += ["political_status", "insurance_valid_until", "guardian_consent"]
+    def _match(self, rows: list[Row], errors: Errors) -> None:
+        first: dict[tuple[str, str], int] = {}
+        for row in rows:
+            for field_name, key in (
+                ("mobile", row.clean.get("mobile")),
+                ("id_number", row.clean.get("id_hash")),
+                ("volunteer_number", row.clean.get("volunteer_number")),
+            ):
+                if not key:
+                    continue
+                if (field_name, key) in first:
+                    errors.row(row, field_name, "duplicate_in_file", first_line=first[(field_name, key)])
+                else:
+                    first[(field_name, key)] = row.line
+
+        mobiles = [key for (name, key) in first if name == "mobile"]
+        hashes = [key for (name, key) in first if name == "id_number"]
+        numbers = [key for (name, key) in first if name == "volunteer_number"]
         existing: dict[int, dict] = {}
-        for chunk in _chunks(mobiles):
-            existing.update({v["pk"]: v for v in Volunteer.objects.filter(mobile__in=chunk).values(*fields)})
-        for chunk in _chunks(hashes):
-            existing.update({v["pk"]: v for v in Volunteer.objects.filter(id_number_hash__in=chunk).values(*fields)})
+        for lookup, keys in (
+            ("mobile__in", mobiles),
+            ("id_number_hash__in", hashes),
+            ("volunteer_number__in", numbers),
+        ):
+            for chunk in _chunks(keys):
+                existing.update(
+                    {v["pk"]: v for v in Volunteer.objects.filter(**{lookup: chunk}).values(*EXISTING_FIELDS)}
+                )
         by_mobile = {v["mobile"]: v for v in existing.values()}
         by_hash = {v["id_number_hash"]: v for v in existing.values()}
-        relations = self._relations(list(existing))
+        by_number = {v["volunteer_number"]: v for v in existing.values()}
+        self.relations = self._relations(list(existing))
         accounts: set[str] = set()
         user_model = get_user_model()
         for chunk in _chunks(mobiles):
@@ -884,72 +1027,169 @@ class VolunteerImport:
                 .exclude(pk__in=[v["user_id"] for v in existing.values()])
                 .values_list("username", flat=True)
             )
+        organization_ids = {v["organization_id"] for v in existing.values()}
+        organization_ids |= {r.clean["given"].get("organization_id") for r in rows} - {None}
+        for pk, organization_id, name in Team.objects.filter(organization_id__in=organization_ids).values_list(
+            "pk", "organization_id", "name"
+        ):
+            self.teams[(organization_id, name)] = pk
 
         for row in rows:
+            clean = row.clean
+            number, id_hash, mobile = clean["volunteer_number"], clean.get("id_hash"), clean["mobile"]
+            if not row.ok:
+                # Every problem of the row at once: what a new volunteer lacks, an unknown team.
+                known = by_number.get(number) if number else by_hash.get(id_hash)
+                if not number and known is None:
+                    self._required_for_new(row, errors)
+                organization_id = clean["given"].get("organization_id") or (known or {}).get("organization_id")
+                if organization_id is not None:
+                    self._resolve_team(row, errors, organization_id)
+                continue
+            target = None
+            if number:
+                target = by_number.get(number)
+                if target is None:
+                    errors.row(row, "volunteer_number", "unknown_volunteer", value=number)
+                    continue
+                if id_hash and target["id_number_hash"] != id_hash:
+                    errors.row(row, "id_number", "duplicate_in_database", "id_number_mismatch", value=number)
+                    continue
+            elif id_hash:
+                target = by_hash.get(id_hash)
+            if target is None:
+                self._check_new(row, errors, mobile, by_mobile, accounts)
+                continue
+            if self.allowed is not None and target["organization_id"] not in self.allowed:
+                errors.row(row, "volunteer_number" if number else "id_number", "volunteer_not_allowed")
+                continue
+            if mobile and mobile != target["mobile"]:
+                errors.row(row, "mobile", "mobile_differs", "mobile_differs")
+                continue
+            clean["pk"] = target["pk"]
+            self._resolve_team(row, errors, clean["given"].get("organization_id", target["organization_id"]))
             if not row.ok:
                 continue
-            clean = row.clean
-            mine, theirs = by_mobile.get(clean["mobile"]), by_hash.get(clean["id_hash"])
-            if mine is None and theirs is None:
-                if clean["mobile"] in accounts:
-                    errors.row(row, "mobile", "duplicate_in_database", "duplicate_account")
-                else:
-                    self.to_create.append(row)
-                continue
-            if mine is not None and theirs is not None and mine["pk"] == theirs["pk"]:
-                differences = self._compare(errors, clean, mine, relations)
-                if differences:
-                    errors.row(
-                        row, "mobile", "duplicate_in_database", "duplicate_details", columns=", ".join(differences)
-                    )
-                else:
-                    self.unchanged += 1
-                continue
-            if mine is not None:
-                errors.row(row, "mobile", "duplicate_in_database", "duplicate_mobile")
-            if theirs is not None:
-                errors.row(row, "id_number", "duplicate_in_database", "duplicate_id_number")
+            changes = self._changes(clean["given"], target)
+            if changes:
+                clean["before"], clean["changes"] = target, changes
+                self.to_update.append(row)
+            else:
+                self.unchanged += 1
 
     @staticmethod
     def _relations(volunteer_ids: list[int]) -> dict[int, dict]:
-        relations: dict[int, dict] = {
-            pk: {"skills": set(), "categories": set(), "qualifications": {}} for pk in volunteer_ids
-        }
-        for chunk in _chunks(volunteer_ids):
-            for volunteer_id, skill_id in Volunteer.skills.through.objects.filter(volunteer_id__in=chunk).values_list(
-                "volunteer_id", "skill_id"
-            ):
-                relations[volunteer_id]["skills"].add(skill_id)
-            for volunteer_id, category_id in Volunteer.categories.through.objects.filter(
-                volunteer_id__in=chunk
-            ).values_list("volunteer_id", "volunteercategory_id"):
-                relations[volunteer_id]["categories"].add(category_id)
-            for volunteer_id, type_id, valid_until in Qualification.objects.filter(volunteer_id__in=chunk).values_list(
-                "volunteer_id", "qualification_type_id", "valid_until"
-            ):
-                relations[volunteer_id]["qualifications"][type_id] = valid_until
-        return relations
+        return _volunteer_relations(volunteer_ids)
 
     @staticmethod
-    def _compare(errors: Errors, clean: dict, existing: dict, relations: dict[int, dict]) -> list[str]:
-        related = relations[existing["pk"]]
-        qualifications = {pk: clean["qualification_valid_until"] for pk in clean["qualification_ids"]}
-        return _differences(
-            errors,
-            {
-                "real_name": (clean["real_name"], existing["real_name"]),
-                "organization": (clean["organization_id"], existing["organization_id"]),
-                "team": (clean["team_id"], existing["team_id"]),
-                "political_status": (clean["political_status"], existing["political_status"]),
-                "categories": (set(clean["category_ids"]), related["categories"]),
-                "skills": (set(clean["skill_ids"]), related["skills"]),
-                "qualifications": (qualifications, related["qualifications"]),
-                "insurance_valid_until": (clean["insurance_valid_until"], existing["insurance_valid_until"]),
-                "guardian_consent": (clean["guardian_consent"], existing["guardian_consent"]),
-            },
-        )
+    def _required_for_new(row: Row, errors: Errors) -> None:
+        """A volunteer not yet registered needs a name, a mobile number and an organization."""
+        for name in ("real_name", "mobile", "organization"):
+            if not _text(row.values.get(name)):
+                errors.row(row, name, "required")
+
+    def _check_new(self, row: Row, errors: Errors, mobile: str, by_mobile: dict, accounts: set[str]) -> None:
+        self._required_for_new(row, errors)
+        if mobile in by_mobile:
+            errors.row(row, "mobile", "duplicate_in_database", "duplicate_mobile")
+        elif mobile in accounts:
+            errors.row(row, "mobile", "duplicate_in_database", "duplicate_account")
+        if row.ok:
+            self._resolve_team(row, errors, row.clean["given"]["organization_id"])
+        if row.ok:
+            self.to_create.append(row)
+
+    def _resolve_team(self, row: Row, errors: Errors, organization_id: int) -> None:
+        given = row.clean["given"]
+        name = row.clean.get("team_name")
+        if name:
+            given["team_id"] = self.teams.get((organization_id, name))
+            if given["team_id"] is None:
+                code = next((o.code for o in self.organizations.values() if o.pk == organization_id), "")
+                errors.row(row, "team", "unknown_team", organization=code, value=name)
+
+    def _changes(self, given: dict, existing: dict) -> dict[str, tuple]:
+        """``{field: (before, after)}`` for every field the row sets to something new."""
+        related = self.relations[existing["pk"]]
+        changes: dict[str, tuple] = {}
+        for field_name in SCALAR_FIELDS:
+            if field_name in given and given[field_name] != existing[field_name]:
+                changes[field_name] = (existing[field_name], given[field_name])
+        if "organization_id" in changes and "team_id" not in given and existing["team_id"] is not None:
+            changes["team_id"] = (existing["team_id"], None)  # a team belongs to one organization
+        for field_name in ("categories", "skills"):
+            if field_name in given and set(given[field_name]) != related[field_name]:
+                changes[field_name] = (frozenset(related[field_name]), given[field_name])
+        if "qualifications" in given or "qualification_valid_until" in given:
+            before = dict(related["qualifications"])
+            types = given.get("qualifications", frozenset(before))
+            after = {
+                pk: given["qualification_valid_until"] if "qualification_valid_until" in given else before.get(pk)
+                for pk in types
+            }
+            if after != before:
+                changes["qualifications"] = (before, after)
+        return changes
+
+    # --- Writing ----------------------------------------------------------------------------
+
+    def plan(self) -> list:
+        """What a real run writes, as plain values: a dry run's plan equals the real run's."""
+        plan: list = [[row.line, "create", row.clean["id_hash"]] for row in self.to_create]
+        for row in self.to_update:
+            plan.append([row.line, row.clean["pk"], sorted((k, repr(v)) for k, v in row.clean["changes"].items())])
+        return sorted(plan, key=lambda item: item[0])
 
     def write(self, progress: Progress) -> int:
+        self._update(progress)
+        return self._create(progress)
+
+    def _update(self, progress: Progress) -> None:
+        rows = self.to_update
+        if not rows:
+            return
+        locks_volunteer_ids([row.clean["pk"] for row in rows])
+        now = timezone.now()
+        entries = []
+        for row in rows:
+            pk, changes = row.clean["pk"], row.clean["changes"]
+            scalar = {name: after for name, (_before, after) in changes.items() if name in SCALAR_FIELDS}
+            if scalar:
+                Volunteer.objects.filter(pk=pk).update(**scalar, updated_at=now)
+            if "categories" in changes:
+                Volunteer.categories.through.objects.filter(volunteer_id=pk).delete()
+                Volunteer.categories.through.objects.bulk_create(
+                    [
+                        Volunteer.categories.through(volunteer_id=pk, volunteercategory_id=c)
+                        for c in changes["categories"][1]
+                    ]
+                )
+            if "skills" in changes:
+                Volunteer.skills.through.objects.filter(volunteer_id=pk).delete()
+                Volunteer.skills.through.objects.bulk_create(
+                    [Volunteer.skills.through(volunteer_id=pk, skill_id=s) for s in changes["skills"][1]]
+                )
+            if "qualifications" in changes:
+                after = changes["qualifications"][1]
+                Qualification.objects.filter(volunteer_id=pk).exclude(qualification_type_id__in=list(after)).delete()
+                for type_id, valid_until in after.items():
+                    Qualification.objects.update_or_create(
+                        volunteer_id=pk, qualification_type_id=type_id, defaults={"valid_until": valid_until}
+                    )
+            entries.append(
+                audit_entry(
+                    volunteer_id=pk,
+                    actor=self.actor,
+                    before={name: _plain(before) for name, (before, _after) in changes.items()},
+                    after={name: _plain(after) for name, (_before, after) in changes.items()},
+                    reason=self.reason,
+                    now=now,
+                )
+            )
+        AuditEntry.objects.bulk_create(entries)
+        progress("write", len(rows), len(rows) + len(self.to_create))
+
+    def _create(self, progress: Progress) -> int:
         rows = self.to_create
         if not rows:
             return 0
@@ -958,7 +1198,7 @@ class VolunteerImport:
         password = make_password(None)
         now = timezone.now()
         users = [
-            user_model(username=row.clean["mobile"], first_name=row.clean["real_name"], password=password)
+            user_model(username=row.clean["mobile"], first_name=row.clean["given"]["real_name"], password=password)
             for row in rows
         ]
         user_model.objects.bulk_create(users, batch_size=WRITE_BATCH)
@@ -967,20 +1207,16 @@ class VolunteerImport:
         numbers = _free_volunteer_numbers(len(rows))
         volunteers = []
         for row, user, number in zip(rows, users, numbers, strict=True):
-            clean = row.clean
+            clean, given = row.clean, row.clean["given"]
             volunteer = Volunteer(
                 user_id=user.pk,
                 volunteer_number=number,
-                real_name=clean["real_name"],
                 gender=clean["gender"],
                 mobile=clean["mobile"],
                 birth_date=clean["birth_date"],
-                organization_id=clean["organization_id"],
-                team_id=clean["team_id"],
-                political_status=clean["political_status"],
-                insurance_valid_until=clean["insurance_valid_until"],
-                guardian_consent=clean["guardian_consent"],
+                political_status=given.get("political_status", Volunteer.PoliticalStatus.MASSES),
                 created_at=now,
+                **{name: given[name] for name in SCALAR_FIELDS if name in given and name != "political_status"},
             )
             volunteer.id_number_encrypted = crypto.encrypt(clean["id_number"])
             volunteer.id_number_hash = clean["id_hash"]
@@ -992,25 +1228,301 @@ class VolunteerImport:
 
         skill_links, category_links, qualifications = [], [], []
         for row, volunteer in zip(rows, volunteers, strict=True):
-            clean = row.clean
+            given = row.clean["given"]
             skill_links += [
-                Volunteer.skills.through(volunteer_id=volunteer.pk, skill_id=pk) for pk in clean["skill_ids"]
+                Volunteer.skills.through(volunteer_id=volunteer.pk, skill_id=pk) for pk in given.get("skills", ())
             ]
             category_links += [
                 Volunteer.categories.through(volunteer_id=volunteer.pk, volunteercategory_id=pk)
-                for pk in clean["category_ids"]
+                for pk in given.get("categories", ())
             ]
             qualifications += [
                 Qualification(
-                    volunteer_id=volunteer.pk, qualification_type_id=pk, valid_until=clean["qualification_valid_until"]
+                    volunteer_id=volunteer.pk,
+                    qualification_type_id=pk,
+                    valid_until=given.get("qualification_valid_until"),
                 )
-                for pk in clean["qualification_ids"]
+                for pk in given.get("qualifications", ())
             ]
         Volunteer.skills.through.objects.bulk_create(skill_links, batch_size=WRITE_BATCH)
         Volunteer.categories.through.objects.bulk_create(category_links, batch_size=WRITE_BATCH)
         Qualification.objects.bulk_create(qualifications, batch_size=WRITE_BATCH)
         progress("write", len(rows), len(rows))
         return len(rows)
+
+    # --- The report ---------------------------------------------------------------------------
+
+    def report(self, errors: Errors) -> list[dict]:
+        """Row by row, what the import does: each new volunteer, and each update's changes as
+        before → after in words, personal data masked."""
+        names = _Names(self)
+        report = []
+        for row in self.to_create:
+            given = row.clean["given"]
+            report.append(
+                {
+                    "line": row.line,
+                    "action": "create",
+                    "volunteer_number": "",
+                    "name": given["real_name"],
+                    "changes": [
+                        {
+                            "column": errors.column_label("mobile"),
+                            "before": "",
+                            "after": mask_mobile(row.clean["mobile"]),
+                        }
+                    ],
+                }
+            )
+        for row in self.to_update:
+            before = row.clean["before"]
+            report.append(
+                {
+                    "line": row.line,
+                    "action": "update",
+                    "volunteer_number": before["volunteer_number"],
+                    "name": before["real_name"],
+                    "changes": [
+                        {
+                            "column": errors.column_label(COLUMN_OF.get(name, name)),
+                            "before": names.say(name, old),
+                            "after": names.say(name, new),
+                        }
+                        for name, (old, new) in row.clean["changes"].items()
+                    ],
+                }
+            )
+        return sorted(report, key=lambda item: item["line"])
+
+
+# --- Updating volunteers: what a cell may say, and how a change is shown ---------------------
+
+# A cell holding one of these erases the recorded value (an empty cell keeps it): documented in
+# the template's instructions and docs/imports.md.
+CLEAR_WORDS = frozenset({"清空", "(清空)", "(clear)", "clear"})
+CLEARABLE = frozenset(
+    {
+        "team",
+        "categories",
+        "skills",
+        "qualifications",
+        "qualification_valid_until",
+        "insurance_valid_until",
+        "insurer",
+        "insurance_policy_number",
+        "emergency_contact_name",
+        "emergency_contact_mobile",
+        "residence_district",
+        "residence_street",
+        "residence_community",
+    }
+)
+# Free text the row may set, with its length limit.
+TEXT_FIELDS = {
+    "insurer": 100,
+    "insurance_policy_number": 64,
+    "emergency_contact_name": 50,
+    "emergency_contact_mobile": 11,
+}
+CODE_TEXT_FIELDS = frozenset({"insurance_policy_number", "emergency_contact_mobile"})
+# Volunteer columns an import writes directly (the rest are relations).
+SCALAR_FIELDS = (
+    "real_name",
+    "organization_id",
+    "team_id",
+    "political_status",
+    "insurance_valid_until",
+    "insurer",
+    "insurance_policy_number",
+    "emergency_contact_name",
+    "emergency_contact_mobile",
+    "guardian_consent",
+    "residence_district_id",
+    "residence_street_id",
+    "residence_community_id",
+)
+EXISTING_FIELDS = ("pk", "user_id", "mobile", "id_number_hash", "volunteer_number", *SCALAR_FIELDS)
+COLUMN_OF = {
+    "organization_id": "organization",
+    "team_id": "team",
+    "residence_district_id": "residence_district",
+    "residence_street_id": "residence_street",
+    "residence_community_id": "residence_community",
+}
+
+
+def _cleared(value: Any) -> bool:
+    return _text(value).casefold() in CLEAR_WORDS
+
+
+def _plain(value: Any) -> Any:
+    """A value as the audit trail's JSON keeps it."""
+    if isinstance(value, (set, frozenset)):
+        return sorted(value)
+    if isinstance(value, dict):
+        return {str(key): _plain(item) for key, item in sorted(value.items())}
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def _volunteer_relations(volunteer_ids: list[int]) -> dict[int, dict]:
+    relations: dict[int, dict] = {
+        pk: {"skills": set(), "categories": set(), "qualifications": {}} for pk in volunteer_ids
+    }
+    for chunk in _chunks(volunteer_ids):
+        for volunteer_id, skill_id in Volunteer.skills.through.objects.filter(volunteer_id__in=chunk).values_list(
+            "volunteer_id", "skill_id"
+        ):
+            relations[volunteer_id]["skills"].add(skill_id)
+        for volunteer_id, category_id in Volunteer.categories.through.objects.filter(
+            volunteer_id__in=chunk
+        ).values_list("volunteer_id", "volunteercategory_id"):
+            relations[volunteer_id]["categories"].add(category_id)
+        for volunteer_id, type_id, valid_until in Qualification.objects.filter(volunteer_id__in=chunk).values_list(
+            "volunteer_id", "qualification_type_id", "valid_until"
+        ):
+            relations[volunteer_id]["qualifications"][type_id] = valid_until
+    return relations
+
+
+def _masked_text(value: str) -> str:
+    """A number staff need not read in full in a report: its last four characters."""
+    return "*" * max(len(value) - 4, 2) + value[-4:] if len(value) > 4 else "*" * len(value)
+
+
+class _Places:
+    """Where a volunteer lives or works, by name: a community (code or name), else a street, else
+    a district; the wider places follow from the narrower one. Clearing any clears all three."""
+
+    COLUMNS = ("residence_district", "residence_street", "residence_community")
+
+    def __init__(self):
+        self.districts: dict[str, int] = {}
+        for pk, code, name, name_en in District.objects.values_list("pk", "code", "name", "name_en"):
+            for key in (code, name, name_en):
+                if key:
+                    self.districts[key.casefold()] = pk
+        self.streets: dict[str, list[tuple[int, int]]] = {}
+        for pk, district_id, name, name_en in Street.objects.values_list("pk", "district_id", "name", "name_en"):
+            for key in {name, name_en} - {""}:
+                self.streets.setdefault(key.casefold(), []).append((pk, district_id))
+        self.communities: dict[str, list[tuple[int, int, int]]] = {}
+        for pk, code, name, name_en, street_id, district_id in Community.objects.values_list(
+            "pk", "code", "name", "name_en", "street_id", "street__district_id"
+        ):
+            for key in {code, name, name_en} - {""}:
+                self.communities.setdefault(key.casefold(), []).append((pk, street_id, district_id))
+
+    def read(self, row: Row, errors: Errors, given: dict) -> None:
+        cells = {name: _text(row.values.get(name)) for name in self.COLUMNS}
+        if not any(cells.values()):
+            return
+        if any(_cleared(value) for value in cells.values()):
+            given.update(residence_district_id=None, residence_street_id=None, residence_community_id=None)
+            return
+        district = street = community = None
+        if cells["residence_district"]:
+            district = self.districts.get(cells["residence_district"].casefold())
+            if district is None:
+                errors.row(row, "residence_district", "unknown_place", value=cells["residence_district"])
+                return
+        if cells["residence_street"]:
+            found = [s for s in self.streets.get(cells["residence_street"].casefold(), []) if district in (None, s[1])]
+            if len(found) != 1:
+                errors.row(
+                    row,
+                    "residence_street",
+                    "unknown_place" if not found else "ambiguous_place",
+                    value=cells["residence_street"],
+                )
+                return
+            street, district = found[0]
+        if cells["residence_community"]:
+            found = [
+                c
+                for c in self.communities.get(cells["residence_community"].casefold(), [])
+                if street in (None, c[1]) and district in (None, c[2])
+            ]
+            if len(found) != 1:
+                errors.row(
+                    row,
+                    "residence_community",
+                    "unknown_place" if not found else "ambiguous_place",
+                    value=cells["residence_community"],
+                )
+                return
+            community, street, district = found[0]
+        given.update(residence_district_id=district, residence_street_id=street, residence_community_id=community)
+
+
+class _Names:
+    """Values of a change in words: names for ids, masked numbers, yes/no."""
+
+    def __init__(self, importer: VolunteerImport):
+        ids: dict[str, set] = {}
+        for row in importer.to_update:
+            for name, (before, after) in row.clean["changes"].items():
+                for value in (before, after):
+                    if isinstance(value, (dict, set, frozenset)):
+                        ids.setdefault(name, set()).update(value)
+                    elif value is not None:
+                        ids.setdefault(name, set()).add(value)
+        models = {
+            "organization_id": Organization,
+            "team_id": Team,
+            "categories": VolunteerCategory,
+            "skills": Skill,
+            "qualifications": QualificationType,
+            "residence_district_id": District,
+            "residence_street_id": Street,
+            "residence_community_id": Community,
+        }
+        self.labels: dict[str, dict] = {}
+        for name, model in models.items():
+            if ids.get(name):
+                self.labels[name] = {
+                    item.pk: (item.display_name if hasattr(item, "display_name") else item.name)
+                    for item in model.objects.filter(pk__in=ids[name])
+                }
+        self.statuses = dict(Volunteer.PoliticalStatus.choices)
+
+    def say(self, name: str, value: Any) -> str:
+        if value is None or value == "" or value == frozenset() or value == {}:
+            return "—"
+        labels = self.labels.get(name, {})
+        if name == "qualifications":
+            return "、".join(
+                f"{labels.get(pk, pk)}" + (f" ({until.isoformat()})" if until else "")
+                for pk, until in sorted(value.items())
+            )
+        if isinstance(value, (set, frozenset)):
+            return "、".join(sorted(str(labels.get(pk, pk)) for pk in value))
+        if name in self.labels:
+            return str(labels.get(value, value))
+        if name == "political_status":
+            return str(self.statuses.get(value, value))
+        if name == "guardian_consent":
+            return str(_("yes") if value else _("no"))
+        if name == "emergency_contact_mobile":
+            return mask_mobile(value)
+        if name == "insurance_policy_number":
+            return _masked_text(value)
+        if isinstance(value, date):
+            return value.isoformat()
+        return str(value)
+
+
+def audit_entry(*, volunteer_id: int, actor, before: dict, after: dict, reason: str, now) -> AuditEntry:
+    return AuditEntry(
+        action=AuditEntry.Action.VOLUNTEER_IMPORTED,
+        actor=actor if getattr(actor, "is_authenticated", False) else None,
+        volunteer_id=volunteer_id,
+        before=before,
+        after=after,
+        reason=reason[:200],
+        created_at=now,
+    )
 
 
 def _age_on(born: date, day: date) -> int:
@@ -1269,9 +1781,15 @@ def import_run(
     content: bytes | IO[bytes],
     actor,
     dry_run: bool = False,
+    expected_plan: str = "",
     progress: Progress | None = None,
 ) -> ImportResult:
     """Validate every row of the file and, when all are good and this is no dry run, write them.
+
+    A dry run reports row by row what a real run would do (``changes``) and a digest of it
+    (``plan``). A real run given that digest as ``expected_plan`` writes only if it would do
+    exactly the same, else it is refused with ``import_plan_changed`` and writes nothing: what
+    the person confirmed is what is applied.
 
     ``content`` is the file's bytes or a file to read them from (an upload: at most one byte past
     ``IMPORT_MAX_BYTES`` is read). Returns the counts and every error; raises
@@ -1307,14 +1825,17 @@ def import_run(
         # Validation marks the rows it reads; each attempt starts from the rows as read.
         fresh = [Row(line=row.line, values=row.values) for row in rows]
         attempt_errors = Errors(kind, headers=dict(errors.headers))
-        return _validate_and_write(kind, file_name, fresh, attempt_errors, actor, dry_run, sha256, progress)
+        return _validate_and_write(
+            kind, file_name, fresh, attempt_errors, actor, dry_run, sha256, progress, expected_plan
+        )
 
     if dry_run:
         with _one_snapshot():
             return attempt()
 
     # A concurrent import of the same people can pass validation alongside this one; the unique
-    # constraints then refuse one of them, and validating again finds those rows unchanged.
+    # constraints then refuse one of them, and validating again finds those rows unchanged. An
+    # update of a volunteer changed since the snapshot is a serialization failure: read again.
     for attempt_number in range(3):
         try:
             with _one_snapshot():
@@ -1324,6 +1845,9 @@ def import_run(
                 return result
         except IntegrityError:
             if attempt_number == 2:
+                raise
+        except DatabaseError as error:
+            if attempt_number == 2 or not is_retryable(error):
                 raise
     raise AssertionError("unreachable")
 
@@ -1350,7 +1874,14 @@ def _one_snapshot() -> Iterator[None]:
         yield
 
 
-def _validate_and_write(kind, file_name, rows, errors, actor, dry_run, sha256, progress) -> ImportResult:
+def _plan_digest(importer) -> str:
+    plan = importer.plan() if hasattr(importer, "plan") else [[row.line, "create"] for row in importer.to_create]
+    return hashlib.sha256(json.dumps(plan, default=str, ensure_ascii=False).encode()).hexdigest()
+
+
+def _validate_and_write(
+    kind, file_name, rows, errors, actor, dry_run, sha256, progress, expected_plan=""
+) -> ImportResult:
     result = ImportResult(kind=kind, dry_run=dry_run, rows=len(rows))
     progress("validate", 0, len(rows))
     importer = IMPORTERS[kind](actor)
@@ -1359,9 +1890,15 @@ def _validate_and_write(kind, file_name, rows, errors, actor, dry_run, sha256, p
         result.errors = errors.sorted()
         return result
     result.unchanged = importer.unchanged
+    result.updated = len(getattr(importer, "to_update", ()))
+    result.changes = importer.report(errors) if hasattr(importer, "report") else []
+    result.plan = _plan_digest(importer)
     if dry_run:
         result.created = len(importer.to_create)
         return result
+    if expected_plan and expected_plan != result.plan:
+        raise ServiceError("import_plan_changed", {"changes": result.changes})
+    importer.reason = f"import {file_name or ''}"
     progress("write", 0, len(importer.to_create))
     result.created = importer.write(progress)
     result.batch = ImportBatch.objects.create(
@@ -1371,12 +1908,27 @@ def _validate_and_write(kind, file_name, rows, errors, actor, dry_run, sha256, p
         created_by=actor,
         rows=result.rows,
         created=result.created,
+        updated=result.updated,
         unchanged=result.unchanged,
     )
     return result
 
 
 # --- Templates ----------------------------------------------------------------------------
+
+VOLUNTEER_NOTES = (
+    _(
+        "A row whose ID number (or volunteer number) is already registered updates that volunteer: "
+        "only the columns it fills change; an empty cell keeps what is recorded."
+    ),
+    _(
+        "To erase a recorded value, write 清空 (or “(clear)”) in the cell. Allowed in: team, categories, "
+        "skills, qualifications and their date, insurance date, insurer, policy number, emergency contact "
+        "and the home or work district, street and community."
+    ),
+    _("Name, mobile number and organization are required only for a volunteer not yet registered."),
+    _("Check the file with a dry run first: it lists, row by row, what would change (before → after)."),
+)
 
 
 def _examples(kind: str, language: str) -> dict[str, str]:
@@ -1473,6 +2025,9 @@ def _xlsx_template(kind: str, columns, headers: list[str], example_row: list[str
             )
         ]
     )
+    if kind == "volunteers":
+        for line in VOLUNTEER_NOTES:
+            notes.append([str(line)])
     notes.column_dimensions["A"].width = 24
     notes.column_dimensions["C"].width = 70
     for worksheet in (sheet, notes):

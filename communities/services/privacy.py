@@ -24,7 +24,7 @@ from config.db import retry_on_conflict
 from config.errors import ServiceError
 from volunteers import crypto
 from volunteers.auth import normalise_username
-from volunteers.models import LoginFailure, Team, Volunteer, new_calendar_token
+from volunteers.models import LoginFailure, Team, Volunteer, new_calendar_token, private_storage
 from volunteers.selectors import star_level
 from volunteers.services import may_see_id_number, user_api_tokens_revoke, volunteer_id_number_reveal
 
@@ -236,7 +236,25 @@ def _scrub(volunteer: Volunteer, now) -> None:
     volunteer.anonymised_at = now
     volunteer.save()
     volunteer.skills.clear()
+    # Proof files go with the records that name them, after the commit (a rollback keeps both).
+    proofs = [q.proof.name for q in volunteer.qualifications.all() if q.proof]
+    proofs += [r.proof.name for r in volunteer.change_requests.all() if r.proof]
     volunteer.qualifications.all().delete()
+    volunteer.change_requests.all().delete()
+    if proofs:
+        storage = private_storage()
+        transaction.on_commit(lambda: [storage.delete(name) for name in sorted(set(proofs))])
+    volunteer.emergency_contact_name = volunteer.emergency_contact_mobile = ""
+    volunteer.insurer = volunteer.insurance_policy_number = volunteer.suspended_reason = ""
+    volunteer.save(
+        update_fields=[
+            "emergency_contact_name",
+            "emergency_contact_mobile",
+            "insurer",
+            "insurance_policy_number",
+            "suspended_reason",
+        ]
+    )
     Team.objects.filter(leader=volunteer).update(leader=None)
 
     user.username = f"deleted-{secrets.token_hex(8)}"

@@ -5,28 +5,36 @@ order: the shift row first, then assignments, then volunteer rows, each kind in 
 (never a shift while holding a volunteer). The shift lock serialises its counters and waitlist tickets; the volunteer lock
 serialises the overlap, rest and daily-limit checks across that volunteer's shifts. The counters
 themselves are changed by conditional UPDATEs, and the database's check constraint
-(``confirmed_count <= capacity``) and partial unique index back both locks. On SQLite, where
-row locks do not exist, every write transaction is IMMEDIATE and so runs alone.
+(``confirmed_count <= capacity``) and partial unique index back both locks.
+
+The rules (window, one live place, eligibility, overlap, rest, daily limit) are not here: every
+path asks the database functions built from communities/sql/ (``communities.rules.eligibility``,
+docs/rules.md).
 """
 
 from __future__ import annotations
 
 import functools
-from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import datetime
 from types import SimpleNamespace
-from typing import NamedTuple
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q
+from django.db.models import F, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from communities.models import Assignment, Community, Post, PostType, Shift
 from communities.notifications import outbox
-from communities.rules.eligibility import ineligibility, requirements_of
+from communities.rules.eligibility import (
+    NOTHING_TO_PREFETCH,
+    PROMOTION,
+    overridable,
+    refusal,
+    refusal_error,
+    rule_parameters,
+)
 from communities.services import locks
 from config.db import retry_on_conflict
 from config.errors import ServiceError
@@ -38,94 +46,8 @@ Status = Assignment.Status
 # --- Rules about time -----------------------------------------------------------------------
 
 
-def _signup_window(shift: Shift) -> tuple[datetime | None, datetime]:
-    closes = shift.signup_closes_at or (shift.starts_at - settings.RULES["DEFAULT_SIGNUP_CLOSES_BEFORE"])
-    return shift.signup_opens_at, closes
-
-
 def _cancel_cutoff(shift: Shift) -> datetime:
     return shift.cancel_cutoff_at or (shift.starts_at - settings.RULES["DEFAULT_CANCEL_CUTOFF_BEFORE"])
-
-
-def _minutes_per_day(start: datetime, end: datetime) -> dict:
-    """Split an interval into minutes per local calendar day (a night shift counts on both days)."""
-    result: dict = defaultdict(int)
-    cursor = timezone.localtime(start)
-    end = timezone.localtime(end)
-    while cursor < end:
-        next_midnight = timezone.make_aware(datetime.combine(cursor.date() + timedelta(days=1), datetime.min.time()))
-        piece_end = min(end, next_midnight)
-        # Elapsed time, not wall-clock time: where clocks change, a night has 23 or 25 hours.
-        result[cursor.date()] += int((piece_end.timestamp() - cursor.timestamp()) // 60)
-        cursor = piece_end
-    return result
-
-
-class Busy(NamedTuple):
-    """One of the volunteer's confirmed (or worked) shifts near the one being checked."""
-
-    pk: int
-    starts_at: datetime
-    ends_at: datetime
-
-
-def _commitments(volunteer_id: int, shift: Shift) -> tuple[bool, list[Busy]]:
-    """In one query: whether the volunteer holds a live place on ``shift``, and their confirmed
-    or worked shifts close enough to it for the overlap, rest and daily-limit rules."""
-    window = max(timedelta(hours=settings.RULES["MIN_REST_HOURS"]), timedelta(days=1))
-    rows = (
-        Assignment.objects.filter(volunteer_id=volunteer_id)
-        .filter(
-            (Q(shift_id=shift.pk) & ~Q(status=Status.CANCELLED))
-            | Q(
-                status__in=(Status.CONFIRMED, Status.COMPLETED),
-                shift__starts_at__lt=shift.ends_at + window,
-                shift__ends_at__gt=shift.starts_at - window,
-            )
-        )
-        # In time order, so the shift a refusal names is the same in both forms of the rules.
-        .order_by("shift__starts_at", "shift_id")
-        .values_list("shift_id", "shift__starts_at", "shift__ends_at")
-    )
-    held, others = False, []
-    for pk, starts_at, ends_at in rows:
-        if pk == shift.pk:
-            held = True
-        else:
-            others.append(Busy(pk, starts_at, ends_at))
-    return held, others
-
-
-def schedule_conflict(volunteer: Volunteer, shift: Shift) -> ServiceError | None:
-    """Overlap, rest period and daily limit against the volunteer's confirmed shifts."""
-    return _schedule_conflict(shift, _commitments(volunteer.pk, shift)[1])
-
-
-def _schedule_conflict(shift: Shift, others: list[Busy]) -> ServiceError | None:
-    rest = timedelta(hours=settings.RULES["MIN_REST_HOURS"])
-    for other in others:
-        if other.starts_at < shift.ends_at and other.ends_at > shift.starts_at:
-            return ServiceError(
-                "overlapping_shift",
-                {"shift": other.pk, "starts_at": other.starts_at.isoformat(), "ends_at": other.ends_at.isoformat()},
-            )
-    for other in others:
-        if other.starts_at < shift.ends_at + rest and other.ends_at > shift.starts_at - rest:
-            return ServiceError("rest_period", {"shift": other.pk, "min_rest_hours": settings.RULES["MIN_REST_HOURS"]})
-    limit = int(settings.RULES["MAX_HOURS_PER_DAY"] * 60)
-    mine = _minutes_per_day(shift.starts_at, shift.ends_at)
-    totals = defaultdict(int, mine)
-    for other in others:
-        for day, minutes in _minutes_per_day(other.starts_at, other.ends_at).items():
-            if day in mine:
-                totals[day] += minutes
-    for day, minutes in sorted(totals.items()):
-        if minutes > limit:
-            return ServiceError(
-                "daily_limit",
-                {"date": day.isoformat(), "minutes": minutes, "max_hours": settings.RULES["MAX_HOURS_PER_DAY"]},
-            )
-    return None
 
 
 # --- Counters (conditional updates: the database refuses what the locks should prevent) -----
@@ -188,13 +110,14 @@ def shift_sign_up(
     A coordinator (``source=coordinator``) may override an eligibility rule by giving a reason;
     time windows, capacity and schedule conflicts are never overridden.
 
-    On PostgreSQL a volunteer's own sign-up runs the rules as one database function
-    (``_sign_up_in_database``); elsewhere, and for coordinators, in Python. Both forms answer
-    alike (tests/communities/services/test_sign_up_function.py).
+    A volunteer's own sign-up is one call of the database function ``communities_self_sign_up``
+    (``_sign_up_in_database``); a coordinator's assignment, and a sign-up that finds people
+    waiting for a free place, run as a transaction here (``_sign_up_locked``). Both ask the same
+    rule function (``communities_sign_up_refusal``).
     """
     if source == Assignment.Source.SELF and signs_up_in_database():
         return _sign_up_in_database(shift_id=shift_id, volunteer=volunteer, user=user, now=now)
-    return _sign_up_in_python(
+    return _sign_up_locked(
         shift_id=shift_id,
         volunteer=volunteer,
         user=user,
@@ -206,12 +129,12 @@ def shift_sign_up(
 
 
 def signs_up_in_database() -> bool:
-    return connection.vendor == "postgresql" and settings.SIGN_UP_IN_DATABASE
+    return settings.SIGN_UP_IN_DATABASE
 
 
 @retry_on_conflict
 @transaction.atomic
-def _sign_up_in_python(
+def _sign_up_locked(
     *,
     shift_id: int,
     volunteer: Volunteer | None,
@@ -223,39 +146,27 @@ def _sign_up_in_python(
 ) -> Assignment:
     now = now or timezone.now()
     shift = locks.shift(shift_id)
-    post_type = shift.post.post_type
-    requirements = requirements_of(post_type)
     if shift.waitlist_count and shift.confirmed_count < shift.capacity:
         # A place is free while people wait (someone was passed over for a clash that has gone
         # since): the line is offered it first, and only what is left goes to the newcomer.
         waitlist_promote(shift=shift, now=now, newcomer=_volunteer_id(volunteer, user))
-    volunteer = locks.volunteer(volunteer.pk if volunteer is not None else None, requirements, user=user)
+    volunteer = locks.volunteer(volunteer.pk if volunteer is not None else None, NOTHING_TO_PREFETCH, user=user)
 
-    if shift.status == Shift.Status.CANCELLED:
-        raise ServiceError("shift_cancelled")
-    if shift.ends_at <= now:
-        raise ServiceError("shift_over")
-    opens, closes = _signup_window(shift)
-    if (opens and now < opens) or now >= closes:
-        raise ServiceError(
-            "signup_closed", {"opens_at": opens.isoformat() if opens else None, "closes_at": closes.isoformat()}
-        )
-    held, others = _commitments(volunteer.pk, shift)
-    if held:
-        raise ServiceError("already_signed_up")
-    problem = ineligibility(volunteer, shift, post_type, requirements)
-    if problem and not (source == Assignment.Source.COORDINATOR and override_reason.strip() and overridable(problem)):
-        raise ServiceError("not_eligible", problem)
-    conflict = _schedule_conflict(shift, others)
-    if conflict:
-        raise conflict
+    problem = refusal(shift_id=shift.pk, volunteer_id=volunteer.pk, now=now)
+    waived = bool(
+        problem and source == Assignment.Source.COORDINATOR and override_reason.strip() and overridable(problem)
+    )
+    if waived:
+        problem = refusal(shift_id=shift.pk, volunteer_id=volunteer.pk, now=now, waive=True)
+    if problem:
+        raise problem
 
     assignment = Assignment(
         shift=shift,
         volunteer=volunteer,
         source=source,
         assigned_by=actor if source != Assignment.Source.SELF else None,
-        override_reason=override_reason.strip() if problem else "",
+        override_reason=override_reason.strip() if waived else "",
     )
     # The counter was read under the shift lock, so a full shift goes straight to the waitlist;
     # the conditional update (and the check constraint) still guard the place taken.
@@ -275,12 +186,6 @@ def _sign_up_in_python(
     event = "confirmed" if assignment.status == Status.CONFIRMED else "waitlisted"
     _after_commit(event, assignment, loaded=True, now=now)
     return assignment
-
-
-def overridable(problem: dict) -> bool:
-    """Whether a coordinator may override this eligibility refusal with a reason: any but a
-    suspension (an account being deleted is suspended first, so nobody places it meanwhile)."""
-    return not (problem["reason"] == "status" and problem["status"] == Volunteer.Status.SUSPENDED)
 
 
 def _volunteer_id(volunteer: Volunteer | None, user) -> int:
@@ -304,8 +209,8 @@ _NO_TEXTS = [None] * 9
 
 
 def _sign_up_in_database(*, shift_id: int, volunteer: Volunteer | None, user, now: datetime | None) -> Assignment:
-    """A volunteer's own sign-up through ``communities_self_sign_up`` (migrations 0011, 0012): the
-    same locks, rules and writes as ``_sign_up_in_python``.
+    """A volunteer's own sign-up through ``communities_self_sign_up`` (communities/sql/): the
+    same locks, rule function and writes as ``_sign_up_locked``.
 
     The function is given the shift's notification texts (``outbox.SignUpTexts``, kept
     per process) and writes the rows too, so the sign-up is that one statement. Where there are
@@ -327,8 +232,8 @@ def _sign_up_in_database(*, shift_id: int, volunteer: Volunteer | None, user, no
             outbox.sign_up_texts_forget(shift_id)
         return _sign_up_in_transaction(shift_id, volunteer, user, now)
     except _WaitlistFirst:
-        # A free place with people waiting: the promotion runs in Python (migration 0014).
-        return _sign_up_in_python(
+        # A free place with people waiting: the line is promoted first, in a transaction here.
+        return _sign_up_locked(
             shift_id=shift_id,
             volunteer=volunteer,
             user=user,
@@ -344,17 +249,12 @@ class _WaitlistFirst(Exception):
 
 
 def _sign_up_parameters(shift_id: int, volunteer: Volunteer | None, user, now: datetime) -> list:
-    rules = settings.RULES
     return [
         shift_id,
-        volunteer.pk if user is None else None,  # as the Python form: the user's own profile first
+        volunteer.pk if user is None else None,  # as locks.volunteer: the user's own profile first
         user.pk if user is not None else None,
         now,
-        timezone.get_current_timezone_name(),
-        rules["DEFAULT_SIGNUP_CLOSES_BEFORE"],
-        timedelta(hours=rules["MIN_REST_HOURS"]),
-        int(rules["MAX_HOURS_PER_DAY"] * 60),
-        rules["MINOR_AGE"],
+        *rule_parameters(),
     ]
 
 
@@ -391,7 +291,7 @@ def _sign_up_call(params: list) -> SimpleNamespace:
         with connection.cursor() as cursor:
             cursor.execute(_SIGN_UP_SQL, params)
             names, row = _sign_up_columns(cursor), cursor.fetchone()
-    except IntegrityError as error:  # a live place the locks did not see: refused like the Python form
+    except IntegrityError as error:  # a live place the locks did not see: refused like _sign_up_locked
         if getattr(getattr(error.__cause__, "diag", None), "constraint_name", None) != _ONE_LIVE_PLACE:
             raise
         raise ServiceError("already_signed_up") from None
@@ -414,7 +314,7 @@ def _signed_up(row: SimpleNamespace, shift_id: int, user, now: datetime) -> Assi
     if row.code == "waitlist_first":
         raise _WaitlistFirst
     if row.code:
-        raise _refusal(row)
+        raise refusal_error(vars(row))
 
     # Built with from_db (no field defaults computed), holding what the answer, the notification
     # texts and the pages read; any other field would be read from the database on access.
@@ -493,30 +393,6 @@ def _loaded(model, **values):
     return model.from_db(connection.alias, names, [values[name] for name in names])
 
 
-def _refusal(row: SimpleNamespace) -> ServiceError:
-    """The function's refusal with the details the Python form gives."""
-    code, rules = row.code, settings.RULES
-    if code == "signup_closed":
-        details = {"opens_at": row.d_opens.isoformat() if row.d_opens else None, "closes_at": row.d_closes.isoformat()}
-    elif code == "not_eligible":
-        details = {"reason": row.d_reason}
-        if row.d_reason == "status":
-            details["status"] = row.d_status
-        elif row.d_reason in ("skill", "qualification"):
-            details["missing"] = list(row.d_missing)
-        elif row.d_reason == "age":
-            details["min_age"] = row.d_min_age
-    elif code == "overlapping_shift":
-        details = {"shift": row.d_shift, "starts_at": row.d_starts.isoformat(), "ends_at": row.d_ends.isoformat()}
-    elif code == "rest_period":
-        details = {"shift": row.d_shift, "min_rest_hours": rules["MIN_REST_HOURS"]}
-    elif code == "daily_limit":
-        details = {"date": row.d_day.isoformat(), "minutes": row.d_minutes, "max_hours": rules["MAX_HOURS_PER_DAY"]}
-    else:
-        details = None
-    return ServiceError(code, details)
-
-
 @retry_on_conflict
 @transaction.atomic
 def assignment_cancel(*, assignment_id: int, enforce_cutoff: bool = True, now: datetime | None = None) -> Assignment:
@@ -557,8 +433,10 @@ def waitlist_promote(*, shift: Shift, now: datetime | None = None, newcomer: int
     """Fill free places from the waitlist, first come first served.
 
     Call with the shift locked. Every time, the whole line is offered the free places in ticket
-    order: a volunteer passed over earlier (no longer eligible, or a conflicting confirmed shift)
-    keeps their ticket and is offered the next free place again, once the obstacle is gone.
+    order, each volunteer asked the rules as a promotion (``communities_sign_up_refusal``; a
+    coordinator's reason on the ticket waives eligibility as it did when the ticket was given):
+    a volunteer passed over earlier (no longer eligible, or a conflicting confirmed shift) keeps
+    their ticket and is offered the next free place again, once the obstacle is gone.
 
     The waiting volunteers are locked together, in ascending id order (``locks.volunteers``), not
     one by one in ticket order: two promotions on shifts sharing waiting volunteers in opposite
@@ -567,24 +445,27 @@ def waitlist_promote(*, shift: Shift, now: datetime | None = None, newcomer: int
     """
     now = now or timezone.now()
     promoted: list[Assignment] = []
-    _opens, closes = _signup_window(shift)
-    if shift.status == Shift.Status.CANCELLED or now >= closes or shift.confirmed_count >= shift.capacity:
+    if shift.status == Shift.Status.CANCELLED or shift.confirmed_count >= shift.capacity:
         return promoted
     waiting = _waiting(shift)
     if not waiting:
         return promoted
-    requirements = requirements_of(shift.post.post_type)
-    volunteers = locks.volunteers(
-        [a.volunteer_id for a in waiting] + ([newcomer] if newcomer is not None else []), requirements
+    locks.volunteers(
+        [a.volunteer_id for a in waiting] + ([newcomer] if newcomer is not None else []), NOTHING_TO_PREFETCH
     )
     for assignment in waiting:
         if shift.confirmed_count >= shift.capacity:
             break
-        volunteer = volunteers[assignment.volunteer_id]
-        problem = ineligibility(volunteer, shift, requirements=requirements)
-        if problem and not (assignment.override_reason and overridable(problem)):
-            continue
-        if schedule_conflict(volunteer, shift):
+        problem = refusal(
+            shift_id=shift.pk,
+            volunteer_id=assignment.volunteer_id,
+            now=now,
+            check=PROMOTION,
+            waive=bool(assignment.override_reason),
+        )
+        if problem and problem.code in _NOBODY:
+            break
+        if problem:
             continue
         if not _take_place(shift):
             break
@@ -594,6 +475,10 @@ def waitlist_promote(*, shift: Shift, now: datetime | None = None, newcomer: int
         _after_commit("promoted", assignment)
         promoted.append(assignment)
     return promoted
+
+
+# Refusals about the shift itself, the same for everyone waiting.
+_NOBODY = frozenset({"shift_cancelled", "shift_over", "signup_closed"})
 
 
 def waiting_volunteer_ids(shift: Shift) -> list[int]:
@@ -621,34 +506,35 @@ def shift_capacity_set(*, shift_id: int, capacity: int, now: datetime | None = N
 def volunteer_places_release(*, volunteer_id: int, now: datetime | None = None) -> int:
     """Cancel every upcoming place (confirmed or waitlisted) the volunteer holds; return how many.
 
-    For an account being deleted, called after ``communities.services.privacy`` has suspended the volunteer
-    under their lock and committed, so no new place can appear meanwhile. The rows are locked in
-    the one order before any is changed: the shifts, the places, then every volunteer a promotion
-    on those shifts may lock; each cancellation then re-takes locks it already holds.
+    For an account being deleted, called after ``communities.services.privacy`` has suspended the
+    volunteer under their lock and committed, so no new place can appear meanwhile.
     """
     now = now or timezone.now()
-    places = list(
-        Assignment.objects.filter(
-            volunteer_id=volunteer_id,
-            status__in=(Status.CONFIRMED, Status.WAITLISTED),
-            shift__starts_at__gt=now,
-        )
-        .order_by("pk")
-        .values_list("pk", "shift_id")
+    places = Assignment.objects.filter(
+        volunteer_id=volunteer_id, status__in=(Status.CONFIRMED, Status.WAITLISTED), shift__starts_at__gt=now
     )
-    if not places:
-        return 0
-    shift_ids = locks.shifts(shift_id for _pk, shift_id in places)
-    locks.assignments(pk for pk, _shift_id in places)
+    return sum(places_release(places=places, volunteer_ids=[volunteer_id], now=now).values())
+
+
+def places_release(*, places: QuerySet[Assignment], volunteer_ids: list[int], now: datetime) -> dict[int, int]:
+    """Cancel the confirmed and waitlisted places ``places`` selects, each as ``assignment_cancel``
+    does (the waitlist promoted, everyone told); return how many per volunteer.
+
+    Call inside the caller's transaction. The rows are locked in the one order before any is
+    changed: the shifts, the places, then ``volunteer_ids`` with every volunteer a promotion on
+    those shifts may lock, in one statement; each cancellation then re-takes locks it already
+    holds. ``places`` is read again under the locks: a place may have gone meanwhile.
+    """
+    listed = list(places.order_by("pk").values_list("pk", "shift_id"))
+    shift_ids = locks.shifts(shift_id for _pk, shift_id in listed)
+    locks.assignments(pk for pk, _shift_id in listed)
     waiting = Assignment.objects.filter(shift_id__in=shift_ids, status=Status.WAITLISTED).values_list(
         "volunteer_id", flat=True
     )
-    locks.volunteer_ids([*waiting, volunteer_id])
-    # Read again under the locks: a place may have been cancelled since the list above.
-    live = Assignment.objects.filter(
-        pk__in=[pk for pk, _shift_id in places], status__in=(Status.CONFIRMED, Status.WAITLISTED)
-    )
-    released = list(live.order_by("pk").values_list("pk", flat=True))
-    for assignment_id in released:
+    locks.volunteer_ids([*waiting, *volunteer_ids])
+    live = places.filter(pk__in=[pk for pk, _shift_id in listed], status__in=(Status.CONFIRMED, Status.WAITLISTED))
+    released: dict[int, int] = dict.fromkeys(volunteer_ids, 0)
+    for assignment_id, volunteer_id in live.order_by("pk").values_list("pk", "volunteer_id"):
         assignment_cancel(assignment_id=assignment_id, enforce_cutoff=False, now=now)
-    return len(released)
+        released[volunteer_id] = released.get(volunteer_id, 0) + 1
+    return released

@@ -23,7 +23,7 @@ from django.views.decorators.http import require_POST
 
 from communities.api.coordinator import qr_svg, roster_payload
 from communities.api.shifts import candidate_reason
-from communities.models import Assignment, Community, Dispatch, Shift
+from communities.models import Assignment, Shift
 from communities.notifications import outbox
 from communities.render import refusals
 from communities.selectors import shifts as shift_selectors
@@ -31,7 +31,6 @@ from communities.selectors.people import volunteer_mobile_display, volunteers_wi
 from communities.services import attendance, coordination
 from communities.views.coordinator_forms import (
     AssignForm,
-    DispatchForm,
     HoursAdjustForm,
     NoShowForm,
     ReasonForm,
@@ -44,8 +43,8 @@ from config.errors import ServiceError
 from config.pagination import WindowCountPaginator
 from config.params import as_date, safe_next_url
 from volunteers.decorators import role_required
-from volunteers.models import Skill, Team, Volunteer, VolunteerCategory
-from volunteers.selectors import can_coordinate, is_committee_staff, organization_subtree, user_volunteer
+from volunteers.models import Team, Volunteer
+from volunteers.selectors import can_coordinate, user_volunteer
 
 coordinator_required = role_required(can_coordinate, gettext_lazy("Only community coordinators can use this page."))
 
@@ -106,6 +105,13 @@ def coordinator_roster(request, community_id: int):
     community = get_object_or_404(shift_selectors.communities_managed_by(request.user), pk=community_id)
     day = _day(request)
     roster = roster_payload(community, day, user=request.user)
+    # Each shift's section is named by its heading (post, times), which two shifts can share:
+    # number the repeats so every section's name is its own.
+    seen: dict = {}
+    for row in roster["shifts"]:
+        key = (row["post"].pk, row["starts_at"], row["ends_at"])
+        seen[key] = seen.get(key, 0) + 1
+        row["repeat"] = seen[key] if seen[key] > 1 else None
     return render(
         request,
         "coordinator/roster.html",
@@ -419,53 +425,3 @@ def team_overview(request):
         "coordinator/team.html",
         {"teams": teams, "assignments": assignments, "members": members, "now": timezone.now()},
     )
-
-
-staff_required = role_required(is_committee_staff, gettext_lazy("Only league committee staff can use this page."))
-
-
-@staff_required
-def committee_dispatch(request):
-    """Send a team, or reserve volunteers by category and skill, to a community."""
-    organizations = organization_subtree(request.user)
-    teams = Team.objects.filter(organization__in=organizations).select_related("organization").order_by("name")
-    form = DispatchForm(
-        request.POST or None,
-        teams=teams,
-        categories=VolunteerCategory.objects.all(),
-        skills=Skill.objects.all(),
-    )
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        community = Community.objects.filter(code=data["community"].strip()).first()
-        if community is None:
-            form.add_error("community", _("No community has this code."))
-        else:
-            try:
-                dispatch = coordination.dispatch_create(
-                    actor=request.user,
-                    community=community,
-                    organizations=organizations,
-                    team_id=data["team"],
-                    count=data["count"],
-                    categories=data["categories"],
-                    skills=data["skills"],
-                    note=data["note"],
-                )
-            except ServiceError as error:
-                report_refusal(request, error)
-            else:
-                messages.success(
-                    request,
-                    _("%(count)d volunteers dispatched to %(community)s.")
-                    % {"count": dispatch.volunteers.count(), "community": community.display_name},
-                )
-                return redirect("committee-dispatch")
-    recent = (
-        Dispatch.objects.filter(volunteers__organization__in=organizations)
-        .distinct()
-        .select_related("community", "team", "created_by")
-        .annotate(volunteer_count=Count("volunteers", distinct=True))
-        .order_by("-created_at")[:20]
-    )
-    return render(request, "coordinator/dispatch.html", {"form": form, "recent": recent})

@@ -132,17 +132,31 @@ class AssignForm(forms.Form):
 
 
 class DispatchForm(forms.Form):
-    community = forms.CharField(label=_("Community code"), max_length=32)
+    # Chosen from the communities a name search found (``q``): never a code to know by heart.
+    community = forms.TypedChoiceField(
+        label=_("Community"),
+        coerce=int,
+        widget=forms.RadioSelect,
+        error_messages={"required": _("Choose a community.")},
+    )
     team = forms.TypedChoiceField(label=_("Send a team"), coerce=int, required=False, empty_value=None)
     count = forms.IntegerField(
         label=_("Or a number of reserve volunteers"), min_value=1, max_value=5000, required=False
     )
     categories = forms.MultipleChoiceField(label=_("Categories"), required=False, widget=forms.CheckboxSelectMultiple)
     skills = forms.MultipleChoiceField(label=_("Skills"), required=False, widget=forms.CheckboxSelectMultiple)
+    report_at = forms.DateTimeField(
+        label=_("Report from"),
+        required=False,
+        help_text=_("When the volunteers are to report at the community; empty: at once."),
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
+    )
     note = forms.CharField(label=_("Note"), max_length=200, required=False)
 
-    def __init__(self, *args, teams=(), categories=(), skills=(), **kwargs):
+    def __init__(self, *args, communities=(), teams=(), categories=(), skills=(), **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["community"].choices = [(c.pk, community_label(c)) for c in communities]
         self.fields["team"].choices = [("", "—"), *[(t.pk, f"{t.name} · {t.organization}") for t in teams]]
         self.fields["categories"].choices = [(c.code, c.display_name) for c in categories]
         self.fields["skills"].choices = [(s.code, s.display_name) for s in skills]
@@ -152,3 +166,17 @@ class DispatchForm(forms.Form):
         if bool(data.get("team")) == bool(data.get("count")):
             raise forms.ValidationError(_("Choose a team or give a number of volunteers, not both."))
         return data
+
+
+def community_label(community) -> str:
+    """A community as a person picks it: its name, then where it is."""
+    street = community.street
+    return f"{community.display_name} · {street.display_name} · {street.district.display_name}"
+
+
+class RecallForm(forms.Form):
+    reason = forms.CharField(label=_("Reason (kept in the audit trail)"), max_length=200, required=False)
+    confirm = forms.BooleanField(
+        label=_("I understand that this cannot be undone."),
+        error_messages={"required": _("Tick the box to confirm.")},
+    )

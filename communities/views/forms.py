@@ -7,9 +7,11 @@ from django.forms.utils import flatatt
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from communities.models import PostType
+from communities.models import PostType, Street
 from communities.selectors import shifts as shift_selectors
 from config.params import as_id
+
+ORDER_NEAR, ORDER_SOON = "near", "soon"
 
 
 class PlainSelect(forms.Select):
@@ -31,7 +33,34 @@ class PlainSelect(forms.Select):
 
 
 class ShiftFilterForm(forms.Form):
-    """The browse page's GET filters; every field is optional."""
+    """The browse page's GET filters; every field is optional.
+
+    District and street are lists (a city has a few districts and some dozens of streets, read
+    in one query); a chosen district narrows the streets to its own.
+    """
+
+    district = forms.TypedChoiceField(label=_("District"), required=False, coerce=int, empty_value=None)
+    street = forms.TypedChoiceField(label=_("Street"), required=False, coerce=int, empty_value=None)
+    order = forms.ChoiceField(
+        label=_("Order"),
+        required=False,
+        choices=[(ORDER_NEAR, _("Nearest first")), (ORDER_SOON, _("Soonest first"))],
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        streets = list(Street.objects.select_related("district").order_by("district__code", "district_id", "name"))
+        districts = list({street.district_id: street.district for street in streets}.values())
+        self.fields["district"].choices = [("", _("All districts"))] + [(d.pk, d.display_name) for d in districts]
+        chosen = as_id(self.data.get("district") or "")
+        if chosen is not None:
+            choices = [(s.pk, s.display_name) for s in streets if s.district_id == chosen]
+        else:
+            choices = [
+                (district.display_name, [(s.pk, s.display_name) for s in streets if s.district_id == district.pk])
+                for district in districts
+            ]
+        self.fields["street"].choices = [("", _("All streets")), *choices]
 
     # Free text, not a list: a city has thousands of communities, too many for one <select>.
     community = forms.CharField(

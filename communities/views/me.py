@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.paginator import Paginator
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from communities.selectors import shifts as shift_selectors
 from communities.selectors.people import volunteer_credited_minutes
 from volunteers import selectors
+from volunteers.context_processors import request_workspace
 from volunteers.decorators import volunteer_required
 from volunteers.models import Volunteer
 
@@ -30,13 +31,30 @@ def calendar_feed_url(request, volunteer: Volunteer) -> str:
     return request.build_absolute_uri(f"{reverse('me-calendar')}?token={volunteer.calendar_token}")
 
 
+# Each workspace's landing page; a volunteer's is the home page itself.
+WORKSPACE_PAGES = {
+    selectors.ROLE_COMMITTEE: "committee-dashboard",
+    selectors.ROLE_COORDINATOR: "coordinator-today",
+    selectors.ROLE_TEAM_LEADER: "team-overview",
+}
+
+
 def home(request):
+    """Anonymous: the public home. Signed in: the workspace of one's most senior role (or the one
+    switched to): a volunteer's next shifts and what to do now are here; the other roles are
+    sent to their own workspace. The log-in forms land here."""
+    if not request.user.is_authenticated:
+        return render(request, "home.html")
+    workspace = request_workspace(request)
+    if workspace in WORKSPACE_PAGES:
+        return redirect(WORKSPACE_PAGES[workspace])
     volunteer = selectors.user_volunteer(request.user)
     if volunteer is None:
         return render(request, "home.html")
     now = timezone.now()
     upcoming = list(shift_selectors.volunteer_upcoming_assignments(volunteer=volunteer, now=now)[:UPCOMING_ON_HOME])
     check_in_now = list(shift_selectors.volunteer_checkin_open(volunteer=volunteer, now=now))
+    on_shift = [a for a in upcoming if a.checked_in_at is not None and a.checked_out_at is None]
     promoted = [a for a in upcoming if a.promoted and a.status == a.Status.CONFIRMED and a.shift.starts_at > now]
     unread = list(shift_selectors.notification_inbox(request.user).filter(read_at__isnull=True)[:3])
     hours = volunteer_credited_minutes(volunteer) / 60
@@ -47,6 +65,8 @@ def home(request):
             "volunteer": volunteer,
             "upcoming": upcoming,
             "check_in_now": check_in_now,
+            "on_shift": on_shift,
+            "now": now,
             "promoted": promoted,
             "unread": unread,
             "hours": hours,

@@ -13,12 +13,12 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import prefetch_related_objects
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from communities.models import Assignment, Shift
@@ -26,8 +26,9 @@ from communities.notifications import outbox
 from communities.render import refusals
 from communities.rules.eligibility import ineligibility
 from communities.selectors import shifts as shift_selectors
+from communities.selectors.offers import shift_offers
 from communities.services import attendance, signup
-from communities.views.forms import CheckInForm, ShiftFilterForm
+from communities.views.forms import ORDER_NEAR, CheckInForm, ShiftFilterForm
 from communities.views.me import calendar_feed_url
 from config.errors import ServiceError
 from config.params import as_date, safe_next_url
@@ -49,13 +50,44 @@ def _day_start(day: date) -> datetime:
 # --- Browse and sign up ---------------------------------------------------------------------
 
 
+NEAR_LABELS = {
+    shift_selectors.NEAR_COMMUNITY: gettext_lazy("In my community"),
+    shift_selectors.NEAR_STREET: gettext_lazy("On my street"),
+    shift_selectors.NEAR_DISTRICT: gettext_lazy("In my district"),
+    shift_selectors.NEAR_ELSEWHERE: gettext_lazy("Farther away"),
+}
+
+
+def _groups(shifts: list, near: bool) -> list[dict]:
+    """Consecutive shifts of one nearness under one heading (one group, no heading, by time)."""
+    if not near:
+        return [{"nearness": None, "label": "", "shifts": shifts}] if shifts else []
+    groups: list[dict] = []
+    for shift in shifts:
+        if not groups or groups[-1]["nearness"] != shift.nearness:
+            groups.append({"nearness": shift.nearness, "label": NEAR_LABELS[shift.nearness], "shifts": []})
+        groups[-1]["shifts"].append(shift)
+    return groups
+
+
 @login_required
 def shift_browse(request):
+    """Shifts near me: the volunteer's own community first, then street, district and the rest
+    (nearest first where coordinates exist); a sign-up button only where the sign-up would take
+    them, the others greyed with the reason."""
     volunteer = user_volunteer(request.user)
+    place = shift_selectors.volunteer_place(volunteer)
     form = ShiftFilterForm(request.GET or None)
     filters: dict = {}
+    more = False
+    order = ORDER_NEAR
     if form.is_valid():
         data = form.cleaned_data
+        order = data["order"] or ORDER_NEAR
+        if data["district"]:
+            filters["district"] = data["district"]
+        if data["street"]:
+            filters["street"] = data["street"]
         if data["community"] is not None:
             filters["communities"] = data["community"]
         if data["post_type"]:
@@ -67,12 +99,24 @@ def shift_browse(request):
             filters["has_space"] = True
         if data["eligible"]:
             filters["eligible"] = True
-    shifts = shift_selectors.shift_list(volunteer=volunteer, **filters)
+        more = any(key not in ("district", "street") for key in filters)
+    near = place if order == ORDER_NEAR else None
+    shifts = shift_selectors.shift_list(volunteer=volunteer, near=near, **filters)
     page = Paginator(shifts, PAGE_SIZE).get_page(request.GET.get("page"))
+    page.object_list = shift_offers(volunteer=volunteer, shifts=page.object_list)
     return render(
         request,
         "communities/shift_list.html",
-        {"form": form, "page": page, "volunteer": volunteer, "filtered": bool(filters), "now": timezone.now()},
+        {
+            "form": form,
+            "page": page,
+            "groups": _groups(page.object_list, near is not None),
+            "volunteer": volunteer,
+            "place": place,
+            "filtered": bool(filters) or order != ORDER_NEAR,
+            "more_filters": more,
+            "now": timezone.now(),
+        },
     )
 
 
@@ -86,8 +130,7 @@ def shift_detail(request, pk: int):
     mine = shift.my_assignments[0] if volunteer is not None and shift.my_assignments else None
     problems = []
     if volunteer is not None and mine is None:
-        prefetch_related_objects([volunteer], "skills", "qualifications")
-        problems = refusals.explain_ineligibility(ineligibility(volunteer, shift))
+        problems = refusals.explain_ineligibility(ineligibility(shift_id=shift.pk, volunteer_id=volunteer.pk))
     return render(
         request,
         "communities/shift_detail.html",
@@ -247,9 +290,22 @@ def check_in(request):
     forms = []
     for assignment in open_now:
         if form is not None and str(assignment.pk) == bound_id:
+            form.auto_id = _checkin_auto_id(assignment)
             forms.append((assignment, form))
         else:
-            forms.append((assignment, CheckInForm(initial={"assignment": assignment.pk, "code": code})))
+            forms.append(
+                (
+                    assignment,
+                    CheckInForm(
+                        initial={"assignment": assignment.pk, "code": code}, auto_id=_checkin_auto_id(assignment)
+                    ),
+                )
+            )
+    if forms:
+        # The code field is what a volunteer at the post came for: focus it (the first shift's,
+        # or the one whose code was refused).
+        focused = next((f for _a, f in forms if f.is_bound), forms[0][1])
+        focused.fields["code"].widget.attrs["autofocus"] = True
     upcoming = (
         None
         if open_now
@@ -261,6 +317,11 @@ def check_in(request):
     return render(
         request, "communities/check_in.html", {"forms": forms, "upcoming": upcoming, "opens_minutes": opens_minutes}
     )
+
+
+def _checkin_auto_id(assignment: Assignment) -> str:
+    """Field ids of one shift's form: several shifts' forms can share the page."""
+    return f"id_%s_{assignment.pk}"
 
 
 def _check_in(request, form: CheckInForm):

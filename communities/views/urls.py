@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from communities.views import certificates, committee, coordinator, me, shifts
+from communities.views import certificates, committee, coordinator, dispatch, imports, me, records, recruitment, shifts
 
 urlpatterns = [
     path("", me.home, name="home"),
@@ -58,7 +58,12 @@ urlpatterns = [
         name="coordinator-failed-message-retry",
     ),
     path("team/", coordinator.team_overview, name="team-overview"),
-    path("committee/dispatch/", coordinator.committee_dispatch, name="committee-dispatch"),
+    path("committee/dispatch/", dispatch.committee_dispatch, name="committee-dispatch"),
+    path("committee/dispatches/<int:pk>/", dispatch.dispatch_detail, name="committee-dispatch-detail"),
+    path("committee/dispatches/<int:pk>/recall/", dispatch.dispatch_recall, name="committee-dispatch-recall"),
+    path("committee/volunteers/<int:pk>/recall/", dispatch.volunteer_recall, name="committee-volunteer-recall"),
+    path("committee/imports/", imports.imports, name="committee-imports"),
+    path("committee/imports/confirm/", imports.imports_confirm, name="committee-imports-confirm"),
     path("committee/", committee.dashboard, name="committee-dashboard"),
     path("committee/organizations/<int:pk>/", committee.organization_detail, name="committee-organization"),
     path("committee/teams/<int:pk>/", committee.team_detail, name="committee-team"),
@@ -67,4 +72,30 @@ urlpatterns = [
     path("committee/reports/", committee.report_list, name="committee-reports"),
     path("verify/", certificates.verify, name="certificate-verify-form"),
     path("verify/<str:number>/", certificates.verify, name="certificate-verify"),
+    path("calls/<slug:slug>/", recruitment.call_page, name="call-page"),
+    path("c/<slug:slug>/", recruitment.call_short, name="call-short"),
+    path("calls/<slug:slug>/poster.png", recruitment.call_poster_png, name="call-poster-png"),
+    path("calls/<slug:slug>/poster.pdf", recruitment.call_poster_pdf, name="call-poster-pdf"),
+    path("committee/calls/", recruitment.call_list, name="committee-calls"),
+    path("committee/calls/new/", recruitment.call_create, name="committee-call-new"),
+    path("committee/calls/<int:pk>/", recruitment.call_detail, name="committee-call"),
+    path("committee/calls/<int:pk>/edit/", recruitment.call_edit, name="committee-call-edit"),
+    path(
+        "committee/calls/<int:pk>/publish/",
+        recruitment.call_status,
+        {"action": "publish"},
+        name="committee-call-publish",
+    ),
+    path("committee/calls/<int:pk>/close/", recruitment.call_status, {"action": "close"}, name="committee-call-close"),
+    path("committee/calls/<int:pk>/review/", recruitment.call_review, name="committee-call-review"),
+    path("records/volunteers/", records.volunteer_list, name="records-volunteers"),
+    path("records/volunteers/<int:pk>/", records.volunteer_edit, name="records-volunteer-edit"),
+    path("records/volunteers/<int:pk>/qualifications/", records.qualification_add, name="records-qualification-add"),
+    path("records/requests/", records.change_request_queue, name="records-change-requests"),
+    path("records/requests/<int:pk>/approve/", records.change_request_approve, name="records-change-request-approve"),
+    path("records/requests/<int:pk>/reject/", records.change_request_reject, name="records-change-request-reject"),
+    path("records/at-risk/", records.eligibility_at_risk, name="records-at-risk"),
+    path("records/proofs/<slug:kind>/<int:pk>/", records.proof_file, name="record-proof"),
+    path("me/records/", records.my_requests, name="records-my-requests"),
+    path("me/delete/", records.account_delete, name="records-account-delete"),
 ]

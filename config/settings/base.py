@@ -68,6 +68,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "volunteers.context_processors.navigation",
                 "communities.views.context_processors.inbox",
+                "communities.views.tabs.tabbar",
             ],
         },
     },
@@ -94,6 +95,10 @@ def tune_database(db: dict) -> dict:
     db.setdefault("OPTIONS", {}).update(
         {"server_side_binding": True, "prepare_threshold": int(threshold) if threshold else None}
     )
+    # No JIT compilation: it pays off for long analytical queries, not for a web request. The
+    # rule filters (docs/rules.md) are estimated above jit_above_cost on a few thousand rows and
+    # spent seconds compiling what runs in well under one.
+    db["OPTIONS"].setdefault("options", "-c jit=off")
     db["ATOMIC_REQUESTS"] = False
     return db
 
@@ -225,6 +230,11 @@ REST_FRAMEWORK = {
         "auth": env.str("THROTTLE_AUTH_RATE", default="30/min"),
         # Log-ins by texted code (volunteers/login_codes.py): a crowd behind one address.
         "auth_code": env.str("THROTTLE_AUTH_CODE_RATE", default="600/min"),
+        # A recruitment call's public page and API (docs/recruitment.md): a poster in a WeChat
+        # group brings a crowd behind one carrier NAT, so per address and generous; answering
+        # also needs a texted code, which has its own per-number limits.
+        "public_call": env.str("THROTTLE_PUBLIC_CALL_RATE", default="600/min"),
+        "public_call_apply": env.str("THROTTLE_PUBLIC_CALL_APPLY_RATE", default="120/min"),
     },
 }
 SPECTACULAR_SETTINGS = {
@@ -245,6 +255,11 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "AssignmentStatusEnum": "communities.models.Assignment.Status",
         "ShiftStatusEnum": "communities.models.Shift.Status",
+        "CallStatusEnum": "volunteers.models.RecruitmentCall.Status",
+        "ApplicationStatusEnum": "volunteers.models.CallApplication.Status",
+        "ChangeRequestKindEnum": "volunteers.models.ChangeRequest.Kind",
+        "VolunteerStatusEnum": "volunteers.models.Volunteer.Status",
+        "ImportKindEnum": "communities.services.imports.KINDS",
     },
 }
 
@@ -256,6 +271,9 @@ ID_NUMBER_HASH_KEY = ""
 
 # --- Programme rules (defaults from docs/domain rules; every number configurable) -----
 VOLUNTEER_NUMBER_PREFIX = env.str("VOLUNTEER_NUMBER_PREFIX", default="SZ")
+# A font file with Chinese glyphs for the PNG poster of a recruitment call (communities/render/
+# posters.py); empty: the Noto Sans SC the PDFs embed (communities/render/fonts.py).
+POSTER_FONT = env.str("POSTER_FONT", default="")
 RULES = {
     "MAX_HOURS_PER_DAY": env.float("RULE_MAX_HOURS_PER_DAY", default=10.0),
     "MIN_REST_HOURS": env.float("RULE_MIN_REST_HOURS", default=8.0),
@@ -322,7 +340,19 @@ NOTIFICATIONS = {
             "checkin_nudge": ("community", "post", "start"),
             "escalation": ("minutes", "name", "community", "post", "start"),
             "checkin_locked": ("name", "community", "post", "start"),
+            "dispatched": ("community", "time", "contact"),
+            "arriving": ("count", "community", "time"),
+            "recalled": ("community",),
+            "recall_leaving": ("count", "community"),
             "login_code": ("code", "minutes"),
+            "register_code": ("code", "minutes"),
+            "application_approved": ("call", "organization"),
+            "application_rejected": ("call", "reason"),
+            "mobile_code": ("code", "minutes"),
+            "change_approved": ("item",),
+            "change_rejected": ("item",),
+            "expiry_notice": ("item", "date", "days"),
+            "expiry_digest": ("count",),
         }.items()
     },
     # Rate limits (flow control) defer a text without counting an attempt: it waits this long,
@@ -352,6 +382,8 @@ NOTIFICATIONS = {
     "EMAIL_FROM": env.str("NOTIFY_EMAIL_FROM", default=""),  # empty: DEFAULT_FROM_EMAIL
     "MESSAGE_ID_DOMAIN": env.str("NOTIFY_MESSAGE_ID_DOMAIN", default="volunteers.localhost"),
     "LANGUAGE": env.str("NOTIFY_LANGUAGE", default="zh-hans"),
+    # Days before an insurance or a qualification expires when the volunteer is told (once each).
+    "EXPIRY_NOTICE_DAYS": env.list("NOTIFY_EXPIRY_NOTICE_DAYS", cast=int, default=[30, 7]),
     # Keys committed by web requests within this many seconds go to the broker as one send task
     # (communities/notifications/batching.py); 0 publishes one task per commit, on the committing thread.
     "SEND_BATCH_SECONDS": env.float("NOTIFY_SEND_BATCH_SECONDS", default=0.2),
@@ -415,6 +447,19 @@ CELERY_BEAT_SCHEDULE.update(
         },
     }
 )
+# Expiry notices to volunteers (daily) and the staff's digest (weekly, on EXPIRY_DIGEST_WEEKDAY,
+# 1 = Monday), local time (communities.notifications.records; docs/notifications.md).
+EXPIRY_SWEEP_TIME = env.str("EXPIRY_SWEEP_TIME", default="09:00")
+EXPIRY_DIGEST_WEEKDAY = env.int("EXPIRY_DIGEST_WEEKDAY", default=1)
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "expiry-sweep": {"task": "communities.tasks.expiry_sweep", "schedule": crontab(**_at(EXPIRY_SWEEP_TIME))},
+        "expiry-digest": {
+            "task": "communities.tasks.expiry_digest",
+            "schedule": crontab(day_of_week=EXPIRY_DIGEST_WEEKDAY, **_at(EXPIRY_SWEEP_TIME)),
+        },
+    }
+)
 # --- End of statistics and daily reports ---------------------------------------------------
 
 LOGGING = {
@@ -454,6 +499,10 @@ IMPORT_MAX_ROWS = 20000  # data rows
 UPLOAD_MAX_BYTES = IMPORT_MAX_BYTES + 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+# Proof of a qualification or an insurance (a photo or a PDF): at most this large, stored under
+# PRIVATE_MEDIA_ROOT, which no web server serves (docs/privacy.md, "Proof files").
+PROOF_MAX_BYTES = env.int("PROOF_MAX_BYTES", default=5 * 1024 * 1024)
+PRIVATE_MEDIA_ROOT = env.str("PRIVATE_MEDIA_ROOT", default=str(BASE_DIR / "var" / "private"))
 # --- end of uploads and imports ----------------------------------------------------------------
 # Right after the language is chosen, before anything (the CSRF check) reads the body.
 MIDDLEWARE.insert(

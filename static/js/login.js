@@ -1,8 +1,9 @@
-// The code log-in: "Get code" asks the API for a text and counts down until another may be asked
-// for. Without this script the button submits the form and the page answers the same way.
+// A form with a texted code (the code log-in, answering a recruitment call): "Get code" asks the
+// API (the form's data-api) for a text and counts down until another may be asked for. Without
+// this script the button submits the form and the page answers the same way.
 (function () {
   "use strict";
-  var form = document.getElementById("login-code");
+  var form = document.getElementById("login-code") || document.getElementById("apply");
   if (!form) return;
   var button = form.querySelector(".code-send");
   var status = form.querySelector(".code-status");

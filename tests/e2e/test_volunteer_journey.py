@@ -85,10 +85,10 @@ def test_volunteer_signs_up_waits_cancels_and_switches_language(page, login, cap
     capture(page, "shifts")
 
     # Filter by community and space: the full shift disappears.
-    page.locator(".filter-box summary").click()
+    page.locator(".more-filters summary").click()
     page.fill("input[name=community]", "三香")
     page.check("input[name=has_space]")
-    page.locator("form.filters button[type=submit]").click()
+    page.locator(".more-filters button[type=submit]").click()
     assert page.locator(f"form[action='/shifts/{scene['full'].pk}/sign-up/']").count() == 0
     assert page.locator(f"form[action='/shifts/{scene['open'].pk}/sign-up/']").count() == 1
     capture(page, "shifts-filtered")
@@ -112,9 +112,11 @@ def test_volunteer_signs_up_waits_cancels_and_switches_language(page, login, cap
     page.goto(f"{live_server.url}/shifts/{scene['needs_skill'].pk}/")
     assert "心理咨询" in page.locator(".card-action").inner_text()
     capture(page, "shift-detail-not-eligible")
+    # The list offers no button for it: the card is greyed, with the reason.
     page.goto(live_server.url + "/shifts/")
-    page.locator(f"form[action='/shifts/{scene['needs_skill'].pk}/sign-up/'] button").click()
-    assert "该岗位需要您尚未登记的技能：心理咨询" in page.locator(".message-error").inner_text()
+    assert page.locator(f"form[action='/shifts/{scene['needs_skill'].pk}/sign-up/']").count() == 0
+    greyed = page.locator("li.shift-unavailable")
+    assert "该岗位需要您尚未登记的技能：心理咨询" in greyed.inner_text()
     capture(page, "refused")
     assert not Assignment.objects.filter(shift=scene["needs_skill"]).exists()
 

@@ -456,3 +456,21 @@ def test_code_log_ins_from_one_address_are_not_held_to_the_password_rate(api_cli
         "/api/v1/auth/token/", {"username": "x", "password": "y"}, format="json", REMOTE_ADDR="10.0.0.1"
     )
     assert response.status_code == 401
+
+
+def test_a_registration_code_goes_to_any_number_but_logs_nobody_in(api_client, outbox):
+    """Answering a recruitment call proves the number with a code (docs/recruitment.md): unlike a
+    log-in code it is texted to a number nobody has registered, and checking it logs nobody in."""
+    from volunteers.login_codes import mobile_code_check, mobile_code_request
+
+    assert mobile_code_request(mobile="13800000077", ip="203.0.113.9") == 60
+    [code] = outbox.codes("13800000077")
+    [line] = outbox.lines()
+    assert line["text"] == f"您的志愿者报名验证码为{code}，5分钟内有效。如非本人操作，请忽略本短信。"
+    # The same per-number limit as log-in codes.
+    assert ask(api_client, "13800000077", ip="203.0.113.10").status_code == 429
+    # A log-in with it finds no account; the code is then used up.
+    assert log_in(api_client, "13800000077", code).status_code == 401
+    with pytest.raises(ServiceError):
+        mobile_code_check(mobile="13800000077", code=code)
+    assert LoginCode.objects.filter(mobile="13800000077", used_at__isnull=False).count() == 1

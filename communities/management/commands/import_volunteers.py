@@ -57,9 +57,15 @@ class Command(BaseCommand):
         if not result.ok:
             self.stdout.write(self._table(result.errors))
             raise CommandError(f"{label}{len(result.errors)} error(s) in {result.rows} row(s); nothing was imported.")
-        verb = "would be created" if dry_run else "created"
+        created, updated = ("would be created", "would be updated") if dry_run else ("created", "updated")
+        for row in result.changes if dry_run else ():
+            changes = "; ".join(f"{c['column']}: {c['before'] or '—'} → {c['after']}" for c in row["changes"])
+            self.stdout.write(f"line {row['line']} {row['action']} {row['name']} {row['volunteer_number']}: {changes}")
         self.stdout.write(
-            self.style.SUCCESS(f"{label}{result.rows} row(s): {result.created} {verb}, {result.unchanged} unchanged.")
+            self.style.SUCCESS(
+                f"{label}{result.rows} row(s): {result.created} {created}, {result.updated} {updated}, "
+                f"{result.unchanged} unchanged."
+            )
         )
 
     @staticmethod

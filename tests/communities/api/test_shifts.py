@@ -1,6 +1,7 @@
 """The sign-up contract over HTTP: paths, fields, error bodies, and pinned query counts."""
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.utils import timezone
@@ -236,8 +237,9 @@ def test_shift_list_query_count_is_fixed(client_for, volunteer, django_assert_nu
     for shift in shifts[::2]:
         AssignmentFactory(shift=shift, volunteer=VolunteerFactory())
     client = client_for(volunteer)
-    # auth token, user+volunteer, count, page, my assignments
-    with django_assert_num_queries(5):
+    # auth token, user+volunteer, count, page, my assignments, the offers (skills,
+    # qualifications, requirements, commitments)
+    with django_assert_num_queries(6):
         response = client.get(f"/api/v1/shifts/?page_size={page_size}")
     assert len(response.json()["results"]) == page_size
 
@@ -349,3 +351,23 @@ def test_the_shared_serializer_renders_as_a_fresh_one(client_for):
 def test_a_shift_id_out_of_range_is_not_found(client_for, volunteer, pk):
     response = client_for(volunteer).post(f"/api/v1/shifts/{pk}/signup/")
     assert (response.status_code, response.json()["code"]) == (404, "not_found")
+
+
+def test_shift_list_starts_near_home_and_says_what_i_can_do(client_for):
+    home = CommunityFactory(latitude=Decimal("31.300000"), longitude=Decimal("120.600000"))
+    volunteer = VolunteerFactory(residence_community=home)
+    needs_skill = PostTypeFactory()
+    needs_skill.required_skills.add(SkillFactory(name="急救", name_en="First aid"))
+    elsewhere = ShiftFactory(post=PostFactory(post_type=needs_skill))
+    mine = ShiftFactory(post=PostFactory(community=home), starts_at=elsewhere.starts_at + timedelta(days=1))
+    rows = client_for(volunteer, "en").get("/api/v1/shifts/").json()["results"]
+    assert [(r["id"], r["nearness"], r["distance_km"]) for r in rows] == [(mine.pk, 0, 0.0), (elsewhere.pk, 3, None)]
+    assert rows[0]["offer"] == {"action": "sign_up", "code": None, "reasons": []}
+    assert rows[1]["offer"] == {
+        "action": "unavailable",
+        "code": "not_eligible",
+        "reasons": ["This post needs a skill you have not registered: First aid."],
+    }
+    street = home.street
+    rows = client_for(volunteer).get(f"/api/v1/shifts/?street={street.pk}&order=soon").json()["results"]
+    assert [r["id"] for r in rows] == [mine.pk]

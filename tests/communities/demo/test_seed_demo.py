@@ -27,7 +27,7 @@ from communities.demo import DEMO_LOGINS, DEMO_PASSWORD, data
 from communities.demo.people import volunteer_numbers
 from communities.models import Assignment, Community, Post, PostType, Shift
 from communities.rules import hours
-from communities.rules.eligibility import ineligibility
+from communities.rules.eligibility import HOLDER, rule_parameters
 from volunteers import crypto
 from volunteers.idcard import MOBILE_RE, id_birth_date, id_gender, id_number_error, mask_id_number
 from volunteers.login_codes import user_for_mobile
@@ -212,20 +212,28 @@ def test_no_volunteer_overlaps_works_without_rest_or_too_long(seeded):
 
 
 def test_every_assignment_is_eligible_and_in_the_volunteers_own_community(seeded):
-    post_types = {pt.pk: pt for pt in PostType.objects.prefetch_related("required_skills", "required_qualifications")}
-    volunteers = {
-        v.pk: v
-        for v in Volunteer.objects.filter(deployed_community__isnull=False).prefetch_related("skills", "qualifications")
-    }
-    assignments = Assignment.objects.exclude(status=Status.CANCELLED).select_related("shift__post")
+    deployed = dict(
+        Volunteer.objects.filter(deployed_community__isnull=False).values_list("pk", "deployed_community_id")
+    )
+    assignments = Assignment.objects.exclude(status=Status.CANCELLED).values_list("volunteer_id", "shift__community_id")
     checked = 0
-    for assignment in assignments.iterator(chunk_size=5000):
-        volunteer = volunteers[assignment.volunteer_id]
-        shift = assignment.shift
-        assert volunteer.deployed_community_id == shift.community_id
-        assert ineligibility(volunteer, shift, post_types[shift.post.post_type_id]) is None
+    for volunteer_id, community_id in assignments.iterator(chunk_size=5000):
+        assert deployed[volunteer_id] == community_id
         checked += 1
     assert checked > 30_000
+    # The rules themselves (communities_sign_up_refusal, docs/rules.md), asked of every place as
+    # of its holder: eligibility on the shift's day, and for a confirmed or worked place the
+    # schedule (overlap, rest, daily limit) against the volunteer's other places.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """SELECT a.id, a.status, r.code, r.d_reason
+                 FROM communities_assignment a,
+                      communities_sign_up_refusal(a.shift_id, a.volunteer_id, %s, %s, %s, %s, %s, %s, %s) r
+                WHERE a.status <> 'cancelled' AND r.code IS NOT NULL
+                  AND (a.status <> 'waitlisted' OR r.code = 'not_eligible')""",
+            [timezone.now(), *rule_parameters(), HOLDER],
+        )
+        assert cursor.fetchall() == []
 
 
 def test_attendance_and_hours_follow_the_rules(seeded):

@@ -1,8 +1,8 @@
-"""The three forms of the eligibility rules agree (communities/rules/eligibility.py): one volunteer
-against one shift (``ineligibility``, what the sign-up uses), the shift filter
-(``eligible_shifts_q``, the "eligible for me" list) and the volunteer filter
-(``eligible_volunteers_q``, a coordinator's candidates). Generated cases put every rule at its
-edges: ages around each post type's minimum and the minor age, birthdays and shifts on
+"""The one form of the rules (``communities_refusal``, communities/sql/) answers alike however it
+is asked (communities/rules/eligibility.py): one volunteer against one shift (``refusal``, what the
+sign-up, an assignment and a promotion ask), as a filter on shifts (``eligible_shifts_q``, the
+"eligible for me" list) and as a filter on volunteers (``candidates_q``, a coordinator's
+candidates). Generated cases put every rule at its edges: ages around each post type's minimum and the minor age, birthdays and shifts on
 29 February, insurance and qualifications expiring the day before, on, or after the shift's day.
 """
 
@@ -15,7 +15,7 @@ import pytest
 from django.utils import timezone
 
 from communities.models import Shift
-from communities.rules.eligibility import eligible_shifts_q, eligible_volunteers_q, ineligibility
+from communities.rules.eligibility import candidates_q, eligible_shifts_q, refusal
 from tests.factories import (
     PostFactory,
     PostTypeFactory,
@@ -30,6 +30,30 @@ from tests.factories import (
 from volunteers.models import Volunteer
 
 pytestmark = pytest.mark.django_db
+
+
+def _per_pair(volunteers, shifts, now) -> set:
+    return {
+        (v.pk, s.pk) for v in volunteers for s in shifts if refusal(shift_id=s.pk, volunteer_id=v.pk, now=now) is None
+    }
+
+
+def _as_shift_filter(volunteers, shifts, now) -> set:
+    ids = [s.pk for s in shifts]
+    return {
+        (v.pk, pk)
+        for v in volunteers
+        for pk in Shift.objects.filter(eligible_shifts_q(v, now), pk__in=ids).values_list("pk", flat=True)
+    }
+
+
+def _as_volunteer_filter(volunteers, shifts, now) -> set:
+    ids = [v.pk for v in volunteers]
+    return {
+        (pk, s.pk)
+        for s in shifts
+        for pk in Volunteer.objects.filter(candidates_q(s, now), pk__in=ids).values_list("pk", flat=True)
+    }
 
 
 def _shift_days(draw: random.Random):
@@ -79,37 +103,29 @@ def _generate(draw: random.Random):
 
 
 @pytest.mark.parametrize("seed", range(6))
-def test_the_three_forms_agree_on_generated_cases(seed):
+def test_asked_three_ways_alike_on_generated_cases(seed):
     shifts, volunteers = _generate(random.Random(seed))
     shifts = list(Shift.objects.filter(pk__in=[s.pk for s in shifts]).select_related("post__post_type"))
     volunteers = list(
         Volunteer.objects.filter(pk__in=[v.pk for v in volunteers]).prefetch_related("skills", "qualifications")
     )
 
-    per_pair = {(v.pk, s.pk) for v in volunteers for s in shifts if ineligibility(v, s) is None}
-    as_shift_filter = {
-        (v.pk, pk)
-        for v in volunteers
-        for pk in Shift.objects.filter(eligible_shifts_q(v), pk__in=[s.pk for s in shifts]).values_list("pk", flat=True)
-    }
-    as_volunteer_filter = {
-        (pk, s.pk)
-        for s in shifts
-        for pk in Volunteer.objects.filter(eligible_volunteers_q(s), pk__in=[v.pk for v in volunteers]).values_list(
-            "pk", flat=True
-        )
-    }
+    now = timezone.now()
+    per_pair = _per_pair(volunteers, shifts, now)
+    as_shift_filter = _as_shift_filter(volunteers, shifts, now)
+    as_volunteer_filter = _as_volunteer_filter(volunteers, shifts, now)
     assert as_shift_filter == per_pair
     assert as_volunteer_filter == per_pair
     # The draw reached both answers, and more than one reason for a refusal.
-    reasons = {(ineligibility(v, s) or {}).get("reason") for v in volunteers for s in shifts}
-    assert per_pair and len(reasons - {None}) >= 3, reasons
+    answers = [refusal(shift_id=s.pk, volunteer_id=v.pk, now=now) for v in volunteers for s in shifts]
+    reasons = {error.details["reason"] for error in answers if error is not None and error.code == "not_eligible"}
+    assert per_pair and len(reasons) >= 3, reasons
 
 
-def test_the_three_forms_agree_on_every_age_edge_around_29_february():
+def test_asked_three_ways_alike_on_every_age_edge_around_29_february():
     """Birthdays a day either side of each minimum age, for shifts on 28 and 29 February and
-    1 March, and people born on 29 February: where the calendar has no such day, all three forms
-    must move the birthday the same way."""
+    1 March, and people born on 29 February: where the calendar has no such day, the rules
+    move the birthday the same way however they are asked."""
     leap = next_29_february()
     # Two years on, a common year: those born on 29 February 14 and 18 years before turn 14 or 18.
     common = leap.replace(year=leap.year + 2, day=28)
@@ -131,19 +147,10 @@ def test_the_three_forms_agree_on_every_age_edge_around_29_february():
     ]
     shifts = list(Shift.objects.filter(pk__in=[s.pk for s in shifts]).select_related("post__post_type"))
 
-    per_pair = {(v.pk, s.pk) for v in volunteers for s in shifts if ineligibility(v, s) is None}
-    shift_ids = [s.pk for s in shifts]
-    as_shift_filter = {
-        (v.pk, pk)
-        for v in volunteers
-        for pk in Shift.objects.filter(eligible_shifts_q(v), pk__in=shift_ids).values_list("pk", flat=True)
-    }
-    volunteer_ids = [v.pk for v in volunteers]
-    as_volunteer_filter = {
-        (pk, s.pk)
-        for s in shifts
-        for pk in Volunteer.objects.filter(eligible_volunteers_q(s), pk__in=volunteer_ids).values_list("pk", flat=True)
-    }
+    now = timezone.now()
+    per_pair = _per_pair(volunteers, shifts, now)
+    as_shift_filter = _as_shift_filter(volunteers, shifts, now)
+    as_volunteer_filter = _as_volunteer_filter(volunteers, shifts, now)
     assert as_shift_filter == per_pair
     assert as_volunteer_filter == per_pair
     assert 0 < len(per_pair) < len(volunteers) * len(shifts)

@@ -311,3 +311,49 @@ def test_a_burst_over_several_assignments_of_one_volunteer_shares_the_step_limit
     assert (
         sum(CheckinCodeAttempts.objects.filter(assignment__volunteer=volunteer).values_list("failures", flat=True)) == 5
     )
+
+
+def test_recalls_racing_each_other_and_sign_ups_recall_each_volunteer_once_and_keep_the_invariant():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from communities.models import Recall
+    from communities.services import coordination
+    from tests.factories import CommunityFactory, OrganizationFactory, OrganizationStaffFactory, PostFactory
+    from volunteers.selectors import organization_subtree
+
+    organization = OrganizationFactory()
+    staff = OrganizationStaffFactory(organization=organization).user
+    community = CommunityFactory()
+    sent = [VolunteerFactory(organization=organization, status="reserve") for _ in range(4)]
+    organizations = organization_subtree(staff)
+    dispatch = coordination.dispatch_create(actor=staff, community=community, organizations=organizations, count=4)
+    start = timezone.now() + timedelta(days=2)
+    shift = ShiftFactory(post=PostFactory(community=community), starts_at=start, ends_at=start + timedelta(hours=4))
+    shift.capacity = 3
+    shift.save()
+    for volunteer in sent[:3]:
+        signup.shift_sign_up(shift_id=shift.pk, volunteer=volunteer)
+    waiting = [VolunteerFactory() for _ in range(2)]
+    for volunteer in waiting:
+        signup.shift_sign_up(shift_id=shift.pk, volunteer=volunteer)
+    newcomers = [VolunteerFactory() for _ in range(3)]
+
+    def recall(**kwargs):
+        return coordination.volunteers_recall(actor=staff, organizations=organizations, **kwargs)
+
+    jobs = [lambda: recall(dispatch_id=dispatch.pk), lambda: recall(dispatch_id=dispatch.pk)]
+    jobs += [lambda v=v: recall(volunteer_ids=[v.pk]) for v in sent]
+    jobs += [lambda v=v: signup.shift_sign_up(shift_id=shift.pk, volunteer=v) for v in newcomers]
+    random.Random(11).shuffle(jobs)
+    results = run_together(jobs)
+
+    refused = [r for r in results if isinstance(r, Exception)]
+    assert all(isinstance(r, ServiceError) and r.code == "nothing_to_recall" for r in refused), refused
+    assert sorted(Recall.objects.values_list("volunteer_id", flat=True)) == sorted(v.pk for v in sent)
+    assert sum(len(r) for r in results if isinstance(r, list)) == 4
+    assert_invariants(shift)
+    # The three places the recalled held went down the waitlist, then to newcomers.
+    assert shift.confirmed_count == 3
+    assert not Assignment.objects.filter(shift=shift, volunteer__in=sent, status__in=("confirmed", "waitlisted"))

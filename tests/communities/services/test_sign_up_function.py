@@ -1,7 +1,11 @@
-"""The sign-up's two forms agree: Python (``signup._sign_up_in_python``) and the PostgreSQL
-function ``communities_self_sign_up`` (``signup._sign_up_in_database``, migration 0011).
+"""The sign-up's three ways of writing agree, and the rule functions installed in the database are
+the sources in communities/sql/ (the drift guard).
 
-Every case is built once and run through both forms, each inside a savepoint that is rolled back
+The rules live once, in ``communities_sign_up_refusal`` (docs/rules.md). Three paths write a
+sign-up around them: the locked transaction (``signup._sign_up_locked``: coordinators, a line to
+promote first), the function without texts (``signup._sign_up_in_transaction``) and the one
+statement writing its notification rows (``signup._sign_up_in_database``). Every case is built
+once and run through each, each inside a savepoint that is rolled back
 after its answer is recorded: the refusal with its details, or the assignment, the shift's
 counters and the notification rows it made. The answers must be equal, every case must reach the
 answer it was written for, and a refusal must leave the database as it was. Fixed cases cover
@@ -12,14 +16,17 @@ from __future__ import annotations
 
 import random
 from datetime import date, datetime, timedelta
+from importlib import import_module
 from pathlib import Path
 
 import pytest
 from django.db import connection, transaction
+from django.db.migrations.loader import MigrationLoader
 from django.db.models import NOT_PROVIDED
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone, translation
 
+from communities import sql
 from communities.models import Assignment, Notification, Shift
 from communities.notifications import outbox
 from communities.services import signup
@@ -38,7 +45,9 @@ from tests.factories import (
     years_before,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [
+    pytest.mark.django_db,
+]
 
 
 class _Undo(Exception):
@@ -96,8 +105,8 @@ def _answer(form, kwargs):
     return answer
 
 
-def _python(**kwargs):
-    return signup._sign_up_in_python(source=Assignment.Source.SELF, actor=None, override_reason="", **kwargs)
+def _locked(**kwargs):
+    return signup._sign_up_locked(source=Assignment.Source.SELF, actor=None, override_reason="", **kwargs)
 
 
 def _in_transaction(*, shift_id, volunteer, user, now):
@@ -105,14 +114,14 @@ def _in_transaction(*, shift_id, volunteer, user, now):
 
 
 def both_forms(*, shift_id, volunteer=None, user=None, now=None):
-    """Python; the function with the notification rows inserted from Python in its transaction;
-    the function writing the rows itself from the texts it is given: three equal answers."""
+    """The locked transaction; the function with the notification rows inserted from Python in its
+    transaction; the function writing the rows itself from the texts it is given: three equal answers."""
     kwargs = {"shift_id": shift_id, "volunteer": volunteer, "user": user, "now": now or timezone.now()}
-    python = _answer(_python, kwargs)
-    assert _answer(_in_transaction, kwargs) == python
+    locked = _answer(_locked, kwargs)
+    assert _answer(_in_transaction, kwargs) == locked
     outbox.sign_up_texts_forget()
-    assert _answer(signup._sign_up_in_database, kwargs) == python
-    return python
+    assert _answer(signup._sign_up_in_database, kwargs) == locked
+    return locked
 
 
 def outcome(answer) -> str:
@@ -468,7 +477,7 @@ def test_hours_per_day_are_elapsed_time_where_clocks_change(settings):
 
 
 def _installed_function_source() -> str:
-    """The body of the sign-up function as installed (whichever migration wrote it last)."""
+    """The body of the sign-up function as installed."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT prosrc FROM pg_proc WHERE proname = 'communities_self_sign_up'")
         sources = [row[0] for row in cursor.fetchall()]
@@ -499,7 +508,62 @@ def test_the_installed_function_inserts_every_column(table, model):
     assert {field.column for field in fields} - inserted <= filled_by_database
 
 
-# --- The function writing the notification rows (migration 0012) ------------------------------
+# --- The drift guard: the installed functions are the sources ---------------------------------
+
+
+def _body(text: str) -> str:
+    """What PostgreSQL keeps as a function's source (``prosrc``): the text between the $$ marks."""
+    return text.split("$$", 2)[1]
+
+
+@pytest.mark.parametrize("name", sql.FUNCTIONS)
+def test_the_installed_function_is_its_source(name):
+    """pg_proc holds exactly one function of that name, and its body is the file's: a source
+    edited without a migration that installs it again, or a function replaced by hand, fails."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT prosrc FROM pg_proc WHERE proname = %s AND pronamespace = current_schema()::regnamespace", [name]
+        )
+        installed = [row[0] for row in cursor.fetchall()]
+    assert installed == [_body(sql.source(name))]
+
+
+def test_the_latest_install_migration_is_for_these_sources():
+    """A migration records the digest of the sources it installs; the latest one must be for the
+    sources as they are, so a deployed database gets a changed rule with the next ``migrate``."""
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    digests = [
+        (key[1], migration.__module__) for key, migration in loader.disk_migrations.items() if key[0] == "communities"
+    ]
+    installs = sorted(
+        (name, import_module(module).SQL_DIGEST)
+        for name, module in digests
+        if hasattr(import_module(module), "SQL_DIGEST")
+    )
+    assert installs, "no migration installs communities/sql/"
+    assert installs[-1][1] == sql.digest(), (
+        f"add a migration that installs communities/sql/ again (after {installs[-1][0]})"
+    )
+
+
+def test_every_rule_function_is_called_by_the_installed_sign_up():
+    """The one statement of a self sign-up reaches the rules through the installed functions, and
+    a refusal from them is what it answers: the behaviour, not only the text."""
+    shift = ShiftFactory()
+    volunteer = VolunteerFactory(status="suspended")
+    params = signup._sign_up_parameters(shift.pk, volunteer, None, timezone.now()) + signup._NO_TEXTS
+    with connection.cursor() as cursor:
+        cursor.execute(signup._SIGN_UP_SQL, params)
+        answer = dict(zip([column.name for column in cursor.description], cursor.fetchone(), strict=True))
+        code, reason = answer["code"], answer["d_reason"]
+        cursor.execute(
+            "SELECT code, d_reason FROM communities_sign_up_refusal(%s, %s, %s, %s, %s, %s, %s, %s)",
+            [shift.pk, volunteer.pk, *params[3:9]],
+        )
+        assert cursor.fetchone() == (code, reason) == ("not_eligible", "status")
+
+
+# --- The function writing the notification rows -----------------------------------------------
 
 
 @pytest.mark.parametrize("starts_hour", [6, 9], ids=["starts-before-quiet-hours-end", "starts-after"])

@@ -80,7 +80,8 @@ def test_dashboard_filters_match_the_api(world, page, api):
 
 def test_dashboard_charts_are_inline_svg_that_fit_a_phone(world, page):
     html = page(world.staff_root, "/committee/").content.decode()
-    svgs = re.findall(r"<svg[^>]*>", html)
+    # The charts; the tab bar's icons are decorative and sized by CSS.
+    svgs = [svg for svg in re.findall(r"<svg[^>]*>", html) if 'class="icon"' not in svg]
     assert len(svgs) >= 5
     for svg in svgs:
         assert 'width="100%"' in svg and "viewBox=" in svg and 'role="img"' in svg

@@ -218,10 +218,13 @@ def test_committee_dispatches_reserve_volunteers_from_the_page(client):
     reserves = [VolunteerFactory(organization=organization, status="reserve") for _ in range(3)]
     client.force_login(staff)
     assert client.get("/committee/dispatch/").status_code == 200
-    response = client.post("/committee/dispatch/", {"community": "GS0099", "count": 2})
+    # The community is chosen by id from a name search; a code typed by hand is not a choice.
+    typed = client.post("/committee/dispatch/", {"community": "GS0099", "count": 2})
+    assert typed.status_code == 200 and not Volunteer.objects.filter(deployed_community=community).exists()
+    response = client.post("/committee/dispatch/", {"community": community.pk, "count": 2})
     assert response.status_code == 302
     assert Volunteer.objects.filter(pk__in=[v.pk for v in reserves], deployed_community=community).count() == 2
-    refused = client.post("/committee/dispatch/", {"community": "GS0099", "count": 5}, follow=True)
+    refused = client.post("/committee/dispatch/", {"community": community.pk, "count": 5}, follow=True)
     assert refused.status_code == 200
     assert Volunteer.objects.filter(deployed_community=community).count() == 2
     client.force_login(VolunteerFactory().user)

@@ -124,15 +124,17 @@ def test_browse_shows_my_waitlist_position(logged_in, volunteer):
 def test_browse_query_count_is_pinned_and_does_not_grow(logged_in, volunteer, django_assert_num_queries):
     for _ in range(3):
         AssignmentFactory(volunteer=volunteer, shift=ShiftFactory())
-    # session, user with volunteer, count, shifts, my assignments, duty choices,
-    # roles (team leader, coordinator, staff: one query), unread messages
-    with django_assert_num_queries(8):
+    ShiftFactory()
+    # session, user with volunteer, count, shifts, my assignments, streets with districts, duty
+    # choices, the offers (one statement for the page's refusals), roles (team leader,
+    # coordinator, staff: one query), unread messages
+    with django_assert_num_queries(11):
         logged_in.get(reverse("shift-list"))
     for _ in range(10):
         ShiftFactory()
-    with django_assert_num_queries(8):
+    with django_assert_num_queries(11):
         response = logged_in.get(reverse("shift-list"))
-    assert len(response.context["page"].object_list) == 13
+    assert len(response.context["page"].object_list) == 14
 
 
 def test_browse_paginates_and_keeps_filters(logged_in):
@@ -502,3 +504,63 @@ def test_browse_finds_communities_by_name_or_code(logged_in):
         page = logged_in.get(reverse("shift-list"), {"community": text}).context["page"]
         assert [shift.pk for shift in page.object_list] == [mine.pk]
     assert list(logged_in.get(reverse("shift-list"), {"community": "不存在"}).context["page"].object_list) == []
+
+
+def test_browse_offers_a_button_only_where_the_sign_up_would_take_me(logged_in, volunteer):
+    from tests.html import parse
+
+    needs_skill = PostTypeFactory()
+    needs_skill.required_skills.add(SkillFactory(name="急救"))
+    takeable = ShiftFactory()
+    not_for_me = ShiftFactory(post=PostFactory(post_type=needs_skill))
+    full = ShiftFactory(capacity=1, starts_at=takeable.starts_at + timedelta(days=2))
+    AssignmentFactory(shift=full)
+    Shift.objects.filter(pk=full.pk).update(confirmed_count=1)
+
+    main = parse(logged_in.get(reverse("shift-list")).content).find("main")
+    forms = main.find_all("form", action=True)
+    sign_ups = sorted(f["action"] for f in forms if f["action"].endswith("/sign-up/"))
+    assert sign_ups == sorted([f"/shifts/{takeable.pk}/sign-up/", f"/shifts/{full.pk}/sign-up/"])
+    [greyed] = main.find_all("li", cls="shift-unavailable")
+    assert greyed.find("a")["href"] == f"/shifts/{not_for_me.pk}/"
+    assert "该岗位需要您尚未登记的技能：急救。" in greyed.text()
+
+
+def test_browse_starts_near_home_with_headings(client):
+    from tests.html import parse
+
+    home = CommunityFactory()
+    volunteer = VolunteerFactory(residence_community=home)
+    elsewhere = ShiftFactory()
+    mine = ShiftFactory(post=PostFactory(community=home), starts_at=elsewhere.starts_at + timedelta(days=3))
+    client.force_login(volunteer.user)
+    main = parse(client.get(reverse("shift-list")).content).find("main")
+    assert main.find("h1").text() == "附近的班次"
+    headings = [h.text() for h in main.find_all("h2", cls="near-heading")]
+    assert headings == ["本社区", "更远"]
+    titles = [a["href"] for a in main.find_all("h3")[0].find_all("a")] + [
+        a["href"] for a in main.find_all("h3")[1].find_all("a")
+    ]
+    assert titles == [f"/shifts/{mine.pk}/", f"/shifts/{elsewhere.pk}/"]
+    # Soonest first on request.
+    main = parse(client.get(reverse("shift-list"), {"order": "soon"}).content).find("main")
+    assert [a["href"] for h in main.find_all("h3") for a in h.find_all("a")] == [
+        f"/shifts/{elsewhere.pk}/",
+        f"/shifts/{mine.pk}/",
+    ]
+
+
+def test_browse_near_me_query_count_is_pinned(client, django_assert_num_queries):
+    home = CommunityFactory()
+    volunteer = VolunteerFactory(residence_community=home)
+    client.force_login(volunteer.user)
+    for days in range(3):
+        ShiftFactory(post=PostFactory(community=home), starts_at=timezone.now() + timedelta(days=days + 1))
+    # as the page without a place, and the place (the residence community's street and district)
+    with django_assert_num_queries(14):
+        client.get(reverse("shift-list"))
+    for _ in range(10):
+        ShiftFactory()
+    with django_assert_num_queries(14):
+        response = client.get(reverse("shift-list"))
+    assert len(response.context["page"].object_list) == 13

@@ -1,0 +1,429 @@
+"""Pages for volunteers' records (issue 20): the staff's volunteer list and edit page, their
+queue of change requests, the volunteers who will lose eligibility for a confirmed shift; the
+volunteer's own requests and account deletion; the proof files.
+
+The same selectors and services as ``communities.api.records``: a page and the API never differ
+on a rule. Scope: outside it is a 404, a role with no list at all a 403.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth import authenticate, logout
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from communities.selectors import records as selectors
+from communities.selectors.people import volunteer_mobile_display
+from communities.services import records
+from config.errors import ServiceError
+from volunteers.decorators import role_required, volunteer_required
+from volunteers.models import (
+    ChangeRequest,
+    Qualification,
+    QualificationType,
+    Skill,
+    Team,
+    Volunteer,
+    VolunteerCategory,
+)
+from volunteers.selectors import organization_subtree
+
+PAGE_SIZE = 25
+
+list_required = role_required(
+    selectors.may_list_volunteers, gettext_lazy("Only staff and team leaders can see the volunteer list.")
+)
+manage_required = role_required(
+    selectors.may_manage_volunteers, gettext_lazy("Only league committee and organization staff can change volunteers.")
+)
+
+DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+def _refusal(error: ServiceError) -> str:
+    details = []
+    for value in error.details.values():
+        if isinstance(value, list):
+            details += [str(item) for item in value if isinstance(item, str)]
+    return " ".join([str(error.message), *details]).strip()
+
+
+# --- The list ----------------------------------------------------------------------------------
+
+
+class VolunteerFilterForm(forms.Form):
+    q = forms.CharField(label=gettext_lazy("Name, number or mobile"), required=False, max_length=50)
+    team = forms.TypedChoiceField(label=gettext_lazy("Team"), required=False, coerce=int, empty_value=None)
+    status = forms.ChoiceField(label=gettext_lazy("Status"), required=False)
+    category = forms.ChoiceField(label=gettext_lazy("Category"), required=False)
+    skill = forms.ChoiceField(label=gettext_lazy("Skill"), required=False)
+    insurance_before = forms.DateField(label=gettext_lazy("Insurance ends before"), required=False, widget=DATE_INPUT)
+    qualification_before = forms.DateField(
+        label=gettext_lazy("A qualification ends before"), required=False, widget=DATE_INPUT
+    )
+
+    def __init__(self, *args, teams, **kwargs):
+        super().__init__(*args, **kwargs)
+        everyone = [("", _("All"))]
+        self.fields["team"].choices = everyone + [(team.pk, team.name) for team in teams]
+        self.fields["status"].choices = everyone + list(Volunteer.Status.choices)
+        self.fields["category"].choices = everyone + [(c.code, c.display_name) for c in VolunteerCategory.objects.all()]
+        self.fields["skill"].choices = everyone + [(s.code, s.display_name) for s in Skill.objects.all()]
+
+
+def _teams_for(user):
+    scope = selectors.volunteers_visible_q(user)
+    return Team.objects.filter(pk__in=Volunteer.objects.filter(scope).exclude(team=None).values("team_id")).order_by(
+        "name"
+    )
+
+
+@list_required
+def volunteer_list(request):
+    form = VolunteerFilterForm(request.GET or None, teams=_teams_for(request.user))
+    filters = selectors.VolunteerFilters()
+    params: dict = {}
+    if form.is_bound and form.is_valid():
+        params = {key: value for key, value in form.cleaned_data.items() if value not in (None, "")}
+        filters = selectors.VolunteerFilters(**params)
+    queryset = selectors.volunteer_list(user=request.user, filters=filters)
+    page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    for volunteer in page.object_list:
+        volunteer.shown_mobile = volunteer_mobile_display(request.user, volunteer)
+    query = urlencode({k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in params.items()})
+    api = reverse("volunteer-list")
+    context = {
+        "form": form,
+        "page": page,
+        "today": timezone.localdate(),
+        "may_manage": selectors.may_manage_volunteers(request.user),
+        "export_xlsx": f"{api}?{query}&export=xlsx" if query else f"{api}?export=xlsx",
+        "export_csv": f"{api}?{query}&export=csv" if query else f"{api}?export=csv",
+    }
+    return render(request, "records/volunteer_list.html", context)
+
+
+# --- The edit page ------------------------------------------------------------------------------
+
+
+class VolunteerEditForm(forms.Form):
+    mobile = forms.CharField(label=gettext_lazy("Mobile number"), max_length=11)
+    email = forms.EmailField(label=gettext_lazy("Email"), required=False)
+    emergency_contact_name = forms.CharField(label=gettext_lazy("Emergency contact"), required=False, max_length=50)
+    emergency_contact_mobile = forms.CharField(
+        label=gettext_lazy("Emergency contact's mobile"), required=False, max_length=11
+    )
+    organization = forms.TypedChoiceField(label=gettext_lazy("Organization"), coerce=int)
+    team = forms.TypedChoiceField(label=gettext_lazy("Team"), required=False, coerce=int, empty_value=None)
+    categories = forms.MultipleChoiceField(
+        label=gettext_lazy("Categories"), required=False, widget=forms.CheckboxSelectMultiple
+    )
+    skills = forms.MultipleChoiceField(
+        label=gettext_lazy("Skills"), required=False, widget=forms.CheckboxSelectMultiple
+    )
+    insurance_valid_until = forms.DateField(
+        label=gettext_lazy("Accident insurance valid until"), required=False, widget=DATE_INPUT
+    )
+    insurer = forms.CharField(label=gettext_lazy("Insurer"), required=False, max_length=100)
+    insurance_policy_number = forms.CharField(label=gettext_lazy("Policy number"), required=False, max_length=64)
+    status = forms.ChoiceField(label=gettext_lazy("Status"), choices=Volunteer.Status.choices)
+    suspended_reason = forms.CharField(label=gettext_lazy("Reason for the suspension"), required=False, max_length=200)
+    release_places = forms.BooleanField(
+        label=gettext_lazy("Release the volunteer's upcoming places (the waitlist moves up; everyone is told)"),
+        required=False,
+    )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        organizations = organization_subtree(user).order_by("path")
+        self.fields["organization"].choices = [(o.pk, f"{'· ' * o.depth}{o.display_name}") for o in organizations]
+        self.fields["team"].choices = [("", _("No team"))] + [
+            (t.pk, f"{t.name} · {t.organization.display_name}")
+            for t in Team.objects.filter(organization__in=organizations).select_related("organization")
+        ]
+        self.fields["categories"].choices = [(c.code, c.display_name) for c in VolunteerCategory.objects.all()]
+        self.fields["skills"].choices = [(s.code, s.display_name) for s in Skill.objects.all()]
+
+
+def _edit_initial(volunteer: Volunteer) -> dict:
+    return {
+        "mobile": volunteer.mobile,
+        "email": volunteer.user.email,
+        "emergency_contact_name": volunteer.emergency_contact_name,
+        "emergency_contact_mobile": volunteer.emergency_contact_mobile,
+        "organization": volunteer.organization_id,
+        "team": volunteer.team_id,
+        "categories": [c.code for c in volunteer.categories.all()],
+        "skills": [s.code for s in volunteer.skills.all()],
+        "insurance_valid_until": volunteer.insurance_valid_until,
+        "insurer": volunteer.insurer,
+        "insurance_policy_number": volunteer.insurance_policy_number,
+        "status": volunteer.status,
+        "suspended_reason": volunteer.suspended_reason,
+    }
+
+
+class QualificationForm(forms.Form):
+    qualification_type = forms.ChoiceField(label=gettext_lazy("Qualification"))
+    valid_until = forms.DateField(label=gettext_lazy("Valid until"), required=False, widget=DATE_INPUT)
+    certificate_number = forms.CharField(label=gettext_lazy("Certificate number"), required=False, max_length=64)
+    proof = forms.FileField(
+        label=gettext_lazy("Proof (photo or PDF)"),
+        required=False,
+        widget=forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png,application/pdf"}),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["qualification_type"].choices = [(q.code, q.display_name) for q in QualificationType.objects.all()]
+
+
+def _managed_volunteer(request, pk: int) -> Volunteer:
+    volunteer = selectors.volunteer_for(user=request.user, pk=pk)
+    if volunteer is None or not records.staff_may_edit(request.user, volunteer):
+        raise Http404
+    return volunteer
+
+
+@manage_required
+def volunteer_edit(request, pk: int):
+    volunteer = _managed_volunteer(request, pk)
+    form = VolunteerEditForm(request.POST or None, user=request.user, initial=_edit_initial(volunteer))
+    places = []
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        release = data.pop("release_places")
+        initial = _edit_initial(volunteer)
+        changes = {name: value for name, value in data.items() if value != initial.get(name)}
+        # Lists compare as sets; an unchanged list is left alone.
+        for name in ("categories", "skills"):
+            if name in changes and sorted(changes[name]) == sorted(initial[name]):
+                changes.pop(name)
+        try:
+            result = records.volunteer_record_update(
+                actor=request.user, volunteer_id=volunteer.pk, changes=changes, release_places=release
+            )
+        except ServiceError as error:
+            if error.code == "volunteer_has_upcoming_shifts":
+                places = error.details.get("shifts", [])
+            messages.error(request, _refusal(error))
+        else:
+            if result.released:
+                messages.success(
+                    request,
+                    _("Saved. %(count)s upcoming places released; the volunteer and the waitlist have been told.")
+                    % {"count": result.released},
+                )
+            else:
+                messages.success(request, _("Saved."))
+            return redirect("records-volunteer-edit", pk=volunteer.pk)
+    context = {
+        "volunteer": volunteer,
+        "mobile": volunteer_mobile_display(request.user, volunteer),
+        "form": form,
+        "places": places,
+        "qualification_form": QualificationForm(),
+        "qualifications": volunteer.qualifications.all(),
+        "requests": selectors.change_requests_of(volunteer=volunteer)[:10],
+    }
+    return render(request, "records/volunteer_edit.html", context)
+
+
+@require_POST
+@manage_required
+def qualification_add(request, pk: int):
+    volunteer = _managed_volunteer(request, pk)
+    form = QualificationForm(request.POST, request.FILES)
+    if not form.is_valid():
+        messages.error(request, _("Choose a qualification, and give a real date."))
+        return redirect("records-volunteer-edit", pk=volunteer.pk)
+    try:
+        records.qualification_record(
+            actor=request.user,
+            volunteer_id=volunteer.pk,
+            qualification_type_code=form.cleaned_data["qualification_type"],
+            valid_until=form.cleaned_data["valid_until"],
+            certificate_number=form.cleaned_data["certificate_number"],
+            proof=form.cleaned_data["proof"] or None,
+        )
+    except ServiceError as error:
+        messages.error(request, _refusal(error))
+    else:
+        messages.success(request, _("Qualification saved."))
+    return redirect("records-volunteer-edit", pk=volunteer.pk)
+
+
+# --- The change-request queue --------------------------------------------------------------------
+
+
+class RejectForm(forms.Form):
+    reason = forms.CharField(label=gettext_lazy("Reason"), max_length=200)
+
+
+@manage_required
+def change_request_queue(request):
+    queue = selectors.change_requests_queue(user=request.user)
+    page = Paginator(queue, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "records/change_requests.html", {"page": page, "reject_form": RejectForm()})
+
+
+@require_POST
+@manage_required
+def change_request_approve(request, pk: int):
+    try:
+        records.change_request_approve(actor=request.user, request_id=pk)
+    except ServiceError as error:
+        if error.code == "not_found":
+            raise Http404 from error
+        messages.error(request, _refusal(error))
+    else:
+        messages.success(request, _("Approved; the volunteer has been told."))
+    return redirect("records-change-requests")
+
+
+@require_POST
+@manage_required
+def change_request_reject(request, pk: int):
+    form = RejectForm(request.POST)
+    reason = form.cleaned_data["reason"] if form.is_valid() else ""
+    try:
+        records.change_request_reject(actor=request.user, request_id=pk, reason=reason)
+    except ServiceError as error:
+        if error.code == "not_found":
+            raise Http404 from error
+        messages.error(request, _refusal(error))
+    else:
+        messages.success(request, _("Rejected; the volunteer has been told why."))
+    return redirect("records-change-requests")
+
+
+# --- Eligibility at risk ---------------------------------------------------------------------------
+
+
+@manage_required
+def eligibility_at_risk(request):
+    rows = selectors.eligibility_at_risk(user=request.user)
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "records/at_risk.html", {"page": page})
+
+
+# --- The volunteer's own requests and account ------------------------------------------------------
+
+
+class ChangeRequestForm(forms.Form):
+    kind = forms.ChoiceField(label=gettext_lazy("What"), choices=ChangeRequest.Kind.choices)
+    qualification_type = forms.ChoiceField(label=gettext_lazy("Qualification"), required=False)
+    valid_until = forms.DateField(label=gettext_lazy("Valid until"), widget=DATE_INPUT)
+    certificate_number = forms.CharField(label=gettext_lazy("Certificate number"), required=False, max_length=64)
+    insurer = forms.CharField(label=gettext_lazy("Insurer"), required=False, max_length=100)
+    policy_number = forms.CharField(label=gettext_lazy("Policy number"), required=False, max_length=64)
+    proof = forms.FileField(
+        label=gettext_lazy("Proof (photo or PDF)"),
+        widget=forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png,application/pdf"}),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["qualification_type"].choices = [("", "—")] + [
+            (q.code, q.display_name) for q in QualificationType.objects.all()
+        ]
+
+
+@volunteer_required
+def my_requests(request):
+    form = ChangeRequestForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            records.change_request_submit(
+                user=request.user,
+                kind=data["kind"],
+                valid_until=data["valid_until"],
+                proof=data["proof"],
+                qualification_type_code=data["qualification_type"],
+                certificate_number=data["certificate_number"],
+                insurer=data["insurer"],
+                policy_number=data["policy_number"],
+            )
+        except ServiceError as error:
+            messages.error(request, _refusal(error))
+        else:
+            messages.success(request, _("Sent. Staff will check your proof; you will get a message either way."))
+            return redirect("records-my-requests")
+    rows = selectors.change_requests_of(volunteer=request.volunteer)
+    return render(request, "records/my_requests.html", {"form": form, "rows": rows})
+
+
+class AccountDeleteForm(forms.Form):
+    confirm = forms.BooleanField(
+        label=gettext_lazy("I understand: my personal data is deleted for good, my service hours stay counted.")
+    )
+    password = forms.CharField(
+        label=gettext_lazy("Password"), required=False, widget=forms.PasswordInput(attrs={"autocomplete": "off"})
+    )
+
+
+@volunteer_required
+def account_delete(request):
+    """Delete the volunteer's personal data after a confirmation (and the password, if they set one)."""
+    from communities.services.privacy import volunteer_anonymise
+
+    has_password = request.user.has_usable_password()
+    form = AccountDeleteForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        if (
+            has_password
+            and authenticate(request, username=request.user.get_username(), password=form.cleaned_data["password"])
+            is None
+        ):
+            form.add_error("password", _("The password is not correct."))
+        else:
+            volunteer_anonymise(volunteer=request.volunteer, actor=request.user)
+            logout(request)
+            messages.success(request, _("Your personal data has been deleted."))
+            return redirect("login")
+    return render(request, "records/account_delete.html", {"form": form, "has_password": has_password})
+
+
+# --- Proof files -----------------------------------------------------------------------------------
+
+
+@login_required
+def proof_file(request, kind: str, pk: int):
+    """A proof file, to those who may see its volunteer (and the volunteer); never cached."""
+    if kind == "qualification":
+        owner = Qualification.objects.select_related("volunteer").filter(pk=pk).first()
+    elif kind == "request":
+        owner = ChangeRequest.objects.select_related("volunteer").filter(pk=pk).first()
+    else:
+        raise Http404
+    if owner is None or not owner.proof or not selectors.proof_visible_to(request.user, owner.volunteer):
+        raise Http404
+    try:
+        handle = owner.proof.open("rb")
+    except FileNotFoundError:
+        raise Http404 from None
+    head = handle.read(16)
+    handle.seek(0)
+    found = records.proof_kind(head)
+    if found is None:
+        handle.close()
+        raise Http404
+    extension, content_type = found
+    response = FileResponse(handle, content_type=content_type)
+    response["Content-Disposition"] = f'inline; filename="proof-{kind}-{pk}.{extension}"'
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; plugin-types application/pdf; sandbox"
+    return response

@@ -1,0 +1,119 @@
+"""The tab bar: each workspace's destinations on a phone, the current one marked.
+
+Volunteers know a bottom tab bar from 志愿汇, i志愿 and WeChat mini-programs; here it holds the
+three to five places a role goes back to all day (templates/partials/tabbar.html, drawn below
+768 px). A workspace is the role a person works in now (``volunteers.context_processors``):
+the most senior role they hold, or the one they switched to.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.urls import reverse
+from django.utils.translation import pgettext_lazy
+
+from volunteers import selectors as people
+from volunteers.context_processors import request_workspace
+
+
+@dataclass(frozen=True)
+class Tab:
+    url_name: str
+    label: str
+    icon: str  # a name templates/partials/icon.html draws
+    pages: frozenset[str]  # the URL names that are this tab or below it
+    shows_unread: bool = False  # the count of unread messages beside it
+
+
+def _tab(url_name, label, icon, *below, shows_unread=False) -> Tab:
+    return Tab(url_name, label, icon, frozenset({url_name, *below}), shows_unread)
+
+
+_SHIFTS = _tab("shift-list", pgettext_lazy("tab", "Shifts"), "near", "shift-detail")
+_CHECK_IN = _tab("check-in", pgettext_lazy("tab", "Check in"), "scan")
+_MY_SHIFTS = _tab("my-shifts", pgettext_lazy("tab", "My shifts"), "calendar", "my-week")
+_ME = _tab(
+    "profile",
+    pgettext_lazy("tab", "Me"),
+    "me",
+    "my-hours",
+    "inbox",
+    "password_change",
+    "password-set",
+    "password_change_done",
+    shows_unread=True,
+)
+_MESSAGES = _tab("inbox", pgettext_lazy("tab", "Messages"), "messages", shows_unread=True)
+
+TABS: dict[str, tuple[Tab, ...]] = {
+    people.ROLE_VOLUNTEER: (
+        _tab("home", pgettext_lazy("tab", "Home"), "home"),
+        _SHIFTS,
+        _CHECK_IN,
+        _MY_SHIFTS,
+        _ME,
+    ),
+    people.ROLE_TEAM_LEADER: (
+        _tab("team-overview", pgettext_lazy("tab", "My team"), "team"),
+        _SHIFTS,
+        _CHECK_IN,
+        _MY_SHIFTS,
+        _ME,
+    ),
+    people.ROLE_COORDINATOR: (
+        _tab(
+            "coordinator-today",
+            pgettext_lazy("tab", "Today"),
+            "today",
+            "coordinator-roster",
+            "coordinator-code",
+            "coordinator-rota",
+            "coordinator-candidates",
+        ),
+        _tab("coordinator-hours", pgettext_lazy("tab", "Hours"), "hours"),
+        _tab("coordinator-failed-messages", pgettext_lazy("tab", "Undelivered"), "undelivered"),
+        _MESSAGES,
+    ),
+    people.ROLE_COMMITTEE: (
+        _tab(
+            "committee-dashboard",
+            pgettext_lazy("tab", "Dashboard"),
+            "dashboard",
+            "committee-organization",
+            "committee-team",
+            "committee-volunteer",
+            "committee-certificate-issue",
+        ),
+        _tab("committee-dispatch", pgettext_lazy("tab", "Dispatch"), "dispatch"),
+        _tab("committee-reports", pgettext_lazy("tab", "Reports"), "reports"),
+        _MESSAGES,
+    ),
+}
+
+
+def tabs_for(*, workspace: str | None, current: str | None) -> list[dict]:
+    """The workspace's tabs as the template draws them (the unread count is the navigation's,
+    read once per page)."""
+    return [
+        {
+            "url": reverse(tab.url_name),
+            "label": tab.label,
+            "icon": tab.icon,
+            "on": current in tab.pages,
+            "shows_unread": tab.shows_unread,
+        }
+        for tab in TABS.get(workspace or "", ())
+    ]
+
+
+def tabbar(request) -> dict:
+    """Context processor: ``tabbar``, called by the template only where it draws the bar."""
+
+    def build() -> list[dict]:
+        if not request.user.is_authenticated:
+            return []
+        match = getattr(request, "resolver_match", None)
+        return tabs_for(workspace=request_workspace(request), current=match.url_name if match else None)
+
+    return {"tabbar": build}

@@ -1,0 +1,416 @@
+"""Staff edit volunteers, volunteers ask for changes, staff decide (communities.services.records)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
+
+from communities.models import Assignment, AuditEntry, Notification, Shift
+from communities.rules.eligibility import ineligibility
+from communities.services import records
+from communities.services.signup import shift_sign_up
+from config.errors import ServiceError
+from tests.factories import (
+    OrganizationFactory,
+    OrganizationStaffFactory,
+    PostFactory,
+    PostTypeFactory,
+    QualificationTypeFactory,
+    ShiftFactory,
+    SkillFactory,
+    TeamFactory,
+    UserFactory,
+    VolunteerFactory,
+)
+from tests.test_access_control import fingerprint
+from volunteers.models import ChangeRequest, Qualification, Volunteer
+
+pytestmark = pytest.mark.django_db
+
+JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 64
+PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n" + b"0" * 64
+
+
+def upload(content: bytes = JPEG, name: str = "photo.jpg") -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, content, content_type="image/jpeg")
+
+
+@pytest.fixture
+def world():
+    org = OrganizationFactory()
+    branch = OrganizationFactory(parent=org)
+    other_org = OrganizationFactory()
+    staff = OrganizationStaffFactory(organization=org).user
+    volunteer = VolunteerFactory(organization=branch, team=TeamFactory(organization=branch))
+    outsider = VolunteerFactory(organization=other_org)
+    return {
+        "org": org,
+        "branch": branch,
+        "other_org": other_org,
+        "staff": staff,
+        "volunteer": volunteer,
+        "outsider": outsider,
+    }
+
+
+def _future_shift(*, requires_insurance=False, qualification=None, days=3, capacity=1):
+    post_type = PostTypeFactory(requires_insurance=requires_insurance)
+    if qualification is not None:
+        post_type.required_qualifications.add(qualification)
+    starts = timezone.now() + timedelta(days=days)
+    return ShiftFactory(
+        post=PostFactory(post_type=post_type), starts_at=starts, ends_at=starts + timedelta(hours=4), capacity=capacity
+    )
+
+
+def test_staff_change_contact_details_and_insurance_is_audited_with_masked_before_and_after(world):
+    volunteer = world["volunteer"]
+    old_mobile = volunteer.mobile
+    until = timezone.localdate() + timedelta(days=400)
+    result = records.volunteer_record_update(
+        actor=world["staff"],
+        volunteer_id=volunteer.pk,
+        changes={
+            "mobile": "13700000001",
+            "email": "li@example.com",
+            "emergency_contact_name": "李母",
+            "emergency_contact_mobile": "13700000002",
+            "insurance_valid_until": until,
+            "insurer": "平安",
+            "insurance_policy_number": "P-1",
+        },
+    )
+    volunteer.refresh_from_db()
+    volunteer.user.refresh_from_db()
+    assert (volunteer.mobile, volunteer.user.username, volunteer.user.email) == (
+        "13700000001",
+        "13700000001",
+        "li@example.com",
+    )
+    assert (volunteer.insurance_valid_until, volunteer.insurer, volunteer.insurance_policy_number) == (
+        until,
+        "平安",
+        "P-1",
+    )
+    assert result.changed == sorted(
+        [
+            "mobile",
+            "email",
+            "emergency_contact_name",
+            "emergency_contact_mobile",
+            "insurance_valid_until",
+            "insurer",
+            "insurance_policy_number",
+        ]
+    )
+    entry = AuditEntry.objects.get(volunteer=volunteer)
+    assert (entry.action, entry.actor) == ("volunteer_changed", world["staff"])
+    assert entry.before["mobile"] == old_mobile[:3] + "****" + old_mobile[-4:]
+    assert entry.after["mobile"] == "137****0001"
+    assert entry.after["email"] == "l***@example.com"
+    assert entry.after["insurance_valid_until"] == until.isoformat()
+
+
+def test_a_volunteer_outside_the_scope_is_not_found_and_nothing_changes(world):
+    before = fingerprint()
+    with pytest.raises(ServiceError) as refused:
+        records.volunteer_record_update(
+            actor=world["staff"], volunteer_id=world["outsider"].pk, changes={"insurer": "x"}
+        )
+    assert refused.value.code == "not_found"
+    assert fingerprint() == before
+
+
+def test_moving_a_volunteer_outside_the_scope_is_refused(world):
+    before = fingerprint()
+    with pytest.raises(ServiceError) as refused:
+        records.volunteer_record_update(
+            actor=world["staff"], volunteer_id=world["volunteer"].pk, changes={"organization": world["other_org"].pk}
+        )
+    assert refused.value.code == "out_of_scope"
+    foreign_team = TeamFactory(organization=world["other_org"])
+    before = fingerprint()
+    with pytest.raises(ServiceError) as refused:
+        records.volunteer_record_update(
+            actor=world["staff"], volunteer_id=world["volunteer"].pk, changes={"team": foreign_team.pk}
+        )
+    assert refused.value.code == "out_of_scope"
+    assert fingerprint() == before
+
+
+def test_a_mobile_number_of_someone_else_is_refused(world):
+    before = fingerprint()
+    with pytest.raises(ServiceError) as refused:
+        records.volunteer_record_update(
+            actor=world["staff"], volunteer_id=world["volunteer"].pk, changes={"mobile": world["outsider"].mobile}
+        )
+    assert refused.value.code == "mobile_taken"
+    assert fingerprint() == before
+
+
+def test_suspending_needs_a_reason(world):
+    before = fingerprint()
+    with pytest.raises(ServiceError) as refused:
+        records.volunteer_record_update(
+            actor=world["staff"], volunteer_id=world["volunteer"].pk, changes={"status": "suspended"}
+        )
+    assert refused.value.code == "reason_required"
+    assert fingerprint() == before
+
+
+def test_suspending_someone_with_upcoming_shifts_says_so_then_releases_them_and_promotes_the_waitlist(world):
+    volunteer = world["volunteer"]
+    shift = _future_shift(capacity=1)
+    taken = shift_sign_up(shift_id=shift.pk, volunteer=volunteer, user=volunteer.user)
+    waiting_volunteer = VolunteerFactory(organization=world["other_org"])
+    waiting = shift_sign_up(shift_id=shift.pk, volunteer=waiting_volunteer, user=waiting_volunteer.user)
+    assert (taken.status, waiting.status) == ("confirmed", "waitlisted")
+
+    before = fingerprint()
+    with pytest.raises(ServiceError) as refused:
+        records.volunteer_record_update(
+            actor=world["staff"],
+            volunteer_id=volunteer.pk,
+            changes={"status": "suspended", "suspended_reason": "违反纪律"},
+        )
+    assert refused.value.code == "volunteer_has_upcoming_shifts"
+    assert refused.value.details["count"] == 1
+    assert refused.value.details["shifts"][0]["shift"] == shift.pk
+    assert fingerprint() == before
+
+    result = records.volunteer_record_update(
+        actor=world["staff"],
+        volunteer_id=volunteer.pk,
+        changes={"status": "suspended", "suspended_reason": "违反纪律"},
+        release_places=True,
+    )
+    assert result.released == 1
+    volunteer.refresh_from_db()
+    assert (volunteer.status, volunteer.suspended_reason) == ("suspended", "违反纪律")
+    assert Assignment.objects.get(pk=taken.pk).status == "cancelled"
+    assert Assignment.objects.get(pk=waiting.pk).status == "confirmed"
+    assert Shift.objects.get(pk=shift.pk).confirmed_count == 1
+    kinds = set(Notification.objects.filter(channel="inapp").values_list("recipient_id", "kind"))
+    assert (volunteer.user_id, "cancelled") in kinds
+    assert (waiting_volunteer.user_id, "promoted") in kinds
+    entry = AuditEntry.objects.get(volunteer=volunteer, action="volunteer_changed")
+    assert (entry.before, entry.after, entry.reason) == (
+        {"status": "active", "suspended_reason": ""},
+        {"status": "suspended", "suspended_reason": "违反纪律"},
+        "违反纪律",
+    )
+
+
+def test_back_to_the_reserve_ends_the_deployment(world):
+    from tests.factories import CommunityFactory
+
+    volunteer = world["volunteer"]
+    Volunteer.objects.filter(pk=volunteer.pk).update(deployed_community=CommunityFactory())
+    records.volunteer_record_update(actor=world["staff"], volunteer_id=volunteer.pk, changes={"status": "reserve"})
+    volunteer.refresh_from_db()
+    assert (volunteer.status, volunteer.deployed_community_id) == ("reserve", None)
+
+
+def test_recorded_insurance_renewal_makes_the_volunteer_eligible_for_a_checkpoint(world):
+    volunteer = world["volunteer"]
+    Volunteer.objects.filter(pk=volunteer.pk).update(insurance_valid_until=timezone.localdate() - timedelta(days=1))
+    shift = _future_shift(requires_insurance=True)
+    volunteer.refresh_from_db()
+    assert ineligibility(shift_id=shift.pk, volunteer_id=volunteer.pk) == {"reason": "insurance"}
+    records.volunteer_record_update(
+        actor=world["staff"],
+        volunteer_id=volunteer.pk,
+        changes={"insurance_valid_until": timezone.localdate() + timedelta(days=365)},
+    )
+    volunteer.refresh_from_db()
+    assert ineligibility(shift_id=shift.pk, volunteer_id=volunteer.pk) is None
+
+
+def test_proof_check_takes_photos_and_pdfs_by_their_bytes_only(settings):
+    assert records.proof_check(upload(JPEG, "a.exe")).name == "proof.jpg"
+    assert records.proof_check(upload(PDF, "a.jpg")).name == "proof.pdf"
+    with pytest.raises(ServiceError) as refused:
+        records.proof_check(upload(b"<html><script>alert(1)</script>", "evil.jpg"))
+    assert refused.value.code == "proof_invalid"
+    settings.PROOF_MAX_BYTES = 10
+    with pytest.raises(ServiceError) as refused:
+        records.proof_check(upload(JPEG))
+    assert refused.value.code == "proof_too_large"
+
+
+def test_staff_record_a_qualification_with_proof_outside_the_web_root(world, settings):
+    first_aid = QualificationTypeFactory(code="first_aid")
+    until = timezone.localdate() + timedelta(days=700)
+    qualification = records.qualification_record(
+        actor=world["staff"],
+        volunteer_id=world["volunteer"].pk,
+        qualification_type_code="first_aid",
+        valid_until=until,
+        certificate_number="FA-9",
+        proof=upload(),
+    )
+    assert qualification.proof.path.startswith(str(settings.PRIVATE_MEDIA_ROOT))
+    assert not qualification.proof.path.startswith(str(settings.STATIC_ROOT))
+    assert qualification.proof.name.endswith(".jpg") and "photo" not in qualification.proof.name
+    with qualification.proof.open("rb") as stored:
+        assert stored.read() == JPEG
+    entry = AuditEntry.objects.get(volunteer=world["volunteer"], action="qualification_changed")
+    assert entry.after == {
+        "qualification": "first_aid",
+        "certificate_number": "FA-9",
+        "valid_until": until.isoformat(),
+        "proof": True,
+    }
+    assert first_aid.pk == qualification.qualification_type_id
+
+
+def _submit(volunteer, **kwargs):
+    values = {
+        "user": volunteer.user,
+        "kind": "qualification",
+        "qualification_type_code": "first_aid",
+        "valid_until": timezone.localdate() + timedelta(days=365),
+        "proof": upload(),
+    }
+    values.update(kwargs)
+    return records.change_request_submit(**values)
+
+
+def test_a_volunteer_submits_a_qualification_staff_approve_it_and_the_volunteer_is_told(world):
+    first_aid = QualificationTypeFactory(code="first_aid", name="急救员证")
+    volunteer = world["volunteer"]
+    shift = _future_shift(qualification=first_aid)
+    assert ineligibility(shift_id=shift.pk, volunteer_id=volunteer.pk)["reason"] == "qualification"
+    request = _submit(volunteer, certificate_number="HJ-1")
+    assert request.state == "pending"
+    before = fingerprint()
+    with pytest.raises(ServiceError) as refused:
+        _submit(volunteer)
+    assert refused.value.code == "change_request_pending"
+    assert fingerprint() == before
+
+    records.change_request_approve(actor=world["staff"], request_id=request.pk)
+    request.refresh_from_db()
+    assert (request.state, request.decided_by) == ("approved", world["staff"])
+    qualification = Qualification.objects.get(volunteer=volunteer, qualification_type=first_aid)
+    assert (qualification.certificate_number, qualification.proof.name) == ("HJ-1", request.proof.name)
+    volunteer = Volunteer.objects.get(pk=volunteer.pk)
+    assert ineligibility(shift_id=shift.pk, volunteer_id=volunteer.pk) is None
+    note = Notification.objects.get(recipient=volunteer.user, channel="inapp")
+    assert note.kind == "change_approved"
+    assert note.key == f"v{volunteer.pk}:change_approved.{request.pk}:inapp:u{volunteer.user_id}"
+    assert "急救员证" in note.body
+    assert Notification.objects.filter(recipient=volunteer.user, channel="sms", kind="change_approved").exists()
+
+    before = fingerprint()
+    with pytest.raises(ServiceError) as refused:
+        records.change_request_reject(actor=world["staff"], request_id=request.pk, reason="late")
+    assert refused.value.code == "change_request_not_pending"
+    assert fingerprint() == before
+
+
+def test_an_insurance_request_rejected_with_a_reason_changes_nothing_on_the_record(world):
+    volunteer = world["volunteer"]
+    old_until = volunteer.insurance_valid_until
+    request = _submit(volunteer, kind="insurance", qualification_type_code="", insurer="平安", policy_number="P")
+    before = fingerprint()
+    with pytest.raises(ServiceError) as refused:
+        records.change_request_reject(actor=world["staff"], request_id=request.pk, reason="  ")
+    assert refused.value.code == "reason_required"
+    assert fingerprint() == before
+    records.change_request_reject(actor=world["staff"], request_id=request.pk, reason="保单照片看不清")
+    volunteer.refresh_from_db()
+    assert volunteer.insurance_valid_until == old_until
+    note = Notification.objects.get(recipient=volunteer.user, channel="inapp")
+    assert (note.kind, "保单照片看不清" in note.body) == ("change_rejected", True)
+    entry = AuditEntry.objects.get(volunteer=volunteer, action="change_rejected")
+    assert entry.reason == "保单照片看不清"
+
+
+def test_an_insurance_request_approved_renews_the_insurance(world):
+    volunteer = world["volunteer"]
+    until = timezone.localdate() + timedelta(days=500)
+    request = _submit(
+        volunteer,
+        kind="insurance",
+        qualification_type_code="",
+        valid_until=until,
+        insurer="太平洋",
+        policy_number="TP-7",
+    )
+    records.change_request_approve(actor=world["staff"], request_id=request.pk)
+    volunteer.refresh_from_db()
+    assert (volunteer.insurance_valid_until, volunteer.insurer, volunteer.insurance_policy_number) == (
+        until,
+        "太平洋",
+        "TP-7",
+    )
+
+
+def test_staff_outside_the_scope_cannot_decide_and_nothing_changes(world):
+    QualificationTypeFactory(code="first_aid")
+    request = _submit(world["outsider"])
+    before = fingerprint()
+    for decide in (
+        lambda: records.change_request_approve(actor=world["staff"], request_id=request.pk),
+        lambda: records.change_request_reject(actor=world["staff"], request_id=request.pk, reason="x"),
+    ):
+        with pytest.raises(ServiceError) as refused:
+            decide()
+        assert refused.value.code == "not_found"
+    assert fingerprint() == before
+    assert ChangeRequest.objects.get(pk=request.pk).state == "pending"
+
+
+def test_an_expired_proof_or_a_non_volunteer_is_refused(world):
+    QualificationTypeFactory(code="first_aid")
+    stranger = UserFactory()
+    before = fingerprint()
+    with pytest.raises(ServiceError) as refused:
+        _submit(world["volunteer"], valid_until=timezone.localdate() - timedelta(days=1))
+    assert refused.value.code == "invalid"
+    with pytest.raises(ServiceError) as refused:
+        records.change_request_submit(user=stranger, kind="insurance", valid_until=timezone.localdate(), proof=upload())
+    assert refused.value.code == "not_a_volunteer"
+    with pytest.raises(ServiceError) as refused:
+        _submit(world["volunteer"], proof=upload(b"GIF89a" + b"0" * 20))
+    assert refused.value.code == "proof_invalid"
+    assert fingerprint() == before
+
+
+def test_skills_given_as_codes_are_set_and_unknown_ones_refused(world):
+    SkillFactory(code="medical"), SkillFactory(code="driving")
+    records.volunteer_record_update(
+        actor=world["staff"], volunteer_id=world["volunteer"].pk, changes={"skills": ["medical", "driving"]}
+    )
+    assert sorted(world["volunteer"].skills.values_list("code", flat=True)) == ["driving", "medical"]
+    before = fingerprint()
+    with pytest.raises(ServiceError) as refused:
+        records.volunteer_record_update(
+            actor=world["staff"], volunteer_id=world["volunteer"].pk, changes={"skills": ["nope"]}
+        )
+    assert refused.value.code == "invalid"
+    assert fingerprint() == before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_deleting_the_account_deletes_the_proof_files_and_requests():
+    import os
+
+    from communities.services.privacy import volunteer_anonymise
+
+    QualificationTypeFactory(code="first_aid")
+    volunteer = VolunteerFactory()
+    request = _submit(volunteer)
+    path = request.proof.path
+    assert os.path.exists(path)
+    volunteer.emergency_contact_name = "李母"
+    volunteer.save(update_fields=["emergency_contact_name"])
+    volunteer_anonymise(volunteer=volunteer, actor=volunteer.user)
+    volunteer.refresh_from_db()
+    assert not ChangeRequest.objects.filter(volunteer=volunteer).exists()
+    assert not os.path.exists(path)
+    assert volunteer.emergency_contact_name == ""

@@ -1,0 +1,84 @@
+"""What a volunteer changes themself: email, emergency contact, skills (``PATCH /api/v1/me/``)
+and their mobile number by a code texted to the new one (``POST /api/v1/me/mobile/``)."""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+from tests.factories import SkillFactory, UserFactory, VolunteerFactory
+from tests.test_access_control import fingerprint
+from tests.volunteers.test_login_codes import Outbox, fresh_limits  # noqa: F401 - fixture
+from volunteers.models import Volunteer
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def client_for(user) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+def test_a_volunteer_changes_email_emergency_contact_and_skills():
+    SkillFactory(code="medical")
+    volunteer = VolunteerFactory()
+    client = client_for(volunteer.user)
+    response = client.patch(
+        "/api/v1/me/",
+        {
+            "email": "me@example.com",
+            "emergency_contact_name": "李母",
+            "emergency_contact_mobile": "13600000001",
+            "skills": ["medical"],
+        },
+        format="json",
+    )
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert (body["email"], body["emergency_contact_name"], body["skills"]) == ("me@example.com", "李母", ["medical"])
+    before = fingerprint()
+    for bad in ({"email": "not-an-address"}, {"emergency_contact_mobile": "123"}, {"skills": ["nope"]}):
+        response = client.patch("/api/v1/me/", bad, format="json")
+        assert (response.status_code, response.json()["code"]) == (400, "invalid"), bad
+    # Insurance is not the volunteer's to set: it needs a change request.
+    response = client.patch("/api/v1/me/", {"insurance_valid_until": "2099-01-01"}, format="json")
+    assert response.status_code == 200
+    assert fingerprint() == before
+
+
+def test_the_mobile_changes_only_with_the_code_texted_to_the_new_number():
+    outbox = Outbox()
+    volunteer = VolunteerFactory()
+    old = volunteer.mobile
+    client = client_for(volunteer.user)
+    response = client.post("/api/v1/me/mobile/", {"mobile": "13711112222"}, format="json")
+    assert response.status_code == 202, response.json()
+    texts = [line for line in outbox.lines() if line["to"] == "13711112222"]
+    assert len(texts) == 1 and "更换手机号" in texts[0]["text"]
+    code = texts[0]["text"].split("验证码为")[1][:6]
+    wrong = "000000" if code != "000000" else "111111"
+    response = client.post("/api/v1/me/mobile/", {"mobile": "13711112222", "code": wrong}, format="json")
+    assert (response.status_code, response.json()["code"]) == (401, "login_code_invalid")
+    assert Volunteer.objects.get(pk=volunteer.pk).mobile == old
+    response = client.post("/api/v1/me/mobile/", {"mobile": "13711112222", "code": code}, format="json")
+    assert response.status_code == 200, response.json()
+    volunteer.refresh_from_db()
+    volunteer.user.refresh_from_db()
+    assert (volunteer.mobile, volunteer.user.username) == ("13711112222", "13711112222")
+    # The code is spent.
+    response = client.post("/api/v1/me/mobile/", {"mobile": "13711112222", "code": code}, format="json")
+    assert response.status_code in (400, 401)
+
+
+def test_a_number_someone_else_has_is_refused_before_any_text():
+    outbox = Outbox()
+    volunteer, other = VolunteerFactory(), VolunteerFactory()
+    before = fingerprint()
+    response = client_for(volunteer.user).post("/api/v1/me/mobile/", {"mobile": other.mobile}, format="json")
+    assert (response.status_code, response.json()["code"]) == (409, "mobile_taken")
+    assert fingerprint() == before
+    assert [line for line in outbox.lines() if line["to"] == other.mobile] == []
+    staff = UserFactory()
+    response = client_for(staff).post("/api/v1/me/mobile/", {"mobile": "13711113333"}, format="json")
+    assert (response.status_code, response.json()["code"]) == (403, "not_a_volunteer")
