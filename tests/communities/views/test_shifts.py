@@ -128,11 +128,11 @@ def test_browse_query_count_is_pinned_and_does_not_grow(logged_in, volunteer, dj
     # session, user with volunteer, count, shifts, my assignments, streets with districts, duty
     # choices, the offers (one statement for the page's refusals), roles (team leader,
     # coordinator, staff: one query), unread messages
-    with django_assert_num_queries(11):
+    with django_assert_num_queries(10):
         logged_in.get(reverse("shift-list"))
     for _ in range(10):
         ShiftFactory()
-    with django_assert_num_queries(11):
+    with django_assert_num_queries(10):
         response = logged_in.get(reverse("shift-list"))
     assert len(response.context["page"].object_list) == 14
 
@@ -557,10 +557,10 @@ def test_browse_near_me_query_count_is_pinned(client, django_assert_num_queries)
     for days in range(3):
         ShiftFactory(post=PostFactory(community=home), starts_at=timezone.now() + timedelta(days=days + 1))
     # as the page without a place, and the place (the residence community's street and district)
-    with django_assert_num_queries(14):
+    with django_assert_num_queries(11):
         client.get(reverse("shift-list"))
     for _ in range(10):
         ShiftFactory()
-    with django_assert_num_queries(14):
+    with django_assert_num_queries(11):
         response = client.get(reverse("shift-list"))
     assert len(response.context["page"].object_list) == 13
