@@ -398,6 +398,14 @@ class Dispatch(models.Model):
     # When the volunteers are to report at the community (the texts say "from …").
     report_at = models.DateTimeField(_("report from"), null=True, blank=True)
     note = models.CharField(_("note"), max_length=200, blank=True)
+    request = models.ForeignKey(
+        "communities.CommunityRequest",
+        verbose_name=_("community request"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="dispatches",
+    )
 
     class Meta:
         verbose_name = _("dispatch")
@@ -639,3 +647,171 @@ class ShiftDayCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.date} {self.community_id}: {self.shifts}"
+
+
+# --- The mobilisation loop (docs/mobilisation.md) ------------------------------------------------
+
+
+class CommunityRequest(models.Model):
+    """A community asks the league committee for volunteers (点单).
+
+    ``dispatched`` only grows, by the dispatches that answer the request, changed under the
+    request's row lock (``communities.services.community_requests``); what is still missing is
+    ``wanted - dispatched``, never below zero (a team sent whole may exceed it).
+    """
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        PARTIAL = "partial", _("Partly fulfilled")
+        FULFILLED = "fulfilled", _("Fulfilled")
+        DECLINED = "declined", _("Declined")
+
+    class Urgency(models.IntegerChoices):
+        NORMAL = 1, _("Normal")
+        URGENT = 2, _("Urgent")
+        CRITICAL = 3, _("Critical")
+
+    OPEN_STATUSES = (Status.OPEN, Status.PARTIAL)
+
+    community = models.ForeignKey(
+        Community, verbose_name=_("community"), on_delete=models.PROTECT, related_name="requests"
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("requested by"), null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    wanted = models.PositiveIntegerField(_("volunteers wanted"))
+    dispatched = models.PositiveIntegerField(_("volunteers dispatched"), default=0)
+    post_types = models.ManyToManyField(PostType, verbose_name=_("post types"), blank=True, related_name="+")
+    skills = models.ManyToManyField("volunteers.Skill", verbose_name=_("skills needed"), blank=True, related_name="+")
+    date_from = models.DateField(_("from"))
+    date_to = models.DateField(_("to"))
+    time_from = models.TimeField(_("daily from"))
+    time_to = models.TimeField(_("daily until"))
+    urgency = models.PositiveSmallIntegerField(_("urgency"), choices=Urgency.choices, default=Urgency.NORMAL)
+    note = models.CharField(_("note"), max_length=300, blank=True)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.OPEN)
+    decline_reason = models.CharField(_("reason declined"), max_length=200, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("handled by"), null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(_("filed at"), default=timezone.now)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("community request")
+        verbose_name_plural = _("community requests")
+        ordering = ["-urgency", "created_at", "id"]
+        indexes = [models.Index(fields=["status", "urgency", "created_at"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(wanted__gte=1), name="community_request_wants_someone"),
+            models.CheckConstraint(condition=Q(date_to__gte=F("date_from")), name="community_request_dates_in_order"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.community_id}: {self.dispatched}/{self.wanted}"
+
+    @property
+    def missing(self) -> int:
+        return max(self.wanted - self.dispatched, 0)
+
+
+class Broadcast(models.Model):
+    """A call-out: a message staff or a coordinator write to a group of volunteers.
+
+    Its rows in the outbox are keyed ``b<id>:broadcast:<channel>:u<user>``, so fanning it out
+    twice, or by two workers at once, gives each person one message per channel.
+    """
+
+    class Audience(models.TextChoices):
+        SHIFT = "shift", _("A shift's volunteers")
+        TEAM = "team", _("A team")
+        COMMUNITY = "community", _("Volunteers deployed to a community")
+        RESERVE = "reserve", _("An organization's reserve")
+        CALL = "call", _("A recruitment call's applicants")
+
+    sender = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("sender"), null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    audience = models.CharField(_("audience"), max_length=16, choices=Audience.choices)
+    shift = models.ForeignKey(
+        Shift, verbose_name=_("shift"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    team = models.ForeignKey(
+        "volunteers.Team", verbose_name=_("team"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    community = models.ForeignKey(
+        Community, verbose_name=_("community"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    organization = models.ForeignKey(
+        "volunteers.Organization",
+        verbose_name=_("organization"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    call = models.ForeignKey(
+        "volunteers.RecruitmentCall",
+        verbose_name=_("recruitment call"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    # Which organizations' volunteers the sender may reach: empty for a coordinator or a superuser
+    # (their audience is their communities'), else the paths of the sender's staff roles.
+    scope_paths = models.JSONField(default=list, blank=True, editable=False)
+    link_shift = models.ForeignKey(
+        Shift,
+        verbose_name=_("shift to sign up for"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    subject = models.CharField(_("subject"), max_length=60)
+    message = models.CharField(_("message"), max_length=300)
+    by_sms = models.BooleanField(_("also by SMS"), default=False)
+    urgent = models.BooleanField(_("urgent (ignores quiet hours)"), default=False)
+    recipients = models.PositiveIntegerField(_("people"), default=0)
+    texts = models.PositiveIntegerField(_("texts"), default=0)
+    created_at = models.DateTimeField(_("sent at"), default=timezone.now)
+    fanned_out_at = models.DateTimeField(_("messages written at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("call-out")
+        verbose_name_plural = _("call-outs")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["fanned_out_at"], condition=Q(fanned_out_at__isnull=True), name="broadcast_pending")
+        ]
+
+    def __str__(self) -> str:
+        return self.subject
+
+
+class ShiftAttendance(models.Model):
+    """Check-ins of one shift: how many checked in, out, or were marked no-show.
+
+    Kept exact by ``communities.services.live`` in the transaction of every check-in, check-out,
+    no-show and their undoing, so the live board reads it instead of the assignments; repaired by
+    the nightly recount. The shift's day, times and community are copied so today's totals read
+    this table alone.
+    """
+
+    shift = models.OneToOneField(Shift, primary_key=True, on_delete=models.CASCADE, related_name="attendance")
+    community = models.ForeignKey(Community, on_delete=models.CASCADE, related_name="+")
+    date = models.DateField(_("date"))
+    starts_at = models.DateTimeField(_("starts at"))
+    ends_at = models.DateTimeField(_("ends at"))
+    checked_in = models.IntegerField(_("checked in"), default=0)
+    checked_out = models.IntegerField(_("checked out"), default=0)
+    no_shows = models.IntegerField(_("no-shows"), default=0)
+
+    class Meta:
+        verbose_name = _("shift attendance")
+        verbose_name_plural = _("shift attendance")
+        indexes = [models.Index(fields=["date", "community"])]
+
+    def __str__(self) -> str:
+        return f"{self.shift_id}: {self.checked_in}/{self.checked_out}/{self.no_shows}"

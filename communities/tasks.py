@@ -16,10 +16,13 @@ from django.db import InterfaceError, OperationalError
 
 @shared_task(acks_late=True, ignore_result=True, soft_time_limit=540, time_limit=600)
 def notifications_sweep() -> dict:
-    """Create the due reminders, nudges and escalations, then start senders for what is due."""
+    """Create the due reminders, nudges and escalations, write out call-outs whose own task never
+    ran, then start senders for what is due."""
     from communities.notifications import outbox
+    from communities.services.broadcasts import broadcast_pending_sweep
 
     created = outbox.sweep()
+    created["call_outs"] = broadcast_pending_sweep()
     created["send_tasks"] = outbox.start_drains()
     return created
 
@@ -86,6 +89,23 @@ def daily_report_task(day: str | None = None) -> int:
     from communities.services.reports import daily_report_write
 
     return len(daily_report_write(day=date.fromisoformat(day) if day else None))
+
+
+@shared_task(
+    acks_late=True,
+    ignore_result=True,
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=True,
+    retry_backoff_max=300,
+    max_retries=5,
+    soft_time_limit=540,
+    time_limit=600,
+)
+def broadcast_fan_out(broadcast_id: int) -> int:
+    """Write a call-out's messages, one per person and channel (run twice: the same rows)."""
+    from communities.services.broadcasts import broadcast_fan_out as fan_out
+
+    return fan_out(broadcast_id=broadcast_id)
 
 
 @shared_task(bind=True, acks_late=True, ignore_result=True, max_retries=6)

@@ -72,6 +72,9 @@ ERRORS: dict[str, tuple[int, Any]] = {
         _("The records changed after the dry run; check the file again and confirm the new changes."),
     ),
     "notification_not_failed": (409, _("Only a failed notification can be sent again.")),
+    "request_closed": (409, _("This request is already closed.")),
+    "more_than_missing": (409, _("More volunteers than the request still misses.")),
+    "audience_empty": (409, _("Nobody is in this audience.")),
     "call_closed": (409, _("This recruitment call is no longer taking answers.")),
     "call_status_conflict": (409, _("The call cannot change to that state from its current one.")),
     "agreement_changed": (

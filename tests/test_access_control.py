@@ -20,7 +20,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
-from communities.models import Assignment, Notification, Shift
+from communities.models import Assignment, CommunityRequest, Notification, Shift
 from tests.factories import (
     CommunityFactory,
     OrganizationFactory,
@@ -168,6 +168,14 @@ def world(db):
     call_out = RecruitmentCallFactory(organization=org_b)
     application_in, application_out = (_application(call_in, 1), _application(call_out, 2))
 
+    today = timezone.localdate()
+    request_in, request_out = (
+        CommunityRequest.objects.create(
+            community=community, wanted=2, date_from=today, date_to=today, time_from="08:00", time_to="12:00"
+        )
+        for community in (community_in, community_out)
+    )
+
     users = {
         "anonymous": None,
         "volunteer": volunteer.user,
@@ -186,6 +194,7 @@ def world(db):
         "organization": (org_a.pk, org_b.pk),
         "team": (team_in.pk, team_out.pk),
         "certificate": (cert_in.number, cert_out.number),
+        "request": (request_in.pk, request_out.pk),
         "change_request": (requests[0].pk, requests[1].pk),
         "qualification": (qualifications[0].pk, qualifications[1].pk),
         "dispatch": (dispatch_in.pk, dispatch_out.pk),
@@ -264,6 +273,16 @@ def expected(row: Row, role: str, scope: str) -> int:
         return value[0] if scope == "in" else value[1]
     return value
 
+
+STAFF_401_200 = {
+    "anonymous": 401,
+    "volunteer": 403,
+    "team_leader": 403,
+    "coordinator": 403,
+    "committee_staff": 200,
+    "superuser": 200,
+}
+STAFF_302_200 = {**STAFF_401_200, "anonymous": 302}
 
 ROWS = [
     Row("health/", "GET", "/health/", every(200)),
@@ -1647,6 +1666,177 @@ ROWS = [
             "superuser": 200,
         },
     ),
+    # --- The mobilisation loop (docs/mobilisation.md) ---
+    Row(
+        "api/v1/^community-requests/$",
+        "GET",
+        "/api/v1/community-requests/",
+        {
+            "anonymous": 401,
+            "volunteer": 403,
+            "team_leader": 403,
+            "coordinator": 200,
+            "committee_staff": 200,
+            "superuser": 200,
+        },
+    ),
+    Row(
+        "api/v1/^community-requests/$",
+        "POST",
+        "/api/v1/community-requests/",
+        {
+            "anonymous": 401,
+            "volunteer": 403,
+            "team_leader": 403,
+            "coordinator": 400,
+            "committee_staff": 403,
+            "superuser": 400,
+        },
+    ),
+    # Staff see every request; with no reserve volunteer to send, a fulfilment is refused whole.
+    Row(
+        "api/v1/^community-requests/(?P<pk>[^/.]+)/fulfil/$",
+        "POST",
+        "/api/v1/community-requests/{id}/fulfil/",
+        {
+            "anonymous": (401, 401),
+            "volunteer": (403, 403),
+            "team_leader": (403, 403),
+            "coordinator": (403, 403),
+            "committee_staff": (409, 409),
+            "superuser": (409, 409),
+        },
+        data={"count": 1},
+        obj="request",
+    ),
+    Row(
+        "api/v1/^community-requests/(?P<pk>[^/.]+)/decline/$",
+        "POST",
+        "/api/v1/community-requests/{id}/decline/",
+        {
+            "anonymous": (401, 401),
+            "volunteer": (403, 403),
+            "team_leader": (403, 403),
+            "coordinator": (403, 403),
+            "committee_staff": (200, 200),
+            "superuser": (200, 200),
+        },
+        data={"reason": "x"},
+        obj="request",
+    ),
+    Row(
+        "api/v1/^broadcasts/$",
+        "GET",
+        "/api/v1/broadcasts/",
+        {
+            "anonymous": 401,
+            "volunteer": 403,
+            "team_leader": 403,
+            "coordinator": 200,
+            "committee_staff": 200,
+            "superuser": 200,
+        },
+    ),
+    Row(
+        "api/v1/^broadcasts/$",
+        "POST",
+        "/api/v1/broadcasts/",
+        {
+            "anonymous": 401,
+            "volunteer": 403,
+            "team_leader": 403,
+            "coordinator": 400,
+            "committee_staff": 400,
+            "superuser": 400,
+        },
+    ),
+    Row(
+        "api/v1/^broadcasts/preview/$",
+        "POST",
+        "/api/v1/broadcasts/preview/",
+        {
+            "anonymous": 401,
+            "volunteer": 403,
+            "team_leader": 403,
+            "coordinator": 400,
+            "committee_staff": 400,
+            "superuser": 400,
+        },
+    ),
+    Row("api/v1/live/", "GET", "/api/v1/live/", STAFF_401_200),
+    Row("api/v1/stats/people/", "GET", "/api/v1/stats/people/", STAFF_401_200),
+    Row(
+        "coordinator/requests/",
+        "GET",
+        "/coordinator/requests/",
+        {
+            "anonymous": 302,
+            "volunteer": 403,
+            "team_leader": 403,
+            "coordinator": 200,
+            "committee_staff": 403,
+            "superuser": 200,
+        },
+    ),
+    Row("committee/requests/", "GET", "/committee/requests/", STAFF_302_200),
+    Row(
+        "committee/requests/<int:pk>/fulfil/",
+        "POST",
+        "/committee/requests/{id}/fulfil/",
+        {
+            "anonymous": (302, 302),
+            "volunteer": (403, 403),
+            "team_leader": (403, 403),
+            "coordinator": (403, 403),
+            "committee_staff": (302, 302),
+            "superuser": (302, 302),
+        },
+        data={"count": "1"},
+        obj="request",
+    ),
+    Row(
+        "committee/requests/<int:pk>/decline/",
+        "POST",
+        "/committee/requests/{id}/decline/",
+        {
+            "anonymous": (302, 302),
+            "volunteer": (403, 403),
+            "team_leader": (403, 403),
+            "coordinator": (403, 403),
+            "committee_staff": (302, 302),
+            "superuser": (302, 302),
+        },
+        data={"reason": "x"},
+        obj="request",
+    ),
+    Row(
+        "broadcasts/",
+        "GET",
+        "/broadcasts/",
+        {
+            "anonymous": 302,
+            "volunteer": 403,
+            "team_leader": 403,
+            "coordinator": 200,
+            "committee_staff": 200,
+            "superuser": 200,
+        },
+    ),
+    Row(
+        "broadcasts/",
+        "POST",
+        "/broadcasts/",
+        {
+            "anonymous": 302,
+            "volunteer": 403,
+            "team_leader": 403,
+            "coordinator": 200,
+            "committee_staff": 200,
+            "superuser": 200,
+        },
+        data={"action": "send"},
+    ),
+    Row("committee/live/", "GET", "/committee/live/", STAFF_302_200),
     Row("verify/", "GET", "/verify/", every(200)),
     Row("verify/<str:number>/", "GET", "/verify/{id}/", every((200, 200)), obj="certificate"),
     # Recruitment calls (docs/recruitment.md): staff within their subtree; the public page,

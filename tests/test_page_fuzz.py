@@ -77,6 +77,8 @@ PARAMETERS = [
     "emergency_contact_name", "emergency_contact_mobile", "insurance_valid_until", "insurer",
     "insurance_policy_number", "suspended_reason", "release_places", "qualification_type",
     "valid_until", "certificate_number", "policy_number", "proof", "confirm",
+    # the dispatch page's search-as-you-type list of communities
+    "partial",
 ]  # fmt: skip
 
 NOT_FUZZED = (

@@ -197,7 +197,7 @@ class ChangeRequestSubmitSerializer(serializers.Serializer):
     policy_number = serializers.CharField(required=False, allow_blank=True, max_length=64, default="")
 
 
-class RejectSerializer(serializers.Serializer):
+class ChangeRequestRejectSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=200, help_text="The volunteer reads it.")
 
 
@@ -439,7 +439,7 @@ class ChangeRequestViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         return Response(ChangeRequestSerializer(change).data)
 
     @extend_schema(
-        request=RejectSerializer,
+        request=ChangeRequestRejectSerializer,
         responses={
             200: ChangeRequestSerializer,
             **_REFUSALS,
@@ -451,7 +451,7 @@ class ChangeRequestViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     def reject(self, request, pk=None):
         if not selectors.may_manage_volunteers(request.user):
             raise ServiceError("permission_denied")
-        data = parse(RejectSerializer, request.data)
+        data = parse(ChangeRequestRejectSerializer, request.data)
         change = records.change_request_reject(actor=request.user, request_id=_id(pk), reason=data["reason"])
         return Response(ChangeRequestSerializer(change).data)
 

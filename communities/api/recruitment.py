@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 
 from communities.api.recruitment_serializers import (
     ApplicationFilterSerializer,
+    ApplicationRejectSerializer,
     ApplicationSerializer,
     BulkApproveResultSerializer,
     BulkApproveSerializer,
@@ -25,7 +26,6 @@ from communities.api.recruitment_serializers import (
     PublicCallSerializer,
     PublicCodeRequestSerializer,
     PublicCodeResponseSerializer,
-    RejectSerializer,
 )
 from communities.selectors import recruitment as selectors
 from communities.services import recruitment as services
@@ -167,12 +167,12 @@ class ApplicationViewSet(viewsets.GenericViewSet):
         application = services.application_approve(actor=request.user, application_id=self._pk())
         return self._answer(application.pk)
 
-    @extend_schema(request=RejectSerializer, responses=ApplicationSerializer)
+    @extend_schema(request=ApplicationRejectSerializer, responses=ApplicationSerializer)
     @action(detail=True, methods=["post"])
     def reject(self, request, pk=None):
         """The applicant is texted the reason."""
         _require_staff(request.user)
-        data = _parse(RejectSerializer, request.data)
+        data = _parse(ApplicationRejectSerializer, request.data)
         application = services.application_reject(actor=request.user, application_id=self._pk(), **data)
         return self._answer(application.pk)
 

@@ -213,7 +213,7 @@ class ApplicationSerializer(serializers.ModelSerializer):
         return mask_mobile(application.guardian_mobile) if application.guardian_mobile else ""
 
 
-class RejectSerializer(serializers.Serializer):
+class ApplicationRejectSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=200, help_text="Texted to the applicant.")
 
 

@@ -183,6 +183,19 @@ DailyStatsListSerializer = results_of(DailyPointSerializer, "DailyStatsListSeria
 StarStatsListSerializer = results_of(StarLevelSerializer, "StarStatsListSerializer")
 
 
+class PeopleStatsSerializer(serializers.Serializer):
+    group = serializers.ChoiceField(choices=["category", "political_status"])
+    code = serializers.CharField()
+    name = serializers.CharField()
+    volunteers = serializers.IntegerField()
+    minutes = serializers.IntegerField(help_text="Credited minutes, all time.")
+    hours = serializers.FloatField()
+    hours_10k = serializers.FloatField(help_text="Credited hours in units of 10,000 (万小时).")
+
+
+PeopleStatsListSerializer = results_of(PeopleStatsSerializer, "PeopleStatsListSerializer")
+
+
 class LeaderboardSerializer(serializers.Serializer):
     by = serializers.ChoiceField(choices=["volunteer", "team"])
     results = serializers.ListField(
@@ -361,6 +374,22 @@ class StarsView(StatsView):
         rows = stats.stats_stars(query)
         if params.get("export"):
             return exports.table_response(exports.stats_sheet("stars", rows), name="stars", fmt=params["export"])
+        return Response({"results": rows})
+
+
+@extend_schema(tags=["statistics"])
+class PeopleView(StatsView):
+    """Volunteers and their credited hours by category and by political status (hours are all
+    time: the date range does not apply)."""
+
+    @extend_schema(parameters=[StatsFilterSerializer], responses=stats_responses(PeopleStatsListSerializer))
+    def get(self, request):
+        return super().get(request)
+
+    def answer(self, query, params):
+        rows = stats.stats_people(query)
+        if params.get("export"):
+            return exports.table_response(exports.stats_sheet("people", rows), name="people", fmt=params["export"])
         return Response({"results": rows})
 
 

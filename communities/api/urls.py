@@ -3,7 +3,18 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from communities.api import certificates, coordinator, imports, me, notifications, records, recruitment, shifts, stats
+from communities.api import (
+    certificates,
+    coordinator,
+    imports,
+    me,
+    mobilisation,
+    notifications,
+    records,
+    recruitment,
+    shifts,
+    stats,
+)
 
 router = SimpleRouter()
 router.register("communities", shifts.CommunityViewSet, basename="community")
@@ -14,6 +25,8 @@ router.register("audit", coordinator.AuditViewSet, basename="audit")
 router.register("dispatches", coordinator.DispatchViewSet, basename="dispatch")
 router.register("notifications/failed", notifications.FailedNotificationViewSet, basename="notification-failed")
 router.register("notifications", notifications.NotificationViewSet, basename="notification")
+router.register("community-requests", mobilisation.CommunityRequestViewSet, basename="community-request")
+router.register("broadcasts", mobilisation.BroadcastViewSet, basename="broadcast")
 router.register("calls", recruitment.CallViewSet, basename="call")
 router.register("applications", recruitment.ApplicationViewSet, basename="application")
 
@@ -31,6 +44,8 @@ urlpatterns = [
     path("stats/daily/", stats.DailyView.as_view(), name="stats-daily"),
     path("stats/leaderboard/", stats.LeaderboardView.as_view(), name="stats-leaderboard"),
     path("stats/stars/", stats.StarsView.as_view(), name="stats-stars"),
+    path("stats/people/", stats.PeopleView.as_view(), name="stats-people"),
+    path("live/", mobilisation.LiveBoardView.as_view(), name="live-board-api"),
     path("reports/daily/", stats.DailyReportViewSet.as_view({"get": "list"}), name="daily-report-list"),
     path("volunteers/<int:pk>/recall/", coordinator.VolunteerRecallView.as_view(), name="volunteer-recall"),
     path("imports/", imports.ImportView.as_view(), name="imports"),

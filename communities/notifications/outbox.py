@@ -74,6 +74,13 @@ REMINDER = "reminder"  # stored as reminder_24h, reminder_2h … (one kind per l
 CHECKIN_NUDGE = "checkin_nudge"
 ESCALATION = "escalation"
 CHECKIN_LOCKED = "checkin_locked"  # to the coordinators: too many wrong check-in codes
+# Messages not about one assignment: keyed by what they are about (``r<request>``, ``b<call-out>``).
+REQUEST_FILED = "request_filed"
+REQUEST_DISPATCHED = "request_dispatched"
+REQUEST_FULFILLED = "request_fulfilled"
+REQUEST_DECLINED = "request_declined"
+REQUEST_KINDS = (REQUEST_FILED, REQUEST_DISPATCHED, REQUEST_FULFILLED, REQUEST_DECLINED)
+BROADCAST = "broadcast"  # a call-out: subject and text as its sender wrote them
 # A deployment, about no assignment: keyed by the dispatch or the recall (``dispatch_announce``, ``recall_announce``).
 DISPATCHED = "dispatched"  # to each volunteer sent
 ARRIVING = "arriving"  # to the receiving community's coordinators: who is coming
@@ -170,6 +177,25 @@ TEXTS = {
             "Check-in by code is locked for %(volunteer)s (%(mobile)s) after %(attempts)s wrong codes: "
             "%(community)s, %(post)s, %(start)s. If they are at the post, check them in by hand."
         ),
+    ),
+    REQUEST_FILED: (
+        _("Request sent"),
+        _(
+            "Your request for %(wanted)s volunteers for %(community)s, %(dates)s, has reached the league "
+            "committee. You will be told when volunteers are dispatched."
+        ),
+    ),
+    REQUEST_DISPATCHED: (
+        _("Volunteers dispatched"),
+        _("%(sent)s volunteers have been dispatched to %(community)s for your request; %(missing)s are still missing."),
+    ),
+    REQUEST_FULFILLED: (
+        _("Request fulfilled"),
+        _("Your request for %(wanted)s volunteers for %(community)s is fulfilled: %(sent)s more have been dispatched."),
+    ),
+    REQUEST_DECLINED: (
+        _("Request declined"),
+        _("Your request for %(wanted)s volunteers for %(community)s was declined: %(reason)s"),
     ),
     DISPATCHED: (
         _("You have been dispatched"),
@@ -403,7 +429,7 @@ def _drafts(
     *,
     kind: str,
     assignment_id: int | None,
-    shift_id: int,
+    shift_id: int | None,
     recipient: Recipient,
     subject: str,
     body: str,
@@ -413,11 +439,13 @@ def _drafts(
     key_base: str = "",
 ) -> list[Draft]:
     """The inbox row (delivered by being created), then SMS and email as the person chose.
-    ``key_base`` names what a message without an assignment is about (``app<id>``)."""
+
+    Rows about an assignment are keyed by it; others by ``key_base``, what they are about
+    (``app<id>``, ``r<request>``, ``b<call-out>``), in the same shape."""
 
     def row(channel: str, state: str, send_after: datetime, sent_at: datetime | None = None) -> Draft:
         if key_base:
-            key = f"{key_base}:{kind}:{channel}:u{recipient.user_id}"
+            key = f"{key_base}:{kind}{'.' + ref if ref else ''}:{channel}:u{recipient.user_id}"
         else:
             key = notification_key(
                 assignment_id=assignment_id, kind=kind, channel=channel, user_id=recipient.user_id, ref=ref
@@ -1683,6 +1711,7 @@ def template_params(rows: Iterable[Claimed]) -> dict[int, dict]:
             elif kind == CHECKIN_LOCKED:
                 values["name"] = _masked_name(assignment.volunteer.real_name)
             params[row.pk] = values
+    params.update(_keyed_params([row for row in rows if not row.assignment_id]))
     return params
 
 
@@ -1823,3 +1852,111 @@ def notification_retry(*, user, notification_id: int, now: datetime | None = Non
 def failed_recipient_name(row: Notification) -> str:
     volunteer = _volunteer_of(row.recipient)
     return volunteer.real_name if volunteer is not None else row.recipient.get_username()
+
+
+# --- Messages about a community request or a call-out ----------------------------------------
+
+
+def _request_context(request, *, sent: int = 0) -> dict:
+    return {
+        "wanted": request.wanted,
+        "community": request.community.display_name,
+        "dates": _request_dates(request),
+        "sent": sent,
+        "missing": request.missing,
+        "reason": request.decline_reason,
+        "dispatched": request.dispatched,
+    }
+
+
+def _request_dates(request) -> str:
+    form = pgettext("request dates", "M j")
+    first = dateformat.format(request.date_from, form)
+    last = dateformat.format(request.date_to, form)
+    hours = f"{request.time_from:%H:%M}–{request.time_to:%H:%M}"
+    return f"{first} {hours}" if first == last else f"{first}–{last} {hours}"
+
+
+def community_request_event(kind: str, *, request, sent: int = 0, ref: str = "", now: datetime) -> list[str]:
+    """Tell the coordinators of the request's community about ``kind``, each in their language.
+
+    Inside the caller's transaction, like ``assignment_event``: keyed ``r<request>:<kind>[.<ref>]``,
+    so a step told twice is told once."""
+    if kind not in REQUEST_KINDS:
+        raise ValueError(f"unknown request event {kind!r}")
+    people = _coordinators_of({request.community_id})[request.community_id]
+    rows: list[Draft] = []
+    for user in people:
+        with translation.override(volunteer_message_language(_volunteer_of(user))):
+            subject, body = render(kind, _request_context(request, sent=sent))
+        rows += _drafts(
+            kind=kind,
+            assignment_id=None,
+            shift_id=None,
+            recipient=user_recipient(user),
+            subject=subject,
+            body=body,
+            urgent=False,
+            ref=ref,
+            now=now,
+            key_base=f"r{request.pk}",
+        )
+    _insert(rows)
+    _send_after_commit(_due_keys(rows, now))
+    return [row.key for row in rows]
+
+
+def broadcast_rows(broadcast, people: list[tuple], *, now: datetime) -> list[Draft]:
+    """The rows of a call-out for ``people`` (``(user_id, by_sms, by_email, mobile, anonymised_at,
+    email)`` each): the inbox always; SMS when the call-out goes by SMS and the person takes SMS;
+    email as the person chose. SMS waits for the end of quiet hours unless the call-out is urgent."""
+    shift_id = broadcast.link_shift_id or broadcast.shift_id
+    rows: list[Draft] = []
+    for user_id, by_sms, by_email, mobile, anonymised_at, email in people:
+        reachable = anonymised_at is None
+        recipient = Recipient(
+            user_id=user_id,
+            sms=broadcast.by_sms and reachable and by_sms and bool(mobile),
+            email=reachable and by_email and bool(email),
+        )
+        rows += _drafts(
+            kind=BROADCAST,
+            assignment_id=None,
+            shift_id=shift_id,
+            recipient=recipient,
+            subject=broadcast.subject,
+            body=broadcast.message,
+            urgent=broadcast.urgent,
+            ref="",
+            now=now,
+            key_base=f"b{broadcast.pk}",
+        )
+    return rows
+
+
+def broadcast_insert(rows: list[Draft], *, now: datetime) -> None:
+    """Insert a call-out's rows (existing keys are left alone) and send the due ones after commit."""
+    _insert(rows)
+    _send_after_commit(_due_keys(rows, now))
+
+
+def _keyed_params(rows: list[Claimed]) -> dict[int, dict]:
+    """Template parameters of the rows not about an assignment, read afresh when sent."""
+    from communities.models import CommunityRequest
+
+    params: dict[int, dict] = {}
+    request_ids = {
+        int(row.key.split(":")[0][1:]) for row in rows if row.kind in REQUEST_KINDS and row.key.startswith("r")
+    }
+    requests = CommunityRequest.objects.select_related("community").in_bulk(request_ids)
+    with translation.override(settings.NOTIFICATIONS["LANGUAGE"]):
+        for row in rows:
+            if row.kind == BROADCAST:
+                params[row.pk] = {"message": row.body}
+            elif row.kind in REQUEST_KINDS:
+                request = requests.get(int(row.key.split(":")[0][1:]))
+                if request is not None:
+                    context = _request_context(request)
+                    names = settings.NOTIFICATIONS["SMS_TEMPLATES"][row.kind]["params"]
+                    params[row.pk] = {name: context[name] for name in names}
+    return params

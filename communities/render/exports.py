@@ -38,6 +38,7 @@ NUMBER_FORMATS = {
     "int": "#,##0",
     "hours": "#,##0.0",
     "decimal": "#,##0.00",
+    "wan": "#,##0.0000",  # 万小时: hours in units of 10,000
     "rate": "0.0%",
     "date": "yyyy-mm-dd",
     "datetime": "yyyy-mm-dd hh:mm",
@@ -48,7 +49,7 @@ NUMBER_FORMATS = {
 class Column:
     key: str
     header: object  # a lazy translation, rendered in the active language when written
-    kind: str = "text"  # text, int, hours, decimal, rate, date, datetime
+    kind: str = "text"  # text, int, hours, decimal, wan, rate, date, datetime
 
 
 @dataclass
@@ -286,6 +287,16 @@ STATS_TABLES: dict[str, tuple[object, list[Column]]] = {
             Column("level", _("Star level"), "int"),
             Column("min_hours", _("From hours"), "int"),
             Column("volunteers", _("Volunteers"), "int"),
+        ],
+    ),
+    "people": (
+        _("Volunteers by category and political status"),
+        [
+            Column("group_label", _("Counted by")),
+            Column("name", _("Group")),
+            Column("volunteers", _("Volunteers"), "int"),
+            HOURS,
+            Column("hours_10k", _("Hours (10,000 h)"), "wan"),
         ],
     ),
 }

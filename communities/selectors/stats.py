@@ -47,7 +47,15 @@ from communities.models import (
 )
 from config.errors import ServiceError
 from config.params import as_id
-from volunteers.models import Organization, Team, Volunteer, VolunteerTally, reader_name, reads_english
+from volunteers.models import (
+    Organization,
+    Team,
+    Volunteer,
+    VolunteerCategory,
+    VolunteerTally,
+    reader_name,
+    reads_english,
+)
 
 Status = Assignment.Status
 APPROVED = Assignment.HoursStatus.APPROVED
@@ -823,3 +831,53 @@ def stats_sms_daily(q: StatsQuery) -> list[dict]:
         if row["state"] in (State.FAILED, State.UNDELIVERED):
             bucket["failed"] += row["n"]
     return [{"date": day, **counts} for day, counts in days.items()]
+
+
+# --- Volunteers by category and political status --------------------------------------------
+
+
+def hours_10k(minutes: int) -> float:
+    """Hours in units of 10,000 (万小时), as the programmes' reports give large totals."""
+    return round((minutes or 0) / 60 / 10_000, 4)
+
+
+def stats_people(q: StatsQuery) -> list[dict]:
+    """Volunteers of the scope and their credited hours by category (a volunteer may be in
+    several) and by political status. Hours are all time, from the per-volunteer tallies, so the
+    date range does not apply; a district narrows to volunteers deployed there, as elsewhere."""
+    people = scope_volunteers(q)
+    through = Volunteer.categories.through
+    by_category = {
+        row["volunteercategory_id"]: row
+        for row in through.objects.filter(volunteer__in=people)
+        .order_by()
+        .values("volunteercategory_id")
+        .annotate(volunteers=Count("pk"), minutes=Sum("volunteer__tally__total_minutes"))
+    }
+    rows = []
+    for category in VolunteerCategory.objects.order_by("code"):
+        found = by_category.get(category.pk, {})
+        rows.append(_people_row("category", category.code, category.display_name, found))
+    by_status = {
+        row["political_status"]: row
+        for row in people.order_by()
+        .values("political_status")
+        .annotate(volunteers=Count("pk"), minutes=Sum("tally__total_minutes"))
+    }
+    for code, label in Volunteer.PoliticalStatus.choices:
+        rows.append(_people_row("political_status", code, str(label), by_status.get(code, {})))
+    return rows
+
+
+def _people_row(group: str, code: str, name: str, found: dict) -> dict:
+    minutes = found.get("minutes") or 0
+    return {
+        "group": group,
+        "group_label": _("Category") if group == "category" else _("Political status"),
+        "code": code,
+        "name": name,
+        "volunteers": found.get("volunteers") or 0,
+        "minutes": minutes,
+        "hours": hours(minutes),
+        "hours_10k": hours_10k(minutes),
+    }

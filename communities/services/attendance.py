@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from communities.models import Assignment, AuditEntry, CheckinCodeAttempts, CheckinCodeGuard, Shift
 from communities.notifications import outbox
 from communities.rules import checkin_codes, hours
-from communities.services import locks, tallies
+from communities.services import live, locks, tallies
 from communities.services.audit import audit_record, snapshot
 from communities.services.signup import _after_commit
 from config.db import retry_on_conflict
@@ -139,6 +139,7 @@ def _check_in(
     assignment.save(
         update_fields=["checked_in_at", "checkin_method", "checkin_flagged", "checkin_distance_m", "updated_at"]
     )
+    live.shift_attendance_add(shift, checked_in=1)
     audit_record(
         action=Action.CHECK_IN,
         actor=volunteer.user,
@@ -234,6 +235,7 @@ def assignment_check_out(*, assignment_id: int, volunteer, now: datetime | None 
     _complete(assignment, max(now, assignment.checked_in_at))
     assignment.checkout_method = "self"
     assignment.save()
+    live.shift_attendance_add(assignment.shift, checked_out=1)
     audit_record(
         action=Action.CHECK_OUT, actor=volunteer.user, assignment=assignment, before=before, after=snapshot(assignment)
     )
@@ -263,6 +265,7 @@ def assignment_check_in_manual(
     assignment.checkin_method = "manual"
     assignment.checkin_flagged = False
     assignment.save()
+    live.shift_attendance_add(assignment.shift, checked_in=1, no_shows=-1 if before["status"] == Status.NO_SHOW else 0)
     audit_record(
         action=Action.MANUAL_CHECK_IN,
         actor=actor,
@@ -298,6 +301,7 @@ def assignment_check_out_manual(
     _complete(assignment, at)
     assignment.checkout_method = "manual"
     assignment.save()
+    live.shift_attendance_add(assignment.shift, checked_out=1)
     audit_record(
         action=Action.MANUAL_CHECK_OUT,
         actor=actor,
@@ -321,6 +325,7 @@ def _mark_no_show(assignment: Assignment, *, actor, reason: str, now: datetime, 
     assignment.status = Status.NO_SHOW
     assignment.no_show_at = now
     assignment.save(update_fields=["status", "no_show_at", "updated_at"])
+    live.shift_attendance_add(assignment.shift, no_shows=1)
     audit_record(
         action=Action.NO_SHOW,
         actor=actor,
@@ -386,6 +391,7 @@ def assignment_reopen(*, assignment_id: int, actor, reason: str) -> Assignment:
     assignment.verified_by = None
     assignment.verified_at = None
     assignment.save()
+    live.shift_attendance_add(assignment.shift, checked_out=-1)
     audit_record(
         action=Action.REOPENED,
         actor=actor,
@@ -403,6 +409,7 @@ def _clear_no_show(assignment: Assignment, *, actor, reason: str) -> None:
     assignment.status = Status.CONFIRMED
     assignment.no_show_at = None
     assignment.save(update_fields=["status", "no_show_at", "updated_at"])
+    live.shift_attendance_add(assignment.shift, no_shows=-1)
     audit_record(
         action=Action.NO_SHOW_CLEARED,
         actor=actor,

@@ -1,10 +1,12 @@
 """Every row lock a writer takes, in one fixed order (docs/concurrency.md).
 
+0. a community request (one at a time: its fulfilment then dispatches, which locks volunteers);
 1. shifts, in ascending id order;
 2. then assignments, in ascending id order;
 3. then volunteers, in ascending id order;
 
-and never a lock of an earlier kind while holding one of a later kind (re-locking a row already
+A shift's check-in rollup row (``ShiftAttendance``) is updated, and so locked, last, after the
+assignment it counts. Never a lock of an earlier kind while holding one of a later kind (re-locking a row already
 held waits for nothing, so it is allowed). Each function takes its rows in one statement ordered
 by primary key, so two writers wanting overlapping sets queue instead of deadlocking.
 
@@ -23,7 +25,7 @@ from collections.abc import Iterable
 from django.db import connection
 from django.db.models import QuerySet
 
-from communities.models import Assignment, Shift
+from communities.models import Assignment, CommunityRequest, Shift
 from communities.rules.eligibility import Requirements
 from config.errors import ServiceError
 from volunteers.models import Volunteer
@@ -43,6 +45,18 @@ VOLUNTEER_RULE_FIELDS = (
     "notify_by_email",
     "message_language",
 )
+
+
+def community_request(request_id: int) -> CommunityRequest:
+    """Lock one community request, with its community."""
+    try:
+        return (
+            CommunityRequest.objects.select_for_update(no_key=True, of=("self",))
+            .select_related("community")
+            .get(pk=request_id)
+        )
+    except CommunityRequest.DoesNotExist:
+        raise ServiceError("not_found") from None
 
 
 def shift(shift_id: int) -> Shift:

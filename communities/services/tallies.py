@@ -25,7 +25,7 @@ from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from communities.models import Assignment, DailyTally, OrganizationDayTally, Shift, ShiftDayCount, VolunteerCount
-from communities.services import locks
+from communities.services import live, locks
 from config.celery import task_named
 from config.db import retry_on_conflict
 from config.errors import ServiceError
@@ -182,10 +182,15 @@ def tallies_recount_all(*, today: date | None = None) -> dict:
 
     The report always names the tallies (``volunteers_fixed``, ``cells_fixed``); the rollup and
     the counts appear only when one of theirs was wrong (``organization_days_fixed``,
-    ``volunteer_counts_fixed``, ``shift_counts_fixed``).
+    ``volunteer_counts_fixed``, ``shift_counts_fixed``, ``shift_attendance_fixed``: the live
+    board's check-in rollup of the last 36 hours).
     """
     report = _tallies_rebuild(today=today or timezone.localdate())
-    counts = {"volunteer_counts_fixed": _volunteer_counts_repair(), "shift_counts_fixed": _shift_counts_repair()}
+    counts = {
+        "volunteer_counts_fixed": _volunteer_counts_repair(),
+        "shift_counts_fixed": _shift_counts_repair(),
+        "shift_attendance_fixed": live.shift_attendance_repair(),
+    }
     report.update({name: fixed for name, fixed in counts.items() if fixed})
     if any(report.values()):
         logger.warning("tally drift repaired: %s", report)

@@ -102,6 +102,7 @@ def _export_links(filters: dict) -> dict:
         ("volunteers", _("Volunteers by hours"), "stats-leaderboard", {"by": "volunteer", "limit": 100}),
         ("teams", _("Teams by hours"), "stats-leaderboard", {"by": "team", "limit": 100}),
         ("stars", _("Star levels"), "stats-stars", {}),
+        ("people", _("Volunteers by category and political status"), "stats-people", {}),
     ]
     return [
         {"key": key, "label": label, "xlsx": link(name, "xlsx", **extra), "csv": link(name, "csv", **extra)}
@@ -137,6 +138,7 @@ def dashboard(request):
     communities = [row for row in stats.stats_communities(fill_query, order="fill_rate") if row["places"]]
     lowest_fill = sorted(communities, key=lambda row: (row["fill_rate"], -row["places"], row["code"]))[:CHART_ROWS]
     stars = stats.stats_stars(query)
+    people = stats.stats_people(query)
     texts = stats.stats_sms_daily(query)
     report, report_written = _today_report(query, top_rows[0] if len(top_rows) == 1 else None)
     by_hours = sorted(detail_rows, key=lambda row: -row["minutes"])[:CHART_ROWS]
@@ -151,6 +153,8 @@ def dashboard(request):
         "lowest_fill": lowest_fill,
         "fill_is_today": fill_query is not query,
         "stars": stars,
+        "people": people,
+        "hours_10k": stats.hours_10k(overview["minutes"]),
         "texts": texts,
         "report": report,
         "report_written": report_written,

@@ -2,7 +2,19 @@
 
 from django.urls import path
 
-from communities.views import certificates, committee, coordinator, dispatch, imports, me, records, recruitment, shifts
+from communities.views import (
+    certificates,
+    committee,
+    coordinator,
+    dispatch,
+    imports,
+    me,
+    mobilisation,
+    records,
+    recruitment,
+    requests,
+    shifts,
+)
 
 urlpatterns = [
     path("", me.home, name="home"),
@@ -70,6 +82,12 @@ urlpatterns = [
     path("committee/volunteers/<int:pk>/", committee.volunteer_detail, name="committee-volunteer"),
     path("committee/volunteers/<int:pk>/certificate/", committee.certificate_issue, name="committee-certificate-issue"),
     path("committee/reports/", committee.report_list, name="committee-reports"),
+    path("committee/live/", mobilisation.live_page, name="committee-live"),
+    path("committee/requests/", requests.committee_requests, name="committee-requests"),
+    path("committee/requests/<int:pk>/fulfil/", requests.committee_request_fulfil, name="committee-request-fulfil"),
+    path("committee/requests/<int:pk>/decline/", requests.committee_request_decline, name="committee-request-decline"),
+    path("coordinator/requests/", requests.coordinator_requests, name="coordinator-requests"),
+    path("broadcasts/", mobilisation.broadcast_page, name="broadcasts"),
     path("verify/", certificates.verify, name="certificate-verify-form"),
     path("verify/<str:number>/", certificates.verify, name="certificate-verify"),
     path("calls/<slug:slug>/", recruitment.call_page, name="call-page"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 from django.utils.translation import gettext_lazy as _
 
@@ -291,6 +292,8 @@ RULES = {
     "ROTA_MAX_DAYS": env.int("RULE_ROTA_MAX_DAYS", default=62),
     # One rota creates at most this many shifts (days × daily slots); a larger one is refused.
     "ROTA_MAX_SHIFTS": env.int("RULE_ROTA_MAX_SHIFTS", default=500),
+    # The most volunteers one community request may ask for (docs/mobilisation.md).
+    "COMMUNITY_REQUEST_MAX_VOLUNTEERS": env.int("RULE_COMMUNITY_REQUEST_MAX_VOLUNTEERS", default=500),
     "MINOR_AGE": 18,
     "MIN_VOLUNTEER_AGE": 14,
 }
@@ -321,6 +324,10 @@ NOTIFICATIONS = {
     # notification kind, an approved template and its named parameters, in the order Tencent
     # numbers them ({1}, {2} …). docs/sms-templates.md has the texts to submit for approval.
     "SMS_SIGN_NAME": env.str("NOTIFY_SMS_SIGN_NAME", default=""),
+    # A call-out's estimated cost: the price of one billed SMS part, and the characters the
+    # "broadcast" template adds around the message (docs/sms-templates.md).
+    "SMS_PRICE_YUAN": Decimal(env.str("NOTIFY_SMS_PRICE_YUAN", default="0.045")),
+    "BROADCAST_TEMPLATE_CHARACTERS": env.int("NOTIFY_BROADCAST_TEMPLATE_CHARACTERS", default=14),
     "SMS_TEMPLATES": {
         kind: {
             "params": params,
@@ -345,6 +352,11 @@ NOTIFICATIONS = {
             "recalled": ("community",),
             "recall_leaving": ("count", "community"),
             "login_code": ("code", "minutes"),
+            "request_filed": ("community", "wanted"),
+            "request_dispatched": ("dispatched", "community", "missing"),
+            "request_fulfilled": ("community", "wanted"),
+            "request_declined": ("community", "reason"),
+            "broadcast": ("message",),
             "register_code": ("code", "minutes"),
             "application_approved": ("call", "organization"),
             "application_rejected": ("call", "reason"),
@@ -508,3 +520,8 @@ PRIVATE_MEDIA_ROOT = env.str("PRIVATE_MEDIA_ROOT", default=str(BASE_DIR / "var" 
 MIDDLEWARE.insert(
     MIDDLEWARE.index("django.middleware.locale.LocaleMiddleware") + 1, "config.uploads.UploadLimitMiddleware"
 )
+
+# --- The live operations board (docs/mobilisation.md) ----------------------------------------
+LIVE_BOARD_POLL_SECONDS = env.int("LIVE_BOARD_POLL_SECONDS", default=15)
+# The city's figures are worked out once per this many seconds and shared by every open board.
+LIVE_BOARD_CACHE_SECONDS = env.int("LIVE_BOARD_CACHE_SECONDS", default=10)

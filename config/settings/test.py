@@ -59,6 +59,8 @@ NOTIFICATIONS = {**NOTIFICATIONS, "SEND_BATCH_SECONDS": _env.float("NOTIFY_SEND_
 # Log-in codes are handed to the SMS backend on the committing thread, so a test reads the outbox
 # as soon as the request has answered (volunteers/login_codes.py).
 LOGIN_CODE = {**LOGIN_CODE, "SEND_IN_BACKGROUND": _env.bool("LOGIN_CODE_SEND_IN_BACKGROUND", default=False)}  # noqa: F405
+# Tests read the live board afresh after each change (communities/selectors/live.py).
+LIVE_BOARD_CACHE_SECONDS = 0
 
 # Proof files of each test run in a directory of their own.
 PRIVATE_MEDIA_ROOT = f"{_tempfile.gettempdir()}/vm-private-{_os.getuid()}-{_tag}"

@@ -419,7 +419,7 @@ def test_the_sweep_task_creates_and_sends(conf, shift, volunteer):
         starts_at=timezone.now() + timedelta(hours=1), ends_at=timezone.now() + timedelta(hours=3)
     )
     result = tasks.notifications_sweep.delay().get()
-    assert result == {"reminders": 2, "nudges": 0, "escalations": 0, "send_tasks": 1}
+    assert result == {"reminders": 2, "nudges": 0, "escalations": 0, "call_outs": 0, "send_tasks": 1}
     assert [line["to"] for line in sms_outbox(conf)] == [volunteer.mobile]
     assert Notification.objects.get(channel="sms").state == State.SENT
 

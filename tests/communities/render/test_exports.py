@@ -26,6 +26,7 @@ STATS_URLS = [
     "/api/v1/stats/leaderboard/",
     "/api/v1/stats/leaderboard/?by=team",
     "/api/v1/stats/stars/",
+    "/api/v1/stats/people/",
 ]
 
 

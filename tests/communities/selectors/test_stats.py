@@ -447,3 +447,25 @@ def test_demo_totals_agree(demo, api):
         if children:
             own = Volunteer.objects.filter(organization_id=row["id"]).count()
             assert row["volunteers"] == own + sum(child["volunteers"] for child in children)
+
+
+def test_volunteers_and_hours_by_category_and_political_status():
+    from tests.factories import VolunteerCategoryFactory
+
+    organization = OrganizationFactory()
+    staff = OrganizationStaffFactory(organization=organization).user
+    party, youth = VolunteerCategoryFactory(code="party"), VolunteerCategoryFactory(code="youth")
+    member = VolunteerFactory(organization=organization, political_status="party_member")
+    member.categories.set([party, youth])
+    leaguer = VolunteerFactory(organization=organization, political_status="league_member")
+    leaguer.categories.set([youth])
+    VolunteerFactory(political_status="party_member").categories.set([party])  # another organization
+    VolunteerTally.objects.update_or_create(volunteer=member, defaults={"total_minutes": 600})
+    VolunteerTally.objects.update_or_create(volunteer=leaguer, defaults={"total_minutes": 60_000})
+    rows = {(row["group"], row["code"]): row for row in stats.stats_people(stats.stats_query(user=staff))}
+    figures = {key: (row["volunteers"], row["hours"], row["hours_10k"]) for key, row in rows.items()}
+    assert figures[("category", "party")] == (1, 10.0, 0.001)
+    assert figures[("category", "youth")] == (2, 1010.0, 0.101)
+    assert figures[("political_status", "party_member")] == (1, 10.0, 0.001)
+    assert figures[("political_status", "league_member")] == (1, 1000.0, 0.1)
+    assert figures[("political_status", "masses")] == (0, 0.0, 0.0)

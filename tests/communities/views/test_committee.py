@@ -189,3 +189,13 @@ def test_dashboard_texts_per_day_sent_delivered_failed_in_scope(world, page):
         f'<th scope="row">{today:%Y-%m-%d}</th><td class="num">3</td><td class="num">1</td><td class="num">1</td>'
         in html
     )
+
+
+def test_dashboard_counts_by_category_and_political_status_as_the_api(world, page, api):
+    html = page(world.staff_root, "/committee/").content.decode()
+    rows = api(world.staff_root).get("/api/v1/stats/people/").json()["results"]
+    assert 'data-testid="people"' in html
+    for row in rows:
+        assert f'<th scope="row">{row["name"]}</th><td class="num">{row["volunteers"]}</td>' in html
+    data = api(world.staff_root).get("/api/v1/stats/overview/").json()
+    assert f"{data['minutes'] / 60 / 10_000:.4f} 万小时" in html
