@@ -70,3 +70,10 @@ bench-reminders: $(VENV)/.runtime
 # of docs/performance.md. An hour or more. Options: BENCH_ARGS="--dry-run" or "--only endpoints-s30".
 bench: $(VENV)/.runtime messages
 	$(BIN)/python bench/run_all.py $(BENCH_ARGS)
+
+# The pages a volunteer or coordinator opens during a shift next to the API call reading the same
+# rows, CPU per request side by side on one gunicorn (bench/pages.py); writes its section of
+# docs/performance.md. Options: BENCH_PAGES_ARGS="--reuse-db --requests 200".
+.PHONY: bench-pages
+bench-pages: $(VENV)/.runtime messages
+	$(BIN)/python bench/pages.py $(BENCH_PAGES_ARGS)

@@ -32,6 +32,7 @@ import math
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
@@ -143,6 +144,11 @@ def lockout_wait(request) -> int:
 
 class LockoutModelBackend(ModelBackend):
     """``ModelBackend`` behind the lockout guard (it also serves sessions and permissions)."""
+
+    def get_user(self, user_id):
+        # Every page asks for the caller's volunteer record next (roles, navigation): one query for both.
+        user = get_user_model()._default_manager.select_related("volunteer").filter(pk=user_id).first()
+        return user if user is not None and self.user_can_authenticate(user) else None
 
     def authenticate(self, request, username=None, password=None, **kwargs):
         if username is None:

@@ -351,4 +351,4 @@ class LoginCodeBackend(BaseBackend):
         return user
 
     def get_user(self, user_id):
-        return get_user_model().objects.filter(pk=user_id, is_active=True).first()
+        return get_user_model().objects.select_related("volunteer").filter(pk=user_id, is_active=True).first()

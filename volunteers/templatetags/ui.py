@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from django import template
+from django.template import Context
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from config import formats as house
@@ -41,6 +43,44 @@ def duration(minutes) -> str:
 @register.filter
 def crosses_midnight(shift) -> bool:
     return timezone.localtime(shift.starts_at).date() != timezone.localtime(shift.ends_at).date()
+
+
+@register.simple_tag(takes_context=True)
+def render_once(context, template_name: str):
+    """``{% render_once "partials/nav.html" %}``: a template drawn more than once on a page with the
+    same context (the navigation, for phones and for wide screens) is rendered the first time only."""
+    done = context.render_context.setdefault("render_once", {})
+    if template_name not in done:
+        done[template_name] = context.template.engine.get_template(template_name).render(context)
+    return done[template_name]
+
+
+_SHIFT_TIMES: dict[tuple, str] = {}
+_SHIFT_TIMES_MAX = 5000
+
+
+@register.simple_tag(takes_context=True)
+def shift_time(context, shift):
+    """``{% shift_time shift %}``: communities/_shift_time.html for ``shift``. Lists draw it on every
+    row and thousands of shifts share their hours, so each process renders it once per start, end,
+    language, time zone and current year (all it may depend on) and keeps the text."""
+    # The year too: a day of another year than today's is written with its year (config/formats.py).
+    key = (
+        shift.starts_at,
+        shift.ends_at,
+        get_language(),
+        timezone.get_current_timezone_name(),
+        timezone.localdate().year,
+        context.autoescape,
+    )
+    html = _SHIFT_TIMES.get(key)
+    if html is None:
+        partial = context.template.engine.get_template("communities/_shift_time.html")
+        html = partial.render(Context({"shift": shift}, autoescape=context.autoescape))
+        if len(_SHIFT_TIMES) >= _SHIFT_TIMES_MAX:
+            _SHIFT_TIMES.clear()
+        _SHIFT_TIMES[key] = html
+    return html
 
 
 @register.simple_tag

@@ -125,14 +125,14 @@ def test_browse_query_count_is_pinned_and_does_not_grow(logged_in, volunteer, dj
     for _ in range(3):
         AssignmentFactory(volunteer=volunteer, shift=ShiftFactory())
     ShiftFactory()
-    # session, user, volunteer, count, shifts, my assignments, streets with districts, duty
+    # session, user with volunteer, count, shifts, my assignments, streets with districts, duty
     # choices, the offers (one statement for the page's refusals), roles (team leader,
-    # coordinator, staff), unread messages
-    with django_assert_num_queries(13):
+    # coordinator, staff: one query), unread messages
+    with django_assert_num_queries(10):
         logged_in.get(reverse("shift-list"))
     for _ in range(10):
         ShiftFactory()
-    with django_assert_num_queries(13):
+    with django_assert_num_queries(10):
         response = logged_in.get(reverse("shift-list"))
     assert len(response.context["page"].object_list) == 14
 
@@ -560,10 +560,10 @@ def test_browse_near_me_query_count_is_pinned(client, django_assert_num_queries)
     for days in range(3):
         ShiftFactory(post=PostFactory(community=home), starts_at=timezone.now() + timedelta(days=days + 1))
     # as the page without a place, and the place (the residence community's street and district)
-    with django_assert_num_queries(14):
+    with django_assert_num_queries(11):
         client.get(reverse("shift-list"))
     for _ in range(10):
         ShiftFactory()
-    with django_assert_num_queries(14):
+    with django_assert_num_queries(11):
         response = client.get(reverse("shift-list"))
     assert len(response.context["page"].object_list) == 13
