@@ -27,6 +27,7 @@ recorded as a ``LoginUnlock``.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from datetime import datetime, timedelta
@@ -34,13 +35,14 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
-from django.core.exceptions import PermissionDenied
-from django.db import connection, transaction
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection, connections, router, transaction
 from django.utils import timezone
 
 from config.client import client_ip
 from config.errors import ServiceError
-from volunteers.models import LoginFailure, LoginUnlock
+from config.prepared import Columns, column, table
+from volunteers.models import LoginFailure, LoginUnlock, Volunteer
 
 logger = logging.getLogger(__name__)
 
@@ -142,12 +144,48 @@ def lockout_wait(request) -> int:
     return getattr(request, _WAIT_ATTRIBUTE, 0) if request is not None else 0
 
 
+@functools.cache
+def _user_query(alias: str) -> tuple[str, Columns, Columns]:
+    user_model = get_user_model()
+    users, volunteers = Columns.of(user_model, "u", alias), Columns.of(Volunteer, "v", alias)
+    pk = user_model._meta.pk.column
+    sql = (
+        f"SELECT {users.sql}, {volunteers.sql} FROM {table(user_model, alias)} u "  # noqa: S608 - quoted names only
+        f"LEFT JOIN {table(Volunteer, alias)} v ON v.{column(Volunteer, 'user', alias)} = u.{connections[alias].ops.quote_name(pk)} "
+        f"WHERE u.{connections[alias].ops.quote_name(pk)} = %s"
+    )
+    return sql, users, volunteers
+
+
+def user_with_volunteer(user_id):
+    """The user with their volunteer record (or the knowledge that they have none), as
+    ``select_related("volunteer")`` loads them: every page asks for both (roles, navigation).
+    One query, written once per process (config/prepared.py), not composed on each request."""
+    user_model = get_user_model()
+    try:
+        user_id = user_model._meta.pk.to_python(user_id)
+    except ValidationError:
+        return None
+    alias = router.db_for_read(user_model)
+    sql, users, volunteers = _user_query(alias)
+    with connections[alias].cursor() as cursor:
+        cursor.execute(sql, [user_id])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    user = users.build(row, db=alias)
+    volunteer = volunteers.build(row, users.width, db=alias)
+    user_model._meta.get_field("volunteer").set_cached_value(user, volunteer)
+    if volunteer is not None:
+        Volunteer._meta.get_field("user").set_cached_value(volunteer, user)
+    return user
+
+
 class LockoutModelBackend(ModelBackend):
     """``ModelBackend`` behind the lockout guard (it also serves sessions and permissions)."""
 
     def get_user(self, user_id):
-        # Every page asks for the caller's volunteer record next (roles, navigation): one query for both.
-        user = get_user_model()._default_manager.select_related("volunteer").filter(pk=user_id).first()
+        user = user_with_volunteer(user_id)
         return user if user is not None and self.user_can_authenticate(user) else None
 
     def authenticate(self, request, username=None, password=None, **kwargs):

@@ -38,7 +38,6 @@ from datetime import timedelta
 from functools import partial
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import BaseBackend
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
@@ -51,6 +50,7 @@ from redis.exceptions import RedisError
 from config.client import client_ip
 from config.errors import ServiceError
 from volunteers import crypto
+from volunteers.auth import user_with_volunteer
 from volunteers.idcard import mask_mobile, validate_mobile
 from volunteers.models import LoginCode, StaffContact, Volunteer
 
@@ -351,4 +351,5 @@ class LoginCodeBackend(BaseBackend):
         return user
 
     def get_user(self, user_id):
-        return get_user_model().objects.select_related("volunteer").filter(pk=user_id, is_active=True).first()
+        user = user_with_volunteer(user_id)
+        return user if user is not None and user.is_active else None

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import Exists, Value
+from django.db.models import Exists
 
-from volunteers.models import Organization, Team, Volunteer
+from config.prepared import Compiled
+from volunteers.models import Organization, OrganizationStaff, Team, Volunteer
 
 ROLE_VOLUNTEER = "volunteer"
 ROLE_TEAM_LEADER = "team_leader"
@@ -30,17 +31,27 @@ def volunteer_message_language(volunteer: Volunteer | None) -> str:
     return chosen or settings.NOTIFICATIONS["LANGUAGE"]
 
 
+def _roles_query(user_id, volunteer_id):
+    user_model = get_user_model()
+    coordinates = user_model._meta.get_field("coordinated_communities").through
+    return user_model.objects.filter(pk=user_id).values_list(
+        Exists(Team.objects.filter(leader_id=volunteer_id)),
+        Exists(coordinates.objects.filter(user_id=user_id)),
+        Exists(OrganizationStaff.objects.filter(user_id=user_id)),
+    )
+
+
+# Every page's navigation asks this: one query for the three role tables, compiled once per
+# process (config/prepared.py).
+_ROLES = Compiled(_roles_query, "user_id", "volunteer_id")
+
+
 def user_roles(user) -> list[str]:
-    """Every page's navigation asks this: one query for the three role tables, not one each."""
     roles = []
     volunteer = user_volunteer(user)
-    leads = Exists(Team.objects.filter(leader=volunteer)) if volunteer is not None else Value(False)
-    team_leader, coordinator, committee = (
-        get_user_model()
-        .objects.filter(pk=user.pk)
-        .values_list(leads, Exists(user.coordinated_communities.all()), Exists(user.staff_roles.all()))
-        .get()
-    )
+    # No volunteer record: no team to lead (``leader_id = NULL`` matches no row).
+    found = _ROLES.row(user_id=user.pk, volunteer_id=volunteer.pk if volunteer is not None else None)
+    team_leader, coordinator, committee = found if found is not None else (False, False, False)
     if volunteer is not None:
         roles.append(ROLE_VOLUNTEER)
         if team_leader:

@@ -29,6 +29,7 @@ from django.utils import timezone
 from communities.models import MAX_SHIFT_LENGTH, Assignment, Community, Notification, Shift, Street
 from communities.rules.eligibility import candidates_q, eligible_shifts_q
 from config.params import as_id
+from config.prepared import Compiled
 from volunteers.models import Volunteer
 
 
@@ -313,10 +314,26 @@ def notification_inbox(user) -> QuerySet:
     )
 
 
+# Every page's navigation asks this: compiled once per process (config/prepared.py). Grouped by
+# the recipient so that the compiled query is a plain SELECT (no row: none unread).
+_UNREAD = Compiled(
+    lambda user_id: (
+        notification_inbox(user_id)
+        .filter(read_at__isnull=True)
+        .order_by()
+        .values("recipient_id")
+        .annotate(unread=Count("id"))
+        .values_list("unread")
+    ),
+    "user_id",
+)
+
+
 def notification_unread_count(user) -> int:
     if not user.is_authenticated:
         return 0
-    return notification_inbox(user).filter(read_at__isnull=True).count()
+    row = _UNREAD.row(user_id=user.pk)
+    return row[0] if row else 0
 
 
 # --- Coordinators ----------------------------------------------------------------------------

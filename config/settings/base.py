@@ -146,6 +146,8 @@ LOGOUT_REDIRECT_URL = "login"
 # The lockout backend is a ModelBackend, so it alone also serves sessions and permissions;
 # keeping ModelBackend after it would only check every failed password twice.
 AUTHENTICATION_BACKENDS = ["volunteers.auth.LockoutModelBackend", "volunteers.login_codes.LoginCodeBackend"]
+# Django's database sessions, read with a query compiled once per process (config/sessions.py).
+SESSION_ENGINE = "config.sessions"
 # Log-in by a texted code (volunteers/login_codes.py). Limits per number do the real work; the
 # per-address limits only stop a flood, and must let a crowd behind one carrier NAT or company
 # network through (hundreds at a mobilisation call). Each limit is (count, seconds).
