@@ -7,19 +7,15 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from django import forms
 from django.contrib.auth import get_user_model
 from django.template import Context, Template
 from django.template.loader import get_template
-from django.test import RequestFactory
 from django.urls import reverse
 from django.utils import translation
 
-from communities.views.forms import PlainSelect, ShiftFilterForm
 from tests.factories import (
     CommunityFactory,
     OrganizationStaffFactory,
-    PostTypeFactory,
     TeamFactory,
     UserFactory,
     VolunteerFactory,
@@ -57,40 +53,89 @@ def test_shift_time_tag_draws_what_the_partial_draws_in_each_language(language, 
         )
 
 
-def test_render_once_draws_a_template_once_per_page_and_repeats_it():
-    template = Template(
-        '{% load ui %}<a>{% render_once "partials/messages.html" %}</a><b>{% render_once "partials/messages.html" %}</b>'
+class _Roles:
+    def __init__(self, **held):
+        for name in ("volunteer", "team_leader", "coordinator", "committee", "superuser", "staff"):
+            setattr(self, name, held.get(name, False))
+        self.workspaces = held.get("workspaces", ["volunteer"])
+
+    @property
+    def render_key(self):
+        return (
+            self.volunteer,
+            self.team_leader,
+            self.coordinator,
+            self.committee,
+            self.superuser,
+            self.staff,
+            tuple(self.workspaces),
+        )
+
+
+NAV = (
+    '{% load ui %}<a>{% render_keyed "partials/nav.html" roles=roles workspace=workspace current=current '
+    "inbox_unread=inbox_unread %}</a>"
+)
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+def test_render_keyed_draws_once_per_values_with_each_pages_own_token(language, monkeypatch):
+    from volunteers.templatetags import ui
+
+    monkeypatch.setattr(ui, "_KEYED", {})
+    template = Template(NAV)
+    values = {
+        "roles": _Roles(volunteer=True, staff=True),
+        "workspace": "volunteer",
+        "current": "my-shifts",
+        "inbox_unread": 3,
+    }
+    with translation.override(language):
+        first = template.render(Context({**values, "csrf_token": "a" * 64}))
+        second = template.render(Context({**values, "csrf_token": "b" * 64}))
+    assert len(ui._KEYED) == 1
+    assert "a" * 64 in first and "a" * 64 not in second and "b" * 64 in second
+    assert first.replace("a" * 64, "b" * 64) == second
+    assert 'aria-current="page"' in first and '<span class="count">3' in first
+    with translation.override(language):
+        uncached = get_template("partials/nav.html").render({**values, "csrf_token": "b" * 64})
+    assert second == f"<a>{uncached}</a>"
+
+
+def test_render_keyed_tells_roles_pages_and_languages_apart(monkeypatch):
+    from volunteers.templatetags import ui
+
+    monkeypatch.setattr(ui, "_KEYED", {})
+    template = Template(NAV)
+    base = {
+        "roles": _Roles(volunteer=True),
+        "workspace": "volunteer",
+        "current": "home",
+        "inbox_unread": 0,
+        "csrf_token": "t" * 64,
+    }
+    volunteer = template.render(Context(base))
+    coordinator = template.render(
+        Context({**base, "roles": _Roles(volunteer=True, coordinator=True, workspaces=["coordinator", "volunteer"])})
     )
-    request = RequestFactory().get("/")
-
-    class Messages(list):
-        reads = 0
-
-        def __iter__(self):
-            Messages.reads += 1
-            return super().__iter__()
-
-    messages = Messages(["hello"])
-    html = template.render(Context({"messages": messages, "request": request}))
-    assert html.count("hello") == 2
-    assert Messages.reads == 1
+    other_page = template.render(Context({**base, "current": "my-shifts"}))
+    unread = template.render(Context({**base, "inbox_unread": 2}))
+    with translation.override("en"):
+        english = template.render(Context(base))
+    assert len({volunteer, coordinator, other_page, unread, english}) == 5
+    assert "coordinator" in coordinator and "coordinator" not in volunteer
+    assert len(ui._KEYED) == 5
 
 
-@pytest.mark.parametrize("data", [None, {"post_type": "chosen"}])
-def test_plain_select_writes_djangos_select_markup(data):
-    PostTypeFactory(name="排查登记 <b>")
-    chosen = PostTypeFactory(name="秩序维护 & 巡查")
-    if data:
-        data = {"post_type": str(chosen.pk)}
-    form = ShiftFilterForm(data)
-    form.is_valid()
-    assert isinstance(form.fields["post_type"].widget, PlainSelect)
-    ours = str(form["post_type"])
-    form.fields["post_type"].widget = forms.Select(choices=form.fields["post_type"].choices)
-    assert ours == str(form["post_type"])
-    assert "&lt;b&gt;" in ours and "&amp;" in ours
-    if data:
-        assert f'<option value="{chosen.pk}" selected>' in ours
+def test_a_page_without_a_token_draws_the_navigation_without_one(monkeypatch):
+    from volunteers.templatetags import ui
+
+    monkeypatch.setattr(ui, "_KEYED", {})
+    html = Template(NAV).render(
+        Context({"roles": _Roles(volunteer=True), "workspace": "volunteer", "current": "home", "inbox_unread": 0})
+    )
+    assert "csrfmiddlewaretoken" not in html and "\x00" not in html
+    assert ui._KEYED == {}
 
 
 def test_user_roles_in_one_query(django_assert_num_queries):
@@ -121,3 +166,25 @@ def test_a_signed_in_volunteer_comes_with_the_user(client, django_assert_num_que
     user = response.wsgi_request.user
     with django_assert_num_queries(0):
         assert user.volunteer.pk == volunteer.pk
+
+
+def test_the_field_tag_draws_label_control_help_and_errors():
+    from django import forms
+
+    class Form(forms.Form):
+        code = forms.CharField(label="编码 <b>", help_text="6 位 & 数字", max_length=6)
+        agree = forms.BooleanField(label="同意")
+
+    template = Template("{% load ui %}{% field form.code %}|{% field form.agree %}")
+    blank = template.render(Context({"form": Form()}))
+    code, agree = blank.split("|")
+    assert code.startswith('<div class="field">')
+    assert code.index('<label for="id_code">编码 &lt;b&gt;</label>') < code.index('<input type="text" name="code"')
+    assert '<span class="help" id="id_code_helptext">6 位 &amp; 数字</span>' in code
+    assert agree.startswith('<div class="field field-check">')
+    assert agree.index('<input type="checkbox" name="agree"') < agree.index('<label for="id_agree">同意</label>')
+    bound = Form({"code": "1234567"})
+    bound.is_valid()
+    invalid = Template("{% load ui %}{% field form.code %}").render(Context({"form": bound}))
+    assert invalid.startswith('<div class="field field-invalid">')
+    assert '<ul class="errorlist" id="id_code_error"><li>' in invalid

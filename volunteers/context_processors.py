@@ -24,6 +24,19 @@ class Roles:
         self.staff = bool(user.is_authenticated and user.is_staff)
         self.workspaces = selectors.user_workspaces(names)
 
+    @property
+    def render_key(self) -> tuple:
+        """Everything the navigation reads of the roles (``{% render_keyed %}``)."""
+        return (
+            self.volunteer,
+            self.team_leader,
+            self.coordinator,
+            self.committee,
+            self.superuser,
+            self.staff,
+            tuple(self.workspaces),
+        )
+
 
 def request_roles(request) -> Roles:
     """The caller's roles, read once per request however many places ask."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from datetime import datetime
@@ -233,14 +234,21 @@ def volunteer_calendar_shifts(*, volunteer: Volunteer) -> QuerySet:
 # --- The volunteer's own pages --------------------------------------------------------------
 
 
-def _mine(volunteer: Volunteer) -> QuerySet:
+@functools.cache
+def _mine_base() -> QuerySet:
+    """Built once per process (its subquery and annotations cost more to put together than the
+    rows cost to read); each caller filters a copy. Never evaluated itself."""
     return assignments_with_position(
-        Assignment.objects.filter(volunteer=volunteer).select_related("shift__post__post_type", "shift__community")
+        Assignment.objects.select_related("shift__post__post_type", "shift__community")
     ).annotate(
         # Placed from the waitlist: a direct sign-up is confirmed before its row is created, a
         # promotion only later (see services.shift_sign_up and waitlist_promote).
         promoted=ExpressionWrapper(Q(confirmed_at__gt=F("created_at")), output_field=BooleanField())
     )
+
+
+def _mine(volunteer: Volunteer) -> QuerySet:
+    return _mine_base().filter(volunteer=volunteer)
 
 
 def shift_detail(*, shift_id: int, volunteer: Volunteer | None) -> Shift:
@@ -282,20 +290,31 @@ def volunteer_assignments_between(*, volunteer: Volunteer, start: datetime, end:
     )
 
 
+def _checkin_open_q(now: datetime) -> Q:
+    """Confirmed places not yet checked in whose check-in window is open at ``now``."""
+    return Q(
+        status=Assignment.Status.CONFIRMED,
+        checked_in_at__isnull=True,
+        shift__starts_at__lte=now + settings.RULES["CHECKIN_OPENS_BEFORE"],
+        shift__ends_at__gt=now,
+    )
+
+
 def volunteer_checkin_open(*, volunteer: Volunteer, now: datetime | None = None) -> QuerySet:
     """Confirmed places not yet checked in whose check-in window is open now."""
     now = now or timezone.now()
     return (
         _mine(volunteer)
-        .filter(
-            status=Assignment.Status.CONFIRMED,
-            checked_in_at__isnull=True,
-            shift__starts_at__lte=now + settings.RULES["CHECKIN_OPENS_BEFORE"],
-            shift__ends_at__gt=now,
-        )
+        .filter(_checkin_open_q(now))
         .select_related("code_attempts")
         .order_by("shift__starts_at", "id")
     )
+
+
+def volunteer_checkin_open_ids(*, volunteer: Volunteer, now: datetime | None = None) -> set[int]:
+    """The ids of ``volunteer_checkin_open``'s places, without the rows: a list marks them."""
+    now = now or timezone.now()
+    return set(Assignment.objects.filter(_checkin_open_q(now), volunteer=volunteer).values_list("pk", flat=True))
 
 
 def volunteer_completed_assignments(*, volunteer: Volunteer) -> QuerySet:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from django import forms
-from django.forms.utils import flatatt
-from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from communities.models import PostType, Street
@@ -12,24 +10,6 @@ from communities.selectors import shifts as shift_selectors
 from config.params import as_id
 
 ORDER_NEAR, ORDER_SOON = "near", "soon"
-
-
-class PlainSelect(forms.Select):
-    """Django's <select> markup, written here rather than through a template per option: the
-    browse page, the volunteers' most visited, draws it on every visit."""
-
-    def render(self, name, value, attrs=None, renderer=None):
-        widget = self.get_context(name, value, attrs)["widget"]
-        options = format_html_join(
-            "",
-            '\n  <option value="{}"{}>{}</option>\n',
-            (
-                (str(option["value"]), flatatt(option["attrs"]), option["label"])
-                for _group, choices, _index in widget["optgroups"]
-                for option in choices
-            ),
-        )
-        return format_html('<select name="{}"{}>{}\n</select>', widget["name"], flatatt(widget["attrs"]), options)
 
 
 class ShiftFilterForm(forms.Form):
@@ -75,7 +55,6 @@ class ShiftFilterForm(forms.Form):
         queryset=PostType.objects.order_by("code"),
         required=False,
         empty_label=_("All duties"),
-        widget=PlainSelect,
     )
 
     def clean_community(self) -> list[int] | None:

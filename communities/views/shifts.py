@@ -213,7 +213,7 @@ def my_shifts(request):
     past = Paginator(shift_selectors.volunteer_past_assignments(volunteer=volunteer, now=now), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
-    open_ids = set(shift_selectors.volunteer_checkin_open(volunteer=volunteer, now=now).values_list("pk", flat=True))
+    open_ids = shift_selectors.volunteer_checkin_open_ids(volunteer=volunteer, now=now)
     return render(
         request,
         "communities/my_shifts.html",

@@ -14,7 +14,6 @@ from django.urls import reverse
 from django.utils.translation import pgettext_lazy
 
 from volunteers import selectors as people
-from volunteers.context_processors import request_workspace
 
 
 @dataclass(frozen=True)
@@ -93,8 +92,8 @@ TABS: dict[str, tuple[Tab, ...]] = {
 
 
 def tabs_for(*, workspace: str | None, current: str | None) -> list[dict]:
-    """The workspace's tabs as the template draws them (the unread count is the navigation's,
-    read once per page)."""
+    """The workspace's tabs as templates/partials/tabbar.html draws them (through
+    ``{% tabs_for %}``; the unread count is the navigation's, read once per page)."""
     return [
         {
             "url": reverse(tab.url_name),
@@ -105,15 +104,3 @@ def tabs_for(*, workspace: str | None, current: str | None) -> list[dict]:
         }
         for tab in TABS.get(workspace or "", ())
     ]
-
-
-def tabbar(request) -> dict:
-    """Context processor: ``tabbar``, called by the template only where it draws the bar."""
-
-    def build() -> list[dict]:
-        if not request.user.is_authenticated:
-            return []
-        match = getattr(request, "resolver_match", None)
-        return tabs_for(workspace=request_workspace(request), current=match.url_name if match else None)
-
-    return {"tabbar": build}

@@ -54,6 +54,8 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "config.urls"
+# Django's form renderer with the plain widgets written in Python (config/form_renderer.py).
+FORM_RENDERER = "config.form_renderer.FormRenderer"
 WSGI_APPLICATION = "config.wsgi.application"
 
 TEMPLATES = [
@@ -69,7 +71,6 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "volunteers.context_processors.navigation",
                 "communities.views.context_processors.inbox",
-                "communities.views.tabs.tabbar",
             ],
         },
     },

@@ -5,6 +5,8 @@ from __future__ import annotations
 from django import template
 from django.template import Context
 from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
@@ -45,14 +47,62 @@ def crosses_midnight(shift) -> bool:
     return timezone.localtime(shift.starts_at).date() != timezone.localtime(shift.ends_at).date()
 
 
+@register.simple_tag
+def field(bound) -> str:
+    """``{% field form.name %}``: one labelled form field, its help and its errors; checkboxes put
+    the box before the label. Written here rather than as an included template: forms draw it
+    for every field, on every visit."""
+    widget = bound.field.widget
+    check = getattr(widget, "input_type", None) == "checkbox"
+    errors = bound.errors
+    classes = "field" + (" field-check" if check else "") + (" field-invalid" if errors else "")
+    label = format_html('<label for="{}">{}</label>', bound.id_for_label, bound.label)
+    control = format_html("{}{}", bound, label) if check else format_html("{}{}", label, bound)
+    help_text = (
+        format_html('<span class="help" id="{}_helptext">{}</span>', bound.auto_id, bound.help_text)
+        if bound.help_text
+        else ""
+    )
+    return format_html('<div class="{}">\n  {}\n  {}\n  {}\n</div>', classes, control, help_text, errors)
+
+
+# What {% csrf_token %} reads while a keyed partial is drawn; each page puts its own token there.
+_CSRF_MARK = "\x00csrf-token\x00"
+_KEYED: dict[tuple, str] = {}
+_KEYED_MAX = 5000
+
+
+def _keyable(value):
+    """A value as it enters the key: an object offering ``render_key`` (the caller's roles) by that."""
+    return getattr(value, "render_key", value)
+
+
 @register.simple_tag(takes_context=True)
-def render_once(context, template_name: str):
-    """``{% render_once "partials/nav.html" %}``: a template drawn more than once on a page with the
-    same context (the navigation, for phones and for wide screens) is rendered the first time only."""
-    done = context.render_context.setdefault("render_once", {})
-    if template_name not in done:
-        done[template_name] = context.template.engine.get_template(template_name).render(context)
-    return done[template_name]
+def render_keyed(context, template_name: str, **values):
+    """``{% render_keyed "partials/nav.html" roles=roles current=... %}``: the partial drawn with
+    nothing but ``values`` (and the language), so the same values always give the same markup;
+    each process draws it once per distinct values and keeps the text. The navigation, drawn on
+    every page (twice: phones and wide screens), is the same for everyone holding the same roles
+    on the same page. ``{% csrf_token %}`` in the partial gets this page's token."""
+    token = context.get("csrf_token")
+    token = str(token) if token else ""
+    if not token or token == "NOTPROVIDED":  # noqa: S105 - Django's marker, not a secret
+        partial = context.template.engine.get_template(template_name)
+        return partial.render(Context({**values, "csrf_token": token}, autoescape=context.autoescape))
+    key = (
+        template_name,
+        get_language(),
+        context.autoescape,
+        tuple(sorted((name, _keyable(value)) for name, value in values.items())),
+    )
+    html = _KEYED.get(key)
+    if html is None:
+        partial = context.template.engine.get_template(template_name)
+        html = partial.render(Context({**values, "csrf_token": _CSRF_MARK}, autoescape=context.autoescape))
+        if len(_KEYED) >= _KEYED_MAX:
+            _KEYED.clear()
+        _KEYED[key] = html
+    return mark_safe(html.replace(_CSRF_MARK, token))  # noqa: S308 - the token is Django's own
 
 
 _SHIFT_TIMES: dict[tuple, str] = {}
