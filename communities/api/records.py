@@ -146,7 +146,8 @@ class VolunteerUpdateSerializer(serializers.Serializer):
     release_places = serializers.BooleanField(
         required=False,
         default=False,
-        help_text="With a status away from active: release the volunteer's upcoming places (the waitlist is "
+        help_text="With a status away from active: release the volunteer's upcoming places; with a change of "
+        "insurance or skills: release the upcoming places it makes them ineligible for (the waitlist is "
         "promoted, everyone told). Without it such a change is refused with `volunteer_has_upcoming_shifts`.",
     )
 
@@ -161,6 +162,20 @@ class QualificationRecordSerializer(serializers.Serializer):
     valid_until = serializers.DateField(required=False, allow_null=True)
     certificate_number = serializers.CharField(required=False, allow_blank=True, max_length=64, default="")
     proof = serializers.FileField(required=False, help_text="A JPEG or PNG photo or a PDF.")
+
+
+class QualificationRemoveSerializer(serializers.Serializer):
+    release_places = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Release the upcoming places the volunteer would no longer be eligible for without the "
+        "qualification (the waitlist is promoted, everyone told). Without it such a removal is refused with "
+        "`volunteer_has_upcoming_shifts`.",
+    )
+
+
+class QualificationRemovedSerializer(serializers.Serializer):
+    released = serializers.IntegerField(help_text="Upcoming places released.")
 
 
 class ChangeRequestSerializer(serializers.Serializer):
@@ -350,6 +365,38 @@ class VolunteerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
             proof=data.get("proof"),
         )
         return Response(QualificationSerializer(qualification).data)
+
+    @extend_schema(
+        parameters=[QualificationRemoveSerializer],
+        request=None,
+        responses={
+            200: QualificationRemovedSerializer,
+            **_REFUSALS,
+            404: OpenApiResponse(
+                description="`not_found`: no such volunteer in the caller's scope, or no such qualification of theirs."
+            ),
+            409: OpenApiResponse(
+                description="`volunteer_has_upcoming_shifts`: without the qualification the volunteer is no longer "
+                "eligible for these upcoming places (in `details`, each with the reason); send `release_places=true`."
+            ),
+        },
+        summary="Remove a qualification (cannot be undone; audited)",
+        description="Staff only: a volunteer cannot remove their own (what eligibility reads is staff's to "
+        "change), they ask staff.",
+    )
+    @action(detail=True, methods=["delete"], url_path=r"qualifications/(?P<qualification_id>[0-9]+)")
+    def qualification_remove(self, request, pk=None, qualification_id=None):
+        volunteer = self.get_object()
+        if not selectors.may_manage_volunteers(request.user):
+            raise ServiceError("permission_denied")
+        params = parse(QualificationRemoveSerializer, request.query_params)
+        released = records.qualification_remove(
+            actor=request.user,
+            volunteer_id=volunteer.pk,
+            qualification_id=int(qualification_id),
+            release_places=params["release_places"],
+        )
+        return Response({"released": released})
 
 
 # --- Change requests -------------------------------------------------------------------------

@@ -8,6 +8,7 @@ on a rule. Scope: outside it is a 404, a role with no list at all a 403.
 
 from __future__ import annotations
 
+from datetime import datetime
 from urllib.parse import urlencode
 
 from django import forms
@@ -23,9 +24,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from communities.render.refusals import place_lost_words
 from communities.selectors import records as selectors
 from communities.selectors.people import volunteer_mobile_display
 from communities.services import records
+from config import formats as house
 from config.errors import ServiceError
 from volunteers.decorators import role_required, volunteer_required
 from volunteers.models import (
@@ -57,6 +60,23 @@ def _refusal(error: ServiceError) -> str:
         if isinstance(value, list):
             details += [str(item) for item in value if isinstance(item, str)]
     return " ".join([str(error.message), *details]).strip()
+
+
+def _places(error: ServiceError) -> list[dict]:
+    """The places a refused change would take away (``volunteer_has_upcoming_shifts``), in words."""
+    if error.code != "volunteer_has_upcoming_shifts":
+        return []
+    places = []
+    for place in error.details.get("shifts", []):
+        problem = place.get("not_eligible")
+        places.append(
+            {
+                **place,
+                "when": house.moment(datetime.fromisoformat(place["starts_at"])),
+                "why": place_lost_words(problem) if problem else "",
+            }
+        )
+    return places
 
 
 # --- The list ----------------------------------------------------------------------------------
@@ -215,8 +235,7 @@ def volunteer_edit(request, pk: int):
                 actor=request.user, volunteer_id=volunteer.pk, changes=changes, release_places=release
             )
         except ServiceError as error:
-            if error.code == "volunteer_has_upcoming_shifts":
-                places = error.details.get("shifts", [])
+            places = _places(error)
             messages.error(request, _refusal(error))
         else:
             if result.released:
@@ -262,6 +281,58 @@ def qualification_add(request, pk: int):
     else:
         messages.success(request, _("Qualification saved."))
     return redirect("records-volunteer-edit", pk=volunteer.pk)
+
+
+class QualificationRemoveForm(forms.Form):
+    confirm = forms.BooleanField(
+        label=gettext_lazy("I understand: the qualification is removed from the record and cannot be restored.")
+    )
+    release_places = forms.BooleanField(
+        label=gettext_lazy("Release the places listed above (the waitlist moves up; everyone is told)"),
+        required=False,
+    )
+
+
+@manage_required
+def qualification_remove(request, pk: int, qualification_pk: int):
+    """Remove a qualification after a confirmation; when the volunteer would lose upcoming places
+    by it, the page lists them and asks again, with their release."""
+    volunteer = _managed_volunteer(request, pk)
+    qualification = (
+        Qualification.objects.select_related("qualification_type").filter(pk=qualification_pk, volunteer=volunteer)
+    ).first()
+    if qualification is None:
+        raise Http404
+    form = QualificationRemoveForm(request.POST or None)
+    places = []
+    if request.method == "POST" and form.is_valid():
+        try:
+            released = records.qualification_remove(
+                actor=request.user,
+                volunteer_id=volunteer.pk,
+                qualification_id=qualification.pk,
+                release_places=form.cleaned_data["release_places"],
+            )
+        except ServiceError as error:
+            if error.code == "not_found":
+                raise Http404 from error
+            places = _places(error)
+            messages.error(request, _refusal(error))
+        else:
+            if released:
+                messages.success(
+                    request,
+                    _(
+                        "Qualification removed. %(count)s upcoming places released; the volunteer and the waitlist "
+                        "have been told."
+                    )
+                    % {"count": released},
+                )
+            else:
+                messages.success(request, _("Qualification removed."))
+            return redirect("records-volunteer-edit", pk=volunteer.pk)
+    context = {"volunteer": volunteer, "qualification": qualification, "form": form, "places": places}
+    return render(request, "records/qualification_remove.html", context)
 
 
 # --- The change-request queue --------------------------------------------------------------------

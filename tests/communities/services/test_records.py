@@ -474,7 +474,7 @@ def test_an_insurance_ending_before_the_shift_is_refused_one_ending_after_is_not
 
 def test_removing_the_insurance_with_release_releases_the_place_promotes_and_tells_everyone(world):
     volunteer = world["volunteer"]
-    shift, taken, waiting, waiting_volunteer = _insured_with_a_checkpoint_and_a_waiting_volunteer(world)
+    _shift, taken, waiting, waiting_volunteer = _insured_with_a_checkpoint_and_a_waiting_volunteer(world)
     other_shift = _future_shift(days=4)
     kept = shift_sign_up(shift_id=other_shift.pk, volunteer=volunteer, user=volunteer.user)
 
@@ -517,7 +517,7 @@ def test_a_place_already_refused_before_the_edit_does_not_block_it(world):
     """Only what the edit takes away counts: a place the volunteer already could not hold (the
     insurance ran out before) is no reason to refuse another change."""
     volunteer = world["volunteer"]
-    shift, taken, _waiting, _other = _insured_with_a_checkpoint_and_a_waiting_volunteer(world)
+    _shift, taken, _waiting, _other = _insured_with_a_checkpoint_and_a_waiting_volunteer(world)
     Volunteer.objects.filter(pk=volunteer.pk).update(insurance_valid_until=timezone.localdate())
     skill = SkillFactory()
     volunteer.skills.add(skill)
