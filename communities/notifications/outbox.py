@@ -811,23 +811,54 @@ def recall_announce(*, recalls: list, now: datetime | None = None) -> list[str]:
                 now=now,
             )
         first = min(recall.pk for recall in group)
-        for user in coordinators[community_id]:
-            with translation.override(volunteer_message_language(_volunteer_of(user))):
-                subject, body = render(
-                    RECALL_LEAVING,
-                    {"count": len(volunteers), "community": community.display_name, "names": _names(volunteers)},
-                )
-            rows += _deployment_rows(
-                kind=RECALL_LEAVING,
-                prefix=f"r{first}",
-                user=user,
-                recipient=user_recipient(user),
-                subject=subject,
-                body=body,
-                params={"count": len(volunteers), "community": community.name},
-                now=now,
-            )
+        rows += _leaving_rows(
+            community=community,
+            volunteers=volunteers,
+            coordinators=coordinators[community_id],
+            prefix=f"r{first}",
+            now=now,
+        )
     return _deployment_insert(rows, now)
+
+
+def moved_away_announce(*, dispatch, moved: dict[int, list[Volunteer]], now: datetime | None = None) -> list[str]:
+    """Tell the coordinators of each community a team dispatch took deployed members from who has
+    left (as a recall tells them; their places there were released). Keyed by the dispatch and the
+    community left, inside the dispatch's transaction."""
+    now = now or timezone.now()
+    coordinators = _coordinators_of(set(moved))
+    communities = Community.objects.in_bulk(list(moved))
+    rows: list[Notification] = []
+    for community_id, volunteers in sorted(moved.items()):
+        rows += _leaving_rows(
+            community=communities[community_id],
+            volunteers=volunteers,
+            coordinators=coordinators[community_id],
+            prefix=f"d{dispatch.pk}.c{community_id}",
+            now=now,
+        )
+    return _deployment_insert(rows, now)
+
+
+def _leaving_rows(*, community, volunteers: list, coordinators: list, prefix: str, now: datetime) -> list[Notification]:
+    rows: list[Notification] = []
+    for user in coordinators:
+        with translation.override(volunteer_message_language(_volunteer_of(user))):
+            subject, body = render(
+                RECALL_LEAVING,
+                {"count": len(volunteers), "community": community.display_name, "names": _names(volunteers)},
+            )
+        rows += _deployment_rows(
+            kind=RECALL_LEAVING,
+            prefix=prefix,
+            user=user,
+            recipient=user_recipient(user),
+            subject=subject,
+            body=body,
+            params={"count": len(volunteers), "community": community.name},
+            now=now,
+        )
+    return rows
 
 
 def person_event(kind: str, *, user, ref: str, context: dict, now: datetime | None = None) -> list[str]:
