@@ -38,13 +38,13 @@ from django.conf import settings
 from django.core import mail
 from django.core.signals import setting_changed
 from django.db import connection, transaction
-from django.db.models import Case, F, Q, QuerySet, Value, When
-from django.db.models.functions import Coalesce
+from django.db.models import Case, CharField, Exists, F, Func, OuterRef, Q, QuerySet, Value, When
+from django.db.models.functions import Cast, Coalesce, Concat
 from django.utils import dateformat, timezone, translation
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext
 
-from communities.models import Assignment, Community, Notification, Shift
+from communities.models import Assignment, Community, Dispatch, Notification, Recall, Shift
 from communities.notifications.batching import SendBatcher
 from communities.selectors.people import volunteer_mobile_display
 from config import formats
@@ -1831,13 +1831,32 @@ def delivery_receipts_record(*, receipts: list, now: datetime | None = None) -> 
     return counts
 
 
+def _deployment_texts_q(communities) -> Q:
+    """Dispatch and recall messages to the volunteers sent to or recalled from ``communities``.
+    They name no shift: the key's head names the dispatch (``d<id>``, ``dispatch_announce``) or the
+    recall (``r<id>``, ``recall_announce``), whose community decides."""
+    head = Func(OuterRef("key"), Value(":"), Value(1), function="split_part", output_field=CharField())
+
+    def tagged(model, letter: str):
+        return (
+            model.objects.filter(community__in=communities)
+            .annotate(tag=Concat(Value(letter), Cast("pk", CharField())))
+            .filter(tag=head)
+        )
+
+    sent = Q(kind=DISPATCHED, shift=None) & Exists(tagged(Dispatch, "d"))
+    recalled = Q(kind=RECALLED, shift=None) & Exists(tagged(Recall, "r"))
+    return sent | recalled
+
+
 def _failed_scope(user) -> Q | None:
     """Which messages a person may see failures of; ``None`` for all (superusers)."""
     if user.is_superuser:
         return None
     scope = Q()
     if user.coordinated_communities.exists():
-        scope |= Q(shift__community__in=Community.objects.filter(coordinators=user).values("pk"))
+        communities = Community.objects.filter(coordinators=user).values("pk")
+        scope |= Q(shift__community__in=communities) | _deployment_texts_q(communities)
     if user.staff_roles.exists():
         scope |= Q(recipient__volunteer__organization__in=organization_subtree(user).values("pk"))
     if not scope:
@@ -1846,7 +1865,8 @@ def _failed_scope(user) -> Q | None:
 
 
 def failed_list(*, user) -> QuerySet:
-    """Failed messages a coordinator (their communities) or staff (their organizations' volunteers) may see."""
+    """Failed messages a coordinator (about their communities' shifts, and the dispatch and recall
+    texts of volunteers sent to or recalled from them) or staff (their organizations' volunteers) may see."""
     scope = _failed_scope(user)
     rows = (
         Notification.objects.filter(state__in=(State.FAILED, State.UNDELIVERED))
