@@ -2654,6 +2654,7 @@ ADMIN = {
     "communities.organizationdaytally": (False, False, False),
     "communities.post": (True, True, True),
     "communities.posttype": (True, True, True),
+    "communities.recall": (False, False, False),
     "communities.shift": (False, True, False),
     "communities.shiftdaycount": (False, False, False),
     "communities.street": (True, True, True),
@@ -2691,7 +2692,7 @@ def admin_world(world):
     from django.contrib.auth.models import Group
     from rest_framework.authtoken.models import Token
 
-    from communities.models import AuditEntry, DailyReport, DailyTally, Dispatch, OrganizationDayTally
+    from communities.models import AuditEntry, DailyReport, DailyTally, Dispatch, OrganizationDayTally, Recall
     from tests.factories import QualificationTypeFactory, SkillFactory, VolunteerCategoryFactory
     from volunteers.models import (
         ImportBatch,
@@ -2720,6 +2721,7 @@ def admin_world(world):
     DailyReport.objects.create(date=timezone.localdate(), organization=volunteer.organization)
     dispatch = Dispatch.objects.create(community=shift.community, requested=1, created_by=users["committee_staff"])
     dispatch.volunteers.set([volunteer])
+    Recall.objects.create(dispatch=dispatch, volunteer=volunteer, community=shift.community, reason="acl")
     Qualification.objects.create(volunteer=volunteer, qualification_type=QualificationTypeFactory())
     SkillFactory(), VolunteerCategoryFactory()
     VolunteerTally.objects.get_or_create(volunteer=volunteer, defaults={"total_minutes": 240})
