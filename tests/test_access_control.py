@@ -2666,7 +2666,7 @@ ADMIN = {
     "volunteers.organization": (True, True, True),
     "volunteers.organizationstaff": (True, True, True),
     "volunteers.personaldataaccess": (False, False, False),
-    "volunteers.qualification": (True, True, True),
+    "volunteers.qualification": (False, False, False),
     "volunteers.qualificationtype": (True, True, True),
     "volunteers.skill": (True, True, True),
     "volunteers.team": (True, True, True),

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from communities.models import Assignment, AuditEntry, Notification, Shift
 from communities.services import signup
-from tests.factories import ShiftFactory, VolunteerFactory
+from tests.factories import QualificationTypeFactory, ShiftFactory, VolunteerFactory
 from volunteers.models import Volunteer
 
 pytestmark = pytest.mark.django_db
@@ -356,3 +356,33 @@ def test_recalls_and_dispatches_are_read_only_records_without_mobiles_or_id_numb
     assert root.post(f"/admin/communities/recall/{recall.pk}/delete/", {"post": "yes"}).status_code == 403
     assert root.get("/admin/communities/recall/add/").status_code == 403
     assert (rows(Recall), rows(Dispatch)) == before
+
+
+def test_the_record_staff_keep_and_qualifications_are_not_editable_in_the_admin(root):
+    """They change on the records pages, audited and checked against the volunteer's places."""
+    from volunteers.models import Qualification
+
+    volunteer = VolunteerFactory(emergency_contact_mobile="13712345678")
+    qualification = Qualification.objects.create(volunteer=volunteer, qualification_type=QualificationTypeFactory())
+    page = root.get(change_url(volunteer))
+    form = page.context["adminform"].form
+    guarded = {
+        "skills",
+        "categories",
+        "insurance_valid_until",
+        "insurer",
+        "insurance_policy_number",
+        "organization",
+        "team",
+        "birth_date",
+        "guardian_consent",
+        "emergency_contact_name",
+        "emergency_contact_mobile",
+        "suspended_reason",
+    }
+    assert not guarded & set(form.fields)
+    html = page.content.decode()
+    assert "13712345678" not in html and "137****5678" in html
+    assert root.get(change_url(qualification)).status_code == 200
+    assert root.post(f"/admin/volunteers/qualification/{qualification.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert Qualification.objects.filter(pk=qualification.pk).exists()
