@@ -455,8 +455,6 @@ def _qualification_put(
     return qualification, before
 
 
-@retry_on_conflict
-@transaction.atomic
 def qualification_record(
     *,
     actor,
@@ -465,8 +463,42 @@ def qualification_record(
     valid_until: date | None,
     certificate_number: str = "",
     proof: UploadedFile | None = None,
+    release_places: bool = False,
+    now: datetime | None = None,
 ) -> Qualification:
-    """Staff record a qualification (new, or renewed: one per type), with an optional proof."""
+    """Staff record a qualification (new, or renewed: one per type), with an optional proof.
+
+    An end date earlier than the one on record can take upcoming places away: refused with
+    ``volunteer_has_upcoming_shifts`` unless ``release_places``, as a removal is. The returned
+    qualification's ``released_places`` says how many were released."""
+    now = now or timezone.now()
+    qualification, lost = _qualification_record_locked(
+        actor=actor,
+        volunteer_id=volunteer_id,
+        qualification_type_code=qualification_type_code,
+        valid_until=valid_until,
+        certificate_number=certificate_number,
+        proof=proof,
+        release_places=release_places,
+        now=now,
+    )
+    qualification.released_places = _places_release(volunteer_id=volunteer_id, everything=False, lost=lost, now=now)
+    return qualification
+
+
+@retry_on_conflict
+@transaction.atomic
+def _qualification_record_locked(
+    *,
+    actor,
+    volunteer_id: int,
+    qualification_type_code: str,
+    valid_until: date | None,
+    certificate_number: str,
+    proof: UploadedFile | None,
+    release_places: bool,
+    now: datetime,
+) -> tuple[Qualification, list[int]]:
     volunteer = Volunteer.objects.filter(pk=volunteer_id).first()
     if volunteer is None:
         raise ServiceError("not_found")
@@ -477,6 +509,7 @@ def qualification_record(
     if proof is not None:
         proof = proof_check(proof)
     volunteer = locks.volunteer(volunteer_id)
+    refused_before = places_not_eligible(volunteer_id=volunteer_id, now=now)
     qualification, before = _qualification_put(
         volunteer,
         qualification_type=qualification_type,
@@ -484,6 +517,12 @@ def qualification_record(
         certificate_number=certificate_number,
         proof=proof,
     )
+    try:
+        lost = _places_lost(volunteer_id, before=refused_before, release_places=release_places, now=now)
+    except ServiceError:
+        if proof is not None:  # the row rolls back; the file just stored would be left behind
+            qualification.proof.storage.delete(qualification.proof.name)
+        raise
     audit_record(
         action=AuditEntry.Action.QUALIFICATION_CHANGED,
         actor=actor,
@@ -491,7 +530,7 @@ def qualification_record(
         before=before,
         after=_qualification_trail(qualification),
     )
-    return qualification
+    return qualification, lost
 
 
 def qualification_remove(
@@ -622,17 +661,34 @@ def _decide(*, actor, request_id: int, state: str, reason: str, now: datetime) -
     return request
 
 
+def change_request_approve(
+    *, actor, request_id: int, release_places: bool = False, now: datetime | None = None
+) -> ChangeRequest:
+    """Approve: the insurance or qualification is written to the volunteer's record, the
+    volunteer told.
+
+    A date earlier than the one on record can take upcoming places away: refused with
+    ``volunteer_has_upcoming_shifts`` (the request stays pending) unless ``release_places``, as a
+    staff edit is. The returned request's ``released_places`` says how many were released."""
+    now = now or timezone.now()
+    request, lost = _change_request_approve_locked(
+        actor=actor, request_id=request_id, release_places=release_places, now=now
+    )
+    request.released_places = _places_release(volunteer_id=request.volunteer_id, everything=False, lost=lost, now=now)
+    return request
+
+
 @retry_on_conflict
 @transaction.atomic
-def change_request_approve(*, actor, request_id: int, now: datetime | None = None) -> ChangeRequest:
-    """Approve: the insurance or qualification is written to the volunteer's record, the
-    volunteer told."""
+def _change_request_approve_locked(
+    *, actor, request_id: int, release_places: bool, now: datetime
+) -> tuple[ChangeRequest, list[int]]:
     from communities.notifications import records as record_messages
 
-    now = now or timezone.now()
     request = _decide(actor=actor, request_id=request_id, state=ChangeRequest.State.APPROVED, reason="", now=now)
     volunteer = locks.volunteer(request.volunteer_id)
     volunteer = Volunteer.objects.select_related("user").get(pk=volunteer.pk)
+    refused_before = places_not_eligible(volunteer_id=volunteer.pk, now=now)
     if request.kind == ChangeRequest.Kind.INSURANCE:
         before = _trail(
             {
@@ -663,6 +719,7 @@ def change_request_approve(*, actor, request_id: int, now: datetime | None = Non
             proof_name=request.proof.name,
         )
         after = _qualification_trail(qualification)
+    lost = _places_lost(volunteer.pk, before=refused_before, release_places=release_places, now=now)
     audit_record(
         action=AuditEntry.Action.CHANGE_APPROVED,
         actor=actor,
@@ -671,7 +728,7 @@ def change_request_approve(*, actor, request_id: int, now: datetime | None = Non
         after={**after, "request": request.pk},
     )
     record_messages.change_request_decided(request=request, now=now)
-    return request
+    return request, lost
 
 
 @retry_on_conflict

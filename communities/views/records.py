@@ -203,6 +203,10 @@ class QualificationForm(forms.Form):
         required=False,
         widget=forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png,application/pdf"}),
     )
+    release_places = forms.BooleanField(
+        label=gettext_lazy("Release the places listed above (the waitlist moves up; everyone is told)"),
+        required=False,
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -247,12 +251,19 @@ def volunteer_edit(request, pk: int):
             else:
                 messages.success(request, _("Saved."))
             return redirect("records-volunteer-edit", pk=volunteer.pk)
+    return _edit_page(request, volunteer, form=form, places=places)
+
+
+def _edit_page(request, volunteer: Volunteer, *, form=None, qualification_form=None, places=(), places_for="record"):
+    """The edit page; ``places`` a refused change would take away, listed above the form that
+    made it (``places_for``: the record or the qualification), which then offers their release."""
     context = {
         "volunteer": volunteer,
         "mobile": volunteer_mobile_display(request.user, volunteer),
-        "form": form,
+        "form": form or VolunteerEditForm(user=request.user, initial=_edit_initial(volunteer)),
         "places": places,
-        "qualification_form": QualificationForm(),
+        "places_for": places_for if places else "",
+        "qualification_form": qualification_form or QualificationForm(),
         "qualifications": volunteer.qualifications.all(),
         "requests": selectors.change_requests_of(volunteer=volunteer)[:10],
     }
@@ -268,18 +279,31 @@ def qualification_add(request, pk: int):
         messages.error(request, _("Choose a qualification, and give a real date."))
         return redirect("records-volunteer-edit", pk=volunteer.pk)
     try:
-        records.qualification_record(
+        qualification = records.qualification_record(
             actor=request.user,
             volunteer_id=volunteer.pk,
             qualification_type_code=form.cleaned_data["qualification_type"],
             valid_until=form.cleaned_data["valid_until"],
             certificate_number=form.cleaned_data["certificate_number"],
             proof=form.cleaned_data["proof"] or None,
+            release_places=form.cleaned_data["release_places"],
         )
     except ServiceError as error:
         messages.error(request, _refusal(error))
+        places = _places(error)
+        if places:  # shown, with the release offered beside the qualification's form
+            return _edit_page(request, volunteer, qualification_form=form, places=places, places_for="qualification")
     else:
-        messages.success(request, _("Qualification saved."))
+        if qualification.released_places:
+            messages.success(
+                request,
+                _(
+                    "Qualification saved. %(count)s upcoming places released; the volunteer and the waitlist have been told."
+                )
+                % {"count": qualification.released_places},
+            )
+        else:
+            messages.success(request, _("Qualification saved."))
     return redirect("records-volunteer-edit", pk=volunteer.pk)
 
 
@@ -352,14 +376,32 @@ def change_request_queue(request):
 @require_POST
 @manage_required
 def change_request_approve(request, pk: int):
+    """Approve; when the date approved would cost the volunteer upcoming places, the page lists
+    them and asks again, with their release."""
+    release = request.POST.get("release_places") == "on"
     try:
-        records.change_request_approve(actor=request.user, request_id=pk)
+        change = records.change_request_approve(actor=request.user, request_id=pk, release_places=release)
     except ServiceError as error:
         if error.code == "not_found":
             raise Http404 from error
+        places = _places(error)
+        if places:
+            change = selectors.change_requests_queue(user=request.user).filter(pk=pk).first()
+            if change is not None:
+                context = {"change": change, "places": places}
+                return render(request, "records/change_request_approve.html", context)
         messages.error(request, _refusal(error))
     else:
-        messages.success(request, _("Approved; the volunteer has been told."))
+        if change.released_places:
+            messages.success(
+                request,
+                _(
+                    "Approved; the volunteer has been told. %(count)s upcoming places released; the waitlist has been told."
+                )
+                % {"count": change.released_places},
+            )
+        else:
+            messages.success(request, _("Approved; the volunteer has been told."))
     return redirect("records-change-requests")
 
 

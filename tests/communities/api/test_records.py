@@ -328,3 +328,42 @@ def test_removing_the_insurance_a_confirmed_checkpoint_needs_answers_409(world):
         1,
         None,
     )
+
+
+def test_approving_an_earlier_insurance_answers_409_then_releases_on_request(world):
+    from communities.models import Assignment
+    from communities.services import records
+
+    _shift, place = _confirmed_on(world["fine"], requires_insurance=True)
+    change = records.change_request_submit(
+        user=world["fine"].user,
+        kind="insurance",
+        valid_until=timezone.localdate(),
+        proof=SimpleUploadedFile("p.jpg", JPEG),
+    )
+    client = client_for(world["staff"])
+    url = f"/api/v1/change-requests/{change.pk}/approve/"
+    before = fingerprint()
+    response = client.post(url, {}, format="json")
+    assert (response.status_code, response.json()["code"]) == (409, "volunteer_has_upcoming_shifts")
+    assert fingerprint() == before
+    response = client.post(url, {"release_places": True}, format="json")
+    assert (response.status_code, response.json()["state"], response.json()["released"]) == (200, "approved", 1)
+    assert Assignment.objects.get(pk=place.pk).status == "cancelled"
+
+
+def test_recording_an_earlier_qualification_end_answers_409_then_releases_on_request(world):
+    from communities.models import Assignment
+
+    qualification = QualificationFactory(volunteer=world["fine"], valid_until=None)
+    _shift, place = _confirmed_on(world["fine"], qualification_type=qualification.qualification_type)
+    url = f"/api/v1/volunteers/{world['fine'].pk}/qualifications/"
+    data = {"qualification_type": qualification.qualification_type.code, "valid_until": timezone.localdate()}
+    client = client_for(world["staff"])
+    before = fingerprint()
+    response = client.post(url, data)
+    assert (response.status_code, response.json()["code"]) == (409, "volunteer_has_upcoming_shifts")
+    assert fingerprint() == before
+    response = client.post(url, {**data, "release_places": "true"})
+    assert (response.status_code, response.json()["released"]) == (200, 1)
+    assert Assignment.objects.get(pk=place.pk).status == "cancelled"

@@ -611,3 +611,69 @@ def test_removing_a_qualification_a_confirmed_shift_needs_is_refused_then_releas
     assert not Qualification.objects.filter(pk=qualification.pk).exists()
     assert Assignment.objects.get(pk=taken.pk).status == "cancelled"
     assert Notification.objects.filter(recipient=volunteer.user, kind="cancelled", channel="inapp").exists()
+
+
+def test_recording_a_qualification_with_an_end_before_a_confirmed_shift_is_refused_then_released(world, settings):
+    from pathlib import Path
+
+    def stored() -> set:
+        root = Path(settings.PRIVATE_MEDIA_ROOT)
+        return {path for path in root.rglob("*") if path.is_file()} if root.exists() else set()
+
+    volunteer = world["volunteer"]
+    qualification_type = QualificationTypeFactory()
+    Qualification.objects.create(volunteer=volunteer, qualification_type=qualification_type, valid_until=None)
+    shift = _future_shift(qualification=qualification_type, days=5)
+    taken = shift_sign_up(shift_id=shift.pk, volunteer=volunteer, user=volunteer.user)
+    too_early = timezone.localdate() + timedelta(days=2)
+
+    before, files = fingerprint(), stored()
+    with pytest.raises(ServiceError) as refused:
+        records.qualification_record(
+            actor=world["staff"],
+            volunteer_id=volunteer.pk,
+            qualification_type_code=qualification_type.code,
+            valid_until=too_early,
+            proof=upload(),
+        )
+    assert refused.value.code == "volunteer_has_upcoming_shifts"
+    assert refused.value.details["shifts"][0]["assignment"] == taken.pk
+    assert (fingerprint(), stored()) == (before, files)  # the proof just stored is gone too
+
+    later = records.qualification_record(
+        actor=world["staff"],
+        volunteer_id=volunteer.pk,
+        qualification_type_code=qualification_type.code,
+        valid_until=timezone.localdate() + timedelta(days=30),
+    )
+    assert later.released_places == 0
+    recorded = records.qualification_record(
+        actor=world["staff"],
+        volunteer_id=volunteer.pk,
+        qualification_type_code=qualification_type.code,
+        valid_until=too_early,
+        release_places=True,
+    )
+    assert (recorded.valid_until, recorded.released_places) == (too_early, 1)
+    assert Assignment.objects.get(pk=taken.pk).status == "cancelled"
+
+
+def test_approving_an_insurance_that_ends_before_a_confirmed_checkpoint_is_refused_then_released(world):
+    volunteer = world["volunteer"]
+    shift, taken, waiting, _other = _insured_with_a_checkpoint_and_a_waiting_volunteer(world)
+    ends = timezone.localtime(shift.starts_at).date() - timedelta(days=1)
+    request = records.change_request_submit(user=volunteer.user, kind="insurance", valid_until=ends, proof=upload())
+
+    before = fingerprint()
+    with pytest.raises(ServiceError) as refused:
+        records.change_request_approve(actor=world["staff"], request_id=request.pk)
+    assert refused.value.code == "volunteer_has_upcoming_shifts"
+    assert fingerprint() == before
+    assert ChangeRequest.objects.get(pk=request.pk).state == "pending"
+
+    approved = records.change_request_approve(actor=world["staff"], request_id=request.pk, release_places=True)
+    assert (approved.state, approved.released_places) == ("approved", 1)
+    volunteer.refresh_from_db()
+    assert volunteer.insurance_valid_until == ends
+    assert Assignment.objects.get(pk=taken.pk).status == "cancelled"
+    assert Assignment.objects.get(pk=waiting.pk).status == "confirmed"

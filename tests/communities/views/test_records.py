@@ -240,3 +240,61 @@ def test_the_edit_page_shows_the_places_a_removed_skill_takes_away_with_the_reas
     assert client.post(url, {**form, "release_places": "on"}).status_code == 302
     assert Assignment.objects.get(pk=place.pk).status == "cancelled"
     assert list(volunteer.skills.all()) == []
+
+
+def test_a_qualification_saved_with_an_earlier_end_shows_the_places_it_costs_before_releasing_them(world):
+    from communities.services.signup import shift_sign_up
+    from tests.factories import PostFactory, PostTypeFactory, QualificationFactory
+
+    volunteer = world["volunteer"]
+    qualification = QualificationFactory(volunteer=volunteer, valid_until=None)
+    post_type = PostTypeFactory(name="心理疏导")
+    post_type.required_qualifications.add(qualification.qualification_type)
+    starts = timezone.now() + timedelta(days=5)
+    shift = ShiftFactory(post=PostFactory(post_type=post_type), starts_at=starts, ends_at=starts + timedelta(hours=3))
+    place = shift_sign_up(shift_id=shift.pk, volunteer=volunteer, user=volunteer.user)
+    client = logged_in(world["staff"])
+    url = f"/records/volunteers/{volunteer.pk}/qualifications/"
+    form = {
+        "qualification_type": qualification.qualification_type.code,
+        "valid_until": (timezone.localdate() + timedelta(days=1)).isoformat(),
+    }
+    before = fingerprint()
+    page = client.post(url, form)
+    text = page.content.decode()
+    assert page.status_code == 200
+    assert 'id="upcoming-places"' in text and "心理疏导" in text
+    assert 'name="release_places"' in text
+    assert fingerprint() == before
+
+    assert client.post(url, {**form, "release_places": "on"}).status_code == 302
+    assert Assignment.objects.get(pk=place.pk).status == "cancelled"
+
+
+def test_approving_a_request_that_costs_places_asks_again_on_a_page_listing_them(world):
+    from communities.services.signup import shift_sign_up
+    from tests.factories import PostFactory, PostTypeFactory
+
+    volunteer = world["volunteer"]
+    Volunteer.objects.filter(pk=volunteer.pk).update(insurance_valid_until=timezone.localdate() + timedelta(days=60))
+    post_type = PostTypeFactory(name="卡口执勤", requires_insurance=True)
+    starts = timezone.now() + timedelta(days=5)
+    shift = ShiftFactory(post=PostFactory(post_type=post_type), starts_at=starts, ends_at=starts + timedelta(hours=3))
+    place = shift_sign_up(shift_id=shift.pk, volunteer=volunteer, user=volunteer.user)
+    change = records.change_request_submit(
+        user=volunteer.user,
+        kind="insurance",
+        valid_until=timezone.localdate() + timedelta(days=1),
+        proof=SimpleUploadedFile("x.jpg", JPEG),
+    )
+    client = logged_in(world["staff"])
+    url = f"/records/requests/{change.pk}/approve/"
+    before = fingerprint()
+    page = client.post(url)
+    text = page.content.decode()
+    assert page.status_code == 200 and "卡口执勤" in text and 'name="release_places"' in text
+    assert fingerprint() == before
+
+    assert client.post(url, {"release_places": "on"}).status_code == 302
+    assert ChangeRequest.objects.get(pk=change.pk).state == "approved"
+    assert Assignment.objects.get(pk=place.pk).status == "cancelled"
