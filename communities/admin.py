@@ -26,6 +26,7 @@ from communities.models import (
     OrganizationDayTally,
     Post,
     PostType,
+    Recall,
     Shift,
     ShiftDayCount,
     Street,
@@ -270,11 +271,77 @@ class AuditEntryAdmin(ReadOnlyAdmin):
 
 @admin.register(Dispatch)
 class DispatchAdmin(ReadOnlyAdmin):
-    """Made by ``coordination.dispatch_create`` (the committee's dispatch page); a record of what was sent."""
+    """Made by ``coordination.dispatch_create`` (the committee's dispatch page); a record of what was
+    sent. Volunteers are named by their public number and name, never a mobile or ID number."""
 
-    list_display = ["community", "team", "requested", "created_by", "created_at"]
-    search_fields = ["community__name", "team__name"]
+    list_display = ["community", "team", "requested", "created_by", "created_at", "report_at"]
+    list_filter = ["community__street__district"]
+    search_fields = ["community__name", "team__name", "volunteers__volunteer_number"]
     list_select_related = ["community", "team", "created_by"]
+    date_hierarchy = "created_at"
+    fields = [
+        "community",
+        "team",
+        "request",
+        "requested",
+        "members",
+        "criteria",
+        "note",
+        "created_by",
+        "created_at",
+        "report_at",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description=_("volunteers"))
+    def members(self, obj):
+        return ", ".join(f"{v.volunteer_number} {v.real_name}" for v in obj.volunteers.order_by("volunteer_number"))
+
+    def get_search_results(self, request, queryset, search_term):
+        queryset, _duplicates = super().get_search_results(request, queryset, search_term)
+        return queryset, True  # searching the volunteers' numbers joins the many-to-many
+
+
+@admin.register(Recall)
+class RecallAdmin(ReadOnlyAdmin):
+    """Made by ``coordination.volunteers_recall``: who went back to the reserve, from which
+    community and dispatch, by whom, and how many coming places were released. The volunteer is
+    named by their public number and name; no mobile or ID number is shown or searched here (the
+    volunteer's own page masks them)."""
+
+    list_display = [
+        "recalled_at",
+        "volunteer_number",
+        "volunteer_name",
+        "community",
+        "dispatch",
+        "places_released",
+        "recalled_by",
+        "reason",
+    ]
+    list_filter = ["community__street__district"]
+    search_fields = ["volunteer__volunteer_number", "community__name", "reason"]
+    list_select_related = ["volunteer", "community", "dispatch", "recalled_by"]
+    date_hierarchy = "recalled_at"
+    fields = [
+        "volunteer_number",
+        "volunteer_name",
+        "community",
+        "dispatch",
+        "recalled_by",
+        "recalled_at",
+        "places_released",
+        "reason",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description=_("volunteer number"), ordering="volunteer__volunteer_number")
+    def volunteer_number(self, obj):
+        return obj.volunteer.volunteer_number
+
+    @admin.display(description=_("name"), ordering="volunteer__real_name")
+    def volunteer_name(self, obj):
+        return obj.volunteer.real_name
 
 
 @admin.register(Notification)

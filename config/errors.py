@@ -114,8 +114,8 @@ ERRORS: dict[str, tuple[int, Any]] = {
     "volunteer_has_upcoming_shifts": (
         409,
         _(
-            "This volunteer has shifts ahead. Release them (their places go to the waitlist and everyone "
-            "is told), or leave the status as it is."
+            "This volunteer has shifts ahead that this change would take away. Release them (their places "
+            "go to the waitlist and everyone is told), or leave the record as it is."
         ),
     ),
     "out_of_scope": (403, _("That organization or team is outside the ones you manage.")),

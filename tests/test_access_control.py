@@ -197,6 +197,8 @@ def world(db):
         "request": (request_in.pk, request_out.pk),
         "change_request": (requests[0].pk, requests[1].pk),
         "qualification": (qualifications[0].pk, qualifications[1].pk),
+        # A qualification's URL names its volunteer too: both ids, as the path has them.
+        "volunteer_qualification": tuple(f"{q.volunteer_id}/qualifications/{q.pk}" for q in qualifications),
         "dispatch": (dispatch_in.pk, dispatch_out.pk),
         "call": (call_in.pk, call_out.pk),
         "call_slug": (call_in.slug, call_out.slug),
@@ -2182,6 +2184,20 @@ ROWS = [
         multipart=True,
     ),
     Row(
+        "api/v1/^volunteers/(?P<pk>[^/.]+)/qualifications/(?P<qualification_id>[0-9]+)/$",
+        "DELETE",
+        "/api/v1/volunteers/{id}/",
+        {
+            "anonymous": (401, 401),
+            "volunteer": (403, 403),
+            "team_leader": (403, 404),
+            "coordinator": (403, 403),
+            "committee_staff": (200, 404),
+            "superuser": (200, 200),
+        },
+        obj="volunteer_qualification",
+    ),
+    Row(
         "api/v1/me/change-requests/",
         "GET",
         "/api/v1/me/change-requests/",
@@ -2333,6 +2349,35 @@ ROWS = [
             "superuser": (302, 302),
         },
         obj="volunteer",
+    ),
+    Row(
+        "records/volunteers/<int:pk>/qualifications/<int:qualification_pk>/remove/",
+        "GET",
+        "/records/volunteers/{id}/remove/",
+        {
+            "anonymous": (302, 302),
+            "volunteer": (403, 403),
+            "team_leader": (403, 403),
+            "coordinator": (403, 403),
+            "committee_staff": (200, 404),
+            "superuser": (200, 200),
+        },
+        obj="volunteer_qualification",
+    ),
+    Row(
+        "records/volunteers/<int:pk>/qualifications/<int:qualification_pk>/remove/",
+        "POST",
+        "/records/volunteers/{id}/remove/",
+        {
+            "anonymous": (302, 302),
+            "volunteer": (403, 403),
+            "team_leader": (403, 403),
+            "coordinator": (403, 403),
+            "committee_staff": (302, 404),
+            "superuser": (302, 302),
+        },
+        data={"confirm": "on"},
+        obj="volunteer_qualification",
     ),
     Row(
         "records/requests/",
@@ -2609,6 +2654,7 @@ ADMIN = {
     "communities.organizationdaytally": (False, False, False),
     "communities.post": (True, True, True),
     "communities.posttype": (True, True, True),
+    "communities.recall": (False, False, False),
     "communities.shift": (False, True, False),
     "communities.shiftdaycount": (False, False, False),
     "communities.street": (True, True, True),
@@ -2620,7 +2666,7 @@ ADMIN = {
     "volunteers.organization": (True, True, True),
     "volunteers.organizationstaff": (True, True, True),
     "volunteers.personaldataaccess": (False, False, False),
-    "volunteers.qualification": (True, True, True),
+    "volunteers.qualification": (False, False, False),
     "volunteers.qualificationtype": (True, True, True),
     "volunteers.skill": (True, True, True),
     "volunteers.team": (True, True, True),
@@ -2646,7 +2692,7 @@ def admin_world(world):
     from django.contrib.auth.models import Group
     from rest_framework.authtoken.models import Token
 
-    from communities.models import AuditEntry, DailyReport, DailyTally, Dispatch, OrganizationDayTally
+    from communities.models import AuditEntry, DailyReport, DailyTally, Dispatch, OrganizationDayTally, Recall
     from tests.factories import QualificationTypeFactory, SkillFactory, VolunteerCategoryFactory
     from volunteers.models import (
         ImportBatch,
@@ -2675,6 +2721,7 @@ def admin_world(world):
     DailyReport.objects.create(date=timezone.localdate(), organization=volunteer.organization)
     dispatch = Dispatch.objects.create(community=shift.community, requested=1, created_by=users["committee_staff"])
     dispatch.volunteers.set([volunteer])
+    Recall.objects.create(dispatch=dispatch, volunteer=volunteer, community=shift.community, reason="acl")
     Qualification.objects.create(volunteer=volunteer, qualification_type=QualificationTypeFactory())
     SkillFactory(), VolunteerCategoryFactory()
     VolunteerTally.objects.get_or_create(volunteer=volunteer, defaults={"total_minutes": 240})

@@ -8,6 +8,7 @@ from django.utils.translation import ngettext
 from config.errors import ServiceError
 from volunteers import auth
 from volunteers.forms import AdminPasswordChangeForm
+from volunteers.idcard import mask_mobile
 from volunteers.models import (
     Certificate,
     LoginFailure,
@@ -83,15 +84,30 @@ class ReferenceAdmin(admin.ModelAdmin):
 
 
 class QualificationInline(admin.TabularInline):
+    """Shown, not edited: a qualification is recorded or removed on the records pages, which audit
+    it and check the volunteer's places (``communities.services.records``)."""
+
     model = Qualification
     extra = 0
     exclude = ["proof"]  # private files: seen and replaced on the records pages, which check scope
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Volunteer)
 class VolunteerAdmin(admin.ModelAdmin):
     """Registration and imports create volunteers (they set the encrypted ID number); the status
-    and deployment are set by dispatch; the mobile is the log-in. Those are read-only here, and a
+    and deployment are set by dispatch; the mobile is the log-in. The record staff keep (contact,
+    organization and team, categories, skills, insurance, suspension) and what eligibility reads
+    (birth date, guardian's consent) change on the records pages, audited and checked against the
+    volunteer's places (``communities.services.records``). Those are read-only here, and a
     volunteer is never deleted: their personal data is deleted by anonymisation, which keeps the
     service record and frees their upcoming places for the waitlist."""
 
@@ -109,21 +125,31 @@ class VolunteerAdmin(admin.ModelAdmin):
     # The ID number is searchable only through its keyed hash, never in clear.
     search_fields = ["volunteer_number", "real_name", "=mobile"]
     list_select_related = ["organization", "team", "deployed_community"]
-    autocomplete_fields = ["organization", "team"]
-    filter_horizontal = ["skills", "categories"]
     readonly_fields = [
         "user",
         "volunteer_number",
         "mobile_masked",
         "id_type",
         "id_number_masked",
+        "birth_date",
+        "guardian_consent",
         "status",
+        "suspended_reason",
         "deployed_community",
         "deployed_at",
+        "organization",
+        "team",
+        "categories",
+        "skills",
+        "insurance_valid_until",
+        "insurer",
+        "insurance_policy_number",
+        "emergency_contact_name",
+        "emergency_contact_mobile_masked",
         "created_at",
         "anonymised_at",
     ]
-    exclude = ["mobile"]
+    exclude = ["mobile", "emergency_contact_mobile"]
     inlines = [QualificationInline]
     list_per_page = 50
 
@@ -131,21 +157,15 @@ class VolunteerAdmin(admin.ModelAdmin):
     def mobile_masked(self, obj):
         return obj.mobile_masked
 
+    @admin.display(description=_("Emergency contact's mobile"))
+    def emergency_contact_mobile_masked(self, obj):
+        return mask_mobile(obj.emergency_contact_mobile) if obj.emergency_contact_mobile else ""
+
     def has_add_permission(self, request):
         return False
 
     def has_delete_permission(self, request, obj=None):
         return False
-
-
-@admin.register(Qualification)
-class QualificationAdmin(admin.ModelAdmin):
-    list_display = ["volunteer", "qualification_type", "valid_until"]
-    list_filter = ["qualification_type"]
-    search_fields = ["volunteer__volunteer_number", "volunteer__real_name"]
-    list_select_related = ["volunteer", "qualification_type"]
-    autocomplete_fields = ["volunteer"]
-    exclude = ["proof"]  # private files: seen and replaced on the records pages, which check scope
 
 
 @admin.register(OrganizationStaff)
@@ -165,6 +185,18 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(Qualification)
+class QualificationAdmin(ReadOnlyAdmin):
+    """Recorded and removed on the records pages (``communities.services.records``), which audit
+    the change and check it against the volunteer's places."""
+
+    list_display = ["volunteer", "qualification_type", "valid_until"]
+    list_filter = ["qualification_type"]
+    search_fields = ["volunteer__volunteer_number", "volunteer__real_name"]
+    list_select_related = ["volunteer", "qualification_type"]
+    exclude = ["proof"]  # private files: seen and replaced on the records pages, which check scope
 
 
 @admin.register(VolunteerTally)

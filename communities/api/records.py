@@ -146,7 +146,8 @@ class VolunteerUpdateSerializer(serializers.Serializer):
     release_places = serializers.BooleanField(
         required=False,
         default=False,
-        help_text="With a status away from active: release the volunteer's upcoming places (the waitlist is "
+        help_text="With a status away from active: release the volunteer's upcoming places; with a change of "
+        "insurance or skills: release the upcoming places it makes them ineligible for (the waitlist is "
         "promoted, everyone told). Without it such a change is refused with `volunteer_has_upcoming_shifts`.",
     )
 
@@ -161,6 +162,31 @@ class QualificationRecordSerializer(serializers.Serializer):
     valid_until = serializers.DateField(required=False, allow_null=True)
     certificate_number = serializers.CharField(required=False, allow_blank=True, max_length=64, default="")
     proof = serializers.FileField(required=False, help_text="A JPEG or PNG photo or a PDF.")
+    release_places = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="With an end date earlier than the one on record: release the upcoming places it makes the "
+        "volunteer ineligible for (the waitlist is promoted, everyone told). Without it such a change is refused "
+        "with `volunteer_has_upcoming_shifts`.",
+    )
+
+
+class QualificationRecordedSerializer(QualificationSerializer):
+    released = serializers.IntegerField(source="released_places", help_text="Upcoming places released.")
+
+
+class QualificationRemoveSerializer(serializers.Serializer):
+    release_places = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Release the upcoming places the volunteer would no longer be eligible for without the "
+        "qualification (the waitlist is promoted, everyone told). Without it such a removal is refused with "
+        "`volunteer_has_upcoming_shifts`.",
+    )
+
+
+class QualificationRemovedSerializer(serializers.Serializer):
+    released = serializers.IntegerField(help_text="Upcoming places released.")
 
 
 class ChangeRequestSerializer(serializers.Serializer):
@@ -195,6 +221,20 @@ class ChangeRequestSubmitSerializer(serializers.Serializer):
     certificate_number = serializers.CharField(required=False, allow_blank=True, max_length=64, default="")
     insurer = serializers.CharField(required=False, allow_blank=True, max_length=100, default="")
     policy_number = serializers.CharField(required=False, allow_blank=True, max_length=64, default="")
+
+
+class ChangeRequestApproveSerializer(serializers.Serializer):
+    release_places = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="When the date approved is earlier than the one on record: release the upcoming places it makes "
+        "the volunteer ineligible for (the waitlist is promoted, everyone told). Without it such an approval is "
+        "refused with `volunteer_has_upcoming_shifts` and the request stays pending.",
+    )
+
+
+class ChangeRequestApprovedSerializer(ChangeRequestSerializer):
+    released = serializers.IntegerField(source="released_places", help_text="Upcoming places released.")
 
 
 class ChangeRequestRejectSerializer(serializers.Serializer):
@@ -332,7 +372,14 @@ class VolunteerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
 
     @extend_schema(
         request={"multipart/form-data": QualificationRecordSerializer},
-        responses={200: QualificationSerializer, **_REFUSALS},
+        responses={
+            200: QualificationRecordedSerializer,
+            **_REFUSALS,
+            409: OpenApiResponse(
+                description="`volunteer_has_upcoming_shifts`: with this end date the volunteer is no longer eligible "
+                "for these upcoming places (in `details`, each with the reason); send `release_places`."
+            ),
+        },
         summary="Record a qualification (new or renewed) with an optional proof",
     )
     @action(detail=True, methods=["post"], parser_classes=[MultiPartParser, FormParser])
@@ -348,8 +395,41 @@ class VolunteerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
             valid_until=data.get("valid_until"),
             certificate_number=data["certificate_number"],
             proof=data.get("proof"),
+            release_places=data["release_places"],
         )
-        return Response(QualificationSerializer(qualification).data)
+        return Response(QualificationRecordedSerializer(qualification).data)
+
+    @extend_schema(
+        parameters=[QualificationRemoveSerializer],
+        request=None,
+        responses={
+            200: QualificationRemovedSerializer,
+            **_REFUSALS,
+            404: OpenApiResponse(
+                description="`not_found`: no such volunteer in the caller's scope, or no such qualification of theirs."
+            ),
+            409: OpenApiResponse(
+                description="`volunteer_has_upcoming_shifts`: without the qualification the volunteer is no longer "
+                "eligible for these upcoming places (in `details`, each with the reason); send `release_places=true`."
+            ),
+        },
+        summary="Remove a qualification (cannot be undone; audited)",
+        description="Staff only: a volunteer cannot remove their own (what eligibility reads is staff's to "
+        "change), they ask staff.",
+    )
+    @action(detail=True, methods=["delete"], url_path=r"qualifications/(?P<qualification_id>[0-9]+)")
+    def qualification_remove(self, request, pk=None, qualification_id=None):
+        volunteer = self.get_object()
+        if not selectors.may_manage_volunteers(request.user):
+            raise ServiceError("permission_denied")
+        params = parse(QualificationRemoveSerializer, request.query_params)
+        released = records.qualification_remove(
+            actor=request.user,
+            volunteer_id=volunteer.pk,
+            qualification_id=int(qualification_id),
+            release_places=params["release_places"],
+        )
+        return Response({"released": released})
 
 
 # --- Change requests -------------------------------------------------------------------------
@@ -423,11 +503,14 @@ class ChangeRequestViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         return super().list(request, *args, **kwargs)
 
     @extend_schema(
-        request=None,
+        request=ChangeRequestApproveSerializer,
         responses={
-            200: ChangeRequestSerializer,
+            200: ChangeRequestApprovedSerializer,
             **_REFUSALS,
-            409: OpenApiResponse(description="`change_request_not_pending`"),
+            409: OpenApiResponse(
+                description="`change_request_not_pending`; `volunteer_has_upcoming_shifts`: the date approved would "
+                "cost the volunteer these upcoming places (in `details`); send `release_places`."
+            ),
         },
         summary="Approve: the insurance or qualification goes on the record; the volunteer is told",
     )
@@ -435,8 +518,11 @@ class ChangeRequestViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     def approve(self, request, pk=None):
         if not selectors.may_manage_volunteers(request.user):
             raise ServiceError("permission_denied")
-        change = records.change_request_approve(actor=request.user, request_id=_id(pk))
-        return Response(ChangeRequestSerializer(change).data)
+        data = parse(ChangeRequestApproveSerializer, request.data)
+        change = records.change_request_approve(
+            actor=request.user, request_id=_id(pk), release_places=data["release_places"]
+        )
+        return Response(ChangeRequestApprovedSerializer(change).data)
 
     @extend_schema(
         request=ChangeRequestRejectSerializer,

@@ -38,13 +38,13 @@ from django.conf import settings
 from django.core import mail
 from django.core.signals import setting_changed
 from django.db import connection, transaction
-from django.db.models import Case, F, Q, QuerySet, Value, When
-from django.db.models.functions import Coalesce
+from django.db.models import Case, CharField, Exists, F, Func, OuterRef, Q, QuerySet, Value, When
+from django.db.models.functions import Cast, Coalesce, Concat
 from django.utils import dateformat, timezone, translation
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext
 
-from communities.models import Assignment, Community, Notification, Shift
+from communities.models import Assignment, Community, Dispatch, Notification, Recall, Shift
 from communities.notifications.batching import SendBatcher
 from communities.selectors.people import volunteer_mobile_display
 from config import formats
@@ -811,23 +811,54 @@ def recall_announce(*, recalls: list, now: datetime | None = None) -> list[str]:
                 now=now,
             )
         first = min(recall.pk for recall in group)
-        for user in coordinators[community_id]:
-            with translation.override(volunteer_message_language(_volunteer_of(user))):
-                subject, body = render(
-                    RECALL_LEAVING,
-                    {"count": len(volunteers), "community": community.display_name, "names": _names(volunteers)},
-                )
-            rows += _deployment_rows(
-                kind=RECALL_LEAVING,
-                prefix=f"r{first}",
-                user=user,
-                recipient=user_recipient(user),
-                subject=subject,
-                body=body,
-                params={"count": len(volunteers), "community": community.name},
-                now=now,
-            )
+        rows += _leaving_rows(
+            community=community,
+            volunteers=volunteers,
+            coordinators=coordinators[community_id],
+            prefix=f"r{first}",
+            now=now,
+        )
     return _deployment_insert(rows, now)
+
+
+def moved_away_announce(*, dispatch, moved: dict[int, list[Volunteer]], now: datetime | None = None) -> list[str]:
+    """Tell the coordinators of each community a team dispatch took deployed members from who has
+    left (as a recall tells them; their places there were released). Keyed by the dispatch and the
+    community left, inside the dispatch's transaction."""
+    now = now or timezone.now()
+    coordinators = _coordinators_of(set(moved))
+    communities = Community.objects.in_bulk(list(moved))
+    rows: list[Notification] = []
+    for community_id, volunteers in sorted(moved.items()):
+        rows += _leaving_rows(
+            community=communities[community_id],
+            volunteers=volunteers,
+            coordinators=coordinators[community_id],
+            prefix=f"d{dispatch.pk}.c{community_id}",
+            now=now,
+        )
+    return _deployment_insert(rows, now)
+
+
+def _leaving_rows(*, community, volunteers: list, coordinators: list, prefix: str, now: datetime) -> list[Notification]:
+    rows: list[Notification] = []
+    for user in coordinators:
+        with translation.override(volunteer_message_language(_volunteer_of(user))):
+            subject, body = render(
+                RECALL_LEAVING,
+                {"count": len(volunteers), "community": community.display_name, "names": _names(volunteers)},
+            )
+        rows += _deployment_rows(
+            kind=RECALL_LEAVING,
+            prefix=prefix,
+            user=user,
+            recipient=user_recipient(user),
+            subject=subject,
+            body=body,
+            params={"count": len(volunteers), "community": community.name},
+            now=now,
+        )
+    return rows
 
 
 def person_event(kind: str, *, user, ref: str, context: dict, now: datetime | None = None) -> list[str]:
@@ -1800,13 +1831,32 @@ def delivery_receipts_record(*, receipts: list, now: datetime | None = None) -> 
     return counts
 
 
+def _deployment_texts_q(communities) -> Q:
+    """Dispatch and recall messages to the volunteers sent to or recalled from ``communities``.
+    They name no shift: the key's head names the dispatch (``d<id>``, ``dispatch_announce``) or the
+    recall (``r<id>``, ``recall_announce``), whose community decides."""
+    head = Func(OuterRef("key"), Value(":"), Value(1), function="split_part", output_field=CharField())
+
+    def tagged(model, letter: str):
+        return (
+            model.objects.filter(community__in=communities)
+            .annotate(tag=Concat(Value(letter), Cast("pk", CharField())))
+            .filter(tag=head)
+        )
+
+    sent = Q(kind=DISPATCHED, shift=None) & Exists(tagged(Dispatch, "d"))
+    recalled = Q(kind=RECALLED, shift=None) & Exists(tagged(Recall, "r"))
+    return sent | recalled
+
+
 def _failed_scope(user) -> Q | None:
     """Which messages a person may see failures of; ``None`` for all (superusers)."""
     if user.is_superuser:
         return None
     scope = Q()
     if user.coordinated_communities.exists():
-        scope |= Q(shift__community__in=Community.objects.filter(coordinators=user).values("pk"))
+        communities = Community.objects.filter(coordinators=user).values("pk")
+        scope |= Q(shift__community__in=communities) | _deployment_texts_q(communities)
     if user.staff_roles.exists():
         scope |= Q(recipient__volunteer__organization__in=organization_subtree(user).values("pk"))
     if not scope:
@@ -1815,7 +1865,8 @@ def _failed_scope(user) -> Q | None:
 
 
 def failed_list(*, user) -> QuerySet:
-    """Failed messages a coordinator (their communities) or staff (their organizations' volunteers) may see."""
+    """Failed messages a coordinator (about their communities' shifts, and the dispatch and recall
+    texts of volunteers sent to or recalled from them) or staff (their organizations' volunteers) may see."""
     scope = _failed_scope(user)
     rows = (
         Notification.objects.filter(state__in=(State.FAILED, State.UNDELIVERED))

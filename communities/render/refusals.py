@@ -53,6 +53,19 @@ def _shift_words(shift_id) -> str:
     return shift_words(shift) if shift is not None else ""
 
 
+def place_lost_words(problem: dict, names: dict | None = None) -> str:
+    """Why a record change takes a volunteer's place away, as staff read it beside the place
+    (``not_eligible`` details of ``services.records``' refusal)."""
+    reason = problem.get("reason")
+    if reason == "skill":
+        return _("needs the skill %(names)s") % {"names": _names(Skill, problem["missing"], names)}
+    if reason == "qualification":
+        return _("needs the qualification %(names)s") % {"names": _names(QualificationType, problem["missing"], names)}
+    if reason == "insurance":
+        return _("needs accident insurance valid on the day")
+    return ""
+
+
 def explain_ineligibility(problem: dict | None, names: dict | None = None) -> list[str]:
     """Words for ``communities.rules.eligibility.ineligibility``'s answer."""
     if not problem:

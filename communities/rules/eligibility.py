@@ -126,6 +126,34 @@ def refusals(*, shift_ids, volunteer_id: int, now: datetime, check: str = SIGN_U
     return {row["id"]: refusal_error(row) for row in rows}
 
 
+_HELD_SQL = (
+    "SELECT a.id, r.* FROM communities_assignment a JOIN communities_shift s ON s.id = a.shift_id, "
+    "LATERAL communities_sign_up_refusal(a.shift_id, a.volunteer_id, %s, %s, %s, %s, %s, %s, %s, "
+    "a.override_reason <> '') AS r "
+    "WHERE a.volunteer_id = %s AND a.status IN (%s, %s) AND s.starts_at > %s ORDER BY a.id"
+)
+
+
+def places_not_eligible(*, volunteer_id: int, now: datetime) -> dict[int, dict]:
+    """The volunteer's places (confirmed or waiting) on shifts not yet started that the eligibility
+    rules refuse them now, as the re-check of a moved shift asks (check ``HOLDER``, a
+    coordinator's override kept): assignment id to the refusal's details. One query.
+
+    A record edit asks it before and after its writes, under the volunteer's lock: the places it
+    would take away are those refused after and not before (``services.records``)."""
+    statuses = [Assignment.Status.CONFIRMED, Assignment.Status.WAITLISTED]
+    with connection.cursor() as cursor:
+        cursor.execute(_HELD_SQL, [now, *rule_parameters(), HOLDER, volunteer_id, *statuses, now])
+        names = [column.name for column in cursor.description]
+        rows = [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
+    found = {}
+    for row in rows:
+        error = refusal_error(row)
+        if error is not None and error.code == "not_eligible":
+            found[row["id"]] = error.details
+    return found
+
+
 def refusal_error(row: dict) -> ServiceError | None:
     """A refusal row (``code`` and the raw ``d_*`` values) as the service's error, or None."""
     code, rules = row["code"], settings.RULES

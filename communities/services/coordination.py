@@ -376,9 +376,16 @@ def dispatch_create(
     dispatch. Each volunteer is told where to report, from when and whom to contact; the
     community's coordinators who is coming. Audited per volunteer. A request that cannot be
     filled in full is refused and changes nothing.
+
+    Team members deployed to another community leave it: their places there on shifts not yet
+    started are released as a recall releases them (``signup.places_release``: the waitlist
+    promoted, each told by the cancellation's message), and that community's coordinators are told
+    who has left.
     """
     now = now or timezone.now()
     report_at = report_at or now
+    released: dict[int, int] = {}
+    moved: dict[int, list[Volunteer]] = {}  # the community they leave -> who
     if (team_id is None) == (count is None):
         raise ServiceError("invalid", {"non_field_errors": [_("Give either a team or a number of volunteers.")]})
     picked: dict[str, dict] = {}
@@ -389,8 +396,19 @@ def dispatch_create(
         members = Volunteer.objects.filter(team=team, anonymised_at__isnull=True).exclude(
             status=Volunteer.Status.SUSPENDED
         )
-        locks.volunteer_ids(members.values_list("pk", flat=True))
+        member_ids = sorted(members.values_list("pk", flat=True))
+        leaving = members.exclude(deployed_community=None).exclude(deployed_community=community)
+        # The places first, as a recall takes them: shifts, places, then the members with whoever
+        # waits on those shifts, in one statement (``places_release`` locks them all).
+        released = signup.places_release(
+            places=selectors_dispatch.coming_places(volunteer_ids=list(leaving.values_list("pk", flat=True)), now=now),
+            volunteer_ids=member_ids,
+            now=now,
+        )
         chosen = list(members.select_related("user").order_by("pk"))  # read again under the locks
+        for volunteer in chosen:
+            if volunteer.deployed_community_id not in (None, community.pk):
+                moved.setdefault(volunteer.deployed_community_id, []).append(volunteer)
         if not chosen:
             raise ServiceError("not_enough_volunteers", {"requested": 0, "available": 0})
     else:
@@ -425,7 +443,12 @@ def dispatch_create(
                 actor=actor if getattr(actor, "is_authenticated", False) else None,
                 volunteer_id=v.pk,
                 before={"status": before[v.pk][0], "deployed_community": before[v.pk][1]},
-                after={"status": Volunteer.Status.ACTIVE, "deployed_community": community.pk, "dispatch": dispatch.pk},
+                after={
+                    "status": Volunteer.Status.ACTIVE,
+                    "deployed_community": community.pk,
+                    "dispatch": dispatch.pk,
+                    **({"places_released": released.get(v.pk, 0)} if before[v.pk][1] in moved else {}),
+                },
                 reason=note,
                 created_at=now,
             )
@@ -433,6 +456,8 @@ def dispatch_create(
         ]
     )
     outbox.dispatch_announce(dispatch=dispatch, volunteers=chosen, now=now)
+    if moved:
+        outbox.moved_away_announce(dispatch=dispatch, moved=moved, now=now)
     return dispatch
 
 

@@ -17,6 +17,14 @@ Then, as the account deletion does (``privacy.volunteer_anonymise``), the status
 first under the volunteer's lock (so no new place can appear), and the places are released after
 (``signup.volunteer_places_release``: the waitlist is promoted and everyone told). A run stopped in
 between is finished by asking again.
+
+An edit that takes away what the eligibility rules read (insurance, a skill, a qualification) is
+checked the same way against the same places: the rules (``communities_refusal``, through
+``rules.eligibility.places_not_eligible``) are asked under the volunteer's lock before and after
+the writes, and a place refused after and not before is one the edit takes away. Such an edit is
+refused with the same ``volunteer_has_upcoming_shifts``, each place with the refusal's reason,
+unless the caller asks to release them; then only those places are released, after the commit,
+by the same ``volunteer_places_release``.
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from communities.models import Assignment, AuditEntry
+from communities.rules.eligibility import places_not_eligible
 from communities.services import locks
 from communities.services.audit import audit_record
 from config.db import retry_on_conflict
@@ -216,22 +225,65 @@ def upcoming_places(volunteer_id: int, *, now: datetime | None = None):
     )
 
 
-def _places_details(places) -> dict:
+def _places_details(places, reasons: dict[int, dict] | None) -> dict:
+    shifts = []
+    for place in places:
+        shown = {
+            "assignment": place.pk,
+            "shift": place.shift_id,
+            "status": place.status,
+            "community": place.shift.community.display_name,
+            "post": place.shift.post.post_type.display_name,
+            "starts_at": place.shift.starts_at.isoformat(),
+        }
+        if reasons is not None:
+            shown["not_eligible"] = reasons[place.pk]
+        shifts.append(shown)
     return {
         "count": len(places),
-        "shifts": [
-            {
-                "assignment": place.pk,
-                "shift": place.shift_id,
-                "status": place.status,
-                "community": place.shift.community.display_name,
-                "post": place.shift.post.post_type.display_name,
-                "starts_at": place.shift.starts_at.isoformat(),
-            }
-            for place in places
-        ],
+        "because": "status" if reasons is None else "eligibility",
+        "shifts": shifts,
         "release": [str(_("Send release_places=true to release them."))],
     }
+
+
+def _places_refuse(volunteer_id: int, *, now: datetime, reasons: dict[int, dict] | None = None) -> None:
+    """Refuse a change that takes the volunteer's upcoming places away (every one when ``reasons``
+    is None, a status change; else the places of ``reasons``, an eligibility edit), listing them."""
+    places = upcoming_places(volunteer_id, now=now)
+    if reasons is not None:
+        places = places.filter(pk__in=list(reasons))
+    places = list(places)
+    if places:
+        raise ServiceError("volunteer_has_upcoming_shifts", _places_details(places, reasons))
+
+
+# What the eligibility rules read from the record (besides the qualifications): an edit of one
+# is checked against the volunteer's upcoming places.
+ELIGIBILITY_FIELDS = frozenset({"insurance_valid_until", "skills"})
+
+
+def _places_lost(volunteer_id: int, *, before: dict[int, dict], release_places: bool, now: datetime) -> list[int]:
+    """After an edit's writes, under the volunteer's lock: the upcoming places the rules refuse now
+    and did not refuse ``before``. Refused unless ``release_places``, as a status change is."""
+    lost = {
+        pk: details
+        for pk, details in places_not_eligible(volunteer_id=volunteer_id, now=now).items()
+        if pk not in before
+    }
+    if lost and not release_places:
+        _places_refuse(volunteer_id, now=now, reasons=lost)
+    return sorted(lost)
+
+
+def _places_release(*, volunteer_id: int, everything: bool, lost: list[int], now: datetime) -> int:
+    """After the edit committed: release every upcoming place (a status away from active) or the
+    places it took away, as a cancellation does (waitlist promoted, everyone told)."""
+    if not everything and not lost:
+        return 0
+    from communities.services.signup import volunteer_places_release
+
+    return volunteer_places_release(volunteer_id=volunteer_id, now=now, assignment_ids=None if everything else lost)
 
 
 def volunteer_record_update(
@@ -243,14 +295,15 @@ def volunteer_record_update(
     if unknown:
         raise ServiceError("invalid", {name: [str(_("This field cannot be changed here."))] for name in unknown})
     now = now or timezone.now()
-    volunteer, changed = _record_update_locked(
+    volunteer, changed, lost = _record_update_locked(
         actor=actor, volunteer_id=volunteer_id, changes=changes, release_places=release_places, now=now
     )
-    released = 0
-    if release_places and volunteer.status != Status.ACTIVE:
-        from communities.services.signup import volunteer_places_release
-
-        released = volunteer_places_release(volunteer_id=volunteer.pk, now=now)
+    released = _places_release(
+        volunteer_id=volunteer.pk,
+        everything=release_places and volunteer.status != Status.ACTIVE,
+        lost=lost,
+        now=now,
+    )
     return RecordUpdate(volunteer=volunteer, changed=changed, released=released)
 
 
@@ -258,7 +311,7 @@ def volunteer_record_update(
 @transaction.atomic
 def _record_update_locked(
     *, actor, volunteer_id: int, changes: dict, release_places: bool, now: datetime
-) -> tuple[Volunteer, list[str]]:
+) -> tuple[Volunteer, list[str], list[int]]:
     found = Volunteer.objects.filter(pk=volunteer_id).select_related("user").first()
     if found is None:
         raise ServiceError("not_found")
@@ -269,6 +322,9 @@ def _record_update_locked(
     if volunteer.anonymised_at is not None:
         raise ServiceError("volunteer_anonymised")
     before = _record(volunteer)
+    refused_before = (
+        places_not_eligible(volunteer_id=volunteer.pk, now=now) if ELIGIBILITY_FIELDS & set(changes) else None
+    )
     scope = organization_subtree(actor)
 
     if "mobile" in changes:
@@ -325,6 +381,10 @@ def _record_update_locked(
         volunteer.categories.set(categories)
     if skills is not None:
         volunteer.skills.set(skills)
+    lost = []
+    if refused_before is not None and volunteer.status == Status.ACTIVE:
+        # Away from active, the status check above already covers every place.
+        lost = _places_lost(volunteer.pk, before=refused_before, release_places=release_places, now=now)
     after = _record(volunteer)
     old, new = _diff(before, after)
     if new:
@@ -336,7 +396,7 @@ def _record_update_locked(
             after=new,
             reason=volunteer.suspended_reason if "status" in new else "",
         )
-    return volunteer, sorted(new)
+    return volunteer, sorted(new), lost
 
 
 def _status_set(volunteer: Volunteer, *, status: str, reason: str, release_places: bool, now: datetime) -> None:
@@ -346,9 +406,7 @@ def _status_set(volunteer: Volunteer, *, status: str, reason: str, release_place
     if status == Status.SUSPENDED and not reason:
         raise ServiceError("reason_required", {"suspended_reason": [str(_("Say why the volunteer is suspended."))]})
     if volunteer.status == Status.ACTIVE and status != Status.ACTIVE and not release_places:
-        places = list(upcoming_places(volunteer.pk, now=now))
-        if places:
-            raise ServiceError("volunteer_has_upcoming_shifts", _places_details(places))
+        _places_refuse(volunteer.pk, now=now)
     volunteer.status = status
     volunteer.suspended_reason = reason if status == Status.SUSPENDED else ""
     if status == Status.RESERVE:
@@ -397,8 +455,6 @@ def _qualification_put(
     return qualification, before
 
 
-@retry_on_conflict
-@transaction.atomic
 def qualification_record(
     *,
     actor,
@@ -407,8 +463,42 @@ def qualification_record(
     valid_until: date | None,
     certificate_number: str = "",
     proof: UploadedFile | None = None,
+    release_places: bool = False,
+    now: datetime | None = None,
 ) -> Qualification:
-    """Staff record a qualification (new, or renewed: one per type), with an optional proof."""
+    """Staff record a qualification (new, or renewed: one per type), with an optional proof.
+
+    An end date earlier than the one on record can take upcoming places away: refused with
+    ``volunteer_has_upcoming_shifts`` unless ``release_places``, as a removal is. The returned
+    qualification's ``released_places`` says how many were released."""
+    now = now or timezone.now()
+    qualification, lost = _qualification_record_locked(
+        actor=actor,
+        volunteer_id=volunteer_id,
+        qualification_type_code=qualification_type_code,
+        valid_until=valid_until,
+        certificate_number=certificate_number,
+        proof=proof,
+        release_places=release_places,
+        now=now,
+    )
+    qualification.released_places = _places_release(volunteer_id=volunteer_id, everything=False, lost=lost, now=now)
+    return qualification
+
+
+@retry_on_conflict
+@transaction.atomic
+def _qualification_record_locked(
+    *,
+    actor,
+    volunteer_id: int,
+    qualification_type_code: str,
+    valid_until: date | None,
+    certificate_number: str,
+    proof: UploadedFile | None,
+    release_places: bool,
+    now: datetime,
+) -> tuple[Qualification, list[int]]:
     volunteer = Volunteer.objects.filter(pk=volunteer_id).first()
     if volunteer is None:
         raise ServiceError("not_found")
@@ -419,6 +509,7 @@ def qualification_record(
     if proof is not None:
         proof = proof_check(proof)
     volunteer = locks.volunteer(volunteer_id)
+    refused_before = places_not_eligible(volunteer_id=volunteer_id, now=now)
     qualification, before = _qualification_put(
         volunteer,
         qualification_type=qualification_type,
@@ -426,6 +517,12 @@ def qualification_record(
         certificate_number=certificate_number,
         proof=proof,
     )
+    try:
+        lost = _places_lost(volunteer_id, before=refused_before, release_places=release_places, now=now)
+    except ServiceError:
+        if proof is not None:  # the row rolls back; the file just stored would be left behind
+            qualification.proof.storage.delete(qualification.proof.name)
+        raise
     audit_record(
         action=AuditEntry.Action.QUALIFICATION_CHANGED,
         actor=actor,
@@ -433,12 +530,32 @@ def qualification_record(
         before=before,
         after=_qualification_trail(qualification),
     )
-    return qualification
+    return qualification, lost
+
+
+def qualification_remove(
+    *, actor, volunteer_id: int, qualification_id: int, release_places: bool = False, now: datetime | None = None
+) -> int:
+    """Staff remove a qualification (it cannot be undone; the trail keeps what it was). Refused with
+    ``volunteer_has_upcoming_shifts`` when the volunteer would lose upcoming places by it, unless
+    ``release_places``; then those places are released after the removal committed. Returns how
+    many were released."""
+    now = now or timezone.now()
+    lost = _qualification_remove_locked(
+        actor=actor,
+        volunteer_id=volunteer_id,
+        qualification_id=qualification_id,
+        release_places=release_places,
+        now=now,
+    )
+    return _places_release(volunteer_id=volunteer_id, everything=False, lost=lost, now=now)
 
 
 @retry_on_conflict
 @transaction.atomic
-def qualification_remove(*, actor, volunteer_id: int, qualification_id: int) -> None:
+def _qualification_remove_locked(
+    *, actor, volunteer_id: int, qualification_id: int, release_places: bool, now: datetime
+) -> list[int]:
     qualification = (
         Qualification.objects.select_related("qualification_type", "volunteer")
         .filter(pk=qualification_id, volunteer_id=volunteer_id)
@@ -448,9 +565,14 @@ def qualification_remove(*, actor, volunteer_id: int, qualification_id: int) -> 
         raise ServiceError("not_found")
     _require_staff_of(actor, qualification.volunteer)
     volunteer = locks.volunteer(volunteer_id)
+    if not Qualification.objects.filter(pk=qualification_id).exists():  # removed meanwhile
+        raise ServiceError("not_found")
+    refused_before = places_not_eligible(volunteer_id=volunteer_id, now=now)
     before = _qualification_trail(qualification)
     qualification.delete()
+    lost = _places_lost(volunteer_id, before=refused_before, release_places=release_places, now=now)
     audit_record(action=AuditEntry.Action.QUALIFICATION_CHANGED, actor=actor, volunteer=volunteer, before=before)
+    return lost
 
 
 # --- Change requests ---------------------------------------------------------------------------
@@ -539,17 +661,34 @@ def _decide(*, actor, request_id: int, state: str, reason: str, now: datetime) -
     return request
 
 
+def change_request_approve(
+    *, actor, request_id: int, release_places: bool = False, now: datetime | None = None
+) -> ChangeRequest:
+    """Approve: the insurance or qualification is written to the volunteer's record, the
+    volunteer told.
+
+    A date earlier than the one on record can take upcoming places away: refused with
+    ``volunteer_has_upcoming_shifts`` (the request stays pending) unless ``release_places``, as a
+    staff edit is. The returned request's ``released_places`` says how many were released."""
+    now = now or timezone.now()
+    request, lost = _change_request_approve_locked(
+        actor=actor, request_id=request_id, release_places=release_places, now=now
+    )
+    request.released_places = _places_release(volunteer_id=request.volunteer_id, everything=False, lost=lost, now=now)
+    return request
+
+
 @retry_on_conflict
 @transaction.atomic
-def change_request_approve(*, actor, request_id: int, now: datetime | None = None) -> ChangeRequest:
-    """Approve: the insurance or qualification is written to the volunteer's record, the
-    volunteer told."""
+def _change_request_approve_locked(
+    *, actor, request_id: int, release_places: bool, now: datetime
+) -> tuple[ChangeRequest, list[int]]:
     from communities.notifications import records as record_messages
 
-    now = now or timezone.now()
     request = _decide(actor=actor, request_id=request_id, state=ChangeRequest.State.APPROVED, reason="", now=now)
     volunteer = locks.volunteer(request.volunteer_id)
     volunteer = Volunteer.objects.select_related("user").get(pk=volunteer.pk)
+    refused_before = places_not_eligible(volunteer_id=volunteer.pk, now=now)
     if request.kind == ChangeRequest.Kind.INSURANCE:
         before = _trail(
             {
@@ -580,6 +719,7 @@ def change_request_approve(*, actor, request_id: int, now: datetime | None = Non
             proof_name=request.proof.name,
         )
         after = _qualification_trail(qualification)
+    lost = _places_lost(volunteer.pk, before=refused_before, release_places=release_places, now=now)
     audit_record(
         action=AuditEntry.Action.CHANGE_APPROVED,
         actor=actor,
@@ -588,7 +728,7 @@ def change_request_approve(*, actor, request_id: int, now: datetime | None = Non
         after={**after, "request": request.pk},
     )
     record_messages.change_request_decided(request=request, now=now)
-    return request
+    return request, lost
 
 
 @retry_on_conflict

@@ -503,16 +503,22 @@ def shift_capacity_set(*, shift_id: int, capacity: int, now: datetime | None = N
 
 @retry_on_conflict
 @transaction.atomic
-def volunteer_places_release(*, volunteer_id: int, now: datetime | None = None) -> int:
-    """Cancel every upcoming place (confirmed or waitlisted) the volunteer holds; return how many.
+def volunteer_places_release(
+    *, volunteer_id: int, now: datetime | None = None, assignment_ids: list[int] | None = None
+) -> int:
+    """Cancel every upcoming place (confirmed or waitlisted) the volunteer holds, or only those of
+    ``assignment_ids``; return how many.
 
     For an account being deleted, called after ``communities.services.privacy`` has suspended the
-    volunteer under their lock and committed, so no new place can appear meanwhile.
+    volunteer under their lock and committed, so no new place can appear meanwhile; for a record
+    edit (``communities.services.records``) after the edit committed.
     """
     now = now or timezone.now()
     places = Assignment.objects.filter(
         volunteer_id=volunteer_id, status__in=(Status.CONFIRMED, Status.WAITLISTED), shift__starts_at__gt=now
     )
+    if assignment_ids is not None:
+        places = places.filter(pk__in=assignment_ids)
     return sum(places_release(places=places, volunteer_ids=[volunteer_id], now=now).values())
 
 

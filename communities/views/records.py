@@ -8,6 +8,7 @@ on a rule. Scope: outside it is a 404, a role with no list at all a 403.
 
 from __future__ import annotations
 
+from datetime import datetime
 from urllib.parse import urlencode
 
 from django import forms
@@ -23,9 +24,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from communities.render.refusals import place_lost_words
 from communities.selectors import records as selectors
 from communities.selectors.people import volunteer_mobile_display
 from communities.services import records
+from config import formats as house
 from config.errors import ServiceError
 from volunteers.decorators import role_required, volunteer_required
 from volunteers.models import (
@@ -57,6 +60,23 @@ def _refusal(error: ServiceError) -> str:
         if isinstance(value, list):
             details += [str(item) for item in value if isinstance(item, str)]
     return " ".join([str(error.message), *details]).strip()
+
+
+def _places(error: ServiceError) -> list[dict]:
+    """The places a refused change would take away (``volunteer_has_upcoming_shifts``), in words."""
+    if error.code != "volunteer_has_upcoming_shifts":
+        return []
+    places = []
+    for place in error.details.get("shifts", []):
+        problem = place.get("not_eligible")
+        places.append(
+            {
+                **place,
+                "when": house.moment(datetime.fromisoformat(place["starts_at"])),
+                "why": place_lost_words(problem) if problem else "",
+            }
+        )
+    return places
 
 
 # --- The list ----------------------------------------------------------------------------------
@@ -183,6 +203,10 @@ class QualificationForm(forms.Form):
         required=False,
         widget=forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png,application/pdf"}),
     )
+    release_places = forms.BooleanField(
+        label=gettext_lazy("Release the places listed above (the waitlist moves up; everyone is told)"),
+        required=False,
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -215,8 +239,7 @@ def volunteer_edit(request, pk: int):
                 actor=request.user, volunteer_id=volunteer.pk, changes=changes, release_places=release
             )
         except ServiceError as error:
-            if error.code == "volunteer_has_upcoming_shifts":
-                places = error.details.get("shifts", [])
+            places = _places(error)
             messages.error(request, _refusal(error))
         else:
             if result.released:
@@ -228,12 +251,19 @@ def volunteer_edit(request, pk: int):
             else:
                 messages.success(request, _("Saved."))
             return redirect("records-volunteer-edit", pk=volunteer.pk)
+    return _edit_page(request, volunteer, form=form, places=places)
+
+
+def _edit_page(request, volunteer: Volunteer, *, form=None, qualification_form=None, places=(), places_for="record"):
+    """The edit page; ``places`` a refused change would take away, listed above the form that
+    made it (``places_for``: the record or the qualification), which then offers their release."""
     context = {
         "volunteer": volunteer,
         "mobile": volunteer_mobile_display(request.user, volunteer),
-        "form": form,
+        "form": form or VolunteerEditForm(user=request.user, initial=_edit_initial(volunteer)),
         "places": places,
-        "qualification_form": QualificationForm(),
+        "places_for": places_for if places else "",
+        "qualification_form": qualification_form or QualificationForm(),
         "qualifications": volunteer.qualifications.all(),
         "requests": selectors.change_requests_of(volunteer=volunteer)[:10],
     }
@@ -249,19 +279,84 @@ def qualification_add(request, pk: int):
         messages.error(request, _("Choose a qualification, and give a real date."))
         return redirect("records-volunteer-edit", pk=volunteer.pk)
     try:
-        records.qualification_record(
+        qualification = records.qualification_record(
             actor=request.user,
             volunteer_id=volunteer.pk,
             qualification_type_code=form.cleaned_data["qualification_type"],
             valid_until=form.cleaned_data["valid_until"],
             certificate_number=form.cleaned_data["certificate_number"],
             proof=form.cleaned_data["proof"] or None,
+            release_places=form.cleaned_data["release_places"],
         )
     except ServiceError as error:
         messages.error(request, _refusal(error))
+        places = _places(error)
+        if places:  # shown, with the release offered beside the qualification's form
+            return _edit_page(request, volunteer, qualification_form=form, places=places, places_for="qualification")
     else:
-        messages.success(request, _("Qualification saved."))
+        if qualification.released_places:
+            messages.success(
+                request,
+                _(
+                    "Qualification saved. %(count)s upcoming places released; the volunteer and the waitlist have been told."
+                )
+                % {"count": qualification.released_places},
+            )
+        else:
+            messages.success(request, _("Qualification saved."))
     return redirect("records-volunteer-edit", pk=volunteer.pk)
+
+
+class QualificationRemoveForm(forms.Form):
+    confirm = forms.BooleanField(
+        label=gettext_lazy("I understand: the qualification is removed from the record and cannot be restored.")
+    )
+    release_places = forms.BooleanField(
+        label=gettext_lazy("Release the places listed above (the waitlist moves up; everyone is told)"),
+        required=False,
+    )
+
+
+@manage_required
+def qualification_remove(request, pk: int, qualification_pk: int):
+    """Remove a qualification after a confirmation; when the volunteer would lose upcoming places
+    by it, the page lists them and asks again, with their release."""
+    volunteer = _managed_volunteer(request, pk)
+    qualification = (
+        Qualification.objects.select_related("qualification_type").filter(pk=qualification_pk, volunteer=volunteer)
+    ).first()
+    if qualification is None:
+        raise Http404
+    form = QualificationRemoveForm(request.POST or None)
+    places = []
+    if request.method == "POST" and form.is_valid():
+        try:
+            released = records.qualification_remove(
+                actor=request.user,
+                volunteer_id=volunteer.pk,
+                qualification_id=qualification.pk,
+                release_places=form.cleaned_data["release_places"],
+            )
+        except ServiceError as error:
+            if error.code == "not_found":
+                raise Http404 from error
+            places = _places(error)
+            messages.error(request, _refusal(error))
+        else:
+            if released:
+                messages.success(
+                    request,
+                    _(
+                        "Qualification removed. %(count)s upcoming places released; the volunteer and the waitlist "
+                        "have been told."
+                    )
+                    % {"count": released},
+                )
+            else:
+                messages.success(request, _("Qualification removed."))
+            return redirect("records-volunteer-edit", pk=volunteer.pk)
+    context = {"volunteer": volunteer, "qualification": qualification, "form": form, "places": places}
+    return render(request, "records/qualification_remove.html", context)
 
 
 # --- The change-request queue --------------------------------------------------------------------
@@ -281,14 +376,32 @@ def change_request_queue(request):
 @require_POST
 @manage_required
 def change_request_approve(request, pk: int):
+    """Approve; when the date approved would cost the volunteer upcoming places, the page lists
+    them and asks again, with their release."""
+    release = request.POST.get("release_places") == "on"
     try:
-        records.change_request_approve(actor=request.user, request_id=pk)
+        change = records.change_request_approve(actor=request.user, request_id=pk, release_places=release)
     except ServiceError as error:
         if error.code == "not_found":
             raise Http404 from error
+        places = _places(error)
+        if places:
+            change = selectors.change_requests_queue(user=request.user).filter(pk=pk).first()
+            if change is not None:
+                context = {"change": change, "places": places}
+                return render(request, "records/change_request_approve.html", context)
         messages.error(request, _refusal(error))
     else:
-        messages.success(request, _("Approved; the volunteer has been told."))
+        if change.released_places:
+            messages.success(
+                request,
+                _(
+                    "Approved; the volunteer has been told. %(count)s upcoming places released; the waitlist has been told."
+                )
+                % {"count": change.released_places},
+            )
+        else:
+            messages.success(request, _("Approved; the volunteer has been told."))
     return redirect("records-change-requests")
 
 

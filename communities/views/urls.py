@@ -109,6 +109,11 @@ urlpatterns = [
     path("records/volunteers/", records.volunteer_list, name="records-volunteers"),
     path("records/volunteers/<int:pk>/", records.volunteer_edit, name="records-volunteer-edit"),
     path("records/volunteers/<int:pk>/qualifications/", records.qualification_add, name="records-qualification-add"),
+    path(
+        "records/volunteers/<int:pk>/qualifications/<int:qualification_pk>/remove/",
+        records.qualification_remove,
+        name="records-qualification-remove",
+    ),
     path("records/requests/", records.change_request_queue, name="records-change-requests"),
     path("records/requests/<int:pk>/approve/", records.change_request_approve, name="records-change-request-approve"),
     path("records/requests/<int:pk>/reject/", records.change_request_reject, name="records-change-request-reject"),

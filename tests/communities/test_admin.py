@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from communities.models import Assignment, AuditEntry, Notification, Shift
 from communities.services import signup
-from tests.factories import ShiftFactory, VolunteerFactory
+from tests.factories import QualificationTypeFactory, ShiftFactory, VolunteerFactory
 from volunteers.models import Volunteer
 
 pytestmark = pytest.mark.django_db
@@ -311,3 +311,78 @@ def test_volunteer_status_mobile_and_deployment_are_not_editable_in_the_admin(ro
     data["_save"] = "Save"
     assert root.post(change_url(volunteer), data).status_code == 302
     assert list(Volunteer.objects.values(*guarded)) == before
+
+
+# --- Dispatch and recall records ---------------------------------------------------------------
+
+
+def test_recalls_and_dispatches_are_read_only_records_without_mobiles_or_id_numbers(root):
+    from communities.models import Dispatch, Recall
+    from communities.services import coordination
+    from tests.factories import CommunityFactory, TeamFactory
+    from volunteers.selectors import organization_subtree
+
+    team = TeamFactory()
+    volunteer = VolunteerFactory(organization=team.organization, team=team, status="reserve", real_name="吴召回")
+    community = CommunityFactory(name="斜塘社区")
+    organizations = organization_subtree(root.user)
+    dispatch = coordination.dispatch_create(
+        actor=root.user, community=community, organizations=organizations, team_id=team.pk
+    )
+    (recall,) = coordination.volunteers_recall(
+        actor=root.user, organizations=organizations, dispatch_id=dispatch.pk, reason="轮换休整"
+    )
+
+    for url, named in (
+        ("/admin/communities/recall/", True),
+        (change_url(recall), True),
+        ("/admin/communities/dispatch/", False),
+        (change_url(dispatch), True),
+    ):
+        page = root.get(url)
+        html = page.content.decode()
+        assert page.status_code == 200, url
+        assert not named or (volunteer.volunteer_number in html and "吴召回" in html), url
+        assert volunteer.mobile not in html and volunteer.id_number not in html, url
+    assert "轮换休整" in root.get("/admin/communities/recall/").content.decode()
+    found = root.get("/admin/communities/recall/", {"q": volunteer.volunteer_number})
+    assert list(found.context["cl"].result_list) == [recall]
+    found = root.get("/admin/communities/dispatch/", {"q": volunteer.volunteer_number})
+    assert list(found.context["cl"].result_list) == [dispatch]
+    assert root.get("/admin/communities/recall/", {"q": volunteer.mobile}).context["cl"].result_count == 0
+
+    before = (rows(Recall), rows(Dispatch))
+    assert root.post(change_url(recall), {"reason": "改"}).status_code == 403
+    assert root.post(f"/admin/communities/recall/{recall.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert root.get("/admin/communities/recall/add/").status_code == 403
+    assert (rows(Recall), rows(Dispatch)) == before
+
+
+def test_the_record_staff_keep_and_qualifications_are_not_editable_in_the_admin(root):
+    """They change on the records pages, audited and checked against the volunteer's places."""
+    from volunteers.models import Qualification
+
+    volunteer = VolunteerFactory(emergency_contact_mobile="13712345678")
+    qualification = Qualification.objects.create(volunteer=volunteer, qualification_type=QualificationTypeFactory())
+    page = root.get(change_url(volunteer))
+    form = page.context["adminform"].form
+    guarded = {
+        "skills",
+        "categories",
+        "insurance_valid_until",
+        "insurer",
+        "insurance_policy_number",
+        "organization",
+        "team",
+        "birth_date",
+        "guardian_consent",
+        "emergency_contact_name",
+        "emergency_contact_mobile",
+        "suspended_reason",
+    }
+    assert not guarded & set(form.fields)
+    html = page.content.decode()
+    assert "13712345678" not in html and "137****5678" in html
+    assert root.get(change_url(qualification)).status_code == 200
+    assert root.post(f"/admin/volunteers/qualification/{qualification.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert Qualification.objects.filter(pk=qualification.pk).exists()

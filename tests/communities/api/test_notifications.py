@@ -250,3 +250,65 @@ def test_retry_refuses_what_is_not_failed_or_not_in_scope(client_for, scene):
     response = client.post(f"/api/v1/notifications/failed/{scene['failed_there'].pk}/retry/")
     assert (response.status_code, response.json()["code"]) == (404, "not_found")
     assert Notification.objects.get(pk=scene["failed_there"].pk).state == State.FAILED
+
+
+def test_coordinator_sees_failed_dispatch_and_recall_texts_to_the_volunteers_of_their_communities(client_for, scene):
+    """Dispatch and recall texts name no shift: the dispatch's or the recall's community decides."""
+    from communities.services import coordination
+    from tests.factories import TeamFactory
+    from volunteers.selectors import organization_subtree
+
+    organization = scene["organization"]
+    staff = OrganizationStaffFactory(organization=organization).user
+    organizations = organization_subtree(staff)
+    to_here, to_there = TeamFactory(organization=organization), TeamFactory(organization=organization)
+    came = VolunteerFactory(organization=organization, team=to_here, status="reserve")
+    went = VolunteerFactory(organization=organization, team=to_there, status="reserve")
+    sent = coordination.dispatch_create(
+        actor=staff, community=scene["here"], organizations=organizations, team_id=to_here.pk
+    )
+    coordination.dispatch_create(
+        actor=staff, community=CommunityFactory(), organizations=organizations, team_id=to_there.pk
+    )
+    coordination.volunteers_recall(actor=staff, organizations=organizations, dispatch_id=sent.pk)
+    texts = Notification.objects.filter(kind__in=("dispatched", "recalled")).exclude(channel="inapp")
+    texts.update(state=State.FAILED)
+    mine = set(texts.filter(recipient=came.user).values_list("pk", flat=True))
+    assert set(texts.filter(recipient=went.user).values_list("kind", flat=True)) == {"dispatched"}
+    assert set(texts.filter(recipient=came.user).values_list("kind", flat=True)) == {"dispatched", "recalled"}
+    # The coordinators' own texts (who is coming, who has left) are theirs, not their volunteers'.
+    Notification.objects.filter(kind__in=("arriving", "recall_leaving")).update(state=State.FAILED)
+
+    response = client_for(scene["coordinator"]).get("/api/v1/notifications/failed/")
+    assert {row["id"] for row in response.json()["results"]} == {scene["failed_here"].pk, *mine}
+    response = client_for(staff).get("/api/v1/notifications/failed/")  # staff: every text to their volunteers
+    assert {row["id"] for row in response.json()["results"]} >= {
+        *mine,
+        *texts.filter(recipient=went.user).values_list("pk", flat=True),
+    }
+
+    (one, *_rest) = sorted(mine)
+    assert client_for(scene["coordinator"]).post(f"/api/v1/notifications/failed/{one}/retry/").status_code == 200
+    elsewhere = texts.filter(recipient=went.user).values_list("pk", flat=True)[0]
+    response = client_for(scene["coordinator"]).post(f"/api/v1/notifications/failed/{elsewhere}/retry/")
+    assert (response.status_code, response.json()["code"]) == (404, "not_found")
+
+
+def test_failed_list_query_count_is_fixed_with_dispatch_texts(client_for, scene, django_assert_num_queries):
+    from communities.models import Dispatch
+
+    for _n in range(3):
+        dispatch = Dispatch.objects.create(community=scene["here"], requested=1)
+        user = VolunteerFactory().user
+        Notification.objects.create(
+            key=f"d{dispatch.pk}:dispatched:sms:u{user.pk}",
+            kind="dispatched",
+            channel="sms",
+            recipient=user,
+            body="x",
+            state=State.FAILED,
+        )
+    client = client_for(scene["coordinator"])
+    with django_assert_num_queries(5):  # token, is coordinator, is staff, count, page
+        response = client.get("/api/v1/notifications/failed/")
+    assert response.json()["count"] == 1 + 3

@@ -238,3 +238,132 @@ def test_a_disguised_file_is_refused(world):
     )
     assert (response.status_code, response.json()["code"]) == (400, "proof_invalid")
     assert fingerprint() == before
+
+
+def _confirmed_on(volunteer, *, qualification_type=None, requires_insurance=False):
+    """A confirmed place for ``volunteer`` on a shift in two days whose post type needs the
+    qualification or the insurance."""
+    from communities.services.signup import shift_sign_up
+    from tests.factories import PostFactory, PostTypeFactory, ShiftFactory
+
+    post_type = PostTypeFactory(requires_insurance=requires_insurance)
+    if qualification_type is not None:
+        post_type.required_qualifications.add(qualification_type)
+    starts = timezone.now() + timedelta(days=2)
+    shift = ShiftFactory(post=PostFactory(post_type=post_type), starts_at=starts, ends_at=starts + timedelta(hours=3))
+    place = shift_sign_up(shift_id=shift.pk, volunteer=volunteer, user=volunteer.user)
+    assert place.status == "confirmed"
+    return shift, place
+
+
+def test_staff_remove_a_qualification_it_is_audited_and_gone(world):
+    from volunteers.models import Qualification
+
+    qualification = QualificationFactory(volunteer=world["fine"], certificate_number="XL-7")
+    url = f"/api/v1/volunteers/{world['fine'].pk}/qualifications/{qualification.pk}/"
+    response = client_for(world["staff"]).delete(url)
+    assert (response.status_code, response.json()) == (200, {"released": 0})
+    assert not Qualification.objects.filter(pk=qualification.pk).exists()
+    entry = AuditEntry.objects.get(volunteer=world["fine"], action="qualification_changed")
+    assert (entry.actor_id, entry.before["certificate_number"], entry.after) == (world["staff"].pk, "XL-7", {})
+    assert client_for(world["staff"]).delete(url).status_code == 404
+
+
+def test_a_qualification_of_another_volunteer_is_not_found_and_nothing_changes(world):
+    qualification = QualificationFactory(volunteer=world["outsider"])
+    before = fingerprint()
+    response = client_for(world["staff"]).delete(
+        f"/api/v1/volunteers/{world['fine'].pk}/qualifications/{qualification.pk}/"
+    )
+    assert (response.status_code, response.json()["code"]) == (404, "not_found")
+    assert fingerprint() == before
+
+
+def test_a_volunteer_cannot_remove_their_own_qualification(world):
+    qualification = QualificationFactory(volunteer=world["fine"])
+    before = fingerprint()
+    response = client_for(world["fine"].user).delete(
+        f"/api/v1/volunteers/{world['fine'].pk}/qualifications/{qualification.pk}/"
+    )
+    assert (response.status_code, response.json()["code"]) == (403, "permission_denied")
+    assert fingerprint() == before
+
+
+def test_removing_a_qualification_a_confirmed_shift_needs_answers_409_then_releases(world):
+    from communities.models import Assignment
+
+    qualification = QualificationFactory(volunteer=world["fine"], valid_until=None)
+    shift, place = _confirmed_on(world["fine"], qualification_type=qualification.qualification_type)
+    url = f"/api/v1/volunteers/{world['fine'].pk}/qualifications/{qualification.pk}/"
+    client = client_for(world["staff"])
+    before = fingerprint()
+    response = client.delete(url)
+    body = response.json()
+    assert (response.status_code, body["code"], body["details"]["because"]) == (
+        409,
+        "volunteer_has_upcoming_shifts",
+        "eligibility",
+    )
+    assert [(p["shift"], p["not_eligible"]) for p in body["details"]["shifts"]] == [
+        (shift.pk, {"reason": "qualification", "missing": [qualification.qualification_type.code]})
+    ]
+    assert fingerprint() == before
+    response = client.delete(f"{url}?release_places=true")
+    assert (response.status_code, response.json()) == (200, {"released": 1})
+    assert Assignment.objects.get(pk=place.pk).status == "cancelled"
+
+
+def test_removing_the_insurance_a_confirmed_checkpoint_needs_answers_409(world):
+    _confirmed_on(world["fine"], requires_insurance=True)
+    url = f"/api/v1/volunteers/{world['fine'].pk}/"
+    client = client_for(world["staff"])
+    before = fingerprint()
+    response = client.patch(url, {"insurance_valid_until": None}, format="json")
+    assert (response.status_code, response.json()["code"]) == (409, "volunteer_has_upcoming_shifts")
+    assert response.json()["details"]["shifts"][0]["not_eligible"] == {"reason": "insurance"}
+    assert fingerprint() == before
+    response = client.patch(url, {"insurance_valid_until": None, "release_places": True}, format="json")
+    assert (response.status_code, response.json()["released"], response.json()["insurance_valid_until"]) == (
+        200,
+        1,
+        None,
+    )
+
+
+def test_approving_an_earlier_insurance_answers_409_then_releases_on_request(world):
+    from communities.models import Assignment
+    from communities.services import records
+
+    _shift, place = _confirmed_on(world["fine"], requires_insurance=True)
+    change = records.change_request_submit(
+        user=world["fine"].user,
+        kind="insurance",
+        valid_until=timezone.localdate(),
+        proof=SimpleUploadedFile("p.jpg", JPEG),
+    )
+    client = client_for(world["staff"])
+    url = f"/api/v1/change-requests/{change.pk}/approve/"
+    before = fingerprint()
+    response = client.post(url, {}, format="json")
+    assert (response.status_code, response.json()["code"]) == (409, "volunteer_has_upcoming_shifts")
+    assert fingerprint() == before
+    response = client.post(url, {"release_places": True}, format="json")
+    assert (response.status_code, response.json()["state"], response.json()["released"]) == (200, "approved", 1)
+    assert Assignment.objects.get(pk=place.pk).status == "cancelled"
+
+
+def test_recording_an_earlier_qualification_end_answers_409_then_releases_on_request(world):
+    from communities.models import Assignment
+
+    qualification = QualificationFactory(volunteer=world["fine"], valid_until=None)
+    _shift, place = _confirmed_on(world["fine"], qualification_type=qualification.qualification_type)
+    url = f"/api/v1/volunteers/{world['fine'].pk}/qualifications/"
+    data = {"qualification_type": qualification.qualification_type.code, "valid_until": timezone.localdate()}
+    client = client_for(world["staff"])
+    before = fingerprint()
+    response = client.post(url, data)
+    assert (response.status_code, response.json()["code"]) == (409, "volunteer_has_upcoming_shifts")
+    assert fingerprint() == before
+    response = client.post(url, {**data, "release_places": "true"})
+    assert (response.status_code, response.json()["released"]) == (200, 1)
+    assert Assignment.objects.get(pk=place.pk).status == "cancelled"

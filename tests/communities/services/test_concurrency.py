@@ -357,3 +357,51 @@ def test_recalls_racing_each_other_and_sign_ups_recall_each_volunteer_once_and_k
     # The three places the recalled held went down the waitlist, then to newcomers.
     assert shift.confirmed_count == 3
     assert not Assignment.objects.filter(shift=shift, volunteer__in=sent, status__in=("confirmed", "waitlisted"))
+
+
+# --- A record edit racing a sign-up it would make ineligible ------------------------------------
+
+
+def test_removing_insurance_racing_sign_ups_for_a_checkpoint_never_leaves_an_uninsured_holder():
+    """The edit asks the rules before and after its writes under the volunteer's lock; a sign-up
+    takes the same lock. Either the sign-up lands first and the edit is refused (the place listed),
+    or the edit lands first and the sign-up is refused as not eligible: never an uninsured volunteer
+    holding a place that needs insurance."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from communities.services import records
+    from tests.factories import OrganizationFactory, OrganizationStaffFactory, PostFactory, PostTypeFactory
+    from volunteers.models import Volunteer
+
+    organization = OrganizationFactory()
+    staff = OrganizationStaffFactory(organization=organization).user
+    insured_until = timezone.localdate() + timedelta(days=60)
+    starts = timezone.now() + timedelta(days=3)
+    post = PostFactory(post_type=PostTypeFactory(requires_insurance=True))
+    volunteers = [VolunteerFactory(organization=organization, insurance_valid_until=insured_until) for _ in range(6)]
+    shifts = [
+        ShiftFactory(post=post, starts_at=starts, ends_at=starts + timedelta(hours=4), capacity=1) for _ in volunteers
+    ]
+    jobs = []
+    for volunteer, shift in zip(volunteers, shifts, strict=True):
+        jobs.append(lambda v=volunteer, s=shift: signup.shift_sign_up(shift_id=s.pk, volunteer=v, user=v.user))
+        jobs.append(
+            lambda v=volunteer: records.volunteer_record_update(
+                actor=staff, volunteer_id=v.pk, changes={"insurance_valid_until": None}
+            )
+        )
+    results = run_together(jobs)
+
+    for index, (volunteer, shift) in enumerate(zip(volunteers, shifts, strict=True)):
+        signed, edited = results[2 * index], results[2 * index + 1]
+        insured = Volunteer.objects.get(pk=volunteer.pk).insurance_valid_until
+        holding = Assignment.objects.filter(shift=shift, volunteer=volunteer, status="confirmed").exists()
+        if holding:
+            assert isinstance(edited, ServiceError) and edited.code == "volunteer_has_upcoming_shifts", edited
+            assert insured == insured_until
+        else:
+            assert isinstance(signed, ServiceError) and signed.code == "not_eligible", signed
+            assert insured is None
+        assert_invariants(shift)

@@ -241,3 +241,56 @@ def test_the_dispatch_list_query_count_is_pinned(world, api, django_assert_num_q
     with django_assert_num_queries(5):  # token, staff role, scope, count, page
         response = client.get("/api/v1/dispatches/")
     assert response.json()["count"] == 3
+
+
+def test_a_team_dispatch_releases_the_coming_places_of_members_deployed_elsewhere_and_tells_everyone(world):
+    team = TeamFactory(organization=world["organization"])
+    there = CommunityFactory(name="独墅湖社区")
+    there_coordinator = UserFactory(username="coord-dsh")
+    there.coordinators.add(there_coordinator)
+    moving = VolunteerFactory(organization=world["organization"], team=team, real_name="陈动", deployed_community=there)
+    staying = VolunteerFactory(
+        organization=world["organization"], team=team, real_name="林留", deployed_community=world["community"]
+    )
+    fresh = VolunteerFactory(organization=world["organization"], team=team, status="reserve")
+    shift_there = coming_shift(there)
+    leaving_place = place(shift_there, moving)
+    waiting_volunteer = VolunteerFactory(real_name="候补乙")
+    waiting = place(shift_there, waiting_volunteer, status="waitlisted", order=1)
+    started = ShiftFactory(
+        post=PostFactory(community=there),
+        starts_at=timezone.now() - timedelta(hours=1),
+        ends_at=timezone.now() + timedelta(hours=3),
+    )
+    under_way = place(started, moving)  # already started: kept
+    elsewhere = place(coming_shift(CommunityFactory()), moving)  # not where they were deployed: kept
+    here_place = place(coming_shift(world["community"], days=2), staying)  # where the team goes: kept
+
+    sent = dispatch(world, team_id=team.pk)
+
+    leaving_place.refresh_from_db(), waiting.refresh_from_db(), under_way.refresh_from_db()
+    elsewhere.refresh_from_db(), here_place.refresh_from_db()
+    assert (leaving_place.status, waiting.status, under_way.status, elsewhere.status, here_place.status) == (
+        "cancelled",
+        "confirmed",
+        "confirmed",
+        "confirmed",
+        "confirmed",
+    )
+    shift_there.refresh_from_db()
+    assert (shift_there.confirmed_count, shift_there.waitlist_count) == (1, 0)
+    for volunteer in (moving, staying, fresh):
+        volunteer.refresh_from_db()
+        assert (volunteer.status, volunteer.deployed_community_id) == ("active", world["community"].pk)
+    assert inbox(moving.user, "cancelled") and inbox(moving.user, "dispatched")
+    assert not inbox(staying.user, "cancelled")
+    assert inbox(waiting_volunteer.user, "promoted")
+    (leaving,) = inbox(there_coordinator, "recall_leaving")
+    assert "独墅湖社区" in leaving.body and "陈" in leaving.body
+    assert leaving.key == f"d{sent.pk}.c{there.pk}:recall_leaving:inapp:u{there_coordinator.pk}"
+    assert not inbox(world["coordinator"], "recall_leaving")
+    entries = {e.volunteer_id: e for e in AuditEntry.objects.filter(action="dispatched")}
+    assert entries[moving.pk].before["deployed_community"] == there.pk
+    assert entries[moving.pk].after["places_released"] == 1
+    assert "places_released" not in entries[staying.pk].after
+    assert Recall.objects.count() == 0  # moved on, not returned to the reserve: the dispatch records it

@@ -414,3 +414,266 @@ def test_deleting_the_account_deletes_the_proof_files_and_requests():
     assert not ChangeRequest.objects.filter(volunteer=volunteer).exists()
     assert not os.path.exists(path)
     assert volunteer.emergency_contact_name == ""
+
+
+# --- Edits that take eligibility away ------------------------------------------------------------
+
+
+def _insured_with_a_checkpoint_and_a_waiting_volunteer(world):
+    """The volunteer insured and confirmed on a checkpoint shift (insurance required), a second
+    volunteer waiting behind them."""
+    volunteer = world["volunteer"]
+    Volunteer.objects.filter(pk=volunteer.pk).update(insurance_valid_until=timezone.localdate() + timedelta(days=90))
+    shift = _future_shift(requires_insurance=True, capacity=1)
+    taken = shift_sign_up(shift_id=shift.pk, volunteer=volunteer, user=volunteer.user)
+    waiting_volunteer = VolunteerFactory(
+        organization=world["other_org"], insurance_valid_until=timezone.localdate() + timedelta(days=90)
+    )
+    waiting = shift_sign_up(shift_id=shift.pk, volunteer=waiting_volunteer, user=waiting_volunteer.user)
+    assert (taken.status, waiting.status) == ("confirmed", "waitlisted")
+    return shift, taken, waiting, waiting_volunteer
+
+
+def test_removing_the_insurance_a_confirmed_shift_needs_is_refused_listing_it(world):
+    volunteer = world["volunteer"]
+    shift, taken, _waiting, _other = _insured_with_a_checkpoint_and_a_waiting_volunteer(world)
+    other_shift = _future_shift(days=4)  # needs no insurance: not at stake
+    kept = shift_sign_up(shift_id=other_shift.pk, volunteer=volunteer, user=volunteer.user)
+
+    before = fingerprint()
+    with pytest.raises(ServiceError) as refused:
+        records.volunteer_record_update(
+            actor=world["staff"], volunteer_id=volunteer.pk, changes={"insurance_valid_until": None}
+        )
+    assert refused.value.code == "volunteer_has_upcoming_shifts"
+    assert refused.value.details["because"] == "eligibility"
+    assert [(p["assignment"], p["shift"], p["not_eligible"]) for p in refused.value.details["shifts"]] == [
+        (taken.pk, shift.pk, {"reason": "insurance"})
+    ]
+    assert fingerprint() == before
+    assert kept.pk not in [p["assignment"] for p in refused.value.details["shifts"]]
+
+
+def test_an_insurance_ending_before_the_shift_is_refused_one_ending_after_is_not(world):
+    volunteer = world["volunteer"]
+    shift, _taken, _waiting, _other = _insured_with_a_checkpoint_and_a_waiting_volunteer(world)
+    shift_day = timezone.localtime(shift.starts_at).date()
+    records.volunteer_record_update(
+        actor=world["staff"], volunteer_id=volunteer.pk, changes={"insurance_valid_until": shift_day}
+    )
+    with pytest.raises(ServiceError) as refused:
+        records.volunteer_record_update(
+            actor=world["staff"],
+            volunteer_id=volunteer.pk,
+            changes={"insurance_valid_until": shift_day - timedelta(days=1)},
+        )
+    assert refused.value.code == "volunteer_has_upcoming_shifts"
+    volunteer.refresh_from_db()
+    assert volunteer.insurance_valid_until == shift_day
+
+
+def test_removing_the_insurance_with_release_releases_the_place_promotes_and_tells_everyone(world):
+    volunteer = world["volunteer"]
+    _shift, taken, waiting, waiting_volunteer = _insured_with_a_checkpoint_and_a_waiting_volunteer(world)
+    other_shift = _future_shift(days=4)
+    kept = shift_sign_up(shift_id=other_shift.pk, volunteer=volunteer, user=volunteer.user)
+
+    result = records.volunteer_record_update(
+        actor=world["staff"],
+        volunteer_id=volunteer.pk,
+        changes={"insurance_valid_until": None},
+        release_places=True,
+    )
+    assert (result.changed, result.released) == (["insurance_valid_until"], 1)
+    assert Assignment.objects.get(pk=taken.pk).status == "cancelled"
+    assert Assignment.objects.get(pk=kept.pk).status == "confirmed"  # still eligible there
+    assert Assignment.objects.get(pk=waiting.pk).status == "confirmed"
+    kinds = set(Notification.objects.filter(channel="inapp").values_list("recipient_id", "kind"))
+    assert {(volunteer.user_id, "cancelled"), (waiting_volunteer.user_id, "promoted")} <= kinds
+    volunteer.refresh_from_db()
+    assert volunteer.insurance_valid_until is None
+    entry = AuditEntry.objects.get(volunteer=volunteer, action="volunteer_changed")
+    assert entry.after == {"insurance_valid_until": None}
+
+
+def test_removing_a_skill_a_confirmed_shift_needs_is_refused_an_unrelated_edit_is_not(world):
+    volunteer = world["volunteer"]
+    skill, other_skill = SkillFactory(), SkillFactory()
+    volunteer.skills.set([skill, other_skill])
+    shift = _future_shift()
+    shift.post.post_type.required_skills.add(skill)
+    taken = shift_sign_up(shift_id=shift.pk, volunteer=volunteer, user=volunteer.user)
+    assert taken.status == "confirmed"
+
+    records.volunteer_record_update(actor=world["staff"], volunteer_id=volunteer.pk, changes={"skills": [skill.code]})
+    before = fingerprint()
+    with pytest.raises(ServiceError) as refused:
+        records.volunteer_record_update(actor=world["staff"], volunteer_id=volunteer.pk, changes={"skills": []})
+    assert refused.value.details["shifts"][0]["not_eligible"] == {"reason": "skill", "missing": [skill.code]}
+    assert fingerprint() == before
+
+
+def test_a_place_already_refused_before_the_edit_does_not_block_it(world):
+    """Only what the edit takes away counts: a place the volunteer already could not hold (the
+    insurance ran out before) is no reason to refuse another change."""
+    volunteer = world["volunteer"]
+    _shift, taken, _waiting, _other = _insured_with_a_checkpoint_and_a_waiting_volunteer(world)
+    Volunteer.objects.filter(pk=volunteer.pk).update(insurance_valid_until=timezone.localdate())
+    skill = SkillFactory()
+    volunteer.skills.add(skill)
+    result = records.volunteer_record_update(
+        actor=world["staff"], volunteer_id=volunteer.pk, changes={"skills": [], "insurance_valid_until": None}
+    )
+    assert (result.changed, result.released) == (["insurance_valid_until", "skills"], 0)
+    assert Assignment.objects.get(pk=taken.pk).status == "confirmed"
+
+
+def test_a_place_a_coordinator_gave_with_an_override_reason_is_not_at_stake(world):
+    volunteer = world["volunteer"]
+    Volunteer.objects.filter(pk=volunteer.pk).update(insurance_valid_until=timezone.localdate() + timedelta(days=90))
+    shift = _future_shift(requires_insurance=True)
+    shift.post.post_type.required_skills.add(SkillFactory())  # the volunteer lacks it: overridden
+    assignment = shift_sign_up(
+        shift_id=shift.pk,
+        volunteer=volunteer,
+        source=Assignment.Source.COORDINATOR,
+        actor=UserFactory(),
+        override_reason="持有同等资质",
+    )
+    assert (assignment.status, assignment.override_reason) == ("confirmed", "持有同等资质")
+    result = records.volunteer_record_update(
+        actor=world["staff"], volunteer_id=volunteer.pk, changes={"insurance_valid_until": None}
+    )
+    assert result.released == 0
+    assert Assignment.objects.get(pk=assignment.pk).status == "confirmed"
+
+
+def test_removing_a_qualification_is_audited_and_cannot_be_found_again(world):
+    volunteer = world["volunteer"]
+    qualification_type = QualificationTypeFactory()
+    qualification = records.qualification_record(
+        actor=world["staff"],
+        volunteer_id=volunteer.pk,
+        qualification_type_code=qualification_type.code,
+        valid_until=timezone.localdate() + timedelta(days=30),
+        certificate_number="ZX-1",
+    )
+    released = records.qualification_remove(
+        actor=world["staff"], volunteer_id=volunteer.pk, qualification_id=qualification.pk
+    )
+    assert released == 0
+    assert not Qualification.objects.filter(pk=qualification.pk).exists()
+    entry = AuditEntry.objects.filter(volunteer=volunteer, action="qualification_changed").latest("pk")
+    assert (entry.actor_id, entry.before["qualification"], entry.before["certificate_number"], entry.after) == (
+        world["staff"].pk,
+        qualification_type.code,
+        "ZX-1",
+        {},
+    )
+    with pytest.raises(ServiceError) as again:
+        records.qualification_remove(actor=world["staff"], volunteer_id=volunteer.pk, qualification_id=qualification.pk)
+    assert again.value.code == "not_found"
+
+
+def test_removing_a_qualification_outside_the_scope_is_not_found_and_changes_nothing(world):
+    outsider = world["outsider"]
+    qualification = Qualification.objects.create(volunteer=outsider, qualification_type=QualificationTypeFactory())
+    before = fingerprint()
+    with pytest.raises(ServiceError) as refused:
+        records.qualification_remove(actor=world["staff"], volunteer_id=outsider.pk, qualification_id=qualification.pk)
+    assert refused.value.code == "not_found"
+    assert fingerprint() == before
+
+
+def test_removing_a_qualification_a_confirmed_shift_needs_is_refused_then_released_on_request(world):
+    volunteer = world["volunteer"]
+    qualification_type = QualificationTypeFactory()
+    qualification = Qualification.objects.create(volunteer=volunteer, qualification_type=qualification_type)
+    shift = _future_shift(qualification=qualification_type)
+    taken = shift_sign_up(shift_id=shift.pk, volunteer=volunteer, user=volunteer.user)
+    assert taken.status == "confirmed"
+
+    before = fingerprint()
+    with pytest.raises(ServiceError) as refused:
+        records.qualification_remove(actor=world["staff"], volunteer_id=volunteer.pk, qualification_id=qualification.pk)
+    assert refused.value.code == "volunteer_has_upcoming_shifts"
+    assert refused.value.details["shifts"][0]["not_eligible"] == {
+        "reason": "qualification",
+        "missing": [qualification_type.code],
+    }
+    assert fingerprint() == before
+    assert Qualification.objects.filter(pk=qualification.pk).exists()
+
+    released = records.qualification_remove(
+        actor=world["staff"], volunteer_id=volunteer.pk, qualification_id=qualification.pk, release_places=True
+    )
+    assert released == 1
+    assert not Qualification.objects.filter(pk=qualification.pk).exists()
+    assert Assignment.objects.get(pk=taken.pk).status == "cancelled"
+    assert Notification.objects.filter(recipient=volunteer.user, kind="cancelled", channel="inapp").exists()
+
+
+def test_recording_a_qualification_with_an_end_before_a_confirmed_shift_is_refused_then_released(world, settings):
+    from pathlib import Path
+
+    def stored() -> set:
+        root = Path(settings.PRIVATE_MEDIA_ROOT)
+        return {path for path in root.rglob("*") if path.is_file()} if root.exists() else set()
+
+    volunteer = world["volunteer"]
+    qualification_type = QualificationTypeFactory()
+    Qualification.objects.create(volunteer=volunteer, qualification_type=qualification_type, valid_until=None)
+    shift = _future_shift(qualification=qualification_type, days=5)
+    taken = shift_sign_up(shift_id=shift.pk, volunteer=volunteer, user=volunteer.user)
+    too_early = timezone.localdate() + timedelta(days=2)
+
+    before, files = fingerprint(), stored()
+    with pytest.raises(ServiceError) as refused:
+        records.qualification_record(
+            actor=world["staff"],
+            volunteer_id=volunteer.pk,
+            qualification_type_code=qualification_type.code,
+            valid_until=too_early,
+            proof=upload(),
+        )
+    assert refused.value.code == "volunteer_has_upcoming_shifts"
+    assert refused.value.details["shifts"][0]["assignment"] == taken.pk
+    assert (fingerprint(), stored()) == (before, files)  # the proof just stored is gone too
+
+    later = records.qualification_record(
+        actor=world["staff"],
+        volunteer_id=volunteer.pk,
+        qualification_type_code=qualification_type.code,
+        valid_until=timezone.localdate() + timedelta(days=30),
+    )
+    assert later.released_places == 0
+    recorded = records.qualification_record(
+        actor=world["staff"],
+        volunteer_id=volunteer.pk,
+        qualification_type_code=qualification_type.code,
+        valid_until=too_early,
+        release_places=True,
+    )
+    assert (recorded.valid_until, recorded.released_places) == (too_early, 1)
+    assert Assignment.objects.get(pk=taken.pk).status == "cancelled"
+
+
+def test_approving_an_insurance_that_ends_before_a_confirmed_checkpoint_is_refused_then_released(world):
+    volunteer = world["volunteer"]
+    shift, taken, waiting, _other = _insured_with_a_checkpoint_and_a_waiting_volunteer(world)
+    ends = timezone.localtime(shift.starts_at).date() - timedelta(days=1)
+    request = records.change_request_submit(user=volunteer.user, kind="insurance", valid_until=ends, proof=upload())
+
+    before = fingerprint()
+    with pytest.raises(ServiceError) as refused:
+        records.change_request_approve(actor=world["staff"], request_id=request.pk)
+    assert refused.value.code == "volunteer_has_upcoming_shifts"
+    assert fingerprint() == before
+    assert ChangeRequest.objects.get(pk=request.pk).state == "pending"
+
+    approved = records.change_request_approve(actor=world["staff"], request_id=request.pk, release_places=True)
+    assert (approved.state, approved.released_places) == ("approved", 1)
+    volunteer.refresh_from_db()
+    assert volunteer.insurance_valid_until == ends
+    assert Assignment.objects.get(pk=taken.pk).status == "cancelled"
+    assert Assignment.objects.get(pk=waiting.pk).status == "confirmed"

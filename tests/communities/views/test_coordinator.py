@@ -516,3 +516,32 @@ def test_another_communitys_shift_cannot_be_edited_or_cancelled(client, post):
     assert client.post(f"/coordinator/shifts/{shift.pk}/cancel/", {"reason": "x", "confirm": "on"}).status_code == 404
     shift.refresh_from_db()
     assert shift.status == "open"
+
+
+def test_failed_messages_page_lists_failed_dispatch_texts_to_volunteers_sent_to_my_community(
+    client, coordinator, community
+):
+    from communities.models import Dispatch
+
+    here = Dispatch.objects.create(community=community, requested=1)
+    there = Dispatch.objects.create(community=CommunityFactory(), requested=1)
+    rows = {}
+    for dispatch, name in ((here, "钱派"), (there, "孙派")):
+        user = VolunteerFactory(real_name=name).user
+        rows[name] = Notification.objects.create(
+            key=f"d{dispatch.pk}:dispatched:sms:u{user.pk}",
+            kind="dispatched",
+            channel="sms",
+            recipient=user,
+            subject="您已被派遣",
+            body="x",
+            state="failed",
+            last_error="isv.BUSINESS_LIMIT_CONTROL",
+        )
+    client.force_login(coordinator)
+
+    response = client.get("/coordinator/messages/failed/")
+
+    assert [row.pk for row in response.context["page"].object_list] == [rows["钱派"].pk]
+    html = response.content.decode()
+    assert "钱派" in html and "您已被派遣" in html and "孙派" not in html

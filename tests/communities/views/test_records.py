@@ -163,3 +163,138 @@ def test_account_deletion_asks_for_confirmation(world):
     assert fingerprint() == before
     assert mine.post("/me/delete/", {"confirm": "on", "password": "pass-Word-123"}).status_code == 302
     assert Volunteer.objects.get(pk=world["volunteer"].pk).anonymised_at is not None
+
+
+def test_the_edit_page_offers_to_remove_a_qualification_behind_a_confirmation(world):
+    from tests.factories import QualificationFactory
+    from volunteers.models import Qualification
+
+    volunteer = world["volunteer"]
+    qualification = QualificationFactory(volunteer=volunteer, certificate_number="JJ-3")
+    client = logged_in(world["staff"])
+    url = f"/records/volunteers/{volunteer.pk}/qualifications/{qualification.pk}/remove/"
+    assert url in client.get(f"/records/volunteers/{volunteer.pk}/").content.decode()
+
+    page = client.get(url)
+    assert page.status_code == 200 and "JJ-3" in page.content.decode()
+    before = fingerprint()
+    page = client.post(url, {})  # not confirmed
+    assert page.status_code == 200
+    assert fingerprint() == before
+
+    page = client.post(url, {"confirm": "on"})
+    assert (page.status_code, page["Location"]) == (302, f"/records/volunteers/{volunteer.pk}/")
+    assert not Qualification.objects.filter(pk=qualification.pk).exists()
+    assert AuditEntry.objects.filter(volunteer=volunteer, action="qualification_changed").count() == 1
+    assert client.get(url).status_code == 404
+
+
+def test_removing_a_qualification_a_confirmed_shift_needs_shows_the_place_before_releasing_it(world):
+    from communities.services.signup import shift_sign_up
+    from tests.factories import PostFactory, PostTypeFactory, QualificationFactory
+
+    volunteer = world["volunteer"]
+    qualification = QualificationFactory(volunteer=volunteer, valid_until=None)
+    post_type = PostTypeFactory(name="心理援助")
+    post_type.required_qualifications.add(qualification.qualification_type)
+    starts = timezone.now() + timedelta(days=2)
+    shift = ShiftFactory(post=PostFactory(post_type=post_type), starts_at=starts, ends_at=starts + timedelta(hours=3))
+    place = shift_sign_up(shift_id=shift.pk, volunteer=volunteer, user=volunteer.user)
+    client = logged_in(world["staff"])
+    url = f"/records/volunteers/{volunteer.pk}/qualifications/{qualification.pk}/remove/"
+
+    assert 'name="release_places"' not in client.get(url).content.decode()
+    before = fingerprint()
+    page = client.post(url, {"confirm": "on"})
+    text = page.content.decode()
+    assert page.status_code == 200
+    assert 'id="upcoming-places"' in text and "心理援助" in text and 'name="release_places"' in text
+    assert fingerprint() == before
+
+    page = client.post(url, {"confirm": "on", "release_places": "on"})
+    assert page.status_code == 302
+    assert Assignment.objects.get(pk=place.pk).status == "cancelled"
+
+
+def test_the_edit_page_shows_the_places_a_removed_skill_takes_away_with_the_reason(world):
+    from communities.services.signup import shift_sign_up
+    from tests.factories import PostFactory, PostTypeFactory, SkillFactory
+
+    volunteer = world["volunteer"]
+    skill = SkillFactory(name="急救")
+    volunteer.skills.set([skill])
+    post_type = PostTypeFactory()
+    post_type.required_skills.add(skill)
+    starts = timezone.now() + timedelta(days=2)
+    shift = ShiftFactory(post=PostFactory(post_type=post_type), starts_at=starts, ends_at=starts + timedelta(hours=3))
+    place = shift_sign_up(shift_id=shift.pk, volunteer=volunteer, user=volunteer.user)
+    client = logged_in(world["staff"])
+    url = f"/records/volunteers/{volunteer.pk}/"
+    assert 'name="release_places"' not in client.get(url).content.decode()
+    form = {"mobile": volunteer.mobile, "organization": world["org"].pk, "team": volunteer.team_id, "status": "active"}
+    before = fingerprint()
+    page = client.post(url, form)  # no skills ticked: the skill is removed
+    text = page.content.decode()
+    assert 'id="upcoming-places"' in text and "急救" in text and 'name="release_places"' in text
+    assert fingerprint() == before
+    assert client.post(url, {**form, "release_places": "on"}).status_code == 302
+    assert Assignment.objects.get(pk=place.pk).status == "cancelled"
+    assert list(volunteer.skills.all()) == []
+
+
+def test_a_qualification_saved_with_an_earlier_end_shows_the_places_it_costs_before_releasing_them(world):
+    from communities.services.signup import shift_sign_up
+    from tests.factories import PostFactory, PostTypeFactory, QualificationFactory
+
+    volunteer = world["volunteer"]
+    qualification = QualificationFactory(volunteer=volunteer, valid_until=None)
+    post_type = PostTypeFactory(name="心理疏导")
+    post_type.required_qualifications.add(qualification.qualification_type)
+    starts = timezone.now() + timedelta(days=5)
+    shift = ShiftFactory(post=PostFactory(post_type=post_type), starts_at=starts, ends_at=starts + timedelta(hours=3))
+    place = shift_sign_up(shift_id=shift.pk, volunteer=volunteer, user=volunteer.user)
+    client = logged_in(world["staff"])
+    url = f"/records/volunteers/{volunteer.pk}/qualifications/"
+    form = {
+        "qualification_type": qualification.qualification_type.code,
+        "valid_until": (timezone.localdate() + timedelta(days=1)).isoformat(),
+    }
+    before = fingerprint()
+    page = client.post(url, form)
+    text = page.content.decode()
+    assert page.status_code == 200
+    assert 'id="upcoming-places"' in text and "心理疏导" in text
+    assert 'name="release_places"' in text
+    assert fingerprint() == before
+
+    assert client.post(url, {**form, "release_places": "on"}).status_code == 302
+    assert Assignment.objects.get(pk=place.pk).status == "cancelled"
+
+
+def test_approving_a_request_that_costs_places_asks_again_on_a_page_listing_them(world):
+    from communities.services.signup import shift_sign_up
+    from tests.factories import PostFactory, PostTypeFactory
+
+    volunteer = world["volunteer"]
+    Volunteer.objects.filter(pk=volunteer.pk).update(insurance_valid_until=timezone.localdate() + timedelta(days=60))
+    post_type = PostTypeFactory(name="卡口执勤", requires_insurance=True)
+    starts = timezone.now() + timedelta(days=5)
+    shift = ShiftFactory(post=PostFactory(post_type=post_type), starts_at=starts, ends_at=starts + timedelta(hours=3))
+    place = shift_sign_up(shift_id=shift.pk, volunteer=volunteer, user=volunteer.user)
+    change = records.change_request_submit(
+        user=volunteer.user,
+        kind="insurance",
+        valid_until=timezone.localdate() + timedelta(days=1),
+        proof=SimpleUploadedFile("x.jpg", JPEG),
+    )
+    client = logged_in(world["staff"])
+    url = f"/records/requests/{change.pk}/approve/"
+    before = fingerprint()
+    page = client.post(url)
+    text = page.content.decode()
+    assert page.status_code == 200 and "卡口执勤" in text and 'name="release_places"' in text
+    assert fingerprint() == before
+
+    assert client.post(url, {"release_places": "on"}).status_code == 302
+    assert ChangeRequest.objects.get(pk=change.pk).state == "approved"
+    assert Assignment.objects.get(pk=place.pk).status == "cancelled"
