@@ -174,6 +174,56 @@ def test_sign_ups_racing_an_account_deletion_leave_the_deleted_volunteer_no_plac
     """Deletion suspends the volunteer under their lock before it releases their places, so a
     sign-up (the volunteer's own, or a coordinator's with an override) either lands before and is
     released, or comes after and is refused. Releasing first let sign-ups land in between."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from communities.services import privacy
+    from tests.factories import UserFactory
+    from volunteers.models import Volunteer
+
+    for _round in range(2):
+        volunteer = VolunteerFactory()
+        first = ShiftFactory(capacity=3)
+        shifts = [first] + [
+            ShiftFactory(
+                capacity=3,
+                post=first.post,
+                starts_at=first.starts_at + timedelta(days=day),
+                ends_at=first.ends_at + timedelta(days=day),
+            )
+            for day in range(1, 24)
+        ]
+        for shift in shifts[:8]:  # places held already, to be released
+            signup.shift_sign_up(shift_id=shift.pk, volunteer=volunteer)
+        coordinator = UserFactory()
+
+        def own(shift, volunteer=volunteer):
+            return lambda: signup.shift_sign_up(shift_id=shift.pk, user=volunteer.user)
+
+        def assigned(shift, volunteer=volunteer, coordinator=coordinator):
+            return lambda: signup.shift_sign_up(
+                shift_id=shift.pk,
+                volunteer=volunteer,
+                source=Assignment.Source.COORDINATOR,
+                actor=coordinator,
+                override_reason="needed",
+            )
+
+        jobs = [own(s) if i % 2 else assigned(s) for i, s in enumerate(shifts[8:])]
+        jobs.insert(len(jobs) // 2, lambda v=volunteer: privacy.volunteer_anonymise(volunteer=v, actor=v.user))
+        results = run_together(jobs)
+
+        # A sign-up after the suspension is refused (the volunteer is no longer active); nothing else fails.
+        unexpected = [r for r in results if isinstance(r, Exception) and getattr(r, "code", None) != "not_eligible"]
+        assert unexpected == []
+        assert Volunteer.objects.get(pk=volunteer.pk).anonymised_at is not None
+        live = Assignment.objects.filter(
+            volunteer=volunteer, status__in=("confirmed", "waitlisted"), shift__starts_at__gt=timezone.now()
+        )
+        assert list(live.values_list("shift_id", "status")) == []
+        for shift in shifts:
+            assert_invariants(shift)
 
 
 # --- Check-in codes cannot be guessed by a burst of requests -----------------------------------
