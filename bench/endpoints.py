@@ -219,7 +219,7 @@ def subjects() -> dict:
     from communities.models import Assignment, Shift
     from communities.selectors import shifts as shift_selectors
 
-    users = {name: get_user_model().objects.get(username=name) for _role, name, _what in DEMO_LOGINS}
+    users = {name: get_user_model().objects.get(username=name) for _role, name, *_rest in DEMO_LOGINS}
     coordinator = users["coordinator"]
     managed = shift_selectors.communities_managed_by(coordinator).values("id")
     now = timezone.now()

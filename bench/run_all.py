@@ -83,6 +83,12 @@ def steps() -> list[Step]:
             "login-codes",
         ),
         Step(
+            "pages",
+            "the pages of a shift day next to their API twins: CPU per request side by side (scale 1)",
+            [PYTHON, str(bench / "pages.py")],
+            "pages",
+        ),
+        Step(
             "endpoints-s1",
             "read endpoints: latency, queries, RSS at demo scale",
             [
@@ -118,6 +124,12 @@ def steps() -> list[Step]:
             "statistics endpoints at city scale (reuses vmbench_city)",
             [PYTHON, str(bench / "stats.py"), "--scale", "30", "--database-url", CITY_URL],
             "stats",
+        ),
+        Step(
+            "live",
+            "the live operations board at city scale: the shared computation and each poll",
+            [PYTHON, str(bench / "live_board.py"), "--scale", "30", "--database-url", CITY_URL],
+            "live",
         ),
     ]
 
