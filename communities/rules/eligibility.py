@@ -237,10 +237,9 @@ def _requirements_by_post_type() -> dict[int, tuple[list[int], list[int]]]:
         return {pk: (skills, qualifications) for pk, skills, qualifications in cursor.fetchall()}
 
 
-def _by_post_type(requirements: dict, part: int, post_type=None) -> Case:
-    """The post type's requirement as a CASE over the post types that have one; ``post_type`` is the
-    post type id (an expression), the shift's own when None."""
-    post_type = F("post__post_type_id") if post_type is None else post_type
+def _by_post_type(requirements: dict, part: int, post_type) -> Case:
+    """The requirement of the post type ``post_type`` (an expression of its id) as a CASE over
+    the post types that have one."""
     whens = [
         When(Exact(post_type, pk), then=_array(needs[part], BigIntegerField()))
         for pk, needs in sorted(requirements.items())
