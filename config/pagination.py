@@ -1,5 +1,6 @@
 from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
-from django.db.models import Count, Window
+from django.db.models import Count, QuerySet, Window
+from django.db.models.sql.where import WhereNode
 from rest_framework import pagination
 
 
@@ -67,3 +68,35 @@ class WindowCountPagination(PageNumberPagination):
     """Page-number pagination with the total read from the page's query (``WindowCountPaginator``)."""
 
     django_paginator_class = WindowCountPaginator
+
+
+class IdsFirstPaginator(Paginator):
+    """A paginator that picks the page's ids with the ordering alone, then loads those rows.
+
+    For a list ordered by keys computed over many rows (the shifts near me: nearness and distance
+    over every upcoming shift), sorting every full row (its joins for the page, every column)
+    costs more than the page: here the ordering runs over the ids and the columns it needs, in
+    a sub-query limited to the page, and the rows with their joins, annotations and prefetches
+    are read for those ids only, in the same query. The answers are Django's ``Paginator``'s.
+    """
+
+    def page(self, number):
+        if not isinstance(self.object_list, QuerySet):
+            return super().page(number)
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        top = bottom + self.per_page
+        if top + self.orphans >= self.count:
+            top = self.count
+        if top <= bottom:
+            return self._get_page(self.object_list.none(), number, self)
+        ids = self.object_list.values("pk")[bottom:top]
+        rows = self.object_list.all()
+        rows.query.where = WhereNode()  # the ids carry every filter; the rows need not repeat them
+        return self._get_page(rows.filter(pk__in=ids), number, self)
+
+
+class IdsFirstPagination(PageNumberPagination):
+    """Page-number pagination that picks the page's ids first (``IdsFirstPaginator``)."""
+
+    django_paginator_class = IdsFirstPaginator

@@ -3,9 +3,10 @@
 import pytest
 from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
 from django.db import connection
+from django.db.models.functions import Length
 from django.test.utils import CaptureQueriesContext
 
-from config.pagination import WindowCountPaginator
+from config.pagination import IdsFirstPaginator, WindowCountPaginator
 from tests.factories import SkillFactory
 from volunteers.models import Skill
 
@@ -88,3 +89,38 @@ def test_error_messages_are_djangos_argument_too(skills):
     paginator = WindowCountPaginator(skills, 3, error_messages={"no_results": "Nothing here"})
     with pytest.raises(EmptyPage, match="Nothing here"):
         paginator.page(9)
+
+
+# --- IdsFirstPaginator: the page's ids first, then their rows, in the same queries as Django's -
+
+
+@pytest.mark.parametrize("number", [1, 2, 3, "2"])
+@pytest.mark.parametrize("orphans", [0, 1])
+def test_ids_first_pages_match_djangos_in_as_many_queries(skills, number, orphans):
+    filtered = skills.exclude(code="skill-0").annotate(length=Length("name")).order_by("-code")
+    ours = IdsFirstPaginator(filtered, 2, orphans=orphans)
+    theirs = Paginator(filtered, 2, orphans=orphans)
+    with CaptureQueriesContext(connection) as queries:
+        page = ours.page(number)
+        found = [(s.code, s.length) for s in page]
+    with CaptureQueriesContext(connection) as their_queries:
+        their_page = theirs.page(number)
+        expected = [(s.code, s.length) for s in their_page]
+    assert found == expected and found
+    assert (ours.count, ours.num_pages, page.has_next(), page.start_index(), page.end_index()) == (
+        theirs.count,
+        theirs.num_pages,
+        their_page.has_next(),
+        their_page.start_index(),
+        their_page.end_index(),
+    )
+    assert len(queries) == len(their_queries) == 2
+
+
+def test_ids_first_an_empty_list_and_a_page_past_the_end_as_djangos(skills):
+    empty = IdsFirstPaginator(Skill.objects.none(), 3).page(1)
+    assert (list(empty), empty.paginator.count) == ([], 0)
+    with pytest.raises(EmptyPage):
+        IdsFirstPaginator(skills, 3).page(4)
+    assert IdsFirstPaginator(skills, 3).get_page("x").number == 1
+    assert [s.code for s in IdsFirstPaginator(list(skills), 3).page(3)] == ["skill-6"]

@@ -38,7 +38,7 @@ from communities.selectors import shifts as shift_selectors
 from communities.selectors.offers import shift_offers
 from communities.services import attendance, coordination, signup
 from config.errors import ServiceError
-from config.pagination import WindowCountPagination
+from config.pagination import IdsFirstPagination, WindowCountPagination
 from config.params import as_date, object_id
 from volunteers.selectors import user_volunteer
 
@@ -118,6 +118,7 @@ class CommunityViewSet(viewsets.ReadOnlyModelViewSet):
 @extend_schema(tags=["shifts"])
 class ShiftViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = ShiftSerializer
+    pagination_class = IdsFirstPagination  # the page's ids in the list's order first, then their rows
 
     def get_queryset(self):
         volunteer = user_volunteer(self.request.user)

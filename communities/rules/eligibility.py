@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.contrib.postgres.expressions import ArraySubquery
 from django.contrib.postgres.fields import ArrayField
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import (
     BigIntegerField,
@@ -38,14 +39,16 @@ from django.db.models import (
     Func,
     OuterRef,
     Q,
+    QuerySet,
     Value,
     When,
 )
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast
-from django.db.models.lookups import IsNull
+from django.db.models.lookups import Exact
 from django.utils import timezone
 
-from communities.models import Assignment, PostType
+from communities.models import Assignment, PostType, Shift
 from config.errors import ServiceError
 from volunteers.models import Qualification, Volunteer
 
@@ -262,19 +265,43 @@ def _requirements_by_post_type() -> dict[int, tuple[list[int], list[int]]]:
         return {pk: (skills, qualifications) for pk, skills, qualifications in cursor.fetchall()}
 
 
-def _by_post_type(requirements: dict, part: int) -> Case:
-    """The shift's post type's requirement as a CASE over the post types that have one."""
+def _by_post_type(requirements: dict, part: int, post_type) -> Case:
+    """The requirement of the post type ``post_type`` (an expression of its id) as a CASE over
+    the post types that have one."""
     whens = [
-        When(post__post_type_id=pk, then=_array(needs[part], BigIntegerField()))
+        When(Exact(post_type, pk), then=_array(needs[part], BigIntegerField()))
         for pk, needs in sorted(requirements.items())
         if needs[part]
     ]
     return Case(*whens, default=_array([], BigIntegerField()), output_field=ArrayField(BigIntegerField()))
 
 
-def eligible_shifts_q(volunteer: Volunteer, now: datetime) -> Q:
-    """A filter on shifts: those ``volunteer`` may sign up for now (``communities_refusal`` answers
-    no refusal). The volunteer's side is read once, here; the post types' requirements too."""
+# What communities_refusal reads of a shift, as the eligible list groups shifts by it; the
+# requirements' arrays depend on the post type alone and are built from its id per group.
+_SHIFT_SIDE = (
+    "s_starts",
+    "s_ends",
+    "post_type",
+    "v_held",
+    "s_status",
+    "s_opens",
+    "s_closes",
+    "pt_insurance",
+    "pt_min_age",
+)
+
+
+def eligible_shifts_q(volunteer: Volunteer, now: datetime, among: QuerySet | None = None) -> Q:
+    """A filter on shifts: those of ``among`` (every shift when None) that ``volunteer`` may sign up
+    for now (``communities_refusal`` answers no refusal). The volunteer's side is read once, here;
+    the post types' requirements too.
+
+    The rule is asked once per distinct question, not once per shift: the shifts of ``among`` are
+    grouped by every value ``communities_refusal`` reads of a shift (its times, post type, whether
+    the volunteer holds a place on it, its status and sign-up window), each group is asked once,
+    and the shifts of the groups with no refusal pass. Same function, same arguments, so the same
+    answers; the demo's 25,448 upcoming shifts make about 190 questions (docs/rules.md).
+    """
     since = now - _LONGEST_SHIFT - nearby()  # no shift that has not ended can be nearer
     with connection.cursor() as cursor:
         cursor.execute(
@@ -297,16 +324,48 @@ def eligible_shifts_q(volunteer: Volunteer, now: datetime) -> Q:
         return Q(pk__in=[])
     status, birth_date, insured_until, guardian, skills, qualifications, until, held, starts, ends = row
     requirements = _requirements_by_post_type()
+    # Each shift with what the rule reads of it (a plain query over ``among``, its joins named).
+    rows = (
+        (Shift.objects.all() if among is None else among)
+        .order_by()
+        .values(
+            shift_id=F("pk"),
+            s_starts=F("starts_at"),
+            s_ends=F("ends_at"),
+            post_type=F("post__post_type_id"),
+            v_held=Func(
+                F("pk"),
+                _array(held, BigIntegerField()),
+                template="(%(expressions)s))",
+                arg_joiner=" = ANY (",
+                output_field=BooleanField(),
+            ),
+            s_status=F("status"),
+            s_opens=F("signup_opens_at"),
+            s_closes=F("signup_closes_at"),
+            pt_insurance=F("post__post_type__requires_insurance"),
+            pt_min_age=F("post__post_type__min_age"),
+        )
+    )
+    try:
+        rows_sql, rows_params = rows.query.sql_with_params()
+    except EmptyResultSet:
+        return Q(pk__in=[])
+
+    def grouped(name: str, field) -> RawSQL:
+        return RawSQL(f"g.{name}", [], output_field=field)  # noqa: S611 - a fixed column name
+
+    post_type = grouped("post_type", BigIntegerField())
     refused = _refused(
-        s_status=F("status"),
-        s_starts=F("starts_at"),
-        s_ends=F("ends_at"),
-        s_opens=F("signup_opens_at"),
-        s_closes=F("signup_closes_at"),
-        pt_skills=_by_post_type(requirements, 0),
-        pt_qualifications=_by_post_type(requirements, 1),
-        pt_insurance=F("post__post_type__requires_insurance"),
-        pt_min_age=F("post__post_type__min_age"),
+        s_status=grouped("s_status", CharField()),
+        s_starts=grouped("s_starts", DateTimeField()),
+        s_ends=grouped("s_ends", DateTimeField()),
+        s_opens=grouped("s_opens", DateTimeField()),
+        s_closes=grouped("s_closes", DateTimeField()),
+        pt_skills=_by_post_type(requirements, 0, post_type),
+        pt_qualifications=_by_post_type(requirements, 1, post_type),
+        pt_insurance=grouped("pt_insurance", BooleanField()),
+        pt_min_age=grouped("pt_min_age", BigIntegerField()),
         v_status=Value(status),
         v_birth_date=Cast(Value(birth_date), DateField()),
         v_insured_until=Cast(Value(insured_until), DateField()),
@@ -314,45 +373,42 @@ def eligible_shifts_q(volunteer: Volunteer, now: datetime) -> Q:
         v_skills=_array(skills, BigIntegerField()),
         v_qualifications=_array(qualifications, BigIntegerField()),
         v_qualified_until=_array(until, DateField()),
-        v_held=Func(
-            F("pk"),
-            _array(held, BigIntegerField()),
-            template="(%(expressions)s))",
-            arg_joiner=" = ANY (",
-            output_field=BooleanField(),
-        ),
+        v_held=grouped("v_held", BooleanField()),
         busy_starts=_array(starts, DateTimeField()),
         busy_ends=_array(ends, DateTimeField()),
         now=Cast(Value(now), DateTimeField()),
     )
-    return Q(IsNull(refused, True))
+    compiler = rows.query.get_compiler(connection=connection)
+    refused_sql, refused_params = compiler.compile(refused.resolve_expression(rows.query))
+    keys = ", ".join(_SHIFT_SIDE)
+    # OFFSET 0 keeps PostgreSQL from moving the rule into the grouping's input, row by row.
+    accepted = (
+        f"SELECT unnest(g.ids) FROM (SELECT {keys}, array_agg(r.shift_id) AS ids FROM ({rows_sql}) r"  # noqa: S608
+        f" GROUP BY {keys} OFFSET 0) g WHERE {refused_sql} IS NULL"
+    )
+    # The SQL is built here from compiled expressions and fixed names; every value is a parameter.
+    return Q(pk__in=RawSQL(accepted, (*rows_params, *refused_params), output_field=BigIntegerField()))  # noqa: S611
 
 
 def candidates_q(shift, now: datetime) -> Q:
     """A filter on volunteers: those who may be given ``shift`` now (``communities_refusal``
-    answers no refusal), as a coordinator's assignment checks it."""
+    answers no refusal), as a coordinator's assignment checks it.
+
+    Everyone's busy time near the shift is read in one pass (``communities_busy_of``, the rows
+    ``communities_busy`` reads one of) and joined to the volunteers, instead of two look-ups over
+    each volunteer's assignments."""
     skills, qualifications = _requirements_by_post_type().get(shift.post.post_type_id, ([], []))
     insurance, min_age = PostType.objects.filter(pk=shift.post.post_type_id).values_list(
         "requires_insurance", "min_age"
     )[0]
-    around = nearby()
-    window = [Value(shift.starts_at - around), Value(shift.ends_at + around), Value(shift.pk)]
-    busy = Func(F("pk"), *window, function="communities_busy")
-    refused = _refused(
-        s_status=Value(shift.status),
-        s_starts=Cast(Value(shift.starts_at), DateTimeField()),
-        s_ends=Cast(Value(shift.ends_at), DateTimeField()),
-        s_opens=Cast(Value(shift.signup_opens_at), DateTimeField()),
-        s_closes=Cast(Value(shift.signup_closes_at), DateTimeField()),
-        pt_skills=_array(skills, BigIntegerField()),
-        pt_qualifications=_array(qualifications, BigIntegerField()),
-        pt_insurance=Value(insurance),
-        pt_min_age=Value(min_age),
+    # Each volunteer with what the rule reads of them; their skills and qualifications only when
+    # the post type asks for any (an empty requirement is met by anyone).
+    rows = Volunteer.objects.order_by().values(
+        volunteer_id=F("pk"),
         v_status=F("status"),
         v_birth_date=F("birth_date"),
         v_insured_until=F("insurance_valid_until"),
         v_guardian_consent=F("guardian_consent"),
-        # Read only when the post type asks for any (an empty requirement is met by anyone).
         v_skills=_volunteer_array(Volunteer.skills.through, "skill_id") if skills else _array([], BigIntegerField()),
         v_qualifications=_volunteer_array(Qualification, "qualification_type_id", "pk")
         if qualifications
@@ -365,11 +421,44 @@ def candidates_q(shift, now: datetime) -> Q:
                 status=Assignment.Status.CANCELLED
             )
         ),
-        busy_starts=_busy_part(busy, "starts"),
-        busy_ends=_busy_part(busy, "ends"),
+    )
+    rows_sql, rows_params = rows.query.sql_with_params()
+
+    def column(sql: str, field) -> RawSQL:
+        return RawSQL(sql, [], output_field=field)  # noqa: S611 - fixed column names
+
+    refused = _refused(
+        s_status=Value(shift.status),
+        s_starts=Cast(Value(shift.starts_at), DateTimeField()),
+        s_ends=Cast(Value(shift.ends_at), DateTimeField()),
+        s_opens=Cast(Value(shift.signup_opens_at), DateTimeField()),
+        s_closes=Cast(Value(shift.signup_closes_at), DateTimeField()),
+        pt_skills=_array(skills, BigIntegerField()),
+        pt_qualifications=_array(qualifications, BigIntegerField()),
+        pt_insurance=Value(insurance),
+        pt_min_age=Value(min_age),
+        v_status=column("r.v_status", CharField()),
+        v_birth_date=column("r.v_birth_date", DateField()),
+        v_insured_until=column("r.v_insured_until", DateField()),
+        v_guardian_consent=column("r.v_guardian_consent", BooleanField()),
+        v_skills=column("r.v_skills", ArrayField(BigIntegerField())),
+        v_qualifications=column("r.v_qualifications", ArrayField(BigIntegerField())),
+        v_qualified_until=column("r.v_qualified_until", ArrayField(DateField())),
+        v_held=column("r.v_held", BooleanField()),
+        busy_starts=column("coalesce(b.starts, '{}')", ArrayField(DateTimeField())),
+        busy_ends=column("coalesce(b.ends, '{}')", ArrayField(DateTimeField())),
         now=Cast(Value(now), DateTimeField()),
     )
-    return Q(IsNull(refused, True))
+    compiler = rows.query.get_compiler(connection=connection)
+    refused_sql, refused_params = compiler.compile(refused.resolve_expression(rows.query))
+    around = nearby()
+    accepted = (
+        f"SELECT r.volunteer_id FROM ({rows_sql}) r"  # noqa: S608
+        " LEFT JOIN communities_busy_of(%s, %s, %s) b ON b.volunteer_id = r.volunteer_id"
+        f" WHERE {refused_sql} IS NULL"
+    )
+    params = (*rows_params, shift.starts_at - around, shift.ends_at + around, shift.pk, *refused_params)
+    return Q(pk__in=RawSQL(accepted, params, output_field=BigIntegerField()))  # noqa: S611 - values are parameters
 
 
 def _volunteer_array(model, column: str, order: str | None = None) -> ArraySubquery:
@@ -377,12 +466,3 @@ def _volunteer_array(model, column: str, order: str | None = None) -> ArraySubqu
     if order:
         rows = rows.order_by(order)
     return ArraySubquery(rows.values(column))
-
-
-def _busy_part(busy: Func, part: str) -> Func:
-    """One column of ``communities_busy`` for the row's volunteer."""
-    return Func(
-        busy,
-        template=f"(SELECT b.{part} FROM %(expressions)s b)",  # noqa: S608 - a fixed column name
-        output_field=ArrayField(DateTimeField()),
-    )

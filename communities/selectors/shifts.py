@@ -178,14 +178,6 @@ def shift_list(
         shifts = shifts.filter(community__street__district_id=district)
     if street:
         shifts = shifts.filter(community__street_id=street)
-    if near is not None:
-        shifts = shifts.annotate(nearness=_nearness(near))
-        if near.located:
-            shifts = shifts.annotate(distance_km=_distance_km(near)).order_by(
-                "nearness", F("distance_km").asc(nulls_last=True), "starts_at", "id"
-            )
-        else:
-            shifts = shifts.order_by("nearness", "starts_at", "id")
     if post_type:
         shifts = shifts.filter(Q(post__post_type__code=post_type) | Q(post__post_type_id=as_id(post_type)))
     if starts_after:
@@ -205,7 +197,15 @@ def shift_list(
         # Exactly the shifts the sign-up would accept now (communities_refusal, docs/rules.md).
         if volunteer is None:
             return shifts.none()
-        shifts = shifts.filter(eligible_shifts_q(volunteer, timezone.now()))
+        shifts = shifts.filter(eligible_shifts_q(volunteer, timezone.now(), among=shifts))
+    if near is not None:
+        shifts = shifts.annotate(nearness=_nearness(near))
+        if near.located:
+            shifts = shifts.annotate(distance_km=_distance_km(near)).order_by(
+                "nearness", F("distance_km").asc(nulls_last=True), "starts_at", "id"
+            )
+        else:
+            shifts = shifts.order_by("nearness", "starts_at", "id")
     if volunteer is not None:
         mine = assignments_with_position(
             Assignment.objects.filter(volunteer=volunteer).exclude(status=Assignment.Status.CANCELLED)

@@ -18,6 +18,7 @@ FUNCTIONS = (
     "communities_birthday",
     "communities_qualifications_missing",
     "communities_schedule_refusal",
+    "communities_busy_of",
     "communities_busy",
     "communities_refusal",
     "communities_sign_up_refusal",

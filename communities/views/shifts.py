@@ -32,6 +32,7 @@ from communities.views.forms import ORDER_NEAR, CheckInForm, ShiftFilterForm
 from communities.views.me import calendar_feed_url
 from config import formats
 from config.errors import ServiceError
+from config.pagination import IdsFirstPaginator
 from config.params import as_date, safe_next_url
 from volunteers.decorators import volunteer_required
 from volunteers.selectors import user_volunteer
@@ -103,7 +104,7 @@ def shift_browse(request):
         more = any(key not in ("district", "street") for key in filters)
     near = place if order == ORDER_NEAR else None
     shifts = shift_selectors.shift_list(volunteer=volunteer, near=near, **filters)
-    page = Paginator(shifts, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = IdsFirstPaginator(shifts, PAGE_SIZE).get_page(request.GET.get("page"))
     page.object_list = shift_offers(volunteer=volunteer, shifts=page.object_list)
     return render(
         request,

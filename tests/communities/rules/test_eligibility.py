@@ -14,9 +14,10 @@ from datetime import datetime, timedelta
 import pytest
 from django.utils import timezone
 
-from communities.models import Shift
+from communities.models import Assignment, Shift
 from communities.rules.eligibility import candidates_q, eligible_shifts_q, refusal
 from tests.factories import (
+    AssignmentFactory,
     PostFactory,
     PostTypeFactory,
     QualificationFactory,
@@ -154,3 +155,86 @@ def test_asked_three_ways_alike_on_every_age_edge_around_29_february():
     assert as_shift_filter == per_pair
     assert as_volunteer_filter == per_pair
     assert 0 < len(per_pair) < len(volunteers) * len(shifts)
+
+
+def test_shifts_alike_but_for_a_held_place_or_the_sign_up_window_are_answered_apart():
+    """The shift filter asks the rule once per group of shifts alike in everything the rule reads
+    of them: a held place, a sign-up window (set, unset, closed, not yet open) or another post
+    type puts a shift in its own group, and each shift gets its own answer."""
+    volunteer = VolunteerFactory(status=Volunteer.Status.ACTIVE)
+    post_type = PostTypeFactory(min_age=16, requires_insurance=False)
+    start = timezone.make_aware(datetime.combine(timezone.localdate() + timedelta(days=3), datetime.min.time()))
+    start += timedelta(hours=8)
+    now = timezone.now()
+
+    def shift(post_type=post_type, **fields):
+        post = PostFactory(post_type=post_type)
+        return ShiftFactory(post=post, starts_at=start, ends_at=start + timedelta(hours=2), **fields)
+
+    held, free = shift(), shift()
+    AssignmentFactory(shift=held, volunteer=volunteer, status=Assignment.Status.WAITLISTED, waitlist_order=1)
+    closed = shift(signup_closes_at=now - timedelta(minutes=1))
+    closing = shift(signup_closes_at=now + timedelta(minutes=1))
+    not_yet = shift(signup_opens_at=now + timedelta(minutes=1))
+    opened = shift(signup_opens_at=now - timedelta(minutes=1))
+    skilled = shift(post_type=PostTypeFactory(min_age=16, requires_insurance=False))
+    skilled.post.post_type.required_skills.set([SkillFactory()])
+    shifts = [held, free, closed, closing, not_yet, opened, skilled]
+
+    listed = set(
+        Shift.objects.filter(eligible_shifts_q(volunteer, now), pk__in=[s.pk for s in shifts]).values_list(
+            "pk", flat=True
+        )
+    )
+    assert listed == {s.pk for s in shifts if refusal(shift_id=s.pk, volunteer_id=volunteer.pk, now=now) is None}
+    assert listed == {free.pk, closing.pk, opened.pk}
+    # Only the shifts asked among.
+    among = Shift.objects.filter(pk__in=[free.pk, closed.pk])
+    assert set(Shift.objects.filter(eligible_shifts_q(volunteer, now, among=among)).values_list("pk", flat=True)) == {
+        free.pk
+    }
+    assert not Shift.objects.filter(eligible_shifts_q(volunteer, now, among=Shift.objects.none())).exists()
+
+
+def test_candidates_read_everyones_busy_time_as_each_ones_sign_up_does():
+    """A coordinator's candidates join everyone's busy time near the shift in one pass
+    (communities_busy_of); each volunteer is answered as the one-pair question answers them:
+    overlap, rest period before and after, a cancelled or waitlisted place that does not count,
+    shifts far enough away."""
+    shift = ShiftFactory(starts_at=_at(3, 8), ends_at=_at(3, 12))
+    post_type = shift.post.post_type
+    post_type.min_age, post_type.requires_insurance = 16, False
+    post_type.save()
+    cases = {
+        "free": [],
+        "overlap": [(_at(3, 11), _at(3, 13), Assignment.Status.CONFIRMED)],
+        "rest": [(_at(3, 14), _at(3, 16), Assignment.Status.CONFIRMED)],
+        "worked before": [(_at(2, 22), _at(3, 1), Assignment.Status.COMPLETED)],
+        "cancelled": [(_at(3, 9), _at(3, 10), Assignment.Status.CANCELLED)],
+        "waitlisted": [(_at(3, 9), _at(3, 10), Assignment.Status.WAITLISTED)],
+        "far": [(_at(5, 8), _at(5, 12), Assignment.Status.CONFIRMED), (_at(1, 8), _at(1, 12), "confirmed")],
+    }
+    volunteers = {}
+    for name, places in cases.items():
+        volunteer = VolunteerFactory(status=Volunteer.Status.ACTIVE)
+        for starts, ends, status in places:
+            other = ShiftFactory(starts_at=starts, ends_at=ends)
+            AssignmentFactory(
+                shift=other,
+                volunteer=volunteer,
+                status=status,
+                waitlist_order=1 if status == Assignment.Status.WAITLISTED else None,
+            )
+        volunteers[name] = volunteer
+    now = timezone.now()
+    asked = [v.pk for v in volunteers.values()]
+    candidates = set(Volunteer.objects.filter(candidates_q(shift, now), pk__in=asked).values_list("pk", flat=True))
+    answers = {name: refusal(shift_id=shift.pk, volunteer_id=v.pk, now=now) for name, v in volunteers.items()}
+    assert candidates == {volunteers[name].pk for name, error in answers.items() if error is None}
+    refused = {name: error.code for name, error in answers.items() if error is not None}
+    assert refused == {"overlap": "overlapping_shift", "rest": "rest_period", "worked before": "rest_period"}
+
+
+def _at(days: int, hour: int):
+    day = timezone.localdate() + timedelta(days=days)
+    return timezone.make_aware(datetime(day.year, day.month, day.day)) + timedelta(hours=hour)
