@@ -313,6 +313,16 @@ def notification_inbox(user) -> QuerySet:
     )
 
 
+def broadcast_inbox_message(user, broadcast_id: int) -> Notification | None:
+    """The reader's own inbox copy of a call-out (the page its SMS links to); None for anyone
+    the call-out did not reach."""
+    return (
+        notification_inbox(user)
+        .filter(key=f"b{broadcast_id}:broadcast:{Notification.Channel.INAPP}:u{user.pk}")
+        .first()
+    )
+
+
 def notification_unread_count(user) -> int:
     if not user.is_authenticated:
         return 0
