@@ -336,9 +336,18 @@ def applications_retention_sweep(*, now: datetime | None = None, batch: int = 50
 
 @transaction.atomic
 def _application_anonymise(application_id: int, *, now: datetime) -> int:
-    due = CallApplication.objects.filter(applications_due_for_anonymising(now=now), pk=application_id)
-    claimed = due.filter(status=Application.PENDING).update(status=Application.LAPSED, anonymised_at=now)
-    claimed += due.exclude(status=Application.PENDING).update(anonymised_at=now)
+    status = (
+        CallApplication.objects.filter(applications_due_for_anonymising(now=now), pk=application_id)
+        .values_list("status", flat=True)
+        .first()
+    )
+    if status is None:
+        return 0
+    # The claim filters on the row's own columns only: PostgreSQL checks those again on the row
+    # a concurrent review committed (a condition through a join or subquery it would not).
+    claimed = CallApplication.objects.filter(pk=application_id, status=status, anonymised_at__isnull=True).update(
+        status=Application.LAPSED if status == Application.PENDING else status, anonymised_at=now
+    )
     if not claimed:
         return 0  # reviewed, or anonymised, a moment ago
     application = CallApplication.objects.get(pk=application_id)

@@ -725,3 +725,49 @@ def test_the_review_queue_and_the_progress_still_read_after_the_sweep(answers, c
     queue = client.get(f"/committee/calls/{old.pk}/?status=lapsed")
     assert queue.status_code == 200
     assert [a.status for a in queue.context["applications"]] == ["lapsed"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_reviewer_approving_while_the_sweep_runs_either_wins_or_finds_the_answer_lapsed():
+    """Real threads on their own connections: for each answer exactly one of the two happens."""
+    import threading
+
+    from django.db import connections
+
+    call = closed_call(40)
+    answers_ = [answer(call) for _ in range(12)]
+    ids = [a.pk for a in answers_]
+    barrier = threading.Barrier(2)
+    results = {}
+
+    def run(name, job):
+        try:
+            barrier.wait()
+            results[name] = job()
+        except Exception as exc:  # asserted below
+            results[name] = exc
+        finally:
+            connections.close_all()
+
+    jobs = {
+        "sweep": lambda: privacy.applications_retention_sweep(batch=3),
+        "review": lambda: recruitment.applications_approve(actor=None, application_ids=list(reversed(ids))),
+    }
+    threads = [threading.Thread(target=run, args=item) for item in jobs.items()]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads)
+
+    review = results["review"]
+    assert set(review["refused"].values()) <= {"application_not_pending"}
+    states = dict(CallApplication.objects.filter(pk__in=ids).values_list("pk", "status"))
+    approved = {pk for pk, status in states.items() if status == "approved"}
+    lapsed = {pk for pk, status in states.items() if status == "lapsed"}
+    assert approved | lapsed == set(ids) and not approved & lapsed
+    assert approved == set(review["approved"]) and lapsed == set(review["refused"])
+    assert results["sweep"] == len(lapsed)
+    assert set(CallApplication.objects.filter(anonymised_at__isnull=False).values_list("pk", flat=True)) == lapsed
+    assert Volunteer.objects.filter(call_applications__pk__in=approved).count() == len(approved)
+    assert AuditEntry.objects.filter(action="application_anonymised").count() == len(lapsed)
