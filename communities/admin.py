@@ -17,7 +17,9 @@ from django.utils.translation import gettext_lazy as _
 from communities.models import (
     Assignment,
     AuditEntry,
+    Broadcast,
     Community,
+    CommunityRequest,
     DailyReport,
     DailyTally,
     Dispatch,
@@ -34,13 +36,14 @@ from communities.models import (
 )
 from communities.notifications import outbox
 from communities.render.refusals import explain
-from communities.services import attendance, coordination
+from communities.services import attendance, coordination, recruitment
 from communities.services.imports import import_run
 from communities.services.privacy import volunteer_anonymise
 from config.errors import ServiceError
 from volunteers import admin as volunteers_admin
 from volunteers.admin import ReadOnlyAdmin
-from volunteers.models import ImportBatch, Volunteer
+from volunteers.idcard import mask_mobile
+from volunteers.models import CallAgreement, CallApplication, ImportBatch, RecruitmentCall, Volunteer
 
 
 @admin.register(District)
@@ -488,3 +491,229 @@ class ImportBatchAdmin(ReadOnlyAdmin):
             "kinds": ImportBatch.Kind.choices,
         }
         return TemplateResponse(request, "admin/volunteers/importbatch/import.html", context)
+
+
+# --- Mobilisation: community requests and call-outs -----------------------------------------------
+
+
+@admin.register(CommunityRequest)
+class CommunityRequestAdmin(ReadOnlyAdmin):
+    """Filed by coordinators and answered by dispatch or declined on the committee's requests page
+    (``communities.services.community_requests``, which keeps ``dispatched`` under the request's
+    lock and tells the coordinators); a record here."""
+
+    list_display = ["community", "wanted", "dispatched", "urgency", "status", "date_from", "date_to", "created_at"]
+    list_filter = ["status", "urgency"]
+    search_fields = ["community__name", "community__code"]
+    list_select_related = ["community"]
+    date_hierarchy = "created_at"
+    fields = [
+        "community",
+        "requested_by",
+        "wanted",
+        "dispatched",
+        "post_types",
+        "skills",
+        "date_from",
+        "date_to",
+        "time_from",
+        "time_to",
+        "urgency",
+        "note",
+        "status",
+        "decline_reason",
+        "decided_by",
+        "created_at",
+        "closed_at",
+    ]
+    readonly_fields = fields
+
+
+@admin.register(Broadcast)
+class BroadcastAdmin(ReadOnlyAdmin):
+    """Call-outs are written on the call-out page and fanned out by ``services.broadcasts``; the
+    messages themselves are Notification rows. A record of what was sent, to whom and at what cost."""
+
+    list_display = ["created_at", "subject", "audience", "sender", "recipients", "by_sms", "texts", "urgent"]
+    list_filter = ["audience", "by_sms", "urgent"]
+    search_fields = ["subject", "message", "sender__username"]
+    list_select_related = ["sender"]
+    date_hierarchy = "created_at"
+    fields = [
+        "sender",
+        "audience",
+        "shift",
+        "team",
+        "community",
+        "organization",
+        "call",
+        "link_shift",
+        "subject",
+        "message",
+        "by_sms",
+        "urgent",
+        "recipients",
+        "texts",
+        "created_at",
+        "fanned_out_at",
+    ]
+    readonly_fields = fields
+
+
+# --- Recruitment: calls, agreements, applications ---------------------------------------------------
+# The people-side models (volunteers.models); registered here because their admin actions call the
+# recruitment service, one floor up. Calls are written on the committee's call pages.
+
+
+class CallAgreementInline(admin.StackedInline):
+    model = CallAgreement
+    extra = 0
+    fields = ["version", "text", "created_by", "created_at"]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(RecruitmentCall)
+class RecruitmentCallAdmin(ReadOnlyAdmin):
+    """Written, published and closed on the committee's call pages (``services.recruitment``);
+    here to read, and to close through the service."""
+
+    list_display = ["title", "slug", "organization", "status", "target_count", "deadline", "created_at"]
+    list_filter = ["status"]
+    search_fields = ["title", "slug", "organization__name"]
+    list_select_related = ["organization"]
+    date_hierarchy = "created_at"
+    fields = [
+        "title",
+        "slug",
+        "organization",
+        "text",
+        "target_count",
+        "deadline",
+        "min_age",
+        "max_age",
+        "categories",
+        "required_skills",
+        "required_qualifications",
+        "approval_required",
+        "status",
+        "created_by",
+        "created_at",
+        "published_at",
+        "closed_at",
+    ]
+    readonly_fields = fields
+    inlines = [CallAgreementInline]
+    actions = ["close_calls"]
+
+    @admin.action(description=_("Close the selected calls (no more answers)"))
+    def close_calls(self, request, queryset):
+        closed = 0
+        for call_id in queryset.order_by("pk").values_list("pk", flat=True):
+            try:
+                recruitment.call_close(actor=request.user, call_id=call_id)
+            except ServiceError as error:
+                self.message_user(request, f"{call_id}: {error.message}", level=messages.WARNING)
+            else:
+                closed += 1
+        self.message_user(request, _("%(count)d closed.") % {"count": closed}, level=messages.SUCCESS)
+
+
+@admin.register(CallAgreement)
+class CallAgreementAdmin(ReadOnlyAdmin):
+    """Each version of a call's agreement; applications keep the version their applicant accepted."""
+
+    list_display = ["call", "version", "created_by", "created_at"]
+    search_fields = ["call__title", "call__slug"]
+    list_select_related = ["call", "created_by"]
+    fields = ["call", "version", "text", "created_by", "created_at"]
+    readonly_fields = fields
+
+
+@admin.register(CallApplication)
+class CallApplicationAdmin(ReadOnlyAdmin):
+    """Answers to calls, reviewed on the call's page (``services.recruitment``): approval registers
+    the volunteer and texts them, so it is an action here; rejection needs a reason the applicant is
+    texted, so it stays on the review page. Numbers are shown masked, the ID number only as its
+    masked copy; anonymised answers (docs/recruitment.md, "Retention") show what statistics keep."""
+
+    list_display = [
+        "created_at",
+        "call",
+        "real_name",
+        "mobile_masked",
+        "id_number_masked",
+        "organization",
+        "status",
+        "reviewed_at",
+        "anonymised_at",
+    ]
+    list_filter = ["status", "call__status"]
+    # No search by number or ID number: neither is shown here in full.
+    search_fields = ["real_name", "call__title", "call__slug"]
+    list_select_related = ["call", "organization"]
+    date_hierarchy = "created_at"
+    fields = [
+        "call",
+        "agreement",
+        "agreement_accepted_at",
+        "real_name",
+        "mobile_masked",
+        "id_number_masked",
+        "birth_date",
+        "gender",
+        "organization",
+        "team",
+        "political_status",
+        "categories",
+        "skills",
+        "qualifications",
+        "residence_district",
+        "residence_street",
+        "residence_community",
+        "emergency_contact_name",
+        "emergency_contact_mobile_masked",
+        "guardian_name",
+        "guardian_mobile_masked",
+        "guardian_consent",
+        "volunteer",
+        "status",
+        "reject_reason",
+        "reviewed_by",
+        "reviewed_at",
+        "created_at",
+        "anonymised_at",
+    ]
+    readonly_fields = fields
+    actions = ["approve"]
+
+    @admin.display(description=_("mobile number"))
+    def mobile_masked(self, obj):
+        return obj.mobile_masked
+
+    @admin.display(description=_("emergency contact's mobile number"))
+    def emergency_contact_mobile_masked(self, obj):
+        return mask_mobile(obj.emergency_contact_mobile)
+
+    @admin.display(description=_("guardian's mobile number"))
+    def guardian_mobile_masked(self, obj):
+        return mask_mobile(obj.guardian_mobile)
+
+    def has_approve_permission(self, request):
+        return request.user.has_perm("volunteers.change_callapplication")
+
+    @admin.action(description=_("Approve the selected applications"), permissions=["approve"])
+    def approve(self, request, queryset):
+        result = recruitment.applications_approve(
+            actor=request.user, application_ids=list(queryset.values_list("pk", flat=True))
+        )
+        for application_id, code in sorted(result["refused"].items()):
+            self.message_user(request, f"{application_id}: {ServiceError(code).message}", level=messages.WARNING)
+        count = len(result["approved"])
+        self.message_user(request, _("%(count)d approved.") % {"count": count}, level=messages.SUCCESS)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlparse
+
 from django.conf import settings
 from django.core.checks import Error, Tags, register
 
@@ -56,5 +58,22 @@ def sms_provider_check(app_configs=None, **kwargs) -> list[Error]:
             f"The {provider} SMS backend is missing: {'; '.join(missing)}.",
             hint="docs/deployment.md, SMS; config/deploy/env.example lists the variables.",
             id="communities.E002",
+        )
+    ]
+
+
+@register(Tags.compatibility, deploy=True)
+def site_url_check(app_configs=None, **kwargs) -> list[Error]:
+    """Texts carry links built from ``SITE_URL`` (a call-out's ``/m/<id>/``): it must be the public
+    HTTPS address, not the development default."""
+    url = urlparse(settings.SITE_URL)
+    if url.scheme == "https" and url.hostname and url.hostname not in ("localhost", "127.0.0.1"):
+        return []
+    return [
+        Error(
+            f"SITE_URL is {settings.SITE_URL!r}: the links texted to volunteers would not reach the site.",
+            hint="Set SITE_URL to the site's public address, e.g. https://volunteers.example.org "
+            "(the domain of the call-out SMS template: docs/sms-templates.md).",
+            id="communities.E003",
         )
     ]

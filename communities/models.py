@@ -354,6 +354,7 @@ class AuditEntry(models.Model):
         CHANGE_REQUESTED = "change_requested", _("Change requested")
         CHANGE_APPROVED = "change_approved", _("Change approved")
         CHANGE_REJECTED = "change_rejected", _("Change rejected")
+        APPLICATION_ANONYMISED = "application_anonymised", _("Application's personal data deleted")
 
     assignment = models.ForeignKey(
         Assignment, null=True, blank=True, on_delete=models.CASCADE, related_name="audit_entries"

@@ -135,3 +135,12 @@ def expiry_digest() -> int:
     from communities.notifications.records import expiry_digest as digest
 
     return digest()
+
+
+@shared_task(acks_late=True, ignore_result=True, soft_time_limit=540, time_limit=600)
+def applications_retention_sweep() -> int:
+    """Delete the personal data of answers to calls that made no volunteer, once their retention
+    time is over (daily; a second run finds nothing left to do)."""
+    from communities.services.privacy import applications_retention_sweep as sweep
+
+    return sweep()

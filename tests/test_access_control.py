@@ -176,6 +176,23 @@ def world(db):
         for community in (community_in, community_out)
     )
 
+    # Call-outs, each in the inbox of the one person it reached (its short link /m/<id>/).
+    from communities.models import Broadcast
+
+    broadcasts = []
+    for team, person in ((team_in, volunteer), (team_out, other)):
+        sent = Broadcast.objects.create(sender=superuser, audience="team", team=team, subject="s", message="m")
+        Notification.objects.create(
+            key=f"b{sent.pk}:broadcast:inapp:u{person.user_id}",
+            kind="broadcast",
+            channel="inapp",
+            recipient=person.user,
+            subject="s",
+            body="m",
+            state="sent",
+        )
+        broadcasts.append(sent)
+
     users = {
         "anonymous": None,
         "volunteer": volunteer.user,
@@ -203,6 +220,7 @@ def world(db):
         "call": (call_in.pk, call_out.pk),
         "call_slug": (call_in.slug, call_out.slug),
         "application": (application_in.pk, application_out.pk),
+        "broadcast": (broadcasts[0].pk, broadcasts[1].pk),
     }
     return {"users": users, "objects": objects}
 
@@ -1364,6 +1382,20 @@ ROWS = [
             "committee_staff": 200,
             "superuser": 200,
         },
+    ),
+    Row(
+        "m/<int:pk>/",
+        "GET",
+        "/m/{id}/",
+        {
+            "anonymous": (302, 302),
+            "volunteer": (200, 404),
+            "team_leader": (404, 404),
+            "coordinator": (404, 404),
+            "committee_staff": (404, 404),
+            "superuser": (404, 404),
+        },
+        obj="broadcast",
     ),
     Row("inbox/read/", "POST", "/inbox/read/", every(302)),
     Row(
@@ -2645,6 +2677,8 @@ ADMIN = {
     "authtoken.tokenproxy": (True, True, True),
     "communities.assignment": (False, True, False),
     "communities.auditentry": (False, False, False),
+    "communities.broadcast": (False, False, False),
+    "communities.communityrequest": (False, False, False),
     "communities.community": (True, True, True),
     "communities.dailyreport": (False, False, False),
     "communities.dailytally": (False, False, False),
@@ -2659,6 +2693,8 @@ ADMIN = {
     "communities.shiftdaycount": (False, False, False),
     "communities.street": (True, True, True),
     "communities.volunteercount": (False, False, False),
+    "volunteers.callagreement": (False, False, False),
+    "volunteers.callapplication": (False, False, False),
     "volunteers.certificate": (False, False, False),
     "volunteers.importbatch": (False, False, False),
     "volunteers.loginfailure": (False, False, False),
@@ -2668,6 +2704,7 @@ ADMIN = {
     "volunteers.personaldataaccess": (False, False, False),
     "volunteers.qualification": (False, False, False),
     "volunteers.qualificationtype": (True, True, True),
+    "volunteers.recruitmentcall": (False, False, False),
     "volunteers.skill": (True, True, True),
     "volunteers.team": (True, True, True),
     "volunteers.volunteer": (False, True, False),

@@ -30,6 +30,7 @@ def production_env(tmp_path: Path, **overrides) -> dict:
             "ID_NUMBER_KEYS": Fernet.generate_key().decode(),
             "ID_NUMBER_HASH_KEY": secrets.token_urlsafe(32),
             "ALLOWED_HOSTS": "example.org",
+            "SITE_URL": "https://example.org",
             "NUM_PROXIES": "1",
             "DATABASE_URL": "postgres://deploy@127.0.0.1:5432/deploy",  # never connected to
             "VAR_DIR": str(tmp_path / "var"),
@@ -62,6 +63,16 @@ def test_check_deploy_is_clean_under_production_settings(tmp_path):
     result = manage(production_env(tmp_path), "check", "--deploy", "--fail-level", "WARNING")
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip() == "System check identified no issues (0 silenced)."
+
+
+@pytest.mark.parametrize("site_url", ["", "http://localhost:8000", "http://example.org"])
+def test_check_deploy_wants_the_public_https_address_for_texted_links(tmp_path, site_url):
+    env = production_env(tmp_path, SITE_URL=site_url)
+    if not site_url:
+        del env["SITE_URL"]
+    result = manage(env, "check", "--deploy")
+    assert result.returncode != 0
+    assert "communities.E003" in result.stderr + result.stdout
 
 
 def test_check_deploy_refuses_the_file_and_console_sms_backends(tmp_path):

@@ -712,6 +712,8 @@ class CallApplication(models.Model):
         PENDING = "pending", _("Awaiting review")
         APPROVED = "approved", _("Approved")
         REJECTED = "rejected", _("Rejected")
+        # Never reviewed, and its call closed: set by the retention sweep (docs/recruitment.md).
+        LAPSED = "lapsed", _("Lapsed (not reviewed before the call closed)")
 
     call = models.ForeignKey(
         RecruitmentCall, verbose_name=_("call"), on_delete=models.PROTECT, related_name="applications"
@@ -790,6 +792,9 @@ class CallApplication(models.Model):
     )
     reviewed_at = models.DateTimeField(_("reviewed at"), null=True, blank=True)
     created_at = models.DateTimeField(_("applied at"), default=timezone.now, editable=False)
+    # When the retention sweep deleted the personal data of an answer that did not make a
+    # volunteer (``communities.services.privacy.applications_retention_sweep``).
+    anonymised_at = models.DateTimeField(_("personal data deleted at"), null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("application")

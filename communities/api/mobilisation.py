@@ -204,6 +204,7 @@ class AudienceSerializer(serializers.Serializer):
     community = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
     organization = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
     call = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
+    subject = serializers.CharField(required=False, allow_blank=True, max_length=60, default="")
     message = serializers.CharField(required=False, allow_blank=True, max_length=300, default="")
     by_sms = serializers.BooleanField(required=False, default=False)
 
@@ -227,6 +228,9 @@ class PreviewSerializer(serializers.Serializer):
     texts = serializers.IntegerField()
     parts_per_text = serializers.IntegerField()
     estimated_cost = serializers.DecimalField(max_digits=12, decimal_places=2)
+    sms_text = serializers.CharField(help_text="The SMS exactly as a phone shows it, before the provider's signature.")
+    sms_characters = serializers.IntegerField(help_text="Characters billed, the signature included.")
+    sms_cut = serializers.BooleanField(help_text="The subject and message are cut to fit the provider's limit.")
 
 
 class BroadcastSerializer(serializers.ModelSerializer):
@@ -308,7 +312,7 @@ class BroadcastViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         require_broadcaster(request.user)
         data = parse(AudienceSerializer, request.data)
         preview = broadcasts.broadcast_preview(
-            target=_target(request.user, data), message=data["message"], by_sms=data["by_sms"]
+            target=_target(request.user, data), subject=data["subject"], message=data["message"], by_sms=data["by_sms"]
         )
         return Response(PreviewSerializer(preview).data)
 

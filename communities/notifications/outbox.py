@@ -40,6 +40,7 @@ from django.core.signals import setting_changed
 from django.db import connection, transaction
 from django.db.models import Case, CharField, Exists, F, Func, OuterRef, Q, QuerySet, Value, When
 from django.db.models.functions import Cast, Coalesce, Concat
+from django.urls import reverse
 from django.utils import dateformat, timezone, translation
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext
@@ -51,7 +52,7 @@ from config import formats
 from config.celery import task_named
 from config.errors import ServiceError
 from config.sms import backends
-from config.sms.providers import national_number
+from config.sms.providers import clean_param, national_number
 from volunteers.models import CallApplication, StaffContact, Volunteer, reader_name
 from volunteers.selectors import organization_subtree, volunteer_message_language
 
@@ -909,7 +910,12 @@ def rejection_text_send(*, application_id: int) -> backends.SmsResult | None:
     person has an account, whose message went through ``person_event``)."""
     application = (
         CallApplication.objects.select_related("call")
-        .filter(pk=application_id, status=CallApplication.Status.REJECTED, volunteer__isnull=True)
+        .filter(
+            pk=application_id,
+            status=CallApplication.Status.REJECTED,
+            volunteer__isnull=True,
+            anonymised_at__isnull=True,
+        )
         .first()
     )
     if application is None:
@@ -1967,11 +1973,41 @@ def community_request_event(kind: str, *, request, sent: int = 0, ref: str = "",
     return [row.key for row in rows]
 
 
+@dataclass(frozen=True)
+class CallOutSms:
+    """The SMS of a call-out, as the volunteer's phone shows it (before the provider's 【签名】)."""
+
+    summary: str  # subject and message, within the provider's limit on a variable (the template's `message`)
+    code: str  # the call-out's number in its short link (the template's `code`)
+    link: str  # the short link to the call-out in the reader's inbox
+    text: str
+    cut: bool  # the summary leaves part of the subject and message out (ends with "…")
+
+
+def broadcast_sms(*, subject: str, message: str, broadcast_id: int) -> CallOutSms:
+    """The one place a call-out's SMS is written: the summary cut to the configured backend's
+    limit on a template variable (``param_max_length``; none for backends that send the text
+    itself), with an ellipsis when cut, then the short link ``SITE_URL/m/<id>/`` that opens the
+    whole message in the reader's inbox. Written in ``NOTIFICATIONS["LANGUAGE"]``, like the
+    provider's template (docs/sms-templates.md), so the preview shows what is sent."""
+    with translation.override(settings.NOTIFICATIONS["LANGUAGE"]):
+        subject, message = subject.strip(), message.strip()
+        whole = str(_("%(subject)s: %(message)s") % {"subject": subject, "message": message})
+        whole = whole if subject and message else subject or message
+        whole = clean_param(whole, len(whole))  # one line, no links: what a template variable may hold
+        limit = backends.param_max_length()
+        summary = clean_param(whole, limit) if limit else whole
+        link = f"{settings.SITE_URL}{reverse('broadcast-short', args=[broadcast_id])}"
+        text = str(_("Volunteer notice: %(summary)s Details: %(link)s") % {"summary": summary, "link": link})
+    return CallOutSms(summary=summary, code=str(broadcast_id), link=link, text=text, cut=summary != whole)
+
+
 def broadcast_rows(broadcast, people: list[tuple], *, now: datetime) -> list[Draft]:
     """The rows of a call-out for ``people`` (``(user_id, by_sms, by_email, mobile, anonymised_at,
     email)`` each): the inbox always; SMS when the call-out goes by SMS and the person takes SMS;
     email as the person chose. SMS waits for the end of quiet hours unless the call-out is urgent."""
     shift_id = broadcast.link_shift_id or broadcast.shift_id
+    sms = broadcast_sms(subject=broadcast.subject, message=broadcast.message, broadcast_id=broadcast.pk)
     rows: list[Draft] = []
     for user_id, by_sms, by_email, mobile, anonymised_at, email in people:
         reachable = anonymised_at is None
@@ -1992,6 +2028,9 @@ def broadcast_rows(broadcast, people: list[tuple], *, now: datetime) -> list[Dra
             now=now,
             key_base=f"b{broadcast.pk}",
         )
+    for row in rows:
+        if row.channel == Channel.SMS:
+            row.body = sms.text  # the inbox and email carry the whole message
     return rows
 
 
@@ -2003,17 +2042,26 @@ def broadcast_insert(rows: list[Draft], *, now: datetime) -> None:
 
 def _keyed_params(rows: list[Claimed]) -> dict[int, dict]:
     """Template parameters of the rows not about an assignment, read afresh when sent."""
-    from communities.models import CommunityRequest
+    from communities.models import Broadcast, CommunityRequest
 
     params: dict[int, dict] = {}
     request_ids = {
         int(row.key.split(":")[0][1:]) for row in rows if row.kind in REQUEST_KINDS and row.key.startswith("r")
     }
     requests = CommunityRequest.objects.select_related("community").in_bulk(request_ids)
+    call_outs = Broadcast.objects.only("subject", "message").in_bulk(
+        {int(row.key.split(":")[0][1:]) for row in rows if row.kind == BROADCAST}
+    )
+    sms = {
+        pk: broadcast_sms(subject=call_out.subject, message=call_out.message, broadcast_id=pk)
+        for pk, call_out in call_outs.items()
+    }
     with translation.override(settings.NOTIFICATIONS["LANGUAGE"]):
         for row in rows:
             if row.kind == BROADCAST:
-                params[row.pk] = {"message": row.body}
+                text = sms.get(int(row.key.split(":")[0][1:]))
+                if text is not None:
+                    params[row.pk] = {"message": text.summary, "code": text.code}
             elif row.kind in REQUEST_KINDS:
                 request = requests.get(int(row.key.split(":")[0][1:]))
                 if request is not None:

@@ -128,7 +128,8 @@ def applications_for_review(user, *, call_id: int, filters: dict | None = None) 
         organization = Organization.objects.filter(pk=filters["organization"]).first()
         queryset = queryset.filter(organization__path__startswith=organization.path if organization else "-")
     if filters.get("minor") is not None:
-        queryset = queryset.exclude(guardian_name="") if filters["minor"] else queryset.filter(guardian_name="")
+        # The guardian's consent is asked of under-18s only, and survives anonymisation.
+        queryset = queryset.filter(guardian_consent=bool(filters["minor"]))
     if filters.get("q"):
         queryset = queryset.filter(real_name__icontains=filters["q"])
     return queryset.prefetch_related("categories", "skills", "qualifications").order_by("created_at", "id")

@@ -304,10 +304,7 @@ def volunteer_checkin_open(*, volunteer: Volunteer, now: datetime | None = None)
     """Confirmed places not yet checked in whose check-in window is open now."""
     now = now or timezone.now()
     return (
-        _mine(volunteer)
-        .filter(_checkin_open_q(now))
-        .select_related("code_attempts")
-        .order_by("shift__starts_at", "id")
+        _mine(volunteer).filter(_checkin_open_q(now)).select_related("code_attempts").order_by("shift__starts_at", "id")
     )
 
 
@@ -330,6 +327,16 @@ def notification_inbox(user) -> QuerySet:
     """The in-app messages addressed to ``user``, newest first."""
     return Notification.objects.filter(recipient=user, channel=Notification.Channel.INAPP).order_by(
         "-created_at", "-id"
+    )
+
+
+def broadcast_inbox_message(user, broadcast_id: int) -> Notification | None:
+    """The reader's own inbox copy of a call-out (the page its SMS links to); None for anyone
+    the call-out did not reach."""
+    return (
+        notification_inbox(user)
+        .filter(key=f"b{broadcast_id}:broadcast:{Notification.Channel.INAPP}:u{user.pk}")
+        .first()
     )
 
 

@@ -155,10 +155,17 @@ def sms_parts(characters: int) -> int:
     return 1 if characters <= 70 else math.ceil(characters / 67)
 
 
-def _sms_characters(message: str) -> int:
-    conf = settings.NOTIFICATIONS
-    signature = len(conf["SMS_SIGN_NAME"]) + 2 if conf["SMS_SIGN_NAME"] else 0  # 【签名】
-    return len(message) + conf["BROADCAST_TEMPLATE_CHARACTERS"] + signature
+def _billed_characters(text: str) -> int:
+    """What a text counts as on the bill: itself and the signature the provider adds (【签名】)."""
+    sign_name = settings.NOTIFICATIONS["SMS_SIGN_NAME"]
+    return len(text) + (len(sign_name) + 2 if sign_name else 0)
+
+
+def _next_broadcast_id() -> int:
+    """The number a call-out written now gets, unless another is sent first: its short link in
+    the preview has the length it will have."""
+    last = Broadcast.objects.order_by("-pk").values_list("pk", flat=True).first()
+    return (last or 0) + 1
 
 
 def _check_message(*, subject: str, message: str, urgent: bool, actor) -> tuple[str, str]:
@@ -177,13 +184,15 @@ def _check_message(*, subject: str, message: str, urgent: bool, actor) -> tuple[
     return subject, message
 
 
-def broadcast_preview(*, target: Target, message: str, by_sms: bool) -> dict:
-    """How many people, how many texts (billed parts), and what the texts would cost."""
+def broadcast_preview(*, target: Target, subject: str = "", message: str, by_sms: bool) -> dict:
+    """How many people, how many texts (billed parts), what they would cost, and the SMS itself
+    (``outbox.broadcast_sms``: exactly what a phone shows, and whether it is cut)."""
     counts = broadcast_people(target).aggregate(
         people=Count("pk"),
         sms=Count("pk", filter=Q(notify_by_sms=True) & ~Q(mobile="")),
     )
-    parts = sms_parts(_sms_characters((message or "").strip()))
+    sms = outbox.broadcast_sms(subject=subject or "", message=message or "", broadcast_id=_next_broadcast_id())
+    parts = sms_parts(_billed_characters(sms.text))
     texts = counts["sms"] if by_sms else 0
     price = settings.NOTIFICATIONS["SMS_PRICE_YUAN"]
     return {
@@ -191,6 +200,9 @@ def broadcast_preview(*, target: Target, message: str, by_sms: bool) -> dict:
         "texts": texts,
         "parts_per_text": parts,
         "estimated_cost": (Decimal(texts * parts) * price).quantize(Decimal("0.01")),
+        "sms_text": sms.text,
+        "sms_characters": _billed_characters(sms.text),
+        "sms_cut": sms.cut,
     }
 
 
@@ -214,7 +226,7 @@ def broadcast_create(
         link_shift = Shift.objects.filter(pk=link_shift_id, status=Shift.Status.OPEN, ends_at__gt=now).first()
         if link_shift is None:
             raise ServiceError("invalid", {"link_shift": [_("Link an open shift that has not ended.")]})
-    preview = broadcast_preview(target=target, message=message, by_sms=by_sms)
+    preview = broadcast_preview(target=target, subject=subject, message=message, by_sms=by_sms)
     if not preview["people"]:
         raise ServiceError("audience_empty")
     broadcast = Broadcast.objects.create(
@@ -235,6 +247,10 @@ def broadcast_create(
         texts=preview["texts"] * preview["parts_per_text"],
         created_at=now,
     )
+    sms = outbox.broadcast_sms(subject=subject, message=message, broadcast_id=broadcast.pk)
+    if sms.text != preview["sms_text"]:  # another call-out took the number the preview showed
+        broadcast.texts = preview["texts"] * sms_parts(_billed_characters(sms.text))
+        broadcast.save(update_fields=["texts"])
     broadcast_id = broadcast.pk
     transaction.on_commit(lambda: _enqueue_fan_out(broadcast_id))
     return broadcast

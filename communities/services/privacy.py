@@ -2,6 +2,8 @@
 everything held about a volunteer, and anonymising a volunteer who asks to be deleted.
 
 Every display of a full ID number writes a ``PersonalDataAccess`` row, whoever asked and why.
+Answers to recruitment calls that did not make a volunteer lose their personal data
+``APPLICATION_RETENTION_DAYS`` after the decision (``applications_retention_sweep``).
 Anonymising keeps the volunteer row and everything hanging off it that counts (assignments with
 their credited minutes, tallies, certificates), and removes or replaces everything that says who
 the person was. See docs/privacy.md.
@@ -11,12 +13,14 @@ from __future__ import annotations
 
 import logging
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from communities.models import Assignment, Notification
+from communities.models import Assignment, AuditEntry, Notification
 from communities.selectors.people import volunteer_credited_minutes
 from communities.services import locks
 from communities.services.signup import volunteer_places_release
@@ -24,18 +28,28 @@ from config.db import retry_on_conflict
 from config.errors import ServiceError
 from volunteers import crypto
 from volunteers.auth import normalise_username
-from volunteers.models import LoginFailure, Team, Volunteer, new_calendar_token, private_storage
+from volunteers.models import (
+    CallApplication,
+    LoginFailure,
+    RecruitmentCall,
+    Team,
+    Volunteer,
+    new_calendar_token,
+    private_storage,
+)
 from volunteers.selectors import star_level
 from volunteers.services import may_see_id_number, user_api_tokens_revoke, volunteer_id_number_reveal
 
 logger = logging.getLogger(__name__)
 
 ANONYMISED_NAME = "已注销志愿者"
+ANONYMISED_APPLICANT_NAME = "已删除的报名者"
 ANONYMISED_ID_MASK = "已注销"
 
 
 def anonymised_mobile(volunteer_id: int) -> str:
-    """``10`` + the volunteer's id in nine digits: unique, 11 characters, and never a real number.
+    """``10`` + the volunteer's (or the application's) id in nine digits: unique, 11 characters,
+    and never a real number.
 
     Mainland mobile numbers start with 13–19, so this can neither be dialled nor collide with a
     real volunteer's number, and ``validate_mobile`` refuses it if it is ever fed back in.
@@ -214,6 +228,19 @@ def _scrub_locked(volunteer_id: int, now) -> Volunteer:
     return volunteer
 
 
+def _forget_id_number(record, token: str) -> None:
+    """Replace the ID number of a ``Volunteer`` or a ``CallApplication`` (encrypted, keyed hash,
+    masked copy) by a random one nobody holds: the unique constraints still hold, nothing matches it."""
+    record.id_number_encrypted = crypto.encrypt(token)
+    record.id_number_hash = crypto.blind_index(f"anonymised:{token}")
+    record.id_number_masked = ANONYMISED_ID_MASK
+
+
+def birth_year_only(birth_date):
+    """The birth year stays for age-band statistics; the day would help identify the person."""
+    return birth_date.replace(month=1, day=1)
+
+
 def _scrub(volunteer: Volunteer, now) -> None:
     user = volunteer.user
     former_names = {normalise_username(user.get_username()), normalise_username(volunteer.mobile)}
@@ -221,11 +248,8 @@ def _scrub(volunteer: Volunteer, now) -> None:
 
     volunteer.real_name = ANONYMISED_NAME
     volunteer.mobile = anonymised_mobile(volunteer.pk)
-    volunteer.id_number_encrypted = crypto.encrypt(token)
-    volunteer.id_number_hash = crypto.blind_index(f"anonymised:{token}")
-    volunteer.id_number_masked = ANONYMISED_ID_MASK
-    # The birth year stays for age-band statistics; the day would help identify the person.
-    volunteer.birth_date = volunteer.birth_date.replace(month=1, day=1)
+    _forget_id_number(volunteer, token)
+    volunteer.birth_date = birth_year_only(volunteer.birth_date)
     volunteer.insurance_valid_until = None
     volunteer.guardian_consent = False
     volunteer.status = Volunteer.Status.SUSPENDED
@@ -265,3 +289,82 @@ def _scrub(volunteer: Volunteer, now) -> None:
     user_api_tokens_revoke(user=user)
     Notification.objects.filter(recipient=user).delete()
     LoginFailure.objects.filter(username__in=former_names).delete()
+
+
+# --- Retention of answers to recruitment calls (docs/recruitment.md, "Retention") -----------------
+
+Application = CallApplication.Status
+
+
+def applications_due_for_anonymising(*, now: datetime) -> Q:
+    """Answers that did not make a volunteer, decided more than ``APPLICATION_RETENTION_DAYS``
+    ago: rejected then, or never reviewed on a call closed (or past its deadline) then. Approved
+    ones belong to volunteers, whose record is theirs to keep or delete."""
+    cutoff = now - timedelta(days=settings.APPLICATION_RETENTION_DAYS)
+    closed = Q(call__status=RecruitmentCall.Status.CLOSED, call__closed_at__lt=cutoff) | Q(call__deadline__lt=cutoff)
+    return Q(anonymised_at__isnull=True) & (
+        Q(status=Application.REJECTED, reviewed_at__lt=cutoff)
+        | Q(status=Application.LAPSED)
+        | (Q(status=Application.PENDING) & closed)
+    )
+
+
+def applications_retention_sweep(*, now: datetime | None = None, batch: int = 500) -> int:
+    """Delete the personal data of every answer due (``applications_due_for_anonymising``);
+    return how many. Idempotent: an anonymised answer is never due again.
+
+    Each answer in its own transaction, claimed by a conditional UPDATE (a pending one becomes
+    ``lapsed`` in the same statement), so a reviewer approving it at the same moment either
+    finds it ``lapsed`` (``application_not_pending``) or approves it first and the sweep skips it.
+    Kept: the call, the agreement version accepted, status, decision and reviewer, the birth
+    year, gender, organisation, team, political status, categories, skills, declared
+    qualifications and district of residence (what the statistics count); an audit entry records
+    each run over an answer."""
+    now = now or timezone.now()
+    done = 0
+    while True:
+        due = list(
+            CallApplication.objects.filter(applications_due_for_anonymising(now=now))
+            .order_by("pk")
+            .values_list("pk", flat=True)[:batch]
+        )
+        if not due:
+            return done
+        for application_id in due:
+            done += _application_anonymise(application_id, now=now)
+
+
+@transaction.atomic
+def _application_anonymise(application_id: int, *, now: datetime) -> int:
+    status = (
+        CallApplication.objects.filter(applications_due_for_anonymising(now=now), pk=application_id)
+        .values_list("status", flat=True)
+        .first()
+    )
+    if status is None:
+        return 0
+    # The claim filters on the row's own columns only: PostgreSQL checks those again on the row
+    # a concurrent review committed (a condition through a join or subquery it would not).
+    claimed = CallApplication.objects.filter(pk=application_id, status=status, anonymised_at__isnull=True).update(
+        status=Application.LAPSED if status == Application.PENDING else status, anonymised_at=now
+    )
+    if not claimed:
+        return 0  # reviewed, or anonymised, a moment ago
+    application = CallApplication.objects.get(pk=application_id)
+    application.real_name = ANONYMISED_APPLICANT_NAME
+    application.mobile = anonymised_mobile(application.pk)
+    _forget_id_number(application, secrets.token_urlsafe(24))
+    application.birth_date = birth_year_only(application.birth_date)
+    application.residence_street = application.residence_community = None
+    application.emergency_contact_name = application.emergency_contact_mobile = ""
+    application.guardian_name = application.guardian_mobile = ""
+    # The existing volunteer an answer recognised keeps their own record; the link would name them.
+    application.volunteer = None
+    application.save()
+    AuditEntry.objects.create(
+        action=AuditEntry.Action.APPLICATION_ANONYMISED,
+        actor=None,
+        after={"application": application.pk, "call": application.call_id, "status": application.status},
+        reason=f"retention {settings.APPLICATION_RETENTION_DAYS} days",
+    )
+    return 1

@@ -7,6 +7,7 @@ Thin: the services and selectors the API uses; the board's page carries its firs
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
@@ -122,11 +123,20 @@ def broadcast_page(request):
                 )
                 messages.success(request, _("Call-out sent to %(people)d people.") % {"people": sent.recipients})
                 return redirect("broadcasts")
-            preview = broadcasts.broadcast_preview(target=target, message=data["message"], by_sms=data["by_sms"])
+            preview = broadcasts.broadcast_preview(
+                target=target, subject=data["subject"], message=data["message"], by_sms=data["by_sms"]
+            )
         except ServiceError as error:
             report_refusal(request, error)
     page = Paginator(broadcasts_sent_by(request.user), 20).get_page(request.GET.get("page"))
-    return render(request, "communities/broadcasts.html", {"form": form, "preview": preview, "page": page})
+    context = {
+        "form": form,
+        "preview": preview,
+        "page": page,
+        "by_sms": preview is not None and form.cleaned_data["by_sms"],
+        "sms_language": settings.NOTIFICATIONS["LANGUAGE"],
+    }
+    return render(request, "communities/broadcasts.html", context)
 
 
 LABELS = {

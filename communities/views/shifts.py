@@ -380,6 +380,15 @@ def inbox(request):
     return render(request, "communities/inbox.html", {"page": page})
 
 
+@login_required
+def inbox_broadcast(request, pk: int):
+    """A call-out's short link (``/m/<id>/``, in its SMS): the whole message in the reader's inbox."""
+    notice = shift_selectors.broadcast_inbox_message(request.user, pk)
+    if notice is None:
+        raise Http404
+    return render(request, "communities/inbox_message.html", {"notice": notice})
+
+
 @require_POST
 @login_required
 def inbox_mark_read(request, pk: int | None = None):

@@ -30,6 +30,7 @@ urlpatterns = [
     path("inbox/", shifts.inbox, name="inbox"),
     path("inbox/read/", shifts.inbox_mark_read, name="inbox-read-all"),
     path("inbox/<int:pk>/read/", shifts.inbox_mark_read, name="inbox-read"),
+    path("m/<int:pk>/", shifts.inbox_broadcast, name="broadcast-short"),
     path("coordinator/", coordinator.coordinator_today, name="coordinator-today"),
     path(
         "coordinator/communities/<int:community_id>/roster/", coordinator.coordinator_roster, name="coordinator-roster"

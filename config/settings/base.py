@@ -305,6 +305,10 @@ RULES = {
 # Python form instead.
 SIGN_UP_IN_DATABASE = env.bool("SIGN_UP_IN_DATABASE", default=True)
 
+# The address people reach the site at, for links in texts sent without a request to build them
+# from (a call-out's short link /m/<id>/ in its SMS; docs/mobilisation.md).
+SITE_URL = env.str("SITE_URL", default="http://localhost:8000").rstrip("/")
+
 # --- Notifications (communities.notifications.outbox; see docs/notifications.md) -------------
 # Every message is a Notification row keyed by (assignment, kind, channel, recipient); a
 # minute sweep creates the time-driven ones and sends whatever is due. No ETA tasks.
@@ -327,10 +331,8 @@ NOTIFICATIONS = {
     # notification kind, an approved template and its named parameters, in the order Tencent
     # numbers them ({1}, {2} …). docs/sms-templates.md has the texts to submit for approval.
     "SMS_SIGN_NAME": env.str("NOTIFY_SMS_SIGN_NAME", default=""),
-    # A call-out's estimated cost: the price of one billed SMS part, and the characters the
-    # "broadcast" template adds around the message (docs/sms-templates.md).
+    # A call-out's estimated cost: the price of one billed SMS part (docs/sms-templates.md).
     "SMS_PRICE_YUAN": Decimal(env.str("NOTIFY_SMS_PRICE_YUAN", default="0.045")),
-    "BROADCAST_TEMPLATE_CHARACTERS": env.int("NOTIFY_BROADCAST_TEMPLATE_CHARACTERS", default=14),
     "SMS_TEMPLATES": {
         kind: {
             "params": params,
@@ -359,7 +361,7 @@ NOTIFICATIONS = {
             "request_dispatched": ("dispatched", "community", "missing"),
             "request_fulfilled": ("community", "wanted"),
             "request_declined": ("community", "reason"),
-            "broadcast": ("message",),
+            "broadcast": ("message", "code"),
             "register_code": ("code", "minutes"),
             "application_approved": ("call", "organization"),
             "application_rejected": ("call", "reason"),
@@ -472,6 +474,19 @@ CELERY_BEAT_SCHEDULE.update(
         "expiry-digest": {
             "task": "communities.tasks.expiry_digest",
             "schedule": crontab(day_of_week=EXPIRY_DIGEST_WEEKDAY, **_at(EXPIRY_SWEEP_TIME)),
+        },
+    }
+)
+# Answers to recruitment calls that made no volunteer (rejected, or never reviewed on a closed
+# call) keep their personal data this many days after the decision, then lose it to a daily
+# sweep at APPLICATION_RETENTION_TIME, local time (communities.services.privacy; docs/recruitment.md).
+APPLICATION_RETENTION_DAYS = env.int("APPLICATION_RETENTION_DAYS", default=30)
+APPLICATION_RETENTION_TIME = env.str("APPLICATION_RETENTION_TIME", default="04:00")
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "applications-retention": {
+            "task": "communities.tasks.applications_retention_sweep",
+            "schedule": crontab(**_at(APPLICATION_RETENTION_TIME)),
         },
     }
 )

@@ -82,12 +82,22 @@ class BaseSmsBackend:
     def __init__(self, options: dict | None = None):
         self.options = options if options is not None else settings.NOTIFICATIONS
 
+    @classmethod
+    def param_max_length(cls, options: dict | None = None) -> int | None:
+        """The most characters a template variable may carry (``None``: the text goes whole)."""
+        return None
+
     def send_messages(self, messages: list[SmsMessage]) -> list[SmsResult]:
         raise NotImplementedError
 
 
 def get_backend() -> BaseSmsBackend:
     return import_string(settings.NOTIFICATIONS["SMS_BACKEND"])()
+
+
+def param_max_length() -> int | None:
+    """The configured backend's limit on a template variable, without building the backend."""
+    return import_string(settings.NOTIFICATIONS["SMS_BACKEND"]).param_max_length()
 
 
 # --- Console ------------------------------------------------------------------------------

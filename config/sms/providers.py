@@ -27,6 +27,8 @@ import re
 from dataclasses import dataclass
 from itertools import groupby
 
+from django.conf import settings
+
 from config.sms.backends import BaseSmsBackend, SmsMessage, SmsResult
 
 logger = logging.getLogger(__name__)
@@ -45,7 +47,10 @@ def clean_param(value, max_length: int) -> str:
     text = _LINK.sub("", str(value))
     text = " ".join(text.split())
     if len(text) > max_length:
-        text = text[: max(max_length - 1, 0)] + "…"
+        kept = text[: max(max_length - 1, 0)]
+        if kept and text[len(kept)].isascii() and text[len(kept)].isalnum() and " " in kept[-12:]:
+            kept = kept[: kept.rindex(" ")]  # a Latin word is not split; Chinese has no spaces
+        text = kept.rstrip() + "…"
     return text
 
 
@@ -87,10 +92,15 @@ class TemplateSmsBackend(BaseSmsBackend):
         entry = self.options["SMS_TEMPLATES"].get(template_kind(message.kind))
         if not entry or not entry.get(self.provider):
             return None
-        limit = int(self.conf.get("PARAM_MAX_LENGTH") or 35)
+        limit = self.param_max_length(self.options)
         return entry[self.provider], [
             (name, clean_param(message.params.get(name, ""), limit)) for name in entry["params"]
         ]
+
+    @classmethod
+    def param_max_length(cls, options: dict | None = None) -> int:
+        conf = (options if options is not None else settings.NOTIFICATIONS)[f"SMS_{cls.provider.upper()}"]
+        return int(conf.get("PARAM_MAX_LENGTH") or 35)
 
     def _groups(self, messages: list[SmsMessage]) -> list[list[int]]:
         """Indexes of ``messages`` sent in one request each, in order; unmapped ones alone."""

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from communities.models import Assignment, AuditEntry, Notification, Shift
 from communities.services import signup
+from config.errors import ServiceError
 from tests.factories import QualificationTypeFactory, ShiftFactory, VolunteerFactory
 from volunteers.models import Volunteer
 
@@ -386,3 +387,125 @@ def test_the_record_staff_keep_and_qualifications_are_not_editable_in_the_admin(
     assert root.get(change_url(qualification)).status_code == 200
     assert root.post(f"/admin/volunteers/qualification/{qualification.pk}/delete/", {"post": "yes"}).status_code == 403
     assert Qualification.objects.filter(pk=qualification.pk).exists()
+
+
+# --- Recruitment, call-outs, community requests: read-only, numbers masked -------------------------
+
+
+@pytest.fixture
+def mobilisation_records(root):
+    from datetime import date
+
+    from communities.models import Broadcast, CommunityRequest
+    from communities.services import broadcasts
+    from tests.factories import CommunityFactory, RecruitmentCallFactory
+    from volunteers.idcard import make_id_number
+    from volunteers.models import CallApplication
+
+    call = RecruitmentCallFactory()
+    application = CallApplication(
+        call=call,
+        agreement=call.agreements.get(),
+        agreement_accepted_at=timezone.now(),
+        mobile="13712345678",
+        real_name="周晓雨",
+        birth_date=date(2009, 5, 4),
+        gender="female",
+        organization=call.organization,
+        emergency_contact_name="周父",
+        emergency_contact_mobile="13987654321",
+        guardian_name="周母",
+        guardian_mobile="13655554444",
+        guardian_consent=True,
+    )
+    id_number = make_id_number("320506", date(2009, 5, 4), 41)
+    application.set_id_number(id_number)
+    application.save()
+    community = CommunityFactory()
+    request = CommunityRequest.objects.create(
+        community=community,
+        wanted=5,
+        date_from=date(2026, 12, 8),
+        date_to=date(2026, 12, 9),
+        time_from="08:00",
+        time_to="12:00",
+        note="封控点增援",
+    )
+    VolunteerFactory(deployed_community=community, status="active")
+    target = broadcasts.broadcast_target(actor=root.user, audience="community", community_id=community.pk)
+    broadcast = broadcasts.broadcast_create(actor=root.user, target=target, subject="集合通知", message="明早8点集合")
+    return {
+        "call": call,
+        "agreement": call.agreements.get(),
+        "application": application,
+        "id_number": id_number,
+        "request": request,
+        "broadcast": broadcast,
+        "models": (Broadcast, CommunityRequest, CallApplication),
+    }
+
+
+@pytest.mark.parametrize("name", ["call", "agreement", "application", "request", "broadcast"])
+def test_mobilisation_records_render_in_the_admin_read_only(root, mobilisation_records, name):
+    obj = mobilisation_records[name]
+    listing = f"/admin/{obj._meta.app_label}/{obj._meta.model_name}/"
+    assert root.get(listing).status_code == 200
+    assert root.get(f"{listing}?q=x").status_code == 200
+    page = root.get(change_url(obj))
+    assert page.status_code == 200
+    assert page.context["adminform"].form.fields == {}  # nothing editable
+    assert root.get(f"{listing}add/").status_code == 403
+    assert (
+        root.post(f"/admin/{obj._meta.app_label}/{obj._meta.model_name}/{obj.pk}/delete/", {"post": "yes"}).status_code
+        == 403
+    )
+    before = list(type(obj).objects.values())
+    root.post(change_url(obj), {"status": "closed", "subject": "changed", "wanted": 50, "_save": "Save"})
+    assert list(type(obj).objects.values()) == before
+
+
+def test_an_application_shows_its_numbers_masked_in_the_admin(root, mobilisation_records):
+    application = mobilisation_records["application"]
+    listing = root.get("/admin/volunteers/callapplication/").content.decode()
+    page = root.get(change_url(application)).content.decode()
+    for text in (listing, page):
+        assert "137****5678" in text and "13712345678" not in text
+        assert mobilisation_records["id_number"] not in text
+        assert application.id_number_masked in text
+        assert application.id_number_encrypted not in text and application.id_number_hash not in text
+    assert "139****4321" in page and "13987654321" not in page
+    assert "136****4444" in page and "13655554444" not in page
+    # The number is not a search key either (it would tell a full number by its hits).
+    assert "周晓雨" not in root.get("/admin/volunteers/callapplication/?q=13712345678").content.decode()
+
+
+def test_applications_are_approved_through_the_service_from_the_admin(root, mobilisation_records):
+    application = mobilisation_records["application"]
+    root.post(
+        "/admin/volunteers/callapplication/",
+        {"action": "approve", "_selected_action": [application.pk], "index": 0},
+    )
+    application.refresh_from_db()
+    assert (application.status, application.reviewed_by) == ("approved", root.user)
+    volunteer = Volunteer.objects.get(pk=application.volunteer_id)
+    assert (volunteer.mobile, volunteer.status) == ("13712345678", "reserve")
+    assert Notification.objects.filter(kind="application_approved", recipient=volunteer.user).exists()
+    # A second time: refused by the service, reported, nothing changes.
+    before = list(Volunteer.objects.values())
+    response = root.post(
+        "/admin/volunteers/callapplication/",
+        {"action": "approve", "_selected_action": [application.pk], "index": 0},
+        follow=True,
+    )
+    warnings = [str(m) for m in get_messages(response.wsgi_request) if m.level_tag == "warning"]
+    assert warnings == [f"{application.pk}: {ServiceError('application_not_pending').message}"]
+    assert list(Volunteer.objects.values()) == before
+
+
+def test_calls_are_closed_through_the_service_from_the_admin(root, mobilisation_records):
+    call = mobilisation_records["call"]
+    root.post(
+        "/admin/volunteers/recruitmentcall/", {"action": "close_calls", "_selected_action": [call.pk], "index": 0}
+    )
+    call.refresh_from_db()
+    assert call.status == "closed" and call.closed_at is not None

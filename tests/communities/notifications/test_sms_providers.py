@@ -569,3 +569,67 @@ def test_file_backend_rows_get_no_outside_id(conf, shift, tmp_path):
     row.refresh_from_db()
     assert (row.state, row.outside_id) == (State.SENT, "")
     assert Assignment.objects.count() == 1
+
+
+# --- Call-outs: the summary within the limit, the link to the whole message ---------------------
+
+
+def call_out(subject: str, message: str, mobiles: list[str]):
+    from communities.services import broadcasts
+
+    community = CommunityFactory()
+    for mobile in mobiles:
+        VolunteerFactory(mobile=mobile, deployed_community=community, status="active")
+    sender = UserFactory(is_superuser=True)
+    target = broadcasts.broadcast_target(actor=sender, audience="community", community_id=community.pk)
+    sent = broadcasts.broadcast_create(actor=sender, target=target, subject=subject, message=message, by_sms=True)
+    broadcasts.broadcast_fan_out(broadcast_id=sent.pk)
+    return sent
+
+
+LONG_ZH = "明早8点在金鸡湖社区东门集合，带好身份证和口罩，领取防护服后分组到各封控点执勤，中午统一送餐。"
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+def test_a_call_out_texts_a_summary_within_the_limit_and_its_short_link(aliyun, conf, language, client):
+    conf.NOTIFICATIONS = {**conf.NOTIFICATIONS, "LANGUAGE": language}
+    conf.SITE_URL = "https://zyz.example.cn"
+    message = (
+        LONG_ZH
+        if language == "zh-hans"
+        else (
+            "Meet at the east gate at 8 tomorrow with your ID card; gowns are handed out, lunch is brought to each post."
+        )
+    )
+    sent = call_out("集合通知" if language == "zh-hans" else "Assembly", message, ["13900000011", "13900000012"])
+
+    assert send().sent == 2
+    texts = sorted(aliyun.texts, key=lambda text: text.phone)
+    assert [text.phone for text in texts] == ["13900000011", "13900000012"]
+    summary = texts[0].params["message"]
+    assert texts[0].params == {"message": summary, "code": str(sent.pk)}
+    assert len(summary) == 35 and summary.endswith("…")  # cut at Aliyun's limit, and says so
+    separator = "：" if language == "zh-hans" else ": "
+    assert (f"{sent.subject}{separator}{message}").startswith(summary[:-1])
+    # The SMS row holds the text exactly as the approved template makes it from those parameters.
+    rows = Notification.objects.filter(channel="sms", kind="broadcast").order_by("pk")
+    link = f"https://zyz.example.cn/m/{sent.pk}/"
+    frame = "志愿服务通知：{} 详情：{}" if language == "zh-hans" else "Volunteer notice: {} Details: {}"
+    assert {row.body for row in rows} == {frame.format(summary, link)}
+    # The inbox keeps the whole message; the link opens it for the person it was sent to.
+    inbox = Notification.objects.get(channel="inapp", recipient__volunteer__mobile="13900000011")
+    assert inbox.body == message
+    client.force_login(inbox.recipient)
+    page = client.get(f"/m/{sent.pk}/")
+    assert page.status_code == 200 and message in page.content.decode()
+
+
+def test_a_short_call_out_is_texted_whole_and_tencent_cuts_at_its_own_limit(tencent, conf):
+    conf.SITE_URL = "https://zyz.example.cn"
+    sent = call_out("通知", "明早8点集合", ["13900000021"])
+    send()
+    [text] = tencent.texts
+    # Tencent's personal-account limit here is 20 characters: "通知：明早8点集合" fits whole.
+    assert text.params == ["通知：明早8点集合", str(sent.pk)]  # {1}, {2} in the template's order
+    row = Notification.objects.get(channel="sms", kind="broadcast")
+    assert row.body == f"志愿服务通知：通知：明早8点集合 详情：https://zyz.example.cn/m/{sent.pk}/"

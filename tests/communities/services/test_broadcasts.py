@@ -39,7 +39,6 @@ def conf(settings, tmp_path):
         "QUIET_HOURS_END": "",
         "QUEUE": None,
         "SMS_SIGN_NAME": "",
-        "BROADCAST_TEMPLATE_CHARACTERS": 10,
         "SMS_PRICE_YUAN": Decimal("0.05"),
     }
     return settings.NOTIFICATIONS
@@ -130,16 +129,59 @@ def test_out_of_reach_is_refused(world, who, audience, target, code):
     assert refused.value.code == code
 
 
-def test_the_preview_counts_people_texts_and_cost(world):
+def test_the_preview_counts_people_texts_and_cost(world, settings):
+    settings.SITE_URL = "https://zyz.example.cn"
     target = broadcasts.broadcast_target(actor=world["staff"], audience="team", team_id=world["team"].pk)
-    short = broadcasts.broadcast_preview(target=target, message="明早8点集合", by_sms=True)
-    assert short == {"people": 3, "texts": 2, "parts_per_text": 1, "estimated_cost": Decimal("0.10")}
-    long = broadcasts.broadcast_preview(target=target, message="字" * 120, by_sms=True)
-    assert (long["parts_per_text"], long["estimated_cost"]) == (2, Decimal("0.20"))
+    short = broadcasts.broadcast_preview(target=target, subject="集合", message="明早8点集合", by_sms=True)
+    text = "志愿服务通知：集合：明早8点集合 详情：https://zyz.example.cn/m/1/"
+    assert short == {
+        "people": 3,
+        "texts": 2,
+        "parts_per_text": 1,
+        "estimated_cost": Decimal("0.10"),
+        "sms_text": text,
+        "sms_characters": len(text),
+        "sms_cut": False,
+    }
+    # The file backend sends the text itself, whole: 120 characters and the frame are 3 parts.
+    long = broadcasts.broadcast_preview(target=target, subject="集合", message="字" * 120, by_sms=True)
+    assert (long["parts_per_text"], long["estimated_cost"], long["sms_cut"]) == (3, Decimal("0.30"), False)
     assert broadcasts.broadcast_preview(target=target, message="x", by_sms=False)["texts"] == 0
 
 
-def test_each_person_gets_the_inbox_row_and_a_text_if_they_take_texts(world):
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+def test_the_preview_shows_the_text_a_provider_sends_and_that_it_is_cut(world, conf, settings, language):
+    settings.SITE_URL = "https://zyz.example.cn"
+    settings.NOTIFICATIONS = {
+        **conf,
+        "SMS_BACKEND": "config.sms.providers.AliyunSmsBackend",
+        "SMS_SIGN_NAME": "金鸡湖志愿",
+        "LANGUAGE": language,
+    }
+    target = broadcasts.broadcast_target(actor=world["staff"], audience="team", team_id=world["team"].pk)
+    message = "Meet at the east gate at 8 tomorrow, ID card and mask, lunch at the post."
+    preview = broadcasts.broadcast_preview(target=target, subject="Assembly", message=message, by_sms=True)
+    # Within Aliyun's 35 characters, ending with the ellipsis, no English word split.
+    if language == "zh-hans":
+        summary, frame = "Assembly：Meet at the east gate at…", "志愿服务通知：{} 详情：{}"
+    else:
+        summary, frame = "Assembly: Meet at the east gate at…", "Volunteer notice: {} Details: {}"
+    assert preview["sms_text"] == frame.format(summary, "https://zyz.example.cn/m/1/")
+    assert (preview["sms_cut"], preview["sms_characters"]) == (True, len(preview["sms_text"]) + len("【金鸡湖志愿】"))
+    fits = broadcasts.broadcast_preview(target=target, subject="集合", message="明早8点东门集合", by_sms=True)
+    assert fits["sms_cut"] is False and "集合" in fits["sms_text"]
+    # What is sent is what the preview showed, under the call-out's own number.
+    sent = broadcasts.broadcast_create(
+        actor=world["staff"], target=target, subject="Assembly", message=message, by_sms=True
+    )
+    broadcasts.broadcast_fan_out(broadcast_id=sent.pk)
+    expected = frame.format(summary, f"https://zyz.example.cn/m/{sent.pk}/")
+    assert set(Notification.objects.filter(channel="sms").values_list("body", flat=True)) == {expected}
+    assert set(Notification.objects.filter(channel="inapp").values_list("body", flat=True)) == {message}
+    assert sent.texts == 2 * broadcasts.sms_parts(len(expected) + len("【金鸡湖志愿】"))
+
+
+def test_each_person_gets_the_inbox_row_and_a_text_if_they_take_texts(world, settings):
     target = broadcasts.broadcast_target(actor=world["staff"], audience="team", team_id=world["team"].pk)
     later = ShiftFactory()
     sent = broadcasts.broadcast_create(
@@ -151,7 +193,11 @@ def test_each_person_gets_the_inbox_row_and_a_text_if_they_take_texts(world):
     assert sorted(rows.values_list("recipient_id", "channel")) == sorted(
         [(v.user_id, "inapp") for v in world["members"]] + [(v.user_id, "sms") for v in world["members"][:2]]
     )
-    assert set(rows.values_list("shift_id", "subject", "body")) == {(later.pk, "集合", "明早8点集合")}
+    assert set(rows.exclude(channel="sms").values_list("shift_id", "subject", "body")) == {
+        (later.pk, "集合", "明早8点集合")
+    }
+    sms = f"志愿服务通知：集合：明早8点集合 详情：{settings.SITE_URL}/m/{sent.pk}/"
+    assert set(rows.filter(channel="sms").values_list("shift_id", "subject", "body")) == {(later.pk, "集合", sms)}
     assert broadcasts.broadcast_fan_out(broadcast_id=sent.pk) == 0  # written out already
     sent.refresh_from_db()
     assert sent.fanned_out_at is not None

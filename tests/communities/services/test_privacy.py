@@ -16,9 +16,9 @@ from django.forms.models import model_to_dict
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
-from communities.models import Assignment, DailyTally, Notification
+from communities.models import Assignment, AuditEntry, DailyTally, Notification
 from communities.selectors import people as people_selectors
-from communities.services import privacy
+from communities.services import privacy, recruitment
 from config.errors import ServiceError
 from tests.factories import (
     AssignmentFactory,
@@ -26,20 +26,24 @@ from tests.factories import (
     OrganizationFactory,
     OrganizationStaffFactory,
     QualificationFactory,
+    RecruitmentCallFactory,
     ShiftFactory,
     SkillFactory,
     TeamFactory,
     UserFactory,
+    VolunteerCategoryFactory,
     VolunteerFactory,
 )
 from volunteers import crypto
 from volunteers import services as volunteer_services
-from volunteers.idcard import validate_mobile
+from volunteers.idcard import make_id_number, validate_mobile
 from volunteers.models import (
+    CallApplication,
     Certificate,
     LoginFailure,
     PersonalDataAccess,
     Qualification,
+    RecruitmentCall,
     Volunteer,
     VolunteerTally,
 )
@@ -547,3 +551,223 @@ def test_the_data_export_holds_the_message_language(api_client):
     volunteer = VolunteerFactory(message_language="en")
     data = login(api_client, volunteer.user).get("/api/v1/me/export/").json()
     assert data["profile"]["message_language"] == "en"
+
+
+# --- Retention of answers to recruitment calls ---------------------------------------------------
+
+_answers = iter(range(1, 10**6))
+
+
+def answer(call, *, status="pending", decided_days_ago=None, minor=False, **values) -> CallApplication:
+    """An answer as ``call_apply`` leaves it, reviewed ``decided_days_ago`` days ago."""
+    n = next(_answers)
+    community = values.pop("community", None) or CommunityFactory()
+    birth = date(2010, 3, 9) if minor else date(1996, 8, 17)
+    application = CallApplication(
+        call=call,
+        agreement=call.agreements.get(),
+        agreement_accepted_at=timezone.now() - timedelta(days=90),
+        mobile=f"137{n:08d}",
+        real_name=f"申请人{n}",
+        birth_date=birth,
+        gender="female",
+        organization=call.organization,
+        residence_district=community.street.district,
+        residence_street=community.street,
+        residence_community=community,
+        emergency_contact_name="紧急联系人",
+        emergency_contact_mobile=f"139{n:08d}",
+        guardian_name="监护人" if minor else "",
+        guardian_mobile=f"136{n:08d}" if minor else "",
+        guardian_consent=minor,
+        status=status,
+        reject_reason="名额已满" if status == "rejected" else "",
+        reviewed_at=timezone.now() - timedelta(days=decided_days_ago) if decided_days_ago is not None else None,
+        created_at=timezone.now() - timedelta(days=90),
+        **values,
+    )
+    application.set_id_number(make_id_number("320506", birth, n % 900 + 10))
+    application.save()
+    return application
+
+
+def closed_call(days_ago: int) -> RecruitmentCall:
+    call = RecruitmentCallFactory(deadline=timezone.now() - timedelta(days=days_ago + 1))
+    RecruitmentCall.objects.filter(pk=call.pk).update(
+        status="closed", closed_at=timezone.now() - timedelta(days=days_ago)
+    )
+    call.refresh_from_db()
+    return call
+
+
+@pytest.fixture
+def answers():
+    open_call = RecruitmentCallFactory()
+    old_closed, recently_closed = closed_call(40), closed_call(10)
+    past_deadline = RecruitmentCallFactory(deadline=timezone.now() - timedelta(days=31))
+    category = VolunteerCategoryFactory()
+    due = {
+        "rejected_long_ago": answer(open_call, status="rejected", decided_days_ago=31, minor=True),
+        "pending_on_a_call_closed_long_ago": answer(old_closed),
+        "pending_past_the_deadline_long_ago": answer(past_deadline),
+    }
+    due["rejected_long_ago"].categories.set([category])
+    kept = {
+        "rejected_recently": answer(open_call, status="rejected", decided_days_ago=29),
+        "pending_on_an_open_call": answer(open_call),
+        "approved_long_ago": answer(open_call, status="approved", decided_days_ago=60),
+        "approved_on_a_closed_call": answer(old_closed, status="approved", decided_days_ago=45),
+        "pending_on_a_call_closed_recently": answer(recently_closed),
+    }
+    return {"due": due, "kept": kept, "category": category, "open_call": open_call, "old_closed": old_closed}
+
+
+def values(queryset) -> list[dict]:
+    return list(queryset.order_by("pk").values())
+
+
+def test_the_retention_sweep_anonymises_exactly_the_answers_due(answers):
+    due, kept = answers["due"], answers["kept"]
+    kept_before = values(CallApplication.objects.filter(pk__in=[a.pk for a in kept.values()]))
+    rejected = due["rejected_long_ago"]
+    old_hash = rejected.id_number_hash
+
+    assert privacy.applications_retention_sweep() == 3
+
+    assert values(CallApplication.objects.filter(pk__in=[a.pk for a in kept.values()])) == kept_before
+    assert set(CallApplication.objects.filter(anonymised_at__isnull=False).values_list("pk", flat=True)) == {
+        a.pk for a in due.values()
+    }
+    rejected.refresh_from_db()
+    # Gone: who the person was.
+    assert rejected.real_name == privacy.ANONYMISED_APPLICANT_NAME
+    assert rejected.mobile == f"10{rejected.pk:09d}"
+    with pytest.raises(ValidationError):
+        validate_mobile(rejected.mobile)
+    assert rejected.id_number_masked == privacy.ANONYMISED_ID_MASK and rejected.id_number_hash != old_hash
+    assert recruitment.application_id_number(rejected) != make_id_number("320506", date(2010, 3, 9), 0)
+    assert (rejected.emergency_contact_name, rejected.emergency_contact_mobile) == ("", "")
+    assert (rejected.guardian_name, rejected.guardian_mobile) == ("", "")
+    assert (rejected.residence_street_id, rejected.residence_community_id, rejected.volunteer_id) == (None, None, None)
+    # Kept: what the statistics count, and the decision.
+    assert rejected.birth_date == date(2010, 1, 1)
+    assert (rejected.gender, rejected.organization_id, rejected.guardian_consent) == (
+        "female",
+        rejected.call.organization_id,
+        True,
+    )
+    assert rejected.residence_district_id is not None
+    assert list(rejected.categories.all()) == [answers["category"]]
+    assert (rejected.status, rejected.reject_reason) == ("rejected", "名额已满")
+    # Never reviewed on a closed call: lapsed, so nobody approves an answer whose data is gone.
+    for name in ("pending_on_a_call_closed_long_ago", "pending_past_the_deadline_long_ago"):
+        due[name].refresh_from_db()
+        assert due[name].status == "lapsed"
+    entries = AuditEntry.objects.filter(action="application_anonymised").order_by("pk")
+    assert [(e.after["application"], e.after["status"], e.actor_id) for e in entries] == [
+        (due["rejected_long_ago"].pk, "rejected", None),
+        (due["pending_on_a_call_closed_long_ago"].pk, "lapsed", None),
+        (due["pending_past_the_deadline_long_ago"].pk, "lapsed", None),
+    ]
+
+
+def test_the_retention_sweep_is_idempotent(answers):
+    assert privacy.applications_retention_sweep() == 3
+    after_first = (values(CallApplication.objects.all()), values(AuditEntry.objects.all()))
+    assert privacy.applications_retention_sweep() == 0
+    assert (values(CallApplication.objects.all()), values(AuditEntry.objects.all())) == after_first
+
+
+def test_the_retention_time_is_a_setting(answers, settings):
+    settings.APPLICATION_RETENTION_DAYS = 5
+    # Now also the answer rejected 29 days ago and the pending one of the call closed 10 days ago.
+    assert privacy.applications_retention_sweep() == 5
+    assert CallApplication.objects.filter(anonymised_at__isnull=True).count() == 3  # two approved, one open
+
+
+def test_a_lapsed_answer_cannot_be_approved_and_a_rejected_one_is_not_texted(answers):
+    privacy.applications_retention_sweep()
+    lapsed = answers["due"]["pending_on_a_call_closed_long_ago"]
+    with pytest.raises(ServiceError) as refused:
+        recruitment.application_approve(actor=None, application_id=lapsed.pk)
+    assert refused.value.code == "application_not_pending"
+    from communities.notifications import outbox
+
+    assert outbox.rejection_text_send(application_id=answers["due"]["rejected_long_ago"].pk) is None
+
+
+def test_the_daily_task_runs_the_sweep(answers, settings):
+    from communities.tasks import applications_retention_sweep
+
+    assert settings.CELERY_BEAT_SCHEDULE["applications-retention"]["task"] == (
+        "communities.tasks.applications_retention_sweep"
+    )
+    assert applications_retention_sweep.apply().get() == 3
+    assert applications_retention_sweep.apply().get() == 0
+
+
+def test_the_review_queue_and_the_progress_still_read_after_the_sweep(answers, client):
+    privacy.applications_retention_sweep()
+    call = answers["open_call"]
+    staff = OrganizationStaffFactory(organization=call.organization).user
+    client.force_login(staff)
+    page = client.get(f"/committee/calls/{call.pk}/", HTTP_ACCEPT_LANGUAGE="en")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert privacy.ANONYMISED_APPLICANT_NAME in text and "Personal data deleted (retention)" in text
+    progress = client.get(f"/api/v1/calls/{call.pk}/").json()["progress"]
+    assert (progress["answered"], progress["approved"], progress["pending"]) == (4, 1, 1)
+    minors = client.get(f"/committee/calls/{call.pk}/?minor=true")
+    assert [a.pk for a in minors.context["applications"]] == [answers["due"]["rejected_long_ago"].pk]
+    assert client.get("/committee/calls/").status_code == 200
+    old = answers["old_closed"]
+    client.force_login(OrganizationStaffFactory(organization=old.organization).user)
+    queue = client.get(f"/committee/calls/{old.pk}/?status=lapsed")
+    assert queue.status_code == 200
+    assert [a.status for a in queue.context["applications"]] == ["lapsed"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_reviewer_approving_while_the_sweep_runs_either_wins_or_finds_the_answer_lapsed():
+    """Real threads on their own connections: for each answer exactly one of the two happens."""
+    import threading
+
+    from django.db import connections
+
+    call = closed_call(40)
+    answers_ = [answer(call) for _ in range(12)]
+    ids = [a.pk for a in answers_]
+    barrier = threading.Barrier(2)
+    results = {}
+
+    def run(name, job):
+        try:
+            barrier.wait()
+            results[name] = job()
+        except Exception as exc:  # asserted below
+            results[name] = exc
+        finally:
+            connections.close_all()
+
+    jobs = {
+        "sweep": lambda: privacy.applications_retention_sweep(batch=3),
+        "review": lambda: recruitment.applications_approve(actor=None, application_ids=list(reversed(ids))),
+    }
+    threads = [threading.Thread(target=run, args=item) for item in jobs.items()]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads)
+
+    review = results["review"]
+    assert set(review["refused"].values()) <= {"application_not_pending"}
+    states = dict(CallApplication.objects.filter(pk__in=ids).values_list("pk", "status"))
+    approved = {pk for pk, status in states.items() if status == "approved"}
+    lapsed = {pk for pk, status in states.items() if status == "lapsed"}
+    assert approved | lapsed == set(ids) and not approved & lapsed
+    assert approved == set(review["approved"]) and lapsed == set(review["refused"])
+    assert results["sweep"] == len(lapsed)
+    assert set(CallApplication.objects.filter(anonymised_at__isnull=False).values_list("pk", flat=True)) == lapsed
+    assert Volunteer.objects.filter(call_applications__pk__in=approved).count() == len(approved)
+    assert AuditEntry.objects.filter(action="application_anonymised").count() == len(lapsed)

@@ -567,3 +567,32 @@ def test_browse_near_me_query_count_is_pinned(client, django_assert_num_queries)
     with django_assert_num_queries(11):
         response = client.get(reverse("shift-list"))
     assert len(response.context["page"].object_list) == 13
+
+
+# --- A call-out's short link ------------------------------------------------------------------
+
+
+def test_a_call_outs_short_link_opens_the_whole_message_for_its_reader_only(client, volunteer):
+    from communities.services import broadcasts
+
+    volunteer.deployed_community = CommunityFactory()
+    volunteer.status = "active"
+    volunteer.save()
+    sender = UserFactory(is_superuser=True)
+    target = broadcasts.broadcast_target(
+        actor=sender, audience="community", community_id=volunteer.deployed_community_id
+    )
+    message = "明早8点在金鸡湖社区东门集合，带好身份证和口罩，领取防护服后分组到各封控点执勤。"
+    sent = broadcasts.broadcast_create(actor=sender, target=target, subject="集合通知", message=message, by_sms=True)
+    broadcasts.broadcast_fan_out(broadcast_id=sent.pk)
+
+    anonymous = client.get(f"/m/{sent.pk}/")
+    assert anonymous.status_code == 302 and anonymous["Location"].endswith(f"?next=/m/{sent.pk}/")
+    client.force_login(volunteer.user)
+    page = client.get(f"/m/{sent.pk}/")
+    assert page.status_code == 200
+    assert page.context["notice"].recipient_id == volunteer.user_id
+    assert "集合通知" in page.content.decode() and message in page.content.decode()
+    assert client.get(f"/m/{sent.pk + 1}/").status_code == 404
+    client.force_login(VolunteerFactory().user)  # not in the audience
+    assert client.get(f"/m/{sent.pk}/").status_code == 404
