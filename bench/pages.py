@@ -349,7 +349,7 @@ def report(args, facts: dict, rows: list[Row], loads: tuple[float, float], when:
         "",
         f"Data: `seed_demo --scale 1` ({counts}) plus the sign-up bench shifts of `bench/signup_http.py`. "
         f"Server: gunicorn with `config/deploy/gunicorn.conf.py`, {args.workers} workers x {args.threads} "
-        f"threads, `config.settings.production`. Clients: {args.clients} closed-loop clients on keep-alive "
+        f"threads (no worker recycling during the run), `config.settings.production`. Clients: {args.clients} closed-loop clients on keep-alive "
         f"connections in 2 client processes; pages with the session cookie a browser sends, the API with a "
         f"token as the app sends, both `Accept-Language: zh-hans`. Each URL is warmed up, then loaded "
         f"{args.rounds} x {args.requests} requests, page and API in turn (the order swapped every round). "

@@ -375,6 +375,9 @@ class Server:
             "GUNICORN_THREADS": str(threads),
             "GUNICORN_WORKER_CLASS": worker_class,
             "GUNICORN_REUSE_PORT": "true" if reuse_port else "false",
+            # Steady state: a worker recycled mid-run (max_requests) drops the connections queued on
+            # its socket and its restart's CPU would be counted against the requests of the moment.
+            "GUNICORN_MAX_REQUESTS": "0",
         }
         command = [str(Path(PYTHON).parent / "gunicorn"), "-c", "config/deploy/gunicorn.conf.py", "config.wsgi"]
         with log.open("wb") as out:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import functools
 import math
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -234,17 +234,25 @@ def volunteer_calendar_shifts(*, volunteer: Volunteer) -> QuerySet:
 # --- The volunteer's own pages --------------------------------------------------------------
 
 
-@functools.cache
+_PER_THREAD = threading.local()
+
+
 def _mine_base() -> QuerySet:
-    """Built once per process (its subquery and annotations cost more to put together than the
-    rows cost to read); each caller filters a copy. Never evaluated itself."""
-    return assignments_with_position(
-        Assignment.objects.select_related("shift__post__post_type", "shift__community")
-    ).annotate(
-        # Placed from the waitlist: a direct sign-up is confirmed before its row is created, a
-        # promotion only later (see services.shift_sign_up and waitlist_promote).
-        promoted=ExpressionWrapper(Q(confirmed_at__gt=F("created_at")), output_field=BooleanField())
-    )
+    """Built once per thread (its subquery and annotations cost more to put together than the
+    rows cost to read); each caller filters a copy. Never evaluated itself. Not once per process:
+    copies share the subquery's query, and compiling it adjusts that query's alias counts for a
+    moment, so two threads of a threaded server compiling at once could write each other's SQL
+    (tests/communities/selectors/test_shifts_threads.py)."""
+    base = getattr(_PER_THREAD, "mine_base", None)
+    if base is None:
+        base = _PER_THREAD.mine_base = assignments_with_position(
+            Assignment.objects.select_related("shift__post__post_type", "shift__community")
+        ).annotate(
+            # Placed from the waitlist: a direct sign-up is confirmed before its row is created, a
+            # promotion only later (see services.shift_sign_up and waitlist_promote).
+            promoted=ExpressionWrapper(Q(confirmed_at__gt=F("created_at")), output_field=BooleanField())
+        )
+    return base
 
 
 def _mine(volunteer: Volunteer) -> QuerySet:
