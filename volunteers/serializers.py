@@ -72,6 +72,12 @@ class MeUpdateSerializer(serializers.Serializer):
     emergency_contact_name = serializers.CharField(required=False, allow_blank=True, max_length=50)
     emergency_contact_mobile = serializers.CharField(required=False, allow_blank=True, max_length=20)
     skills = serializers.ListField(child=serializers.SlugField(), required=False, help_text="Skill codes.")
+    release_places = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="With skills removed: give up the upcoming places they make me ineligible for (the waitlist "
+        "is promoted, everyone told). Without it such a change is refused with `volunteer_has_upcoming_shifts`.",
+    )
 
 
 class MobileChangedSerializer(serializers.Serializer):

@@ -236,8 +236,11 @@ def _own_volunteer(user) -> Volunteer:
 
 
 @transaction.atomic
-def volunteer_own_update(*, user, changes: dict) -> Volunteer:
-    """The volunteer's own email, emergency contact and skills (only the fields given)."""
+def volunteer_own_fields_write(*, user, changes: dict) -> Volunteer:
+    """The writes of a volunteer's change to their own email, emergency contact and skills (only
+    the fields given). Pages and the API go through ``communities.services.records.
+    volunteer_own_update``, which holds the volunteer's lock around this, checks a removed skill
+    against their places and keeps the change in the trail."""
     from volunteers.models import Skill
 
     unknown = sorted(set(changes) - SELF_FIELDS)

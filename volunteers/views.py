@@ -25,7 +25,6 @@ from volunteers import login_codes, selectors, services
 from volunteers.context_processors import WORKSPACE_SESSION_KEY, request_roles
 from volunteers.decorators import volunteer_required
 from volunteers.forms import (
-    ContactForm,
     LoginCodeForm,
     LoginForm,
     MobileChangeForm,
@@ -189,29 +188,6 @@ def calendar_reset(request):
     volunteer.save(update_fields=["calendar_token", "updated_at"])
     messages.success(request, _("Your calendar link has been reset. Subscribe again with the new link."))
     return redirect("my-shifts")
-
-
-@volunteer_required
-def contact_edit(request):
-    """The volunteer's own email, emergency contact and skills."""
-    volunteer = request.volunteer
-    initial = {
-        "email": request.user.email,
-        "emergency_contact_name": volunteer.emergency_contact_name,
-        "emergency_contact_mobile": volunteer.emergency_contact_mobile,
-        "skills": list(volunteer.skills.values_list("code", flat=True)),
-    }
-    form = ContactForm(request.POST or None, initial=initial)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.volunteer_own_update(user=request.user, changes=form.cleaned_data)
-        except ServiceError as error:
-            for field, problems in error.details.items():
-                form.add_error(field if field in form.fields else None, [str(p) for p in problems])
-        else:
-            messages.success(request, _("Your details have been saved."))
-            return redirect("profile")
-    return render(request, "volunteers/contact.html", {"form": form})
 
 
 @volunteer_required

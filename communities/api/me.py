@@ -15,14 +15,18 @@ from rest_framework.views import APIView
 
 from communities.selectors.people import volunteer_credited_minutes
 from communities.selectors.shifts import volunteer_calendar_shifts
-from communities.services import privacy
+from communities.services import privacy, records
 from config.errors import ServiceError
-from volunteers import selectors, services
+from volunteers import selectors
 from volunteers.api import _ME_ERRORS, _login_locked_response, _ref, _require_volunteer
 from volunteers.auth import lockout_wait
 from volunteers.calendar import shifts_ics
 from volunteers.models import Volunteer, new_calendar_token
 from volunteers.serializers import CalendarLinkSerializer, MeSerializer, MeUpdateSerializer
+
+
+class MeUpdatedSerializer(MeSerializer):
+    released = serializers.IntegerField(help_text="Upcoming places given up with the skills removed.")
 
 
 @extend_schema(tags=["me"])
@@ -58,18 +62,27 @@ class MeView(APIView):
     @extend_schema(
         request=MeUpdateSerializer,
         responses={
-            200: MeSerializer,
+            200: MeUpdatedSerializer,
             400: OpenApiResponse(description="`invalid`: an address, number or skill code that is not valid."),
             **_ME_ERRORS,
+            409: OpenApiResponse(
+                description="`volunteer_has_upcoming_shifts`: removing these skills would cost the upcoming places "
+                "listed in `details` (each with the reason); send `release_places` to give them up. "
+                "`volunteer_anonymised`."
+            ),
         },
         summary="Change my email, emergency contact or skills (only the fields given)",
     )
     def patch(self, request):
         serializer = MeUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        services.volunteer_own_update(user=request.user, changes=serializer.validated_data)
+        changes = dict(serializer.validated_data)
+        release = changes.pop("release_places", False)
+        result = records.volunteer_own_update(user=request.user, changes=changes, release_places=release)
         request.user.refresh_from_db()  # the service saved its own copy of the account and profile
-        return self.get(request)
+        response = self.get(request)
+        response.data["released"] = result.released
+        return response
 
 
 def _calendar_url(request, volunteer: Volunteer) -> str:

@@ -55,7 +55,13 @@ from volunteers.models import (
     VolunteerCategory,
 )
 from volunteers.selectors import organization_subtree
-from volunteers.services import checked_email, checked_mobile, mobile_free_check, volunteer_mobile_set
+from volunteers.services import (
+    checked_email,
+    checked_mobile,
+    mobile_free_check,
+    volunteer_mobile_set,
+    volunteer_own_fields_write,
+)
 
 Status = Volunteer.Status
 
@@ -413,6 +419,47 @@ def _status_set(volunteer: Volunteer, *, status: str, reason: str, release_place
         # Back in the reserve: no longer deployed anywhere (the database holds this rule too).
         volunteer.deployed_community = None
         volunteer.deployed_at = None
+
+
+# --- A volunteer changes their own record ----------------------------------------------------
+
+
+def volunteer_own_update(
+    *, user, changes: dict, release_places: bool = False, now: datetime | None = None
+) -> RecordUpdate:
+    """The volunteer's own email, emergency contact and skills (``volunteers.services.
+    volunteer_own_fields_write`` writes them), as a staff edit: under the volunteer's lock, a skill
+    removed is checked against their upcoming places (refused with ``volunteer_has_upcoming_shifts``
+    unless ``release_places``; then those places are released after the commit), and the change is
+    kept in the trail with the volunteer as its author."""
+    now = now or timezone.now()
+    volunteer, changed, lost = _own_update_locked(user=user, changes=changes, release_places=release_places, now=now)
+    released = _places_release(volunteer_id=volunteer.pk, everything=False, lost=lost, now=now)
+    return RecordUpdate(volunteer=volunteer, changed=changed, released=released)
+
+
+@retry_on_conflict
+@transaction.atomic
+def _own_update_locked(
+    *, user, changes: dict, release_places: bool, now: datetime
+) -> tuple[Volunteer, list[str], list[int]]:
+    volunteer_id = Volunteer.objects.filter(user_id=user.pk).values_list("pk", flat=True).first()
+    if volunteer_id is None:
+        raise ServiceError("not_a_volunteer")
+    locks.volunteer(volunteer_id)
+    volunteer = Volunteer.objects.select_related("user").get(pk=volunteer_id)  # every column, under the lock
+    before = _record(volunteer)
+    refused_before = (
+        places_not_eligible(volunteer_id=volunteer_id, now=now) if ELIGIBILITY_FIELDS & set(changes) else None
+    )
+    volunteer = volunteer_own_fields_write(user=user, changes=changes)
+    lost = []
+    if refused_before is not None and volunteer.status == Status.ACTIVE:
+        lost = _places_lost(volunteer_id, before=refused_before, release_places=release_places, now=now)
+    old, new = _diff(before, _record(volunteer))
+    if new:
+        audit_record(action=AuditEntry.Action.VOLUNTEER_CHANGED, actor=user, volunteer=volunteer, before=old, after=new)
+    return volunteer, sorted(new), lost
 
 
 # --- Qualifications --------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Pages for volunteers' records (issue 20): the staff's volunteer list and edit page, their
 queue of change requests, the volunteers who will lose eligibility for a confirmed shift; the
-volunteer's own requests and account deletion; the proof files.
+volunteer's own contact details and skills, requests and account deletion; the proof files.
 
 The same selectors and services as ``communities.api.records``: a page and the API never differ
 on a rule. Scope: outside it is a 404, a role with no list at all a 403.
@@ -31,6 +31,7 @@ from communities.services import records
 from config import formats as house
 from config.errors import ServiceError
 from volunteers.decorators import role_required, volunteer_required
+from volunteers.forms import ContactForm
 from volunteers.models import (
     ChangeRequest,
     Qualification,
@@ -56,7 +57,9 @@ DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 def _refusal(error: ServiceError) -> str:
     details = []
-    for value in error.details.values():
+    for name, value in error.details.items():
+        if name == "release":  # the API's hint (release_places=true); a page offers its own box
+            continue
         if isinstance(value, list):
             details += [str(item) for item in value if isinstance(item, str)]
     return " ".join([str(error.message), *details]).strip()
@@ -476,6 +479,58 @@ def my_requests(request):
             return redirect("records-my-requests")
     rows = selectors.change_requests_of(volunteer=request.volunteer)
     return render(request, "records/my_requests.html", {"form": form, "rows": rows})
+
+
+class OwnRecordForm(ContactForm):
+    release_places = forms.BooleanField(
+        label=gettext_lazy("Give up the places listed above (the next person on the waitlist gets them)"),
+        required=False,
+    )
+
+
+@volunteer_required
+def contact_edit(request):
+    """The volunteer's own email, emergency contact and skills. A skill removed that a place of
+    theirs needs is refused with those places listed, then offered with their release."""
+    volunteer = request.volunteer
+    initial = {
+        "email": request.user.email,
+        "emergency_contact_name": volunteer.emergency_contact_name,
+        "emergency_contact_mobile": volunteer.emergency_contact_mobile,
+        "skills": list(volunteer.skills.values_list("code", flat=True)),
+    }
+    form = OwnRecordForm(request.POST or None, initial=initial)
+    places = []
+    if request.method == "POST" and form.is_valid():
+        changes = dict(form.cleaned_data)
+        release = changes.pop("release_places")
+        try:
+            result = records.volunteer_own_update(user=request.user, changes=changes, release_places=release)
+        except ServiceError as error:
+            places = _places(error)
+            if places:
+                messages.error(
+                    request,
+                    _(
+                        "Without the skills you removed you could no longer hold the places listed below: their posts ask for them."
+                    ),
+                )
+            else:
+                for field, problems in error.details.items():
+                    form.add_error(field if field in form.fields else None, [str(p) for p in problems])
+                if not error.details:
+                    form.add_error(None, str(error.message))
+        else:
+            if result.released:
+                messages.success(
+                    request,
+                    _("Saved. You gave up %(count)s upcoming places; the waitlist has been told.")
+                    % {"count": result.released},
+                )
+            else:
+                messages.success(request, _("Your details have been saved."))
+            return redirect("profile")
+    return render(request, "volunteers/contact.html", {"form": form, "places": places})
 
 
 class AccountDeleteForm(forms.Form):

@@ -120,6 +120,7 @@ urlpatterns = [
     path("records/requests/<int:pk>/reject/", records.change_request_reject, name="records-change-request-reject"),
     path("records/at-risk/", records.eligibility_at_risk, name="records-at-risk"),
     path("records/proofs/<slug:kind>/<int:pk>/", records.proof_file, name="record-proof"),
+    path("me/contact/", records.contact_edit, name="profile-contact"),
     path("me/records/", records.my_requests, name="records-my-requests"),
     path("me/delete/", records.account_delete, name="records-account-delete"),
 ]

@@ -1,7 +1,8 @@
 """Records that stay current, in a real browser: a committee member finds the volunteers whose
 insurance has expired and records a renewal, after which the volunteer can take a checkpoint
 shift; a volunteer submits a first-aid certificate with a photo, staff approve it, and the
-volunteer can take a first-aid post."""
+volunteer can take a first-aid post; a volunteer unticks a skill their coming shift needs, sees
+that shift named with why, and gives it up to the next person waiting."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import pytest
 from django.utils import timezone
 
 from communities.models import Assignment, Notification
+from communities.services.signup import shift_sign_up
+from tests.e2e.conftest import axe_violations
 from tests.factories import (
     CommunityFactory,
     OrganizationFactory,
@@ -19,6 +22,7 @@ from tests.factories import (
     PostTypeFactory,
     QualificationTypeFactory,
     ShiftFactory,
+    SkillFactory,
     VolunteerFactory,
 )
 from volunteers.models import ChangeRequest, Qualification
@@ -162,3 +166,44 @@ def test_volunteer_submits_a_first_aid_certificate_staff_approve_and_the_volunte
     capture(page, "my-records-en")
     page.goto(f"{live_server.url}/me/profile/")
     capture(page, "profile-en")
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+def test_a_volunteer_unticking_a_skill_their_shift_needs_sees_it_then_gives_it_up(
+    page, live_server, login, capture, axe_source, language
+):
+    skill = SkillFactory(code="first_aid", name="急救", name_en="First aid")
+    post_type = PostTypeFactory(name="急救点值守", name_en="First-aid post")
+    post_type.required_skills.add(skill)
+    shift = _shift(post_type, CommunityFactory(name="三香社区", name_en="Sanxiang Community"), days=2)
+    volunteer, waiting = VolunteerFactory(real_name="蒋急救"), VolunteerFactory(real_name="严候补")
+    for person in (volunteer, waiting):
+        person.skills.set([skill])
+    shift.capacity = 1
+    shift.save(update_fields=["capacity"])
+    place = shift_sign_up(shift_id=shift.pk, volunteer=volunteer, user=volunteer.user)
+    behind = shift_sign_up(shift_id=shift.pk, volunteer=waiting, user=waiting.user)
+    assert (place.status, behind.status) == ("confirmed", "waitlisted")
+
+    page.context.add_cookies([{"name": "django_language", "value": language, "url": live_server.url}])
+    login(page, volunteer.user.username)
+    page.goto(f"{live_server.url}/me/contact/")
+    assert page.locator("input[name=release_places]").count() == 0  # nothing to give up yet
+    page.locator("input[name=skills][value=first_aid]").uncheck()
+    page.locator("form.form button[type=submit]").click()
+    page.wait_for_load_state()
+    places = page.locator("#upcoming-places")
+    assert "三香社区" in places.inner_text() or "Sanxiang" in places.inner_text()
+    assert Assignment.objects.get(pk=place.pk).status == "confirmed"  # refused: nothing changed
+    assert axe_violations(page, axe_source) == []
+    capture(page, f"contact-skill-places-{language}")
+
+    page.locator("input[name=skills][value=first_aid]").uncheck()
+    page.locator("input[name=release_places]").check()
+    page.locator("form.form button[type=submit]").click()
+    page.wait_for_load_state()
+    assert page.url.endswith("/me/profile/")
+    capture(page, f"contact-skill-given-up-{language}")
+    assert Assignment.objects.get(pk=place.pk).status == "cancelled"
+    assert Assignment.objects.get(pk=behind.pk).status == "confirmed"
+    assert list(volunteer.skills.all()) == []

@@ -82,3 +82,32 @@ def test_a_number_someone_else_has_is_refused_before_any_text():
     staff = UserFactory()
     response = client_for(staff).post("/api/v1/me/mobile/", {"mobile": "13711113333"}, format="json")
     assert (response.status_code, response.json()["code"]) == (403, "not_a_volunteer")
+
+
+def test_removing_a_skill_a_place_needs_is_refused_until_the_places_are_given_up():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from communities.models import Assignment
+    from communities.services.signup import shift_sign_up
+    from tests.factories import PostFactory, PostTypeFactory, ShiftFactory
+
+    skill = SkillFactory(code="medical")
+    volunteer = VolunteerFactory()
+    volunteer.skills.set([skill])
+    post_type = PostTypeFactory()
+    post_type.required_skills.add(skill)
+    starts = timezone.now() + timedelta(days=2)
+    shift = ShiftFactory(post=PostFactory(post_type=post_type), starts_at=starts, ends_at=starts + timedelta(hours=3))
+    place = shift_sign_up(shift_id=shift.pk, volunteer=volunteer, user=volunteer.user)
+    client = client_for(volunteer.user)
+    before = fingerprint()
+    response = client.patch("/api/v1/me/", {"skills": []}, format="json")
+    assert (response.status_code, response.json()["code"]) == (409, "volunteer_has_upcoming_shifts")
+    assert [p["assignment"] for p in response.json()["details"]["shifts"]] == [place.pk]
+    assert fingerprint() == before
+    response = client.patch("/api/v1/me/", {"skills": [], "release_places": True}, format="json")
+    assert response.status_code == 200, response.json()
+    assert (response.json()["skills"], response.json()["released"]) == ([], 1)
+    assert Assignment.objects.get(pk=place.pk).status == "cancelled"

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from django import template
+from django import forms, template
 from django.template import Context
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
@@ -49,12 +49,31 @@ def crosses_midnight(shift) -> bool:
 
 @register.simple_tag
 def field(bound) -> str:
-    """``{% field form.name %}``: one labelled form field, its help and its errors; checkboxes put
-    the box before the label. Written here rather than as an included template: forms draw it
-    for every field, on every visit."""
+    """``{% field form.name %}``: one labelled form field, its help and its errors; a checkbox puts
+    the box before the label; a set of choices (checkboxes or radio buttons) is a fieldset whose
+    legend names it, each choice labelled by its own box. Written here rather than as an included
+    template: forms draw it for every field, on every visit."""
     widget = bound.field.widget
-    check = getattr(widget, "input_type", None) == "checkbox"
     errors = bound.errors
+    if isinstance(widget, forms.RadioSelect):  # CheckboxSelectMultiple too
+        choices = format_html_join(
+            "", '<label class="choice">{} {}</label>', ((box.tag(), box.choice_label) for box in bound)
+        ) or format_html('<span class="help">{}</span>', _("None"))
+        help_text = (
+            format_html('<span class="help" id="{}_helptext">{}</span>', bound.auto_id, bound.help_text)
+            if bound.help_text
+            else ""
+        )
+        return format_html(
+            '<fieldset class="field choice-set{}">\n  <legend>{}</legend>\n  <div class="choice-options">{}</div>\n'
+            "  {}\n  {}\n</fieldset>",
+            " field-invalid" if errors else "",
+            bound.label,
+            choices,
+            help_text,
+            errors,
+        )
+    check = getattr(widget, "input_type", None) == "checkbox"
     classes = "field" + (" field-check" if check else "") + (" field-invalid" if errors else "")
     label = format_html('<label for="{}">{}</label>', bound.id_for_label, bound.label)
     control = format_html("{}{}", bound, label) if check else format_html("{}{}", label, bound)

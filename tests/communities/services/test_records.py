@@ -677,3 +677,86 @@ def test_approving_an_insurance_that_ends_before_a_confirmed_checkpoint_is_refus
     assert volunteer.insurance_valid_until == ends
     assert Assignment.objects.get(pk=taken.pk).status == "cancelled"
     assert Assignment.objects.get(pk=waiting.pk).status == "confirmed"
+
+
+# --- A volunteer changes their own record ------------------------------------------------------------
+
+
+def _skilled_and_placed(world, *, capacity=1):
+    """The volunteer with a skill a confirmed shift's post asks for, a second volunteer with it
+    waiting behind them."""
+    volunteer = world["volunteer"]
+    skill, other_skill = SkillFactory(code="medical"), SkillFactory(code="driving")
+    volunteer.skills.set([skill, other_skill])
+    shift = _future_shift(capacity=capacity)
+    shift.post.post_type.required_skills.add(skill)
+    taken = shift_sign_up(shift_id=shift.pk, volunteer=volunteer, user=volunteer.user)
+    waiting_volunteer = VolunteerFactory(organization=world["other_org"])
+    waiting_volunteer.skills.set([skill])
+    waiting = shift_sign_up(shift_id=shift.pk, volunteer=waiting_volunteer, user=waiting_volunteer.user)
+    assert (taken.status, waiting.status) == ("confirmed", "waitlisted")
+    return shift, taken, waiting, waiting_volunteer
+
+
+def test_a_volunteer_removing_a_skill_their_place_needs_is_refused_and_nothing_changes(world):
+    volunteer = world["volunteer"]
+    shift, taken, _waiting, _other = _skilled_and_placed(world)
+    before = fingerprint()
+    with pytest.raises(ServiceError) as refused:
+        records.volunteer_own_update(
+            user=volunteer.user, changes={"skills": ["driving"], "emergency_contact_name": "李母"}
+        )
+    assert refused.value.code == "volunteer_has_upcoming_shifts"
+    assert [(p["assignment"], p["shift"], p["not_eligible"]) for p in refused.value.details["shifts"]] == [
+        (taken.pk, shift.pk, {"reason": "skill", "missing": ["medical"]})
+    ]
+    assert fingerprint() == before  # not the contact either: one change, all or nothing
+
+
+def test_a_volunteer_removing_a_skill_with_release_gives_up_the_place_and_the_waitlist_moves_up(world):
+    volunteer = world["volunteer"]
+    _shift, taken, waiting, waiting_volunteer = _skilled_and_placed(world)
+    result = records.volunteer_own_update(user=volunteer.user, changes={"skills": ["driving"]}, release_places=True)
+    assert (result.changed, result.released) == (["skills"], 1)
+    assert Assignment.objects.get(pk=taken.pk).status == "cancelled"
+    assert Assignment.objects.get(pk=waiting.pk).status == "confirmed"
+    kinds = set(Notification.objects.filter(channel="inapp").values_list("recipient_id", "kind"))
+    assert {(volunteer.user_id, "cancelled"), (waiting_volunteer.user_id, "promoted")} <= kinds
+    assert list(volunteer.skills.values_list("code", flat=True)) == ["driving"]
+
+
+def test_a_volunteers_own_change_is_kept_in_the_trail_with_them_as_author_contacts_masked(world):
+    volunteer = world["volunteer"]
+    SkillFactory(code="medical")
+    result = records.volunteer_own_update(
+        user=volunteer.user,
+        changes={"emergency_contact_mobile": "13700000002", "skills": ["medical"], "email": volunteer.user.email},
+    )
+    assert (result.changed, result.released) == (["emergency_contact_mobile", "skills"], 0)
+    entry = AuditEntry.objects.get(volunteer=volunteer, action="volunteer_changed")
+    assert entry.actor_id == volunteer.user_id
+    assert entry.after == {"emergency_contact_mobile": "137****0002", "skills": ["medical"]}
+    # Saving the same values again changes nothing and writes no entry.
+    records.volunteer_own_update(user=volunteer.user, changes={"skills": ["medical"]})
+    assert AuditEntry.objects.filter(volunteer=volunteer, action="volunteer_changed").count() == 1
+
+
+def test_a_skill_an_unrelated_or_a_past_shift_needs_may_be_removed(world):
+    volunteer = world["volunteer"]
+    skill = SkillFactory(code="medical")
+    volunteer.skills.set([skill])
+    shift = _future_shift()
+    shift.post.post_type.required_skills.add(skill)
+    taken = shift_sign_up(shift_id=shift.pk, volunteer=volunteer, user=volunteer.user)
+    Shift.objects.filter(pk=shift.pk).update(
+        starts_at=timezone.now() - timedelta(days=2), ends_at=timezone.now() - timedelta(days=2) + timedelta(hours=4)
+    )
+    result = records.volunteer_own_update(user=volunteer.user, changes={"skills": []})
+    assert (result.changed, result.released) == (["skills"], 0)
+    assert Assignment.objects.get(pk=taken.pk).status == "confirmed"
+
+
+def test_someone_without_a_volunteer_record_is_refused():
+    with pytest.raises(ServiceError) as refused:
+        records.volunteer_own_update(user=UserFactory(), changes={"skills": []})
+    assert refused.value.code == "not_a_volunteer"

@@ -298,3 +298,44 @@ def test_approving_a_request_that_costs_places_asks_again_on_a_page_listing_them
     assert client.post(url, {"release_places": "on"}).status_code == 302
     assert ChangeRequest.objects.get(pk=change.pk).state == "approved"
     assert Assignment.objects.get(pk=place.pk).status == "cancelled"
+
+
+def test_a_volunteer_removing_a_skill_sees_the_places_it_costs_then_gives_them_up(world):
+    from communities.services.signup import shift_sign_up
+    from tests.factories import PostFactory, PostTypeFactory, SkillFactory
+
+    volunteer = world["volunteer"]
+    skill = SkillFactory(name="急救", code="first_aid")
+    volunteer.skills.set([skill])
+    post_type = PostTypeFactory()
+    post_type.required_skills.add(skill)
+    starts = timezone.now() + timedelta(days=2)
+    shift = ShiftFactory(post=PostFactory(post_type=post_type), starts_at=starts, ends_at=starts + timedelta(hours=3))
+    place = shift_sign_up(shift_id=shift.pk, volunteer=volunteer, user=volunteer.user)
+    client = logged_in(volunteer.user)
+    page = client.get("/me/contact/")
+    assert page.status_code == 200 and 'name="release_places"' not in page.content.decode()
+    form = {"emergency_contact_name": "李母"}  # no skills ticked: the skill is removed
+    before = fingerprint()
+    page = client.post("/me/contact/", form, HTTP_ACCEPT_LANGUAGE="zh-hans")
+    text = page.content.decode()
+    assert page.status_code == 200
+    assert 'id="upcoming-places"' in text and shift.community.name in text and 'name="release_places"' in text
+    assert "release_places=true" not in text  # the API's hint is not the page's
+    assert fingerprint() == before
+    page = client.post("/me/contact/", {**form, "release_places": "on"})
+    assert (page.status_code, page["Location"]) == (302, "/me/profile/")
+    assert Assignment.objects.get(pk=place.pk).status == "cancelled"
+    volunteer.refresh_from_db()
+    assert (list(volunteer.skills.all()), volunteer.emergency_contact_name) == ([], "李母")
+    assert AuditEntry.objects.filter(volunteer=volunteer, action="volunteer_changed", actor=volunteer.user).exists()
+
+
+def test_a_volunteers_contact_page_shows_a_bad_value_on_its_field_and_keeps_the_rest(world):
+    volunteer = world["volunteer"]
+    client = logged_in(volunteer.user)
+    before = fingerprint()
+    page = client.post("/me/contact/", {"emergency_contact_mobile": "123", "emergency_contact_name": "李母"})
+    assert page.status_code == 200
+    assert page.context["form"].errors["emergency_contact_mobile"]
+    assert fingerprint() == before
