@@ -23,6 +23,9 @@ DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 
 INSTALLED_APPS = [
+    # Before django.contrib.auth: its changepassword command (which also revokes the account's
+    # API tokens) replaces Django's. It has no templates, static files or catalogue to shadow.
+    "volunteers",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -35,7 +38,6 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
-    "volunteers",
     "communities",
 ]
 
