@@ -125,9 +125,10 @@ class ApplyForm(forms.Form):
     )
     residence_street = forms.TypedChoiceField(label=_("Street"), coerce=int, required=False, empty_value=None)
     residence_community = forms.TypedChoiceField(label=_("Community"), coerce=int, required=False, empty_value=None)
-    emergency_contact_name = forms.CharField(label=_("Emergency contact"), max_length=50, required=False)
+    # Under the heading "Emergency contact" (recruitment/call_page.html), as the residence's fields are under theirs.
+    emergency_contact_name = forms.CharField(label=_("Name"), max_length=50, required=False)
     emergency_contact_mobile = forms.CharField(
-        label=_("Emergency contact's mobile number"),
+        label=_("Mobile number"),
         max_length=11,
         required=False,
         widget=forms.TextInput(attrs={"inputmode": "tel"}),

@@ -41,6 +41,10 @@ _ME = _tab(
     "password_change",
     "password-set",
     "password_change_done",
+    "profile-contact",
+    "profile-mobile",
+    "records-my-requests",
+    "records-account-delete",
     shows_unread=True,
 )
 _MESSAGES = _tab("inbox", pgettext_lazy("tab", "Messages"), "messages", shows_unread=True)
@@ -69,8 +73,10 @@ TABS: dict[str, tuple[Tab, ...]] = {
             "coordinator-code",
             "coordinator-rota",
             "coordinator-candidates",
+            "coordinator-shift-edit",
         ),
         _tab("coordinator-hours", pgettext_lazy("tab", "Hours"), "hours"),
+        _tab("coordinator-requests", pgettext_lazy("tab", "Requests"), "requests"),
         _tab("coordinator-failed-messages", pgettext_lazy("tab", "Undelivered"), "undelivered"),
         _MESSAGES,
     ),

@@ -142,9 +142,30 @@ def test_a_person_with_two_roles_switches_workspace(client, people):
         (
             "coordinator",
             "/coordinator/hours/",
-            ["/coordinator/", "/coordinator/hours/", "/coordinator/messages/failed/", "/inbox/"],
+            [
+                "/coordinator/",
+                "/coordinator/hours/",
+                "/coordinator/requests/",
+                "/coordinator/messages/failed/",
+                "/inbox/",
+            ],
             "/coordinator/hours/",
         ),
+        (
+            "coordinator",
+            "/coordinator/requests/",
+            [
+                "/coordinator/",
+                "/coordinator/hours/",
+                "/coordinator/requests/",
+                "/coordinator/messages/failed/",
+                "/inbox/",
+            ],
+            "/coordinator/requests/",
+        ),
+        # Pages below a destination mark it: the volunteer's own details and requests are "Me".
+        ("volunteer", "/me/contact/", ["/", "/shifts/", "/check-in/", "/my/shifts/", "/me/profile/"], "/me/profile/"),
+        ("volunteer", "/me/records/", ["/", "/shifts/", "/check-in/", "/my/shifts/", "/me/profile/"], "/me/profile/"),
         (
             "committee",
             "/committee/",
