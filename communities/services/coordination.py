@@ -19,7 +19,7 @@ from communities.models import MAX_SHIFT_LENGTH, Assignment, AuditEntry, Communi
 from communities.notifications import outbox
 from communities.rules.eligibility import HOLDER, NOTHING_TO_PREFETCH, refusal
 from communities.selectors import dispatch as selectors_dispatch
-from communities.services import locks, signup
+from communities.services import live, locks, signup
 from communities.services.audit import audit_record
 from config.db import retry_on_conflict
 from config.errors import ServiceError
@@ -275,6 +275,8 @@ def shift_cancel(*, actor, shift_id: int, reason: str, now: datetime | None = No
         status=Status.CANCELLED, cancelled_at=now, waitlist_order=None, updated_at=now
     )
     released = sum(1 for a in affected if a.status == Status.CONFIRMED)
+    # Those already at the post leave the live board's count with their cancelled places.
+    live.shift_attendance_add(shift, checked_in=-sum(1 for a in affected if a.checked_in_at is not None))
     Shift.objects.filter(pk=shift.pk).update(
         status=Shift.Status.CANCELLED,
         confirmed_count=shift.confirmed_count - released,

@@ -35,7 +35,7 @@ from communities.rules.eligibility import (
     refusal_error,
     rule_parameters,
 )
-from communities.services import locks
+from communities.services import live, locks
 from config.db import retry_on_conflict
 from config.errors import ServiceError
 from volunteers.models import Volunteer
@@ -409,6 +409,8 @@ def assignment_cancel(*, assignment_id: int, enforce_cutoff: bool = True, now: d
         raise ServiceError("cancel_cutoff_passed", {"cutoff": _cancel_cutoff(shift).isoformat()})
 
     was_confirmed = assignment.status == Status.CONFIRMED
+    if assignment.checked_in_at is not None:  # the live board counts only places not cancelled
+        live.shift_attendance_add(shift, checked_in=-1)
     assignment.status, assignment.cancelled_at = Status.CANCELLED, now
     assignment.waitlist_order = None
     assignment.save(update_fields=["status", "cancelled_at", "waitlist_order", "updated_at"])

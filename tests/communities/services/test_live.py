@@ -93,3 +93,28 @@ def test_the_repair_recounts_drifted_rows_from_the_assignments(shift):
     assert live.shift_attendance_repair() == 1
     assert counts(shift) == (1, 0, 1)
     assert live.shift_attendance_repair() == 0
+
+
+def test_a_checked_in_place_cancelled_leaves_the_count_with_it(shift, coordinator):
+    """A coordinator who releases a place (or a volunteer's places, on deletion) while its holder
+    is at the post: the live board stops counting them, as the recount would."""
+    from communities.services.signup import assignment_cancel
+
+    first, second = confirmed(shift, 2)
+    for place in (first, second):
+        attendance.assignment_check_in_manual(assignment_id=place.pk, actor=coordinator, reason="到岗")
+    assert counts(shift) == (2, 0, 0)
+    assignment_cancel(assignment_id=first.pk, enforce_cutoff=False)
+    assert counts(shift) == (1, 0, 0)
+    assert live.shift_attendance_repair() == 0
+
+
+def test_a_shift_cancelled_while_people_are_at_the_post_leaves_the_count_right(shift, coordinator):
+    from communities.services.coordination import shift_cancel
+
+    first, _second = confirmed(shift, 2)
+    attendance.assignment_check_in_manual(assignment_id=first.pk, actor=coordinator, reason="到岗")
+    assert counts(shift) == (1, 0, 0)
+    shift_cancel(actor=coordinator, shift_id=shift.pk, reason="暴雨")
+    assert counts(shift) == (0, 0, 0)
+    assert live.shift_attendance_repair() == 0
