@@ -25,6 +25,30 @@ class Tab:
     shows_unread: bool = False  # the count of unread messages beside it
 
 
+# The pages a destination stands for, where a navigation link names it as the tab bar does: the
+# link and the tab are current on any of them ({% if current|within:"profile" %}).
+SECTIONS: dict[str, frozenset[str]] = {
+    "profile": frozenset(
+        {"profile", "profile-contact", "profile-mobile", "records-my-requests", "records-account-delete"}
+    ),
+    "coordinator-today": frozenset(
+        {
+            "coordinator-today",
+            "coordinator-roster",
+            "coordinator-code",
+            "coordinator-rota",
+            "coordinator-candidates",
+            "coordinator-shift-edit",
+        }
+    ),
+}
+
+
+def within(current: str | None, url_name: str) -> bool:
+    """Whether the page ``current`` is ``url_name``'s or one of the pages it stands for."""
+    return current in SECTIONS.get(url_name, (url_name,))
+
+
 def _tab(url_name, label, icon, *below, shows_unread=False) -> Tab:
     return Tab(url_name, label, icon, frozenset({url_name, *below}), shows_unread)
 
@@ -36,15 +60,12 @@ _ME = _tab(
     "profile",
     pgettext_lazy("tab", "Me"),
     "me",
+    *SECTIONS["profile"],
     "my-hours",
     "inbox",
     "password_change",
     "password-set",
     "password_change_done",
-    "profile-contact",
-    "profile-mobile",
-    "records-my-requests",
-    "records-account-delete",
     shows_unread=True,
 )
 _MESSAGES = _tab("inbox", pgettext_lazy("tab", "Messages"), "messages", shows_unread=True)
@@ -65,16 +86,7 @@ TABS: dict[str, tuple[Tab, ...]] = {
         _ME,
     ),
     people.ROLE_COORDINATOR: (
-        _tab(
-            "coordinator-today",
-            pgettext_lazy("tab", "Today"),
-            "today",
-            "coordinator-roster",
-            "coordinator-code",
-            "coordinator-rota",
-            "coordinator-candidates",
-            "coordinator-shift-edit",
-        ),
+        _tab("coordinator-today", pgettext_lazy("tab", "Today"), "today", *SECTIONS["coordinator-today"]),
         _tab("coordinator-hours", pgettext_lazy("tab", "Hours"), "hours"),
         _tab("coordinator-requests", pgettext_lazy("tab", "Requests"), "requests"),
         _tab("coordinator-failed-messages", pgettext_lazy("tab", "Undelivered"), "undelivered"),

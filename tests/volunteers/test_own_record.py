@@ -85,22 +85,11 @@ def test_a_number_someone_else_has_is_refused_before_any_text():
 
 
 def test_removing_a_skill_a_place_needs_is_refused_until_the_places_are_given_up():
-    from datetime import timedelta
-
-    from django.utils import timezone
-
     from communities.models import Assignment
-    from communities.services.signup import shift_sign_up
-    from tests.factories import PostFactory, PostTypeFactory, ShiftFactory
+    from tests.communities.views.test_records import placed_needing_a_skill
 
-    skill = SkillFactory(code="medical")
     volunteer = VolunteerFactory()
-    volunteer.skills.set([skill])
-    post_type = PostTypeFactory()
-    post_type.required_skills.add(skill)
-    starts = timezone.now() + timedelta(days=2)
-    shift = ShiftFactory(post=PostFactory(post_type=post_type), starts_at=starts, ends_at=starts + timedelta(hours=3))
-    place = shift_sign_up(shift_id=shift.pk, volunteer=volunteer, user=volunteer.user)
+    _shift, place = placed_needing_a_skill(volunteer, code="medical")
     client = client_for(volunteer.user)
     before = fingerprint()
     response = client.patch("/api/v1/me/", {"skills": []}, format="json")

@@ -216,18 +216,23 @@ def test_removing_a_qualification_a_confirmed_shift_needs_shows_the_place_before
     assert Assignment.objects.get(pk=place.pk).status == "cancelled"
 
 
-def test_the_edit_page_shows_the_places_a_removed_skill_takes_away_with_the_reason(world):
+def placed_needing_a_skill(volunteer, **skill):
+    """``volunteer`` with a skill and confirmed on a shift in two days whose post needs it."""
     from communities.services.signup import shift_sign_up
     from tests.factories import PostFactory, PostTypeFactory, SkillFactory
 
-    volunteer = world["volunteer"]
-    skill = SkillFactory(name="急救")
+    skill = SkillFactory(**skill)
     volunteer.skills.set([skill])
     post_type = PostTypeFactory()
     post_type.required_skills.add(skill)
     starts = timezone.now() + timedelta(days=2)
     shift = ShiftFactory(post=PostFactory(post_type=post_type), starts_at=starts, ends_at=starts + timedelta(hours=3))
-    place = shift_sign_up(shift_id=shift.pk, volunteer=volunteer, user=volunteer.user)
+    return shift, shift_sign_up(shift_id=shift.pk, volunteer=volunteer, user=volunteer.user)
+
+
+def test_the_edit_page_shows_the_places_a_removed_skill_takes_away_with_the_reason(world):
+    volunteer = world["volunteer"]
+    _shift, place = placed_needing_a_skill(volunteer, name="急救")
     client = logged_in(world["staff"])
     url = f"/records/volunteers/{volunteer.pk}/"
     assert 'name="release_places"' not in client.get(url).content.decode()
@@ -301,17 +306,8 @@ def test_approving_a_request_that_costs_places_asks_again_on_a_page_listing_them
 
 
 def test_a_volunteer_removing_a_skill_sees_the_places_it_costs_then_gives_them_up(world):
-    from communities.services.signup import shift_sign_up
-    from tests.factories import PostFactory, PostTypeFactory, SkillFactory
-
     volunteer = world["volunteer"]
-    skill = SkillFactory(name="急救", code="first_aid")
-    volunteer.skills.set([skill])
-    post_type = PostTypeFactory()
-    post_type.required_skills.add(skill)
-    starts = timezone.now() + timedelta(days=2)
-    shift = ShiftFactory(post=PostFactory(post_type=post_type), starts_at=starts, ends_at=starts + timedelta(hours=3))
-    place = shift_sign_up(shift_id=shift.pk, volunteer=volunteer, user=volunteer.user)
+    shift, place = placed_needing_a_skill(volunteer, name="急救", code="first_aid")
     client = logged_in(volunteer.user)
     page = client.get("/me/contact/")
     assert page.status_code == 200 and 'name="release_places"' not in page.content.decode()
