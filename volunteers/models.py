@@ -51,6 +51,10 @@ class Named(models.Model):
         return reader_name(self.name, self.name_en)
 
 
+# Digits of each id in an organization's path: every id a BigAutoField sequence reaches in practice.
+PATH_DIGITS = 10
+
+
 class Organization(Named):
     """League committee → institution (a bank or insurer) → branch."""
 
@@ -64,7 +68,9 @@ class Organization(Named):
     parent = models.ForeignKey(
         "self", verbose_name=_("parent"), null=True, blank=True, on_delete=models.PROTECT, related_name="children"
     )
-    # Materialised path ("/1/7/42/") so a subtree is one indexed prefix query.
+    # Materialised path ("/0000000001/0000000007/0000000042/") so a subtree is one indexed prefix
+    # query. Ids are zero-padded so the text order of paths is the tree's order, siblings oldest
+    # first: unpadded, "/1/10/" would sort before "/1/9/".
     path = models.CharField(max_length=255, db_index=True, editable=False, default="")
     depth = models.PositiveSmallIntegerField(default=0, editable=False)
     contact_person = models.CharField(_("person in charge"), max_length=50, blank=True)
@@ -80,7 +86,7 @@ class Organization(Named):
     def save(self, *args, **kwargs):
         super().save(*args, **kwargs)
         old_path = self.path
-        path = f"{self.parent.path if self.parent_id else '/'}{self.pk}/"
+        path = path_below(self.parent.path if self.parent_id else "/", self.pk)
         depth = self.parent.depth + 1 if self.parent_id else 0
         if (path, depth) != (self.path, self.depth):
             self.path, self.depth = path, depth
@@ -95,8 +101,13 @@ class Organization(Named):
         super().clean()
         if self.pk and self.parent_id:
             parent_path = Organization.objects.filter(pk=self.parent_id).values_list("path", flat=True).first() or ""
-            if f"/{self.pk}/" in parent_path:
+            if path_below("/", self.pk) in parent_path:
                 raise ValidationError({"parent": _("An organization cannot be placed under its own branch.")})
+
+
+def path_below(parent_path: str, pk: int) -> str:
+    """The materialised path of organization ``pk`` under ``parent_path`` ("/" for a root)."""
+    return f"{parent_path}{pk:0{PATH_DIGITS}d}/"
 
 
 class Team(models.Model):

@@ -40,6 +40,7 @@ from volunteers.models import (
     Team,
     Volunteer,
     VolunteerCategory,
+    path_below,
 )
 
 # The 2022 figures (domain page); --scale multiplies them.
@@ -343,7 +344,7 @@ class _Writer:
             Organization.objects.bulk_create(batch, batch_size=BATCH)
             for i, org in zip(level, batch, strict=True):
                 parent = objects[plans[i].parent]
-                org.path, org.depth = f"{parent.path}{org.pk}/", parent.depth + 1
+                org.path, org.depth = path_below(parent.path, org.pk), parent.depth + 1
                 objects[i] = org
             Organization.objects.bulk_update(batch, ["path", "depth"], batch_size=BATCH)
         self.organizations = objects

@@ -216,7 +216,7 @@ def test_organization_save_computes_path_and_depth_for_three_levels():
     committee, institution, branch = _three_levels()
     a, b, c = committee.pk, institution.pk, branch.pk
 
-    expected = [(f"/{a}/", 0), (f"/{a}/{b}/", 1), (f"/{a}/{b}/{c}/", 2)]
+    expected = [(f"/{a:010d}/", 0), (f"/{a:010d}/{b:010d}/", 1), (f"/{a:010d}/{b:010d}/{c:010d}/", 2)]
     assert [(o.path, o.depth) for o in (committee, institution, branch)] == expected
     stored = Organization.objects.filter(pk__in=[a, b, c]).order_by("depth").values_list("path", "depth")
     assert list(stored) == expected
@@ -265,13 +265,24 @@ def test_subtree_filter_does_not_match_an_id_that_merely_shares_a_prefix():
     long = OrganizationFactory(pk=70011, parent=root)
     child_of_long = OrganizationFactory(pk=70012, parent=long, kind=Organization.Kind.BRANCH)
 
-    assert short.path == f"/{root.pk}/7001/"
-    assert long.path == f"/{root.pk}/70011/"
+    assert short.path == f"/{root.pk:010d}/0000007001/"
+    assert long.path == f"/{root.pk:010d}/0000070011/"
     assert set(Organization.objects.filter(path__startswith=short.path).values_list("pk", flat=True)) == {7001}
     assert set(Organization.objects.filter(path__startswith=long.path).values_list("pk", flat=True)) == {
         70011,
         child_of_long.pk,
     }
+
+
+def test_siblings_order_oldest_first_across_a_digit_boundary():
+    """Ordering by path is the tree's order: unpadded, "/1/10/" would sort before "/1/9/"."""
+    root = OrganizationFactory(kind=Organization.Kind.COMMITTEE)
+    ninth = OrganizationFactory(pk=99_999, parent=root)
+    tenth = OrganizationFactory(pk=100_000, parent=root)
+    under_ninth = OrganizationFactory(pk=100_001, parent=ninth, kind=Organization.Kind.BRANCH)
+
+    subtree = Organization.objects.filter(path__startswith=root.path)
+    assert list(subtree.values_list("pk", flat=True)) == [root.pk, ninth.pk, under_ninth.pk, tenth.pk]
 
 
 def test_moving_an_organization_moves_its_whole_subtree():
@@ -288,8 +299,8 @@ def test_moving_an_organization_moves_its_whole_subtree():
 
     institution.refresh_from_db()
     branch.refresh_from_db()
-    assert (institution.path, institution.depth) == (f"/{new_committee.pk}/{institution.pk}/", 1)
-    assert (branch.path, branch.depth) == (f"/{new_committee.pk}/{institution.pk}/{branch.pk}/", 2), (
+    assert (institution.path, institution.depth) == (f"/{new_committee.pk:010d}/{institution.pk:010d}/", 1)
+    assert (branch.path, branch.depth) == (f"/{new_committee.pk:010d}/{institution.pk:010d}/{branch.pk:010d}/", 2), (
         "DEFECT: Organization.save does not update descendants' path when an organization is moved"
     )
     assert set(Organization.objects.filter(path__startswith=committee.path).values_list("pk", flat=True)) == {

@@ -180,8 +180,8 @@ def test_organization_create_builds_the_tree():
     )
     committee.refresh_from_db()
     bank.refresh_from_db()
-    assert (committee.path, committee.depth) == (f"/{committee.pk}/", 0)
-    assert (bank.path, bank.depth) == (f"/{committee.pk}/{bank.pk}/", 1)
+    assert (committee.path, committee.depth) == (f"/{committee.pk:010d}/", 0)
+    assert (bank.path, bank.depth) == (f"/{committee.pk:010d}/{bank.pk:010d}/", 1)
     assert bank.name_en == "A Bank"
 
 

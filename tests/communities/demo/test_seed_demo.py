@@ -104,14 +104,14 @@ def test_organizations_teams_and_places_look_like_suzhou(seeded):
         "苏州金融团工委",
         "committee",
         0,
-        f"/{committee.pk}/",
+        f"/{committee.pk:010d}/",
     )
     institutions = Organization.objects.filter(kind="institution")
     assert institutions.count() == len(data.INSTITUTIONS)
     assert institutions.filter(parent=committee, depth=1).count() == institutions.count()
     assert {1, 2, 3} >= set(institutions.annotate(n=Count("children")).values_list("n", flat=True))
     for org in Organization.objects.select_related("parent").exclude(parent=None):
-        assert (org.path, org.depth) == (f"{org.parent.path}{org.pk}/", org.parent.depth + 1)
+        assert (org.path, org.depth) == (f"{org.parent.path}{org.pk:010d}/", org.parent.depth + 1)
 
     teams = Team.objects.annotate(size=Count("members"))
     sizes = list(teams.values_list("size", flat=True))
