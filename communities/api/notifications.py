@@ -78,9 +78,9 @@ class FailedNotificationSerializer(serializers.ModelSerializer):
         return {"id": obj.recipient_id, "name": outbox.failed_recipient_name(obj)}
 
     def get_community(self, obj) -> dict | None:
-        if obj.shift is None:
-            return None
-        return {"id": obj.shift.community_id, "name": obj.shift.community.display_name}
+        """The shift's community, or the one a dispatch, recall or community request names."""
+        community = obj.about_community
+        return None if community is None else {"id": community.pk, "name": community.display_name}
 
 
 @extend_schema(tags=["notifications"])
@@ -128,7 +128,9 @@ class FailedNotificationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
     @extend_schema(responses={200: FailedNotificationSerializer(many=True), **ERROR_RESPONSES})
     def list(self, request, *args, **kwargs):
-        return super().list(request, *args, **kwargs)
+        page = self.paginate_queryset(self.get_queryset())
+        outbox.failed_communities_attach(page)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     @extend_schema(
         request=None,
@@ -142,6 +144,7 @@ class FailedNotificationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     @action(detail=True, methods=["post"])
     def retry(self, request, pk=None):
         row = outbox.notification_retry(user=request.user, notification_id=object_id(pk))
+        outbox.failed_communities_attach([row])
         return Response(FailedNotificationSerializer(row).data)
 
 

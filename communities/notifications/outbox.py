@@ -1916,6 +1916,50 @@ def notification_retry(*, user, notification_id: int, now: datetime | None = Non
     return row
 
 
+def failed_communities_attach(rows: Iterable[Notification]) -> None:
+    """Set ``row.about_community`` on each failed message: its shift's community, or, for a message
+    about no shift, the community its key names (a dispatch ``d<id>``, a recall ``r<id>``, a team
+    dispatch's community left ``d<id>.c<community>``, a community request ``r<id>``); ``None`` for a
+    call-out or an answer to a recruitment call. At most one query per kind of key on the page."""
+    from communities.models import CommunityRequest
+
+    rows = list(rows)
+    wanted: dict[str, set[int]] = defaultdict(set)
+    refs: dict[int, tuple[str, int]] = {}
+    for row in rows:
+        if row.shift_id is not None:
+            continue
+        head = row.key.split(":", 1)[0]
+        if ".c" in head and row.kind == RECALL_LEAVING:
+            ref = ("community", int(head.rsplit(".c", 1)[1]))
+        elif head.startswith("d") and row.kind in (DISPATCHED, ARRIVING):
+            ref = ("dispatch", int(head[1:]))
+        elif head.startswith("r") and row.kind in (RECALLED, RECALL_LEAVING):
+            ref = ("recall", int(head[1:]))
+        elif head.startswith("r") and row.kind in REQUEST_KINDS:
+            ref = ("request", int(head[1:]))
+        else:
+            continue
+        refs[row.pk] = ref
+        wanted[ref[0]].add(ref[1])
+    found = {
+        "community": Community.objects.in_bulk(wanted["community"]) if wanted["community"] else {},
+        **{
+            kind: {pk: obj.community for pk, obj in model.objects.select_related("community").in_bulk(ids).items()}
+            for kind, model in (("dispatch", Dispatch), ("recall", Recall), ("request", CommunityRequest))
+            if (ids := wanted[kind])
+        },
+    }
+    for row in rows:
+        if row.shift_id is not None:
+            row.about_community = row.shift.community
+        elif row.pk in refs:
+            kind, pk = refs[row.pk]
+            row.about_community = found.get(kind, {}).get(pk)
+        else:
+            row.about_community = None
+
+
 def failed_recipient_name(row: Notification) -> str:
     volunteer = _volunteer_of(row.recipient)
     return volunteer.real_name if volunteer is not None else row.recipient.get_username()

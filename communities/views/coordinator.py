@@ -376,6 +376,7 @@ def coordinator_failed_messages(request):
     the provider, or reported undelivered by its receipt. Each can be sent again."""
     rows = outbox.failed_list(user=request.user).select_related("shift__post")
     page = Paginator(rows, 25).get_page(request.GET.get("page"))
+    outbox.failed_communities_attach(page.object_list)
     for row in page.object_list:
         row.recipient_name = outbox.failed_recipient_name(row)
     return render(request, "coordinator/failed_messages.html", {"page": page})

@@ -254,6 +254,7 @@ def test_retry_refuses_what_is_not_failed_or_not_in_scope(client_for, scene):
 
 def test_coordinator_sees_failed_dispatch_and_recall_texts_to_the_volunteers_of_their_communities(client_for, scene):
     """Dispatch and recall texts name no shift: the dispatch's or the recall's community decides."""
+    from communities.models import Dispatch
     from communities.services import coordination
     from tests.factories import TeamFactory
     from volunteers.selectors import organization_subtree
@@ -281,11 +282,26 @@ def test_coordinator_sees_failed_dispatch_and_recall_texts_to_the_volunteers_of_
 
     response = client_for(scene["coordinator"]).get("/api/v1/notifications/failed/")
     assert {row["id"] for row in response.json()["results"]} == {scene["failed_here"].pk, *mine}
+    # Each names its community: the shift's, or the dispatch's or recall's.
+    here = {"id": scene["here"].pk, "name": scene["here"].name}
+    assert [row["community"] for row in response.json()["results"]] == [here] * (1 + len(mine))
     response = client_for(staff).get("/api/v1/notifications/failed/")  # staff: every text to their volunteers
     assert {row["id"] for row in response.json()["results"]} >= {
         *mine,
         *texts.filter(recipient=went.user).values_list("pk", flat=True),
     }
+    communities = {row["id"]: row["community"] for row in response.json()["results"]}
+    elsewhere_community = Dispatch.objects.exclude(community=scene["here"]).get().community
+    for pk in texts.filter(recipient=went.user).values_list("pk", flat=True):
+        assert communities[pk] == {"id": elsewhere_community.pk, "name": elsewhere_community.name}
+    leaving = Notification.objects.filter(kind__in=("arriving", "recall_leaving"))
+    assert set(leaving.values_list("kind", flat=True)) == {"arriving", "recall_leaving"}
+    admin = UserFactory(is_superuser=True, is_staff=True)
+    communities = {
+        row["id"]: row["community"] for row in client_for(admin).get("/api/v1/notifications/failed/").json()["results"]
+    }
+    for row in leaving:
+        assert communities[row.pk] == here, row.key
 
     (one, *_rest) = sorted(mine)
     assert client_for(scene["coordinator"]).post(f"/api/v1/notifications/failed/{one}/retry/").status_code == 200
@@ -309,6 +325,7 @@ def test_failed_list_query_count_is_fixed_with_dispatch_texts(client_for, scene,
             state=State.FAILED,
         )
     client = client_for(scene["coordinator"])
-    with django_assert_num_queries(5):  # token, is coordinator, is staff, count, page
+    with django_assert_num_queries(6):  # token, is coordinator, is staff, count, page, the dispatches' communities
         response = client.get("/api/v1/notifications/failed/")
     assert response.json()["count"] == 1 + 3
+    assert {row["community"]["id"] for row in response.json()["results"]} == {scene["here"].pk}

@@ -700,3 +700,42 @@ def test_unreachable_provider_is_retried(settings, shift):
     assert outbox.send_due().retry == 1
     row.refresh_from_db()
     assert row.state == "pending" and row.last_error
+
+
+# --- The community a failed message is about ---------------------------------------------------
+
+
+def test_failed_messages_name_the_community_their_key_names(django_assert_num_queries):
+    from communities.models import CommunityRequest, Dispatch, Recall
+
+    shift = ShiftFactory()
+    sent_to, left, asked, recalled_from = (CommunityFactory() for _ in range(4))
+    volunteer = VolunteerFactory()
+    dispatch = Dispatch.objects.create(community=sent_to, requested=1)
+    recall = Recall.objects.create(community=recalled_from, volunteer=volunteer)
+    day = timezone.localdate()
+    request = CommunityRequest.objects.create(
+        community=asked, wanted=2, date_from=day, date_to=day, time_from="08:00", time_to="09:00"
+    )
+    user = volunteer.user
+
+    def failed(key, kind, shift=None):
+        return Notification.objects.create(
+            key=key, kind=kind, channel="sms", recipient=user, body="x", state="failed", shift=shift
+        )
+
+    expected = {
+        failed("1:confirmed:sms", "confirmed", shift=shift).pk: shift.community,
+        failed(f"d{dispatch.pk}:dispatched:sms:u{user.pk}", "dispatched").pk: sent_to,
+        failed(f"d{dispatch.pk}:arriving:sms:u{user.pk}", "arriving").pk: sent_to,
+        failed(f"d{dispatch.pk}.c{left.pk}:recall_leaving:sms:u{user.pk}", "recall_leaving").pk: left,
+        failed(f"r{recall.pk}:recalled:sms:u{user.pk}", "recalled").pk: recalled_from,
+        failed(f"r{recall.pk}:recall_leaving:sms:u{user.pk}", "recall_leaving").pk: recalled_from,
+        failed(f"r{request.pk}:request_declined:sms:u{user.pk}", "request_declined").pk: asked,
+        failed(f"b1:broadcast:sms:u{user.pk}", "broadcast").pk: None,
+        failed(f"d{dispatch.pk + 1000}:dispatched:sms:u{user.pk}", "dispatched").pk: None,  # gone
+    }
+    rows = list(Notification.objects.select_related("shift__community").order_by("pk"))
+    with django_assert_num_queries(4):  # communities left, dispatches, recalls, requests
+        outbox.failed_communities_attach(rows)
+    assert {row.pk: row.about_community for row in rows} == expected

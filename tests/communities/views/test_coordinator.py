@@ -545,3 +545,5 @@ def test_failed_messages_page_lists_failed_dispatch_texts_to_volunteers_sent_to_
     assert [row.pk for row in response.context["page"].object_list] == [rows["钱派"].pk]
     html = response.content.decode()
     assert "钱派" in html and "您已被派遣" in html and "孙派" not in html
+    # A dispatch text names no shift: the card names the dispatch's community.
+    assert community.name in html
