@@ -8,6 +8,8 @@ refused change is reported and changes nothing. Counters, tallies and the audit 
 read-only; nothing whose deletion would bypass a rule can be deleted.
 """
 
+import json
+
 from django import forms
 from django.contrib import admin, messages
 from django.db import transaction
@@ -40,8 +42,9 @@ from communities.services import attendance, coordination, recruitment
 from communities.services.imports import import_run
 from communities.services.privacy import volunteer_anonymise
 from config.errors import ServiceError
+from config.logging import redact
 from volunteers import admin as volunteers_admin
-from volunteers.admin import ReadOnlyAdmin
+from volunteers.admin import ReadOnlyAdmin, person_shown
 from volunteers.idcard import mask_mobile
 from volunteers.models import CallAgreement, CallApplication, ImportBatch, RecruitmentCall, Volunteer
 
@@ -265,11 +268,23 @@ class AssignmentAdmin(ServiceAdmin):
 
 @admin.register(AuditEntry)
 class AuditEntryAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "action", "actor", "assignment", "shift", "reason"]
+    list_display = ["created_at", "action", "by", "assignment", "shift", "reason"]
     list_filter = ["action"]
-    search_fields = ["reason", "assignment__volunteer__volunteer_number", "actor__username"]
-    list_select_related = ["actor", "assignment", "shift"]
+    search_fields = [
+        "reason",
+        "assignment__volunteer__volunteer_number",
+        "volunteer__volunteer_number",
+        "actor__volunteer__volunteer_number",
+        "actor__username",
+    ]
+    list_select_related = ["actor__volunteer", "assignment", "shift"]
     date_hierarchy = "created_at"
+    fields = ["created_at", "action", "by", "volunteer", "assignment", "shift", "before", "after", "reason"]
+    readonly_fields = fields
+
+    @admin.display(description=_("by"))
+    def by(self, obj):
+        return person_shown(obj.actor)
 
 
 @admin.register(Dispatch)
@@ -352,12 +367,55 @@ class NotificationAdmin(ReadOnlyAdmin):
     """Rows are made and sent by ``communities.notifications.outbox``; their key makes each message once.
     Deleting a row would let the sweep make and send it again; a failed one is sent again here."""
 
-    list_display = ["created_at", "kind", "channel", "recipient", "state", "attempts", "sent_at", "last_error"]
+    list_display = ["created_at", "kind", "channel", "to", "state", "attempts", "sent_at", "last_error"]
     list_filter = ["state", "channel", "kind", "urgent"]
-    search_fields = ["key", "recipient__username"]
-    list_select_related = ["recipient"]
+    search_fields = ["key", "recipient__volunteer__volunteer_number", "recipient__volunteer__real_name"]
+    list_select_related = ["recipient__volunteer"]
     date_hierarchy = "created_at"
     actions = ["retry"]
+    # Texts carry other people's numbers (a dispatch names its coordinators', an escalation the
+    # volunteer's): shown masked, as the logs show them.
+    fields = [
+        "key",
+        "kind",
+        "channel",
+        "to",
+        "assignment",
+        "shift",
+        "urgent",
+        "subject_shown",
+        "body_shown",
+        "params_shown",
+        "state",
+        "send_after",
+        "attempts",
+        "last_error",
+        "sent_at",
+        "read_at",
+        "created_at",
+        "outside_id",
+        "provider_message_id",
+        "deferrals",
+        "delivery_code",
+        "delivered_at",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description=_("recipient"))
+    def to(self, obj):
+        return person_shown(obj.recipient)
+
+    @admin.display(description=_("subject"))
+    def subject_shown(self, obj):
+        return redact(obj.subject)
+
+    @admin.display(description=_("text"))
+    def body_shown(self, obj):
+        return redact(obj.body)
+
+    @admin.display(description=_("template parameters"))
+    def params_shown(self, obj):
+        return redact(json.dumps(obj.params, ensure_ascii=False)) if obj.params else "-"
 
     @admin.action(description=_("Send the selected failed messages again"))
     def retry(self, request, queryset):

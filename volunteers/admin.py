@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from config.errors import ServiceError
+from config.logging import redact
 from volunteers import auth
 from volunteers.forms import AdminPasswordChangeForm
 from volunteers.idcard import mask_mobile
@@ -176,6 +177,18 @@ class OrganizationStaffAdmin(admin.ModelAdmin):
     autocomplete_fields = ["user", "organization"]
 
 
+def person_shown(user) -> str:
+    """An account as the read-only records show it: a volunteer by name and public number, anyone
+    else by their log-in name with any mobile number in it masked. A volunteer's log-in name is
+    their mobile number, which these records have no need to show."""
+    if user is None:
+        return "-"
+    volunteer = getattr(user, "volunteer", None)
+    if volunteer is not None:
+        return f"{volunteer.real_name} ({volunteer.volunteer_number})"
+    return redact(user.get_username())
+
+
 class ReadOnlyAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
@@ -223,9 +236,15 @@ class CertificateAdmin(ReadOnlyAdmin):
 class PersonalDataAccessAdmin(ReadOnlyAdmin):
     """The record of every full ID-number display (``privacy.volunteer_id_number_reveal``)."""
 
-    list_display = ["created_at", "actor", "volunteer", "field", "purpose"]
+    list_display = ["created_at", "by", "volunteer", "field", "purpose"]
     search_fields = ["volunteer__volunteer_number", "actor__username"]
-    list_select_related = ["actor", "volunteer"]
+    list_select_related = ["actor__volunteer", "volunteer"]
+    fields = ["created_at", "by", "volunteer", "field", "purpose"]
+    readonly_fields = fields
+
+    @admin.display(description=_("by"))
+    def by(self, obj):
+        return person_shown(obj.actor)
 
 
 @admin.register(LoginFailure)
@@ -261,10 +280,14 @@ class LoginFailureAdmin(ReadOnlyAdmin):
 class LoginUnlockAdmin(admin.ModelAdmin):
     """The record of lockouts lifted by staff, read-only."""
 
-    list_display = ["username", "failures_cleared", "actor", "created_at"]
+    list_display = ["username", "failures_cleared", "by", "created_at"]
     search_fields = ["username"]
-    list_select_related = ["actor"]
-    readonly_fields = [f.name for f in LoginUnlock._meta.fields]
+    list_select_related = ["actor__volunteer"]
+    readonly_fields = [*(f.name for f in LoginUnlock._meta.fields if f.name != "actor"), "by"]
+
+    @admin.display(description=_("by"))
+    def by(self, obj):
+        return person_shown(obj.actor)
 
     def has_add_permission(self, request):
         return False

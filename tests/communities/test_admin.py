@@ -317,6 +317,38 @@ def test_volunteer_status_mobile_and_deployment_are_not_editable_in_the_admin(ro
 # --- Dispatch and recall records ---------------------------------------------------------------
 
 
+def test_messages_and_the_audit_trail_show_people_by_name_and_number_and_texts_masked(root):
+    """A volunteer's log-in name is their mobile; a dispatch text carries the coordinators' numbers."""
+    from communities.services import coordination
+    from tests.factories import CommunityFactory, TeamFactory
+    from volunteers.models import StaffContact
+    from volunteers.selectors import organization_subtree
+
+    team = TeamFactory()
+    volunteer = VolunteerFactory(organization=team.organization, team=team, status="reserve", real_name="郑派遣")
+    community = CommunityFactory(name="娄葑社区")
+    coordinator = get_user_model().objects.create_user("coordinator-loufeng", first_name="王协调")
+    StaffContact.objects.create(user=coordinator, mobile="13566667777")
+    community.coordinators.add(coordinator)
+    coordination.dispatch_create(
+        actor=root.user, community=community, organizations=organization_subtree(root.user), team_id=team.pk
+    )
+    text = Notification.objects.get(recipient=volunteer.user, kind="dispatched", channel="inapp")
+    assert "13566667777" in text.body  # the volunteer is told whom to call
+    AuditEntry.objects.create(volunteer=volunteer, actor=volunteer.user, action="volunteer_changed", reason="自助修改")
+
+    for url in ("/admin/communities/notification/", change_url(text), "/admin/communities/auditentry/"):
+        html = root.get(url).content.decode()
+        assert f"郑派遣 ({volunteer.volunteer_number})" in html, url
+        assert volunteer.mobile not in html and "13566667777" not in html, url
+    assert "135****7777" in root.get(change_url(text)).content.decode()
+    entry = AuditEntry.objects.get(reason="自助修改")
+    assert volunteer.mobile not in root.get(change_url(entry)).content.decode()
+    found = root.get("/admin/communities/notification/", {"q": volunteer.volunteer_number})
+    assert found.context["cl"].result_count == Notification.objects.filter(recipient=volunteer.user).count() > 0
+    assert root.get("/admin/communities/notification/", {"q": volunteer.mobile}).context["cl"].result_count == 0
+
+
 def test_recalls_and_dispatches_are_read_only_records_without_mobiles_or_id_numbers(root):
     from communities.models import Dispatch, Recall
     from communities.services import coordination
