@@ -17,8 +17,6 @@ from volunteers import login_codes, selectors, services
 from volunteers.auth import lockout_wait
 from volunteers.models import Volunteer
 from volunteers.serializers import (
-    MobileChangedSerializer,
-    MobileChangeSerializer,
     PasswordSetSerializer,
     PreferencesSerializer,
     SmsCodeRequestSerializer,
@@ -228,32 +226,3 @@ class IdNumberView(APIView):
         response = Response({"id_number": number})
         response["Cache-Control"] = "no-store"
         return response
-
-
-@extend_schema(tags=["me"])
-class MobileChangeView(APIView):
-    """A new mobile number, proven by a code texted to it: first ``{mobile}`` (a code is sent,
-    202), then ``{mobile, code}`` (the number changes, 200). Log in with the new number after."""
-
-    @extend_schema(
-        request=MobileChangeSerializer,
-        responses={
-            200: MobileChangedSerializer,
-            202: SmsCodeResponseSerializer,
-            400: OpenApiResponse(description="`invalid`: not a mainland mobile number, or already yours."),
-            401: OpenApiResponse(description="`login_code_invalid`: the code is wrong or has expired."),
-            403: OpenApiResponse(description="`not_a_volunteer`"),
-            409: OpenApiResponse(description="`mobile_taken`: the number belongs to another account."),
-            429: OpenApiResponse(description="`sms_code_throttled`: too many codes asked for."),
-        },
-        summary="Change my mobile number (code to the new number)",
-    )
-    def post(self, request):
-        serializer = MobileChangeSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        if data.get("code"):
-            volunteer = services.mobile_change_confirm(user=request.user, mobile=data["mobile"], code=data["code"])
-            return Response({"mobile_masked": volunteer.mobile_masked, "username": request.user.get_username()})
-        wait = services.mobile_change_code_send(user=request.user, mobile=data["mobile"], ip=client_ip(request))
-        return Response({"resend_after": wait}, status=202)

@@ -9,5 +9,4 @@ urlpatterns = [
     path("me/id-number/", api.IdNumberView.as_view(), name="me-id-number"),
     path("me/password/", api.PasswordView.as_view(), name="me-password"),
     path("me/preferences/", api.PreferencesView.as_view(), name="me-preferences"),
-    path("me/mobile/", api.MobileChangeView.as_view(), name="me-mobile"),
 ]

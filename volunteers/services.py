@@ -284,29 +284,14 @@ def mobile_change_code_send(*, user, mobile: str, ip: str | None) -> int:
     return verification_code_request(mobile=mobile, ip=ip, user=user)
 
 
-def mobile_change_confirm(*, user, mobile: str, code: str) -> Volunteer:
-    """Move the volunteer to ``mobile`` if ``code`` is the one texted to it. The code is checked
-    outside any transaction, as for log-in: a wrong try stays counted (five, then it burns)."""
-    import logging
-
-    from volunteers.idcard import mask_mobile
+def mobile_change_check(*, user, mobile: str, code: str) -> tuple[Volunteer, str]:
+    """The volunteer moving to ``mobile`` and the number as stored, if ``code`` is the one texted
+    to it. Outside any transaction, as for log-in: a wrong try stays counted (five, then it burns).
+    ``communities.services.records.mobile_change_confirm`` then writes the change and its trail."""
     from volunteers.login_codes import mobile_code_check, normalise_mobile
 
     mobile = normalise_mobile(mobile)
     volunteer = _own_volunteer(user)
     mobile_free_check(mobile, volunteer=volunteer)
     mobile_code_check(mobile=mobile, code=code)
-    before = volunteer.mobile
-    volunteer_mobile_set(volunteer, mobile)
-    try:
-        with transaction.atomic():  # the unique columns decide a race between two new owners
-            volunteer.user.save(update_fields=["username"])
-            volunteer.save(update_fields=["mobile", "updated_at"])
-    except IntegrityError:
-        raise ServiceError(
-            "mobile_taken", {"mobile": [str(_("This mobile number belongs to another account."))]}
-        ) from None
-    logging.getLogger(__name__).info(
-        "Volunteer %s changed mobile %s -> %s.", volunteer.pk, mask_mobile(before), mask_mobile(mobile)
-    )
-    return volunteer
+    return volunteer, mobile

@@ -12,6 +12,5 @@ urlpatterns = [
     path("accounts/password/set/", views.password_set, name="password-set"),
     path("accounts/password/done/", views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("me/profile/", views.profile, name="profile"),
-    path("me/mobile/", views.mobile_change, name="profile-mobile"),
     path("me/calendar/reset/", views.calendar_reset, name="calendar-reset"),
 ]

@@ -27,7 +27,6 @@ from volunteers.decorators import volunteer_required
 from volunteers.forms import (
     LoginCodeForm,
     LoginForm,
-    MobileChangeForm,
     PasswordChangeForm,
     PasswordSetForm,
     PreferencesForm,
@@ -188,25 +187,3 @@ def calendar_reset(request):
     volunteer.save(update_fields=["calendar_token", "updated_at"])
     messages.success(request, _("Your calendar link has been reset. Subscribe again with the new link."))
     return redirect("my-shifts")
-
-
-@volunteer_required
-def mobile_change(request):
-    """A new mobile number: a code is texted to it, and the number changes when it comes back."""
-    form = MobileChangeForm(request.POST or None)
-    code_sent = False
-    if request.method == "POST" and form.is_valid():
-        mobile, code = form.cleaned_data["mobile"], form.cleaned_data["code"]
-        try:
-            if code:
-                services.mobile_change_confirm(user=request.user, mobile=mobile, code=code)
-                messages.success(
-                    request, _("Your mobile number has been changed. Log in with the new number from now on.")
-                )
-                return redirect("profile")
-            services.mobile_change_code_send(user=request.user, mobile=mobile, ip=client_ip(request))
-            code_sent = True
-        except ServiceError as error:
-            form.add_error("code" if error.code == "login_code_invalid" else "mobile", str(error.message))
-            code_sent = bool(code)
-    return render(request, "volunteers/mobile.html", {"form": form, "code_sent": code_sent})

@@ -1,5 +1,6 @@
-"""REST endpoints about the signed-in volunteer's participation: profile with hours, calendar
-feed, data export and account deletion (anonymisation frees their places)."""
+"""REST endpoints about the signed-in volunteer's participation: profile with hours, their own
+details and mobile number (audited, checked against their places), calendar feed, data export and
+account deletion (anonymisation frees their places)."""
 
 from __future__ import annotations
 
@@ -16,13 +17,22 @@ from rest_framework.views import APIView
 from communities.selectors.people import volunteer_credited_minutes
 from communities.selectors.shifts import volunteer_calendar_shifts
 from communities.services import privacy, records
+from config.client import client_ip
 from config.errors import ServiceError
 from volunteers import selectors
+from volunteers import services as volunteer_services
 from volunteers.api import _ME_ERRORS, _login_locked_response, _ref, _require_volunteer
 from volunteers.auth import lockout_wait
 from volunteers.calendar import shifts_ics
 from volunteers.models import Volunteer, new_calendar_token
-from volunteers.serializers import CalendarLinkSerializer, MeSerializer, MeUpdateSerializer
+from volunteers.serializers import (
+    CalendarLinkSerializer,
+    MeSerializer,
+    MeUpdateSerializer,
+    MobileChangedSerializer,
+    MobileChangeSerializer,
+    SmsCodeResponseSerializer,
+)
 
 
 class MeUpdatedSerializer(MeSerializer):
@@ -180,3 +190,34 @@ class AccountDeleteView(APIView):
         return Response(
             {"volunteer_number": volunteer.volunteer_number, "anonymised_at": volunteer.anonymised_at.isoformat()}
         )
+
+
+@extend_schema(tags=["me"])
+class MobileChangeView(APIView):
+    """A new mobile number, proven by a code texted to it: first ``{mobile}`` (a code is sent,
+    202), then ``{mobile, code}`` (the number changes, 200). Log in with the new number after."""
+
+    @extend_schema(
+        request=MobileChangeSerializer,
+        responses={
+            200: MobileChangedSerializer,
+            202: SmsCodeResponseSerializer,
+            400: OpenApiResponse(description="`invalid`: not a mainland mobile number, or already yours."),
+            401: OpenApiResponse(description="`login_code_invalid`: the code is wrong or has expired."),
+            403: OpenApiResponse(description="`not_a_volunteer`"),
+            409: OpenApiResponse(description="`mobile_taken`: the number belongs to another account."),
+            429: OpenApiResponse(description="`sms_code_throttled`: too many codes asked for."),
+        },
+        summary="Change my mobile number (code to the new number)",
+    )
+    def post(self, request):
+        serializer = MobileChangeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        if data.get("code"):
+            volunteer = records.mobile_change_confirm(user=request.user, mobile=data["mobile"], code=data["code"])
+            return Response({"mobile_masked": volunteer.mobile_masked, "username": request.user.get_username()})
+        wait = volunteer_services.mobile_change_code_send(
+            user=request.user, mobile=data["mobile"], ip=client_ip(request)
+        )
+        return Response({"resend_after": wait}, status=202)

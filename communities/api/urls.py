@@ -68,6 +68,7 @@ urlpatterns = [
     path("me/calendar-link/", me.CalendarLinkView.as_view(), name="me-calendar-link"),
     path("me/export/", me.DataExportView.as_view(), name="me-export"),
     path("me/delete/", me.AccountDeleteView.as_view(), name="me-delete"),
+    path("me/mobile/", me.MobileChangeView.as_view(), name="me-mobile"),
     path("public/calls/<slug:slug>/", recruitment.PublicCallView.as_view(), name="public-call"),
     path("public/calls/<slug:slug>/code/", recruitment.PublicCallCodeView.as_view(), name="public-call-code"),
     path("public/calls/<slug:slug>/apply/", recruitment.PublicCallApplyView.as_view(), name="public-call-apply"),

@@ -29,6 +29,7 @@ by the same ``volunteer_places_release``.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -58,12 +59,14 @@ from volunteers.selectors import organization_subtree
 from volunteers.services import (
     checked_email,
     checked_mobile,
+    mobile_change_check,
     mobile_free_check,
     volunteer_mobile_set,
     volunteer_own_fields_write,
 )
 
 Status = Volunteer.Status
+logger = logging.getLogger(__name__)
 
 # --- Proof files ---------------------------------------------------------------------------
 
@@ -460,6 +463,45 @@ def _own_update_locked(
     if new:
         audit_record(action=AuditEntry.Action.VOLUNTEER_CHANGED, actor=user, volunteer=volunteer, before=old, after=new)
     return volunteer, sorted(new), lost
+
+
+def mobile_change_confirm(*, user, mobile: str, code: str) -> Volunteer:
+    """Move the volunteer to ``mobile`` if ``code`` is the one texted to it (checked first, outside
+    any transaction: ``volunteers.services.mobile_change_check``), under the volunteer's lock, with
+    the change in the trail, both numbers masked."""
+    volunteer, mobile = mobile_change_check(user=user, mobile=mobile, code=code)
+    volunteer, before = _mobile_change_locked(user=user, volunteer_id=volunteer.pk, mobile=mobile)
+    logger.info("Volunteer %s changed mobile %s -> %s.", volunteer.pk, mask_mobile(before), mask_mobile(mobile))
+    return volunteer
+
+
+@retry_on_conflict
+@transaction.atomic
+def _mobile_change_locked(*, user, volunteer_id: int, mobile: str) -> tuple[Volunteer, str]:
+    volunteer = locks.volunteer_for_rekey(volunteer_id)
+    if volunteer.anonymised_at is not None:
+        raise ServiceError("volunteer_anonymised")
+    before = volunteer.mobile
+    if mobile == before:
+        return volunteer, before  # the same code confirmed twice at once: the first did it
+    mobile_free_check(mobile, volunteer=volunteer)
+    volunteer_mobile_set(volunteer, mobile)
+    try:
+        with transaction.atomic():  # the unique columns decide a race between two new owners
+            volunteer.user.save(update_fields=["username"])
+            volunteer.save(update_fields=["mobile", "updated_at"])
+    except IntegrityError:
+        raise ServiceError(
+            "mobile_taken", {"mobile": [str(_("This mobile number belongs to another account."))]}
+        ) from None
+    audit_record(
+        action=AuditEntry.Action.MOBILE_CHANGED,
+        actor=user,
+        volunteer=volunteer,
+        before={"mobile": mask_mobile(before)},
+        after={"mobile": mask_mobile(mobile)},
+    )
+    return volunteer, before
 
 
 # --- Qualifications --------------------------------------------------------------------------

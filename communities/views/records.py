@@ -29,9 +29,11 @@ from communities.selectors import records as selectors
 from communities.selectors.people import volunteer_mobile_display
 from communities.services import records
 from config import formats as house
+from config.client import client_ip
 from config.errors import ServiceError
+from volunteers import services as volunteer_services
 from volunteers.decorators import role_required, volunteer_required
-from volunteers.forms import ContactForm
+from volunteers.forms import ContactForm, MobileChangeForm
 from volunteers.models import (
     ChangeRequest,
     Qualification,
@@ -595,3 +597,25 @@ def proof_file(request, kind: str, pk: int):
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; plugin-types application/pdf; sandbox"
     return response
+
+
+@volunteer_required
+def mobile_change(request):
+    """A new mobile number: a code is texted to it, and the number changes when it comes back."""
+    form = MobileChangeForm(request.POST or None)
+    code_sent = False
+    if request.method == "POST" and form.is_valid():
+        mobile, code = form.cleaned_data["mobile"], form.cleaned_data["code"]
+        try:
+            if code:
+                records.mobile_change_confirm(user=request.user, mobile=mobile, code=code)
+                messages.success(
+                    request, _("Your mobile number has been changed. Log in with the new number from now on.")
+                )
+                return redirect("profile")
+            volunteer_services.mobile_change_code_send(user=request.user, mobile=mobile, ip=client_ip(request))
+            code_sent = True
+        except ServiceError as error:
+            form.add_error("code" if error.code == "login_code_invalid" else "mobile", str(error.message))
+            code_sent = bool(code)
+    return render(request, "volunteers/mobile.html", {"form": form, "code_sent": code_sent})

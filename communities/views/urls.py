@@ -121,6 +121,7 @@ urlpatterns = [
     path("records/at-risk/", records.eligibility_at_risk, name="records-at-risk"),
     path("records/proofs/<slug:kind>/<int:pk>/", records.proof_file, name="record-proof"),
     path("me/contact/", records.contact_edit, name="profile-contact"),
+    path("me/mobile/", records.mobile_change, name="profile-mobile"),
     path("me/records/", records.my_requests, name="records-my-requests"),
     path("me/delete/", records.account_delete, name="records-account-delete"),
 ]

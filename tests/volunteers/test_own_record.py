@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
+from communities.models import AuditEntry
 from tests.factories import SkillFactory, UserFactory, VolunteerFactory
 from tests.test_access_control import fingerprint
 from tests.volunteers.test_login_codes import Outbox, fresh_limits  # noqa: F401 - fixture
@@ -66,6 +67,14 @@ def test_the_mobile_changes_only_with_the_code_texted_to_the_new_number():
     volunteer.refresh_from_db()
     volunteer.user.refresh_from_db()
     assert (volunteer.mobile, volunteer.user.username) == ("13711112222", "13711112222")
+    # The change is in the volunteer's trail, by them, both numbers masked.
+    (entry,) = AuditEntry.objects.filter(volunteer=volunteer, action="mobile_changed")
+    masked_old = f"{old[:3]}****{old[-4:]}"
+    assert (entry.actor_id, entry.before, entry.after) == (
+        volunteer.user_id,
+        {"mobile": masked_old},
+        {"mobile": "137****2222"},
+    )
     # The code is spent.
     response = client.post("/api/v1/me/mobile/", {"mobile": "13711112222", "code": code}, format="json")
     assert response.status_code in (400, 401)
@@ -100,3 +109,28 @@ def test_removing_a_skill_a_place_needs_is_refused_until_the_places_are_given_up
     assert response.status_code == 200, response.json()
     assert (response.json()["skills"], response.json()["released"]) == ([], 1)
     assert Assignment.objects.get(pk=place.pk).status == "cancelled"
+
+
+def test_the_mobile_page_texts_a_code_then_changes_the_number_with_it():
+    from django.test import Client
+
+    outbox = Outbox()
+    volunteer = VolunteerFactory()
+    old = volunteer.mobile
+    client = Client()
+    client.force_login(volunteer.user)
+    page = client.post("/me/mobile/", {"mobile": "13755556666"})
+    assert page.status_code == 200 and page.context["code_sent"]
+    code = outbox.codes("13755556666")[-1]
+    wrong = "000000" if code != "000000" else "111111"
+    page = client.post("/me/mobile/", {"mobile": "13755556666", "code": wrong})
+    assert page.status_code == 200 and page.context["form"].errors["code"]
+    # The wrong try is counted on the code; the number and the trail are as they were.
+    assert Volunteer.objects.get(pk=volunteer.pk).mobile == old
+    assert not AuditEntry.objects.filter(volunteer=volunteer).exists()
+    page = client.post("/me/mobile/", {"mobile": "13755556666", "code": code})
+    assert (page.status_code, page["Location"]) == (302, "/me/profile/")
+    volunteer.refresh_from_db()
+    assert volunteer.mobile == "13755556666"
+    entry = AuditEntry.objects.get(volunteer=volunteer, action="mobile_changed")
+    assert (entry.before, entry.after) == ({"mobile": f"{old[:3]}****{old[-4:]}"}, {"mobile": "137****6666"})
