@@ -26,6 +26,7 @@ from communities.services import locks
 from communities.services.signup import volunteer_places_release
 from config.db import retry_on_conflict
 from config.errors import ServiceError
+from config.logging import redact
 from volunteers import crypto
 from volunteers.auth import normalise_username
 from volunteers.models import (
@@ -358,6 +359,8 @@ def _application_anonymise(application_id: int, *, now: datetime) -> int:
     application.residence_street = application.residence_community = None
     application.emergency_contact_name = application.emergency_contact_mobile = ""
     application.guardian_name = application.guardian_mobile = ""
+    # The decision stays; a number a reviewer typed into its reason goes, as the logs mask it.
+    application.reject_reason = redact(application.reject_reason)
     # The existing volunteer an answer recognised keeps their own record; the link would name them.
     application.volunteer = None
     application.save()

@@ -612,6 +612,9 @@ def answers():
         "pending_past_the_deadline_long_ago": answer(past_deadline),
     }
     due["rejected_long_ago"].categories.set([category])
+    CallApplication.objects.filter(pk=due["rejected_long_ago"].pk).update(
+        reject_reason="名额已满；请致电13912345678，证件320506201003090011不符"
+    )
     kept = {
         "rejected_recently": answer(open_call, status="rejected", decided_days_ago=29),
         "pending_on_an_open_call": answer(open_call),
@@ -658,7 +661,11 @@ def test_the_retention_sweep_anonymises_exactly_the_answers_due(answers):
     )
     assert rejected.residence_district_id is not None
     assert list(rejected.categories.all()) == [answers["category"]]
-    assert (rejected.status, rejected.reject_reason) == ("rejected", "名额已满")
+    # The reason stays, without the numbers typed into it.
+    assert (rejected.status, rejected.reject_reason) == (
+        "rejected",
+        "名额已满；请致电139****5678，证件3205**********0011不符",
+    )
     # Never reviewed on a closed call: lapsed, so nobody approves an answer whose data is gone.
     for name in ("pending_on_a_call_closed_long_ago", "pending_past_the_deadline_long_ago"):
         due[name].refresh_from_db()
