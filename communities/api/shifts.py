@@ -166,7 +166,16 @@ class ShiftViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         coordination.shift_update(actor=request.user, shift_id=shift.pk, **data)
         return Response(self.get_serializer(self.get_queryset().get(pk=shift.pk)).data)
 
-    @extend_schema(tags=["coordination"], request=ReasonSerializer, responses={200: ShiftSerializer, **ERROR_RESPONSES})
+    @extend_schema(
+        tags=["coordination"],
+        request=ReasonSerializer,
+        responses={200: ShiftSerializer, **ERROR_RESPONSES},
+        summary="Cancel a shift",
+        description=(
+            "Confirmed and waitlisted volunteers are released and told. On a shift under way, those "
+            "checked in are checked out now instead, with the time served credited (awaiting approval)."
+        ),
+    )
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         shift = self._managed_shift(pk)

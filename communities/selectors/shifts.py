@@ -298,6 +298,22 @@ def volunteer_assignments_between(*, volunteer: Volunteer, start: datetime, end:
     )
 
 
+@dataclass(frozen=True)
+class CancelEffect:
+    checked_out: int  # at the post on a shift under way: checked out, the time served credited
+    released: int  # the other confirmed places: released and told
+
+
+def shift_cancel_effect(shift: Shift, *, now: datetime) -> CancelEffect:
+    """What cancelling ``shift`` now would do to its confirmed places (``coordination.shift_cancel``)."""
+    under_way = now >= shift.starts_at
+    counts = Assignment.objects.filter(shift=shift, status=Assignment.Status.CONFIRMED).aggregate(
+        at_post=Count("pk", filter=Q(checked_in_at__isnull=False)), total=Count("pk")
+    )
+    checked_out = counts["at_post"] if under_way else 0
+    return CancelEffect(checked_out=checked_out, released=counts["total"] - checked_out)
+
+
 def _checkin_open_q(now: datetime) -> Q:
     """Confirmed places not yet checked in whose check-in window is open at ``now``."""
     return Q(

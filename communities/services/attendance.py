@@ -243,6 +243,35 @@ def assignment_check_out(*, assignment_id: int, volunteer, now: datetime | None 
     return assignment
 
 
+def shift_checked_in_close(shift: Shift, *, assignment_ids: list[int], actor, reason: str, now: datetime) -> int:
+    """Check out at ``now`` everyone of ``assignment_ids`` checked in on ``shift``, as a
+    coordinator's check-out does (credited, awaiting approval, audited, tallied): a shift cancelled
+    while under way credits the time its volunteers served. The caller holds the shift's lock and
+    these assignments'; returns how many were checked out."""
+    served = list(
+        Assignment.objects.filter(
+            pk__in=assignment_ids, shift=shift, status=Status.CONFIRMED, checked_in_at__isnull=False
+        ).select_related("volunteer")
+    )
+    for assignment in served:
+        assignment.shift = shift
+        before = snapshot(assignment)
+        _complete(assignment, max(now, assignment.checked_in_at))
+        assignment.checkout_method = "manual"
+        assignment.save()
+        audit_record(
+            action=Action.MANUAL_CHECK_OUT,
+            actor=actor,
+            assignment=assignment,
+            before=before,
+            after=snapshot(assignment),
+            reason=reason,
+        )
+        tallies.assignment_changed(assignment)
+    live.shift_attendance_add(shift, checked_out=len(served))
+    return len(served)
+
+
 @retry_on_conflict
 @transaction.atomic
 def assignment_check_in_manual(

@@ -19,7 +19,7 @@ from communities.models import MAX_SHIFT_LENGTH, Assignment, AuditEntry, Communi
 from communities.notifications import outbox
 from communities.rules.eligibility import HOLDER, NOTHING_TO_PREFETCH, refusal
 from communities.selectors import dispatch as selectors_dispatch
-from communities.services import live, locks, signup
+from communities.services import attendance, live, locks, signup
 from communities.services.audit import audit_record
 from config.db import retry_on_conflict
 from config.errors import ServiceError
@@ -259,7 +259,9 @@ def shift_update(
 @retry_on_conflict
 @transaction.atomic
 def shift_cancel(*, actor, shift_id: int, reason: str, now: datetime | None = None) -> Shift:
-    """Cancel a shift: every confirmed and waitlisted volunteer is released and told."""
+    """Cancel a shift: every confirmed and waitlisted volunteer is released and told. Under way,
+    those checked in are checked out instead (``attendance.shift_checked_in_close``): the time
+    they served is credited, and they are not told to stay away from the post they are at."""
     reason = (reason or "").strip()
     if not reason:
         raise ServiceError("reason_required")
@@ -269,13 +271,20 @@ def shift_cancel(*, actor, shift_id: int, reason: str, now: datetime | None = No
         raise ServiceError("shift_cancelled")
     if shift.ends_at <= now:
         raise ServiceError("shift_over")
-    affected = list(Assignment.objects.filter(shift=shift, status__in=(Status.CONFIRMED, Status.WAITLISTED)))
-    locks.assignments(a.pk for a in affected)
+    ids = locks.assignments(
+        Assignment.objects.filter(shift=shift, status__in=(Status.CONFIRMED, Status.WAITLISTED)).values_list(
+            "pk", flat=True
+        )
+    )
+    served = 0
+    if now >= shift.starts_at:
+        served = attendance.shift_checked_in_close(shift, assignment_ids=ids, actor=actor, reason=reason, now=now)
+    affected = list(Assignment.objects.filter(pk__in=ids, status__in=(Status.CONFIRMED, Status.WAITLISTED)))
     Assignment.objects.filter(pk__in=[a.pk for a in affected]).update(
         status=Status.CANCELLED, cancelled_at=now, waitlist_order=None, updated_at=now
     )
     released = sum(1 for a in affected if a.status == Status.CONFIRMED)
-    # Those already at the post leave the live board's count with their cancelled places.
+    # Those checked in early for a shift not yet started leave the live board's count with their places.
     live.shift_attendance_add(shift, checked_in=-sum(1 for a in affected if a.checked_in_at is not None))
     Shift.objects.filter(pk=shift.pk).update(
         status=Shift.Status.CANCELLED,
@@ -288,8 +297,8 @@ def shift_cancel(*, actor, shift_id: int, reason: str, now: datetime | None = No
         action=Action.SHIFT_CANCELLED,
         actor=actor,
         shift=shift,
-        before={"status": "open", "assignments": len(affected)},
-        after={"status": "cancelled"},
+        before={"status": "open", "assignments": len(affected) + served},
+        after={"status": "cancelled", "checked_out": served} if served else {"status": "cancelled"},
         reason=reason,
     )
     for assignment in affected:

@@ -325,6 +325,7 @@ def coordinator_shift_edit(request, shift_id: int):
     """Change a shift's day, times, capacity or notes (coordination.shift_update, as the API);
     cancelling it is on the same page."""
     shift = _managed_shift(request, shift_id)
+    now = timezone.now()
     start, end = timezone.localtime(shift.starts_at), timezone.localtime(shift.ends_at)
     initial = {"day": start.date(), "start": start.time(), "end": end.time(), "capacity": shift.capacity}
     form = ShiftEditForm(request.POST or None, initial={**initial, "notes": shift.notes})
@@ -348,7 +349,13 @@ def coordinator_shift_edit(request, shift_id: int):
     return render(
         request,
         "coordinator/shift_edit.html",
-        {"shift": shift, "form": form, "cancel_form": ShiftCancelForm(), "now": timezone.now()},
+        {
+            "shift": shift,
+            "form": form,
+            "cancel_form": ShiftCancelForm(),
+            "now": now,
+            "effect": shift_selectors.shift_cancel_effect(shift, now=now),
+        },
     )
 
 

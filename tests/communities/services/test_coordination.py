@@ -8,8 +8,8 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from communities import tasks
-from communities.models import Assignment, AuditEntry, Shift
-from communities.rules import checkin_codes
+from communities.models import Assignment, AuditEntry, Notification, Shift
+from communities.rules import checkin_codes, hours
 from communities.services import attendance, coordination, signup, tallies
 from config.errors import ServiceError
 from tests.factories import (
@@ -189,6 +189,51 @@ def test_shift_cancel_releases_everyone_and_is_audited(coordinator, post):
     }
     entry = AuditEntry.objects.get(action="shift_cancelled")
     assert (entry.actor, entry.reason, entry.shift_id) == (coordinator, "封控解除", shift.pk)
+
+
+def test_a_shift_cancelled_under_way_credits_those_at_the_post_and_releases_the_rest(coordinator, post):
+    """Those checked in have served: they are checked out, credited, and not told to stay away."""
+    shift = running_shift(post, started_minutes_ago=120, capacity=3)
+    at_post, late = confirmed(shift), confirmed(shift)
+    waiting = Assignment.objects.create(
+        shift=shift, volunteer=VolunteerFactory(), status="waitlisted", waitlist_order=1
+    )
+    Shift.objects.filter(pk=shift.pk).update(waitlist_count=1)
+    checked_in_at = shift.starts_at
+    attendance.assignment_check_in_manual(assignment_id=at_post.pk, actor=coordinator, reason="到岗", at=checked_in_at)
+    now = timezone.now()
+
+    coordination.shift_cancel(actor=coordinator, shift_id=shift.pk, reason="提前撤岗", now=now)
+
+    at_post.refresh_from_db()
+    assert (at_post.status, at_post.checkout_method, at_post.hours_status) == ("completed", "manual", "pending")
+    assert at_post.checked_out_at == now
+    # Two hours served, credited by the hours rule as any check-out at that moment.
+    assert at_post.credited_minutes == hours.credited_minutes(checked_in_at, now, shift.starts_at, shift.ends_at)
+    assert at_post.credited_minutes >= 90
+    assert set(Assignment.objects.filter(pk__in=[late.pk, waiting.pk]).values_list("status", flat=True)) == {
+        "cancelled"
+    }
+    shift.refresh_from_db()
+    # The completed place stays counted: it was served.
+    assert (shift.status, shift.confirmed_count, shift.waitlist_count) == ("cancelled", 1, 0)
+    checkout = AuditEntry.objects.get(action="manual_check_out", assignment=at_post)
+    assert (checkout.actor, checkout.reason) == (coordinator, "提前撤岗")
+    entry = AuditEntry.objects.get(action="shift_cancelled")
+    assert (entry.before["assignments"], entry.after) == (3, {"status": "cancelled", "checked_out": 1})
+    told = {n.assignment_id for n in Notification.objects.filter(kind="shift_cancelled")}
+    assert late.pk in told and at_post.pk not in told
+
+
+def test_a_shift_cancelled_before_it_starts_releases_an_early_check_in(coordinator, post):
+    shift = ShiftFactory(post=post, starts_at=timezone.now() + timedelta(minutes=10), capacity=2)
+    early = confirmed(shift)
+    Assignment.objects.filter(pk=early.pk).update(checked_in_at=timezone.now(), checkin_method="manual")
+
+    coordination.shift_cancel(actor=coordinator, shift_id=shift.pk, reason="封控解除")
+
+    early.refresh_from_db()
+    assert (early.status, early.credited_minutes) == ("cancelled", None)
 
 
 # --- Candidates and assignment ---------------------------------------------------------------

@@ -507,6 +507,22 @@ def test_edit_a_shift_from_the_page_then_cancel_it_with_a_confirmation(client, c
     assert AuditEntry.objects.get(action="shift_cancelled", shift=shift).reason == "封控解除"
 
 
+def test_cancelling_a_shift_under_way_says_who_is_checked_out_and_credits_them(client, coordinator, post):
+    shift = running(post, minutes_ago=90, capacity=3)
+    at_post = place(shift, checked_in_at=shift.starts_at, checkin_method="manual")
+    away = place(shift)
+    client.force_login(coordinator)
+    page = client.get(f"/coordinator/shifts/{shift.pk}/edit/").content.decode()
+    assert "在岗的 1 名志愿者将立即签退，已服务的时长照常计入。" in page
+    assert "已确认的 1 名志愿者及所有候补人员将被释放并收到通知。" in page
+
+    client.post(f"/coordinator/shifts/{shift.pk}/cancel/", {"reason": "提前撤岗", "confirm": "on"})
+    at_post.refresh_from_db()
+    away.refresh_from_db()
+    assert (at_post.status, away.status) == ("completed", "cancelled")
+    assert at_post.credited_minutes > 0
+
+
 def test_another_communitys_shift_cannot_be_edited_or_cancelled(client, post):
     shift = ShiftFactory(post=post)
     outsider = UserFactory(username="elsewhere-page")
