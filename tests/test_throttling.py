@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
 from django.test import RequestFactory
 from rest_framework.request import Request
 
@@ -30,7 +31,21 @@ def allowed(address: str) -> bool:
 
 
 def test_throttles_count_in_redis():
-    assert settings.CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
+    assert isinstance(caches["default"], RedisCache)
+
+
+def test_a_clear_removes_only_this_processs_keys():
+    """Another test process on the same Redis database (an xdist worker, a second run) keeps its
+    counts when this one clears its own between tests."""
+    client = cache._cache.get_client(None, write=True)
+    client.set("someone-else:1:throttle_auth_203.0.113.9", "[1]")
+    cache.set("mine", 1)
+    try:
+        cache.clear()
+        assert cache.get("mine") is None
+        assert client.get("someone-else:1:throttle_auth_203.0.113.9") == b"[1]"
+    finally:
+        client.delete("someone-else:1:throttle_auth_203.0.113.9")
 
 
 def test_a_burst_of_sixty_at_once_gets_exactly_the_thirty_allowed():
@@ -63,7 +78,12 @@ def test_another_process_sees_the_same_count():
         "from tests.test_throttling import allowed;"
         "print(allowed('203.0.113.9'), allowed('198.51.100.7'))"
     )
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test", "REDIS_URL": settings.REDIS_URL}
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "REDIS_URL": settings.REDIS_URL,
+        "CACHE_KEY_PREFIX": settings.CACHES["default"]["KEY_PREFIX"],
+    }
     result = subprocess.run(
         [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
     )

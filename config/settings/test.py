@@ -31,11 +31,15 @@ TEST_REDIS_SOCKET = (
 )
 REDIS_URL = _env.str("REDIS_URL", default=f"unix://{TEST_REDIS_SOCKET}?db=0")
 CELERY_BROKER_URL = _broker_url(REDIS_URL)
-# The cache (throttle counts) in a database of its own per xdist worker, so that one worker's
-# cache.clear() between tests never resets another's counts on a shared Redis (CI's REDIS_URL).
-_worker = _os.environ.get("PYTEST_XDIST_WORKER", "")
+# The cache (throttle counts) under a key prefix of its own per test process, cleared key by key
+# (config/cache.py): one xdist worker's, or another test run's, cache.clear() between tests never
+# resets this one's counts on a shared Redis (CI's REDIS_URL), whichever database it uses.
+_worker = _os.environ.get("PYTEST_XDIST_WORKER", "main")
 _cache_db = 1 + (int(_worker[2:]) % 15 if _worker.startswith("gw") and _worker[2:].isdigit() else 0)
 CACHES["default"]["LOCATION"] = _env.str("CACHE_REDIS_URL", default=_redis_db(REDIS_URL, _cache_db))  # noqa: F405
+CACHES["default"]["BACKEND"] = "config.cache.PrefixedRedisCache"  # noqa: F405
+# (A process a test starts to share the counts is given the prefix: CACHE_KEY_PREFIX.)
+CACHES["default"]["KEY_PREFIX"] = _env.str("CACHE_KEY_PREFIX", default=f"vm-{_tag}-{_worker}")  # noqa: F405
 
 # Without DATABASE_URL the suite runs on the embedded PostgreSQL under var/postgres, started once
 # for the whole run (tests/conftest.py); pytest-django creates a test database per xdist worker.

@@ -123,7 +123,7 @@ def test_work_goes_on_without_redis_and_nothing_is_lost_or_doubled(tmp_path):
         redis_process = embedded_redis.start(socket_path)
         worker = Worker("drill", "celery", env, tmp_path / "worker.log", concurrency=2)
         worker.wait_ready()
-        sender = Celery(broker=f"redis+socket://{socket_path}")
+        sender = Celery(broker=f"redis+socket://{socket_path}", set_as_current=False)  # not the process's app
         for name in ("communities.tasks.notifications_sweep", "communities.tasks.tally_pending_sweep_task"):
             sender.send_task(name)
         wait_for(

@@ -56,7 +56,7 @@ def test_killed_worker_loses_and_doubles_no_hours(tmp_path):
         "PYTHONUNBUFFERED": "1",
     }
     env = {**os.environ, **env}
-    sender = Celery(broker=f"redis+socket://{socket_path}")
+    sender = Celery(broker=f"redis+socket://{socket_path}", set_as_current=False)  # not the process's app
     first = second = None
     try:
         first = Worker("tally-a", "celery", env, tmp_path / "a.log", concurrency=1)

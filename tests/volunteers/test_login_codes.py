@@ -202,6 +202,7 @@ def test_per_address_limit_is_shared_by_another_process(api_client, outbox, sett
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
         "REDIS_URL": settings.REDIS_URL,
         "CACHE_REDIS_URL": settings.CACHES["default"]["LOCATION"],
+        "CACHE_KEY_PREFIX": settings.CACHES["default"]["KEY_PREFIX"],
         "TEST_DB_NAME": connection.settings_dict["NAME"],  # the test database, committed to
     }
     result = subprocess.run(
@@ -230,6 +231,7 @@ def test_per_number_limit_is_shared_by_another_process(api_client, outbox, setti
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
         "REDIS_URL": settings.REDIS_URL,
         "CACHE_REDIS_URL": settings.CACHES["default"]["LOCATION"],
+        "CACHE_KEY_PREFIX": settings.CACHES["default"]["KEY_PREFIX"],
         "TEST_DB_NAME": connection.settings_dict["NAME"],  # the test database, committed to
     }
     result = subprocess.run(
