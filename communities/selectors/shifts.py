@@ -298,6 +298,16 @@ def volunteer_assignments_between(*, volunteer: Volunteer, start: datetime, end:
     )
 
 
+def shift_attendance_count(shift: Shift) -> int:
+    """Places on ``shift`` whose attendance is recorded (checked in, completed or a no-show): its
+    times are fixed once there is one (``coordination.shift_update``), and the page says so."""
+    return (
+        Assignment.objects.filter(shift=shift)
+        .filter(Q(checked_in_at__isnull=False) | Q(status__in=(Assignment.Status.COMPLETED, Assignment.Status.NO_SHOW)))
+        .count()
+    )
+
+
 @dataclass(frozen=True)
 class CancelEffect:
     checked_out: int  # at the post on a shift under way: checked out, the time served credited

@@ -11,7 +11,6 @@ from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -19,6 +18,7 @@ from communities.models import MAX_SHIFT_LENGTH, Assignment, AuditEntry, Communi
 from communities.notifications import outbox
 from communities.rules.eligibility import HOLDER, NOTHING_TO_PREFETCH, refusal
 from communities.selectors import dispatch as selectors_dispatch
+from communities.selectors.shifts import shift_attendance_count
 from communities.services import attendance, live, locks, signup
 from communities.services.audit import audit_record
 from config.db import retry_on_conflict
@@ -208,11 +208,7 @@ def shift_update(
     if times_changed:
         # Attendance and credited hours were measured against the old times: moving the shift
         # would leave them outside it (hours credited for a shift that has not started).
-        worked = (
-            Assignment.objects.filter(shift=shift)
-            .filter(Q(checked_in_at__isnull=False) | Q(status__in=(Status.COMPLETED, Status.NO_SHOW)))
-            .count()
-        )
+        worked = shift_attendance_count(shift)
         if worked:
             raise ServiceError("shift_has_attendance", {"assignments": worked})
         shift.starts_at, shift.ends_at = new_start, new_end

@@ -328,9 +328,10 @@ def coordinator_shift_edit(request, shift_id: int):
     now = timezone.now()
     start, end = timezone.localtime(shift.starts_at), timezone.localtime(shift.ends_at)
     initial = {"day": start.date(), "start": start.time(), "end": end.time(), "capacity": shift.capacity}
-    form = ShiftEditForm(request.POST or None, initial={**initial, "notes": shift.notes})
+    times_fixed = shift_selectors.shift_attendance_count(shift) > 0
+    form = ShiftEditForm(request.POST or None, initial={**initial, "notes": shift.notes}, times_fixed=times_fixed)
     if request.method == "POST" and form.is_valid():
-        starts_at, ends_at = form.times()
+        starts_at, ends_at = (None, None) if times_fixed else form.times()
         try:
             coordination.shift_update(
                 actor=request.user,
@@ -345,7 +346,7 @@ def coordinator_shift_edit(request, shift_id: int):
             report_refusal(request, error)
         else:
             messages.success(request, _("The shift is changed."))
-            return redirect(_roster_url(shift.community_id, timezone.localtime(starts_at).date()))
+            return redirect(_roster_url(shift.community_id, timezone.localtime(starts_at or shift.starts_at).date()))
     return render(
         request,
         "coordinator/shift_edit.html",
@@ -355,6 +356,7 @@ def coordinator_shift_edit(request, shift_id: int):
             "cancel_form": ShiftCancelForm(),
             "now": now,
             "effect": shift_selectors.shift_cancel_effect(shift, now=now),
+            "times_fixed": times_fixed,
         },
     )
 

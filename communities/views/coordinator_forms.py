@@ -91,9 +91,14 @@ class ShiftEditForm(ReasonForm):
 
     field_order = ["day", "start", "end", "capacity", "notes", "reason"]
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, times_fixed: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["reason"].required = False
+        if times_fixed:
+            # Attendance is measured against these times (coordination.shift_update refuses a move).
+            for name in ("day", "start", "end"):
+                self.fields[name].disabled = True
+            self.fields["end"].help_text = _("The times are fixed: attendance is already recorded on this shift.")
 
     def times(self):
         day, start, end = self.cleaned_data["day"], self.cleaned_data["start"], self.cleaned_data["end"]

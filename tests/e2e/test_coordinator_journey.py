@@ -122,21 +122,41 @@ def test_coordinator_sees_who_was_not_reached_and_sends_again(page, live_server,
             **extra,
         )
 
+    # A dispatch text names no shift: its card names the community it sent the volunteer to.
+    from communities.models import Dispatch
+
+    sent = VolunteerFactory(real_name="钱派遣")
+    dispatch = Dispatch.objects.create(community=community, requested=1)
+    Notification.objects.create(
+        key=f"d{dispatch.pk}:dispatched:sms:u{sent.user_id}",
+        kind="dispatched",
+        channel="sms",
+        recipient=sent.user,
+        subject="派遣通知",
+        body="x",
+        state="failed",
+        last_error="isv.BUSINESS_LIMIT_CONTROL",
+        created_at=timezone.now() - timedelta(hours=1),
+    )
+
     login(page, coordinator.username)
     page.goto(f"{live_server.url}/coordinator/messages/failed/")
     assert page.locator("h1").inner_text() == "未送达的消息"
-    assert page.locator(".card").count() == 2
+    assert page.locator(".card").count() == 3
+    dispatched = page.locator(".card", has_text="钱派遣")
+    assert "金鸡湖社区" in dispatched.inner_text() and "派遣通知" in dispatched.inner_text()
     capture(page, "coordinator-failed-messages")
 
     page.locator("header form.lang button[value=en]").click()
     assert page.locator("h1").inner_text() == "Messages not delivered"
+    assert "Jinji Lake Community" in page.locator(".card", has_text="钱派遣").inner_text()
     capture(page, "coordinator-failed-messages-en")
 
     page.locator(".card form button[type=submit]").first.click()
     page.wait_for_load_state()
-    assert page.locator(".card").count() == 1
+    assert page.locator(".card").count() == 2
     # Pending again (and sent at once by the in-process worker, when quiet hours allow).
-    assert Notification.objects.filter(state__in=["failed", "undelivered"]).count() == 1
+    assert Notification.objects.filter(state__in=["failed", "undelivered"]).count() == 2
     page.locator("header form.lang button[value=zh-hans]").click()
 
 
@@ -197,6 +217,42 @@ def test_coordinator_approves_a_shifts_hours_at_once_then_edits_and_cancels_a_sh
     coming.refresh_from_db()
     held.refresh_from_db()
     assert (coming.status, held.status) == ("cancelled", "cancelled")
+
+
+def test_cancelling_a_shift_under_way_checks_out_those_at_the_post(page, live_server, login, capture):
+    coordinator = UserFactory(username="coordinator-cancel-e2e")
+    community = CommunityFactory(name="金鸡湖社区", name_en="Jinji Lake Community")
+    community.coordinators.add(coordinator)
+    start = timezone.now() - timedelta(hours=2)
+    shift = ShiftFactory(
+        post=PostFactory(community=community, name="东门封控点"), starts_at=start, ends_at=start + timedelta(hours=4)
+    )
+    at_post = Assignment.objects.create(
+        shift=shift, volunteer=VolunteerFactory(real_name="王芳"), status="confirmed", checked_in_at=start
+    )
+    away = Assignment.objects.create(shift=shift, volunteer=VolunteerFactory(real_name="李青"), status="confirmed")
+    Shift.objects.filter(pk=shift.pk).update(confirmed_count=2)
+
+    login(page, coordinator.username)
+    page.goto(f"{live_server.url}/coordinator/shifts/{shift.pk}/edit/")
+    card = page.locator("section.card-danger")
+    assert "在岗的 1 名志愿者将立即签退，已服务的时长照常计入。" in card.inner_text()
+    capture(page, "coordinator-shift-cancel-under-way")
+    page.locator("header form.lang button[value=en]").click()
+    text = page.locator("section.card-danger").inner_text()
+    assert "1 volunteer at the post is checked out now, with the time served credited." in text
+    capture(page, "coordinator-shift-cancel-under-way-en")
+
+    cancel = page.locator(f"form[action='/coordinator/shifts/{shift.pk}/cancel/']")
+    cancel.locator("input[name=reason]").fill("Post closed early")
+    cancel.locator("input[name=confirm]").check()
+    cancel.locator("button[type=submit]").click()
+    page.wait_for_load_state()
+    at_post.refresh_from_db()
+    away.refresh_from_db()
+    assert (at_post.status, away.status) == ("completed", "cancelled")
+    assert at_post.credited_minutes > 0
+    page.locator("header form.lang button[value=zh-hans]").click()
 
 
 def test_the_assign_button_stays_in_reach_and_counts_the_selected(page, live_server, login, capture):

@@ -523,6 +523,29 @@ def test_cancelling_a_shift_under_way_says_who_is_checked_out_and_credits_them(c
     assert at_post.credited_minutes > 0
 
 
+def test_a_shift_with_attendance_offers_its_capacity_and_notes_but_not_its_times(client, coordinator, post):
+    shift = running(post, minutes_ago=30, capacity=3)
+    place(shift, checked_in_at=shift.starts_at, checkin_method="manual")
+    client.force_login(coordinator)
+    page = client.get(f"/coordinator/shifts/{shift.pk}/edit/")
+    form = page.context["form"]
+    assert [name for name in ("day", "start", "end", "capacity") if form.fields[name].disabled] == [
+        "day",
+        "start",
+        "end",
+    ]
+    assert "本班次已有考勤记录，时间不可再改。" in page.content.decode()
+    # A tampered time is ignored (the field is disabled); the capacity changes.
+    response = client.post(
+        f"/coordinator/shifts/{shift.pk}/edit/",
+        {"day": "2099-01-01", "start": "08:00", "end": "09:00", "capacity": "5", "notes": "", "reason": ""},
+    )
+    assert response.status_code == 302
+    before = shift.starts_at
+    shift.refresh_from_db()
+    assert (shift.capacity, shift.starts_at) == (5, before)
+
+
 def test_another_communitys_shift_cannot_be_edited_or_cancelled(client, post):
     shift = ShiftFactory(post=post)
     outsider = UserFactory(username="elsewhere-page")
