@@ -31,6 +31,8 @@ SECTIONS: dict[str, frozenset[str]] = {
     "profile": frozenset(
         {"profile", "profile-contact", "profile-mobile", "records-my-requests", "records-account-delete"}
     ),
+    "shift-list": frozenset({"shift-list", "shift-detail"}),
+    "my-shifts": frozenset({"my-shifts", "my-week"}),
     "coordinator-today": frozenset(
         {
             "coordinator-today",
@@ -41,6 +43,18 @@ SECTIONS: dict[str, frozenset[str]] = {
             "coordinator-shift-edit",
         }
     ),
+    "committee-dashboard": frozenset(
+        {
+            "committee-dashboard",
+            "committee-organization",
+            "committee-team",
+            "committee-volunteer",
+            "committee-certificate-issue",
+        }
+    ),
+    "committee-dispatch": frozenset({"committee-dispatch", "committee-dispatch-detail", "committee-dispatch-recall"}),
+    "records-volunteers": frozenset({"records-volunteers", "records-volunteer-edit"}),
+    "records-change-requests": frozenset({"records-change-requests", "records-at-risk"}),
 }
 
 
@@ -50,17 +64,18 @@ def within(current: str | None, url_name: str) -> bool:
 
 
 def _tab(url_name, label, icon, *below, shows_unread=False) -> Tab:
-    return Tab(url_name, label, icon, frozenset({url_name, *below}), shows_unread)
+    """A tab stands for its section's pages (``SECTIONS``) and, on a phone, for ``below`` too:
+    pages the wide navigation links on their own."""
+    return Tab(url_name, label, icon, SECTIONS.get(url_name, frozenset({url_name})) | set(below), shows_unread)
 
 
-_SHIFTS = _tab("shift-list", pgettext_lazy("tab", "Shifts"), "near", "shift-detail")
+_SHIFTS = _tab("shift-list", pgettext_lazy("tab", "Shifts"), "near")
 _CHECK_IN = _tab("check-in", pgettext_lazy("tab", "Check in"), "scan")
-_MY_SHIFTS = _tab("my-shifts", pgettext_lazy("tab", "My shifts"), "calendar", "my-week")
+_MY_SHIFTS = _tab("my-shifts", pgettext_lazy("tab", "My shifts"), "calendar")
 _ME = _tab(
     "profile",
     pgettext_lazy("tab", "Me"),
     "me",
-    *SECTIONS["profile"],
     "my-hours",
     "inbox",
     "password_change",
@@ -86,22 +101,14 @@ TABS: dict[str, tuple[Tab, ...]] = {
         _ME,
     ),
     people.ROLE_COORDINATOR: (
-        _tab("coordinator-today", pgettext_lazy("tab", "Today"), "today", *SECTIONS["coordinator-today"]),
+        _tab("coordinator-today", pgettext_lazy("tab", "Today"), "today"),
         _tab("coordinator-hours", pgettext_lazy("tab", "Hours"), "hours"),
         _tab("coordinator-requests", pgettext_lazy("tab", "Requests"), "requests"),
         _tab("coordinator-failed-messages", pgettext_lazy("tab", "Undelivered"), "undelivered"),
         _MESSAGES,
     ),
     people.ROLE_COMMITTEE: (
-        _tab(
-            "committee-dashboard",
-            pgettext_lazy("tab", "Dashboard"),
-            "dashboard",
-            "committee-organization",
-            "committee-team",
-            "committee-volunteer",
-            "committee-certificate-issue",
-        ),
+        _tab("committee-dashboard", pgettext_lazy("tab", "Dashboard"), "dashboard"),
         _tab("committee-dispatch", pgettext_lazy("tab", "Dispatch"), "dispatch"),
         _tab("committee-reports", pgettext_lazy("tab", "Reports"), "reports"),
         _MESSAGES,

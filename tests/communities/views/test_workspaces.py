@@ -183,6 +183,33 @@ def test_the_tab_bar_holds_the_workspace_destinations_and_marks_the_current(clie
     assert all(a.find("svg") and a.find("span", cls="tab-label").text() for a in links)
 
 
+def test_every_page_a_destination_stands_for_is_a_page():
+    from django.urls import get_resolver
+
+    from communities.views.tabs import SECTIONS, TABS
+
+    names = {name for name in get_resolver().reverse_dict if isinstance(name, str)}
+    listed = set().union(*SECTIONS.values(), *(tab.pages for tabs in TABS.values() for tab in tabs))
+    assert listed - names == set()
+    # A tab stands for at least the pages its section does: the bar and the navigation agree.
+    for tabs in TABS.values():
+        for tab in tabs:
+            assert SECTIONS.get(tab.url_name, {tab.url_name}) <= tab.pages, tab.url_name
+
+
+def test_the_navigation_and_the_tab_bar_mark_a_dispatchs_page_as_dispatch(client, people):
+    from communities.models import Dispatch
+    from tests.factories import CommunityFactory
+
+    dispatch = Dispatch.objects.create(community=CommunityFactory(), requested=1)
+    client.force_login(people["committee"])
+    page = _page(client.get(f"/committee/dispatches/{dispatch.pk}/"))
+    current = [a["href"] for a in page.find_all("a") if a.get("aria-current") == "page"]
+    assert set(current) == {"/committee/dispatch/"}, current
+    [bar] = page.find_all("nav", cls="tabbar")
+    assert [a["href"] for a in bar.find_all("a") if a.get("aria-current") == "page"] == ["/committee/dispatch/"]
+
+
 def test_the_tab_bar_counts_unread_messages(client, people):
     from communities.models import Notification
 
