@@ -31,6 +31,7 @@ from communities.models import (
     Post,
     PostType,
     Recall,
+    RecordCorrection,
     Shift,
     ShiftDayCount,
     Street,
@@ -552,6 +553,43 @@ class ImportBatchAdmin(ReadOnlyAdmin):
 
 
 # --- Mobilisation: community requests and call-outs -----------------------------------------------
+
+
+@admin.register(RecordCorrection)
+class RecordCorrectionAdmin(ReadOnlyAdmin):
+    """Reported by volunteers and answered by coordinators on their hours pages
+    (``communities.services.corrections``, which audits and tells both); a record here. The
+    volunteer is named by number and name."""
+
+    list_display = ["created_at", "volunteer_shown", "shift", "status", "answered_at"]
+    list_filter = ["status"]
+    search_fields = ["assignment__volunteer__volunteer_number", "assignment__volunteer__real_name"]
+    list_select_related = ["assignment__volunteer", "assignment__shift__post"]
+    date_hierarchy = "created_at"
+    fields = [
+        "volunteer_shown",
+        "shift",
+        "message",
+        "status",
+        "answer",
+        "answered_by_shown",
+        "created_at",
+        "answered_at",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description=_("volunteer"))
+    def volunteer_shown(self, obj):
+        volunteer = obj.assignment.volunteer
+        return f"{volunteer.real_name} ({volunteer.volunteer_number})"
+
+    @admin.display(description=_("shift"))
+    def shift(self, obj):
+        return obj.assignment.shift
+
+    @admin.display(description=_("answered by"))
+    def answered_by_shown(self, obj):
+        return person_shown(obj.answered_by)
 
 
 @admin.register(CommunityRequest)

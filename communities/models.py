@@ -355,6 +355,8 @@ class AuditEntry(models.Model):
         CHANGE_APPROVED = "change_approved", _("Change approved")
         CHANGE_REJECTED = "change_rejected", _("Change rejected")
         APPLICATION_ANONYMISED = "application_anonymised", _("Application's personal data deleted")
+        CORRECTION_REPORTED = "correction_reported", _("Error in a service record reported")
+        CORRECTION_DECIDED = "correction_decided", _("Reported error answered")
 
     assignment = models.ForeignKey(
         Assignment, null=True, blank=True, on_delete=models.CASCADE, related_name="audit_entries"
@@ -648,6 +650,47 @@ class ShiftDayCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.date} {self.community_id}: {self.shifts}"
+
+
+class RecordCorrection(models.Model):
+    """A volunteer's report of an error in the record of one of their shifts (《志愿服务记录与证明
+    出具办法》: a volunteer who finds an error or omission may raise it; the organiser checks and
+    corrects it). The community's coordinators correct the record with their usual tools (check-in
+    and out by hand, clearing a no-show, adjusting hours, each audited), then answer the report:
+    corrected, or declined with a reason. ``communities.services.corrections`` writes it."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting for the coordinator")
+        CORRECTED = "corrected", _("Corrected")
+        DECLINED = "declined", _("Declined")
+
+    assignment = models.ForeignKey(
+        Assignment, verbose_name=_("place"), on_delete=models.CASCADE, related_name="corrections"
+    )
+    message = models.CharField(_("what is wrong"), max_length=300)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
+    answer = models.CharField(_("answer"), max_length=300, blank=True)
+    answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("answered by"), null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    answered_at = models.DateTimeField(_("answered at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("reported at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("reported record error")
+        verbose_name_plural = _("reported record errors")
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["assignment"], condition=Q(status="pending"), name="one_open_correction_per_place"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="declined") | ~Q(answer=""), name="declined_correction_has_reason"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.assignment_id}: {self.get_status_display()}"
 
 
 # --- The mobilisation loop (docs/mobilisation.md) ------------------------------------------------

@@ -124,6 +124,12 @@ ERRORS: dict[str, tuple[int, Any]] = {
     "change_request_pending": (409, _("A request for this is already waiting for approval.")),
     "change_request_not_pending": (409, _("This request has already been decided.")),
     "mobile_taken": (409, _("This mobile number belongs to another account.")),
+    "correction_pending": (409, _("An error in this record is already reported and waiting for an answer.")),
+    "correction_not_applicable": (
+        409,
+        _("Only the record of a shift you held (attended, missed or not checked in) can be reported."),
+    ),
+    "correction_not_pending": (409, _("This report has already been answered.")),
     "service_unavailable": (503, _("The service is temporarily unavailable. Please try again shortly.")),
     "request_too_large": (413, _("The request is too large.")),
     "server_error": (500, _("Something went wrong on our side. Please try again later.")),

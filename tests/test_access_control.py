@@ -193,6 +193,20 @@ def world(db):
         )
         broadcasts.append(sent)
 
+    # Service records (a shift a day ago): a missed place each may report, and a report waiting each.
+    from communities.models import RecordCorrection
+
+    ago = timezone.now() - timedelta(days=1)
+    missed, reported = [], []
+    for community, person in ((community_in, volunteer), (community_out, other)):
+        past = ShiftFactory(post=PostFactory(community=community), starts_at=ago, ends_at=ago + timedelta(hours=4))
+        earlier = ShiftFactory(
+            post=PostFactory(community=community), starts_at=ago - timedelta(days=1), ends_at=ago - timedelta(hours=20)
+        )
+        missed.append(Assignment.objects.create(shift=past, volunteer=person, status="no_show", no_show_at=ago))
+        held = Assignment.objects.create(shift=earlier, volunteer=person, status="no_show", no_show_at=ago)
+        reported.append(RecordCorrection.objects.create(assignment=held, message="acl"))
+
     users = {
         "anonymous": None,
         "volunteer": volunteer.user,
@@ -221,6 +235,8 @@ def world(db):
         "call_slug": (call_in.slug, call_out.slug),
         "application": (application_in.pk, application_out.pk),
         "broadcast": (broadcasts[0].pk, broadcasts[1].pk),
+        "record_place": (missed[0].pk, missed[1].pk),
+        "correction": (reported[0].pk, reported[1].pk),
     }
     return {"users": users, "objects": objects}
 
@@ -894,6 +910,62 @@ ROWS = [
         data={"community": 999999, "count": 1},
     ),
     Row(
+        "api/v1/^assignments/(?P<pk>[^/.]+)/report-error/$",
+        "POST",
+        "/api/v1/assignments/{id}/report-error/",
+        {
+            "anonymous": (401, 401),
+            "volunteer": (201, 404),
+            "team_leader": (404, 404),
+            "coordinator": (404, 404),
+            "committee_staff": (404, 404),
+            "superuser": (404, 404),
+        },
+        obj="record_place",
+        data={"message": "我到岗了"},
+    ),
+    Row(
+        "api/v1/me/record-corrections/",
+        "GET",
+        "/api/v1/me/record-corrections/",
+        {
+            "anonymous": 401,
+            "volunteer": 200,
+            "team_leader": 200,
+            "coordinator": 403,
+            "committee_staff": 403,
+            "superuser": 403,
+        },
+    ),
+    Row(
+        "api/v1/^record-corrections/$",
+        "GET",
+        "/api/v1/record-corrections/",
+        {
+            "anonymous": 401,
+            "volunteer": 403,
+            "team_leader": 403,
+            "coordinator": 200,
+            "committee_staff": 403,
+            "superuser": 200,
+        },
+    ),
+    Row(
+        "api/v1/^record-corrections/(?P<pk>[^/.]+)/answer/$",
+        "POST",
+        "/api/v1/record-corrections/{id}/answer/",
+        {
+            "anonymous": (401, 401),
+            "volunteer": (403, 403),
+            "team_leader": (403, 403),
+            "coordinator": (200, 404),
+            "committee_staff": (403, 403),
+            "superuser": (200, 200),
+        },
+        obj="correction",
+        data={"decision": "corrected"},
+    ),
+    Row(
         "api/v1/^notifications/failed/$",
         "GET",
         "/api/v1/notifications/failed/",
@@ -1248,6 +1320,36 @@ ROWS = [
             "committee_staff": 403,
             "superuser": 403,
         },
+    ),
+    Row(
+        "me/hours/<int:assignment_id>/report/",
+        "POST",
+        "/me/hours/{id}/report/",
+        {
+            "anonymous": (302, 302),
+            "volunteer": (302, 404),
+            "team_leader": (404, 404),
+            "coordinator": (403, 403),
+            "committee_staff": (403, 403),
+            "superuser": (403, 403),
+        },
+        obj="record_place",
+        data={"message": "我到岗了"},
+    ),
+    Row(
+        "coordinator/corrections/<int:correction_id>/answer/",
+        "POST",
+        "/coordinator/corrections/{id}/answer/",
+        {
+            "anonymous": (302, 302),
+            "volunteer": (403, 403),
+            "team_leader": (403, 403),
+            "coordinator": (302, 404),
+            "committee_staff": (403, 403),
+            "superuser": (302, 302),
+        },
+        obj="correction",
+        data={"decision": "corrected"},
     ),
     Row(
         "me/calendar/reset/",
@@ -2689,6 +2791,7 @@ ADMIN = {
     "communities.post": (True, True, True),
     "communities.posttype": (True, True, True),
     "communities.recall": (False, False, False),
+    "communities.recordcorrection": (False, False, False),
     "communities.shift": (False, True, False),
     "communities.shiftdaycount": (False, False, False),
     "communities.street": (True, True, True),

@@ -24,6 +24,7 @@ from communities.api.coordinator_serializers import (
     RotaResultSerializer,
     ShiftUpdateSerializer,
 )
+from communities.api.corrections import RecordCorrectionSerializer, ReportSerializer
 from communities.api.serializers import (
     AssignmentDetailSerializer,
     AssignmentFilterSerializer,
@@ -36,7 +37,7 @@ from communities.api.serializers import (
 from communities.models import Assignment, Community, Shift
 from communities.selectors import shifts as shift_selectors
 from communities.selectors.offers import shift_offers
-from communities.services import attendance, coordination, signup
+from communities.services import attendance, coordination, corrections, signup
 from config.errors import ServiceError
 from config.pagination import IdsFirstPagination, WindowCountPagination
 from config.params import as_date, object_id
@@ -281,6 +282,27 @@ class AssignmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         assignment = self.get_object()
         attendance.assignment_check_out(assignment_id=assignment.pk, volunteer=assignment.volunteer)
         return Response(self.get_serializer(self.get_queryset().get(pk=assignment.pk)).data)
+
+    @extend_schema(
+        request=ReportSerializer,
+        responses={
+            201: RecordCorrectionSerializer,
+            **ERROR_RESPONSES,
+            409: OpenApiResponse(
+                description="`correction_pending`: already reported and waiting; `correction_not_applicable`: "
+                "not an attended, missed or held place; `shift_not_started`."
+            ),
+        },
+        summary="Report an error in the record of one of my places; the community's coordinators are told",
+    )
+    @action(detail=True, methods=["post"], url_path="report-error")
+    def report_error(self, request, pk=None):
+        assignment = self.get_object()
+        data = coordinator.parse(ReportSerializer, request.data)
+        correction = corrections.correction_report(
+            user=request.user, assignment_id=assignment.pk, message=data["message"]
+        )
+        return Response(RecordCorrectionSerializer(correction).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses={200: AssignmentDetailSerializer, **ERROR_RESPONSES})
     @action(detail=True, methods=["post"])

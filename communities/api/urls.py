@@ -6,6 +6,7 @@ from rest_framework.routers import SimpleRouter
 from communities.api import (
     certificates,
     coordinator,
+    corrections,
     imports,
     me,
     mobilisation,
@@ -32,6 +33,7 @@ router.register("applications", recruitment.ApplicationViewSet, basename="applic
 
 router.register("volunteers", records.VolunteerViewSet, basename="volunteer")
 router.register("change-requests", records.ChangeRequestViewSet, basename="change-request")
+router.register("record-corrections", corrections.RecordCorrectionViewSet, basename="record-correction")
 
 urlpatterns = [
     *router.urls,
@@ -69,6 +71,7 @@ urlpatterns = [
     path("me/export/", me.DataExportView.as_view(), name="me-export"),
     path("me/delete/", me.AccountDeleteView.as_view(), name="me-delete"),
     path("me/mobile/", me.MobileChangeView.as_view(), name="me-mobile"),
+    path("me/record-corrections/", corrections.MyRecordCorrectionsView.as_view(), name="me-record-corrections"),
     path("public/calls/<slug:slug>/", recruitment.PublicCallView.as_view(), name="public-call"),
     path("public/calls/<slug:slug>/code/", recruitment.PublicCallCodeView.as_view(), name="public-call-code"),
     path("public/calls/<slug:slug>/apply/", recruitment.PublicCallApplyView.as_view(), name="public-call-apply"),

@@ -27,7 +27,7 @@ from django.db.models import (
 from django.db.models.functions import Cast, Coalesce, Power, Sqrt
 from django.utils import timezone
 
-from communities.models import MAX_SHIFT_LENGTH, Assignment, Community, Notification, Shift, Street
+from communities.models import MAX_SHIFT_LENGTH, Assignment, Community, Notification, RecordCorrection, Shift, Street
 from communities.rules.eligibility import candidates_q, eligible_shifts_q
 from config.params import as_id
 from config.prepared import Compiled
@@ -348,12 +348,29 @@ def volunteer_checkin_open_ids(*, volunteer: Volunteer, now: datetime | None = N
     return set(Assignment.objects.filter(_checkin_open_q(now), volunteer=volunteer).values_list("pk", flat=True))
 
 
-def volunteer_completed_assignments(*, volunteer: Volunteer) -> QuerySet:
-    """Attended shifts with their credited time, most recent first: the hours page."""
+def volunteer_service_record(*, volunteer: Volunteer) -> QuerySet:
+    """Attended shifts with their credited time, and shifts marked missed, most recent first, each
+    with its reported errors newest first (``reports``): the hours page."""
     return (
-        Assignment.objects.filter(volunteer=volunteer, status=Assignment.Status.COMPLETED)
+        Assignment.objects.filter(
+            volunteer=volunteer, status__in=(Assignment.Status.COMPLETED, Assignment.Status.NO_SHOW)
+        )
         .select_related("shift__post__post_type", "shift__community")
+        .prefetch_related(
+            Prefetch("corrections", queryset=RecordCorrection.objects.order_by("-created_at", "-id"), to_attr="reports")
+        )
         .order_by("-shift__starts_at", "-id")
+    )
+
+
+def corrections_open_for(user) -> QuerySet:
+    """Reported errors waiting for an answer at the communities ``user`` coordinates, oldest first."""
+    return (
+        RecordCorrection.objects.filter(
+            status=RecordCorrection.Status.PENDING, assignment__shift__community__in=communities_managed_by(user)
+        )
+        .select_related("assignment__volunteer", "assignment__shift__post__post_type", "assignment__shift__community")
+        .order_by("created_at", "id")
     )
 
 

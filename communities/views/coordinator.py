@@ -266,7 +266,8 @@ def coordinator_hours(request):
     )
     for assignment in page.object_list:
         assignment.shift.pending_count = counts.get(assignment.shift_id, 0)
-    return render(request, "coordinator/hours.html", {"page": page})
+    reports = list(shift_selectors.corrections_open_for(request.user))
+    return render(request, "coordinator/hours.html", {"page": page, "reports": reports})
 
 
 @require_POST

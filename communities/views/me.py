@@ -82,7 +82,7 @@ def hours(request):
     stars = selectors.star_level(total_hours)
     thresholds = settings.RULES["STAR_THRESHOLDS_HOURS"]
     next_threshold = next((t for t in thresholds if t > total_hours), None)
-    page = Paginator(shift_selectors.volunteer_completed_assignments(volunteer=volunteer), PAGE_SIZE).get_page(
+    page = Paginator(shift_selectors.volunteer_service_record(volunteer=volunteer), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
     return render(
@@ -97,6 +97,7 @@ def hours(request):
             "hours_to_next": (next_threshold - total_hours) if next_threshold else None,
             "progress_percent": int(100 * total_hours / next_threshold) if next_threshold else 100,
             "page": page,
+            "completed": volunteer.assignments.filter(status="completed").count(),
             "certificate_url": optional_url("certificate-download"),
         },
     )

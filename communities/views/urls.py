@@ -6,6 +6,7 @@ from communities.views import (
     certificates,
     committee,
     coordinator,
+    corrections,
     dispatch,
     imports,
     me,
@@ -19,6 +20,7 @@ from communities.views import (
 urlpatterns = [
     path("", me.home, name="home"),
     path("me/hours/", me.hours, name="my-hours"),
+    path("me/hours/<int:assignment_id>/report/", corrections.report, name="my-record-report"),
     path("shifts/", shifts.shift_browse, name="shift-list"),
     path("shifts/<int:pk>/", shifts.shift_detail, name="shift-detail"),
     path("shifts/<int:pk>/sign-up/", shifts.shift_sign_up, name="shift-sign-up"),
@@ -48,6 +50,9 @@ urlpatterns = [
         name="coordinator-attendance",
     ),
     path("coordinator/hours/", coordinator.coordinator_hours, name="coordinator-hours"),
+    path(
+        "coordinator/corrections/<int:correction_id>/answer/", corrections.answer, name="coordinator-correction-answer"
+    ),
     path(
         "coordinator/hours/<int:assignment_id>/<slug:action>/",
         coordinator.coordinator_hours_action,

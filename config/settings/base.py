@@ -372,6 +372,9 @@ NOTIFICATIONS = {
             "change_rejected": ("item",),
             "expiry_notice": ("item", "date", "days"),
             "expiry_digest": ("count",),
+            "correction_reported": ("community", "time"),
+            "correction_corrected": ("community", "time"),
+            "correction_declined": ("community", "time"),
         }.items()
     },
     # Rate limits (flow control) defer a text without counting an attempt: it waits this long,
