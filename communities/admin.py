@@ -269,23 +269,26 @@ class AssignmentAdmin(ServiceAdmin):
 
 @admin.register(AuditEntry)
 class AuditEntryAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "action", "by", "assignment", "shift", "reason"]
+    list_display = ["created_at", "action", "by", "assignment", "shift", "reason_shown"]
     list_filter = ["action"]
     search_fields = [
         "reason",
         "assignment__volunteer__volunteer_number",
         "volunteer__volunteer_number",
         "actor__volunteer__volunteer_number",
-        "actor__username",
     ]
-    list_select_related = ["actor__volunteer", "assignment", "shift"]
+    list_select_related = ["actor__volunteer", "assignment", "shift__post"]
     date_hierarchy = "created_at"
-    fields = ["created_at", "action", "by", "volunteer", "assignment", "shift", "before", "after", "reason"]
+    fields = ["created_at", "action", "by", "volunteer", "assignment", "shift", "before", "after", "reason_shown"]
     readonly_fields = fields
 
     @admin.display(description=_("by"))
     def by(self, obj):
         return person_shown(obj.actor)
+
+    @admin.display(description=_("reason"))
+    def reason_shown(self, obj):
+        return redact(obj.reason)
 
 
 @admin.register(Dispatch)
@@ -293,6 +296,7 @@ class DispatchAdmin(ReadOnlyAdmin):
     """Made by ``coordination.dispatch_create`` (the committee's dispatch page); a record of what was
     sent. Volunteers are named by their public number and name, never a mobile or ID number."""
 
+    people = ("created_by",)
     list_display = ["community", "team", "requested", "created_by", "created_at", "report_at"]
     list_filter = ["community__street__district"]
     search_fields = ["community__name", "team__name", "volunteers__volunteer_number"]
@@ -328,6 +332,7 @@ class RecallAdmin(ReadOnlyAdmin):
     named by their public number and name; no mobile or ID number is shown or searched here (the
     volunteer's own page masks them)."""
 
+    people = ("recalled_by",)
     list_display = [
         "recalled_at",
         "volunteer_number",
@@ -505,10 +510,13 @@ class ImportForm(forms.Form):
 class ImportBatchAdmin(ReadOnlyAdmin):
     """Past imports, read-only; new ones come through the import page (communities.services.imports)."""
 
+    people = ("created_by",)
     list_display = ["kind", "file_name", "rows", "created", "unchanged", "created_by", "created_at"]
     list_filter = ["kind"]
     search_fields = ["file_name"]
     list_select_related = ["created_by"]
+    fields = ["kind", "file_name", "sha256", "rows", "created", "updated", "unchanged", "created_by", "created_at"]
+    readonly_fields = fields
 
     def get_urls(self):
         from django.urls import path
@@ -598,6 +606,7 @@ class CommunityRequestAdmin(ReadOnlyAdmin):
     (``communities.services.community_requests``, which keeps ``dispatched`` under the request's
     lock and tells the coordinators); a record here."""
 
+    people = ("requested_by", "decided_by")
     list_display = ["community", "wanted", "dispatched", "urgency", "status", "date_from", "date_to", "created_at"]
     list_filter = ["status", "urgency"]
     search_fields = ["community__name", "community__code"]
@@ -630,9 +639,10 @@ class BroadcastAdmin(ReadOnlyAdmin):
     """Call-outs are written on the call-out page and fanned out by ``services.broadcasts``; the
     messages themselves are Notification rows. A record of what was sent, to whom and at what cost."""
 
+    people = ("sender",)
     list_display = ["created_at", "subject", "audience", "sender", "recipients", "by_sms", "texts", "urgent"]
     list_filter = ["audience", "by_sms", "urgent"]
-    search_fields = ["subject", "message", "sender__username"]
+    search_fields = ["subject", "message"]
     list_select_related = ["sender"]
     date_hierarchy = "created_at"
     fields = [
@@ -680,6 +690,7 @@ class RecruitmentCallAdmin(ReadOnlyAdmin):
     """Written, published and closed on the committee's call pages (``services.recruitment``);
     here to read, and to close through the service."""
 
+    people = ("created_by",)
     list_display = ["title", "slug", "organization", "status", "target_count", "deadline", "created_at"]
     list_filter = ["status"]
     search_fields = ["title", "slug", "organization__name"]
@@ -725,6 +736,7 @@ class RecruitmentCallAdmin(ReadOnlyAdmin):
 class CallAgreementAdmin(ReadOnlyAdmin):
     """Each version of a call's agreement; applications keep the version their applicant accepted."""
 
+    people = ("created_by",)
     list_display = ["call", "version", "created_by", "created_at"]
     search_fields = ["call__title", "call__slug"]
     list_select_related = ["call", "created_by"]
@@ -739,6 +751,7 @@ class CallApplicationAdmin(ReadOnlyAdmin):
     texted, so it stays on the review page. Numbers are shown masked, the ID number only as its
     masked copy; anonymised answers (docs/recruitment.md, "Retention") show what statistics keep."""
 
+    people = ("reviewed_by",)
     list_display = [
         "created_at",
         "call",
@@ -780,7 +793,7 @@ class CallApplicationAdmin(ReadOnlyAdmin):
         "guardian_consent",
         "volunteer",
         "status",
-        "reject_reason",
+        "reject_reason_shown",
         "reviewed_by",
         "reviewed_at",
         "created_at",
@@ -800,6 +813,10 @@ class CallApplicationAdmin(ReadOnlyAdmin):
     @admin.display(description=_("guardian's mobile number"))
     def guardian_mobile_masked(self, obj):
         return mask_mobile(obj.guardian_mobile)
+
+    @admin.display(description=_("reason for rejection"))
+    def reject_reason_shown(self, obj):
+        return redact(obj.reject_reason)
 
     def has_approve_permission(self, request):
         return request.user.has_perm("volunteers.change_callapplication")

@@ -190,6 +190,31 @@ def person_shown(user) -> str:
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
+    # Accounts these records name (``created_by``, ``sender``, …): shown by ``person_shown``, never
+    # by their log-in name. Each is swapped for ``<name>_shown`` in the declared columns and fields.
+    people: tuple[str, ...] = ()
+
+    def __init__(self, model, admin_site):
+        super().__init__(model, admin_site)
+        for name in self.people:
+
+            def shown(obj, name=name):
+                return person_shown(getattr(obj, name))
+
+            shown.short_description = model._meta.get_field(name).verbose_name
+            setattr(self, f"{name}_shown", shown)
+
+        def swap(names):
+            return [f"{n}_shown" if n in self.people else n for n in names]
+
+        self.list_display = swap(self.list_display)
+        self.fields = swap(self.fields) if self.fields else self.fields
+        self.readonly_fields = swap(self.readonly_fields)
+        if isinstance(self.list_select_related, list | tuple):
+            self.list_select_related = [
+                *(f"{n}__volunteer" if n in self.people else n for n in self.list_select_related)
+            ]
+
     def has_add_permission(self, request):
         return False
 
@@ -237,7 +262,7 @@ class PersonalDataAccessAdmin(ReadOnlyAdmin):
     """The record of every full ID-number display (``privacy.volunteer_id_number_reveal``)."""
 
     list_display = ["created_at", "by", "volunteer", "field", "purpose"]
-    search_fields = ["volunteer__volunteer_number", "actor__username"]
+    search_fields = ["volunteer__volunteer_number"]
     list_select_related = ["actor__volunteer", "volunteer"]
     fields = ["created_at", "by", "volunteer", "field", "purpose"]
     readonly_fields = fields

@@ -216,7 +216,7 @@ class MobileChangeView(APIView):
         data = serializer.validated_data
         if data.get("code"):
             volunteer = records.mobile_change_confirm(user=request.user, mobile=data["mobile"], code=data["code"])
-            return Response({"mobile_masked": volunteer.mobile_masked, "username": request.user.get_username()})
+            return Response({"mobile_masked": volunteer.mobile_masked, "username": volunteer.user.get_username()})
         wait = volunteer_services.mobile_change_code_send(
             user=request.user, mobile=data["mobile"], ip=client_ip(request)
         )

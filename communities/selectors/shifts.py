@@ -33,6 +33,9 @@ from config.params import as_id
 from config.prepared import Compiled
 from volunteers.models import Volunteer
 
+# A place whose holder is at the post: confirmed and checked in, not yet out.
+AT_POST = Q(status=Assignment.Status.CONFIRMED, checked_in_at__isnull=False)
+
 
 def community_list(*, district: str | None = None, street: str | None = None, q: str | None = None) -> QuerySet:
     communities = Community.objects.select_related("street__district").order_by("code")
@@ -314,13 +317,18 @@ class CancelEffect:
     released: int  # the other confirmed places: released and told
 
 
+def cancel_checks_out(shift: Shift, *, now: datetime) -> bool:
+    """Whether cancelling ``shift`` at ``now`` checks out those at the post (it is under way)
+    rather than releasing their places (``coordination.shift_cancel``)."""
+    return now >= shift.starts_at
+
+
 def shift_cancel_effect(shift: Shift, *, now: datetime) -> CancelEffect:
     """What cancelling ``shift`` now would do to its confirmed places (``coordination.shift_cancel``)."""
-    under_way = now >= shift.starts_at
     counts = Assignment.objects.filter(shift=shift, status=Assignment.Status.CONFIRMED).aggregate(
-        at_post=Count("pk", filter=Q(checked_in_at__isnull=False)), total=Count("pk")
+        at_post=Count("pk", filter=AT_POST), total=Count("pk")
     )
-    checked_out = counts["at_post"] if under_way else 0
+    checked_out = counts["at_post"] if cancel_checks_out(shift, now=now) else 0
     return CancelEffect(checked_out=checked_out, released=counts["total"] - checked_out)
 
 

@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from communities.models import Assignment, AuditEntry, CheckinCodeAttempts, CheckinCodeGuard, Shift
 from communities.notifications import outbox
 from communities.rules import checkin_codes, hours
+from communities.selectors.shifts import AT_POST
 from communities.services import live, locks, tallies
 from communities.services.audit import audit_record, snapshot
 from communities.services.signup import _after_commit
@@ -210,14 +211,27 @@ def _refuse_future(at: datetime, now: datetime) -> None:
         raise ServiceError("invalid", {"at": [_("The time cannot be in the future.")]})
 
 
-def _complete(assignment: Assignment, checked_out_at: datetime) -> None:
+def _check_out(assignment: Assignment, *, at: datetime, method: str, actor, reason: str = "") -> None:
+    """The one check-out (the volunteer's, a coordinator's, a cancellation's): completed at
+    ``at``, the time credited by the hours rule and awaiting approval, audited, tallied. The
+    caller holds the assignment's lock and moves the live board's count."""
     shift = assignment.shift
-    assignment.checked_out_at = checked_out_at
+    before = snapshot(assignment)
+    assignment.checked_out_at = at
     assignment.status = Status.COMPLETED
-    assignment.credited_minutes = hours.credited_minutes(
-        assignment.checked_in_at, checked_out_at, shift.starts_at, shift.ends_at
-    )
+    assignment.credited_minutes = hours.credited_minutes(assignment.checked_in_at, at, shift.starts_at, shift.ends_at)
     assignment.hours_status = Assignment.HoursStatus.PENDING
+    assignment.checkout_method = method
+    assignment.save()
+    audit_record(
+        action=Action.CHECK_OUT if method == "self" else Action.MANUAL_CHECK_OUT,
+        actor=actor,
+        assignment=assignment,
+        before=before,
+        after=snapshot(assignment),
+        reason=reason,
+    )
+    tallies.assignment_changed(assignment)
 
 
 @retry_on_conflict
@@ -231,15 +245,8 @@ def assignment_check_out(*, assignment_id: int, volunteer, now: datetime | None 
     if assignment.checked_in_at is None or assignment.status != Status.CONFIRMED:
         raise ServiceError("not_checked_in")
     _refuse_before_start(assignment.shift, now)
-    before = snapshot(assignment)
-    _complete(assignment, max(now, assignment.checked_in_at))
-    assignment.checkout_method = "self"
-    assignment.save()
+    _check_out(assignment, at=max(now, assignment.checked_in_at), method="self", actor=volunteer.user)
     live.shift_attendance_add(assignment.shift, checked_out=1)
-    audit_record(
-        action=Action.CHECK_OUT, actor=volunteer.user, assignment=assignment, before=before, after=snapshot(assignment)
-    )
-    tallies.assignment_changed(assignment)
     return assignment
 
 
@@ -248,26 +255,10 @@ def shift_checked_in_close(shift: Shift, *, assignment_ids: list[int], actor, re
     coordinator's check-out does (credited, awaiting approval, audited, tallied): a shift cancelled
     while under way credits the time its volunteers served. The caller holds the shift's lock and
     these assignments'; returns how many were checked out."""
-    served = list(
-        Assignment.objects.filter(
-            pk__in=assignment_ids, shift=shift, status=Status.CONFIRMED, checked_in_at__isnull=False
-        ).select_related("volunteer")
-    )
+    served = list(Assignment.objects.filter(AT_POST, pk__in=assignment_ids, shift=shift).select_related("volunteer"))
     for assignment in served:
         assignment.shift = shift
-        before = snapshot(assignment)
-        _complete(assignment, max(now, assignment.checked_in_at))
-        assignment.checkout_method = "manual"
-        assignment.save()
-        audit_record(
-            action=Action.MANUAL_CHECK_OUT,
-            actor=actor,
-            assignment=assignment,
-            before=before,
-            after=snapshot(assignment),
-            reason=reason,
-        )
-        tallies.assignment_changed(assignment)
+        _check_out(assignment, at=max(now, assignment.checked_in_at), method="manual", actor=actor, reason=reason)
     live.shift_attendance_add(shift, checked_out=len(served))
     return len(served)
 
@@ -326,20 +317,8 @@ def assignment_check_out_manual(
         raise ServiceError("invalid", {"at": [_("Check-out cannot be before check-in.")]})
     if at < assignment.shift.starts_at:
         raise ServiceError("invalid", {"at": [_("Check-out cannot be before the shift starts.")]})
-    before = snapshot(assignment)
-    _complete(assignment, at)
-    assignment.checkout_method = "manual"
-    assignment.save()
+    _check_out(assignment, at=at, method="manual", actor=actor, reason=reason)
     live.shift_attendance_add(assignment.shift, checked_out=1)
-    audit_record(
-        action=Action.MANUAL_CHECK_OUT,
-        actor=actor,
-        assignment=assignment,
-        before=before,
-        after=snapshot(assignment),
-        reason=reason,
-    )
-    tallies.assignment_changed(assignment)
     return assignment
 
 

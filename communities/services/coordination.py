@@ -18,7 +18,7 @@ from communities.models import MAX_SHIFT_LENGTH, Assignment, AuditEntry, Communi
 from communities.notifications import outbox
 from communities.rules.eligibility import HOLDER, NOTHING_TO_PREFETCH, refusal
 from communities.selectors import dispatch as selectors_dispatch
-from communities.selectors.shifts import shift_attendance_count
+from communities.selectors.shifts import cancel_checks_out, shift_attendance_count
 from communities.services import attendance, live, locks, signup
 from communities.services.audit import audit_record
 from config.db import retry_on_conflict
@@ -273,7 +273,7 @@ def shift_cancel(*, actor, shift_id: int, reason: str, now: datetime | None = No
         )
     )
     served = 0
-    if now >= shift.starts_at:
+    if cancel_checks_out(shift, now=now):
         served = attendance.shift_checked_in_close(shift, assignment_ids=ids, actor=actor, reason=reason, now=now)
     affected = list(Assignment.objects.filter(pk__in=ids, status__in=(Status.CONFIRMED, Status.WAITLISTED)))
     Assignment.objects.filter(pk__in=[a.pk for a in affected]).update(

@@ -321,6 +321,10 @@ def _managed_shift(request, shift_id: int) -> Shift:
     )
 
 
+def _to_minute(moment):
+    return moment.replace(second=0, microsecond=0)
+
+
 @coordinator_required
 def coordinator_shift_edit(request, shift_id: int):
     """Change a shift's day, times, capacity or notes (coordination.shift_update, as the API);
@@ -332,7 +336,9 @@ def coordinator_shift_edit(request, shift_id: int):
     times_fixed = shift_selectors.shift_attendance_count(shift) > 0
     form = ShiftEditForm(request.POST or None, initial={**initial, "notes": shift.notes}, times_fixed=times_fixed)
     if request.method == "POST" and form.is_valid():
-        starts_at, ends_at = (None, None) if times_fixed else form.times()
+        starts_at, ends_at = form.times()
+        if (starts_at, ends_at) == (_to_minute(shift.starts_at), _to_minute(shift.ends_at)):
+            starts_at = ends_at = None  # the form shows minutes: unchanged, whatever the seconds stored
         try:
             coordination.shift_update(
                 actor=request.user,

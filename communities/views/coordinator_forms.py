@@ -95,9 +95,10 @@ class ShiftEditForm(ReasonForm):
         super().__init__(*args, **kwargs)
         self.fields["reason"].required = False
         if times_fixed:
-            # Attendance is measured against these times (coordination.shift_update refuses a move).
+            # Attendance is measured against these times: shown read-only (and still sent, so a
+            # move is refused by coordination.shift_update, not dropped).
             for name in ("day", "start", "end"):
-                self.fields[name].disabled = True
+                self.fields[name].widget.attrs["readonly"] = True
             self.fields["end"].help_text = _("The times are fixed: attendance is already recorded on this shift.")
 
     def times(self):

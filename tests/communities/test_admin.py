@@ -347,6 +347,16 @@ def test_messages_and_the_audit_trail_show_people_by_name_and_number_and_texts_m
     found = root.get("/admin/communities/notification/", {"q": volunteer.volunteer_number})
     assert found.context["cl"].result_count == Notification.objects.filter(recipient=volunteer.user).count() > 0
     assert root.get("/admin/communities/notification/", {"q": volunteer.mobile}).context["cl"].result_count == 0
+    assert root.get("/admin/communities/auditentry/", {"q": volunteer.mobile}).context["cl"].result_count == 0
+
+    # Staff who are volunteers too log in with their mobile: the records they made name them.
+    from communities.models import Dispatch
+
+    staff_volunteer = VolunteerFactory(real_name="孙团干")
+    made = Dispatch.objects.create(community=community, requested=1, created_by=staff_volunteer.user)
+    for url in ("/admin/communities/dispatch/", change_url(made)):
+        html = root.get(url).content.decode()
+        assert f"孙团干 ({staff_volunteer.volunteer_number})" in html and staff_volunteer.mobile not in html, url
 
 
 def test_recalls_and_dispatches_are_read_only_records_without_mobiles_or_id_numbers(root):

@@ -10,6 +10,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 BEFORE = ("volunteers", "0012_call_application_retention")
 AFTER = ("volunteers", "0013_organization_padded_path")
+MASKED = ("volunteers", "0014_mask_anonymised_rejection_reasons")
 
 
 def _migrate(target):
@@ -47,4 +48,45 @@ def test_paths_are_zero_padded_and_back():
     _migrate(BEFORE)
     paths = dict(Organization.objects.values_list("pk", "path"))
     assert paths[branch.pk] == f"/{root.pk}/{ninth.pk}/{branch.pk}/"
-    _migrate(AFTER)
+    _migrate(MASKED)
+
+
+def test_rejection_reasons_of_answers_already_anonymised_are_masked():
+    old = _migrate(AFTER)
+    RecruitmentCall = old.get_model("volunteers", "RecruitmentCall")
+    CallApplication = old.get_model("volunteers", "CallApplication")
+    Organization = old.get_model("volunteers", "Organization")
+    from datetime import date
+
+    from django.utils import timezone
+
+    organization = Organization.objects.create(code="M", kind="committee", name="团工委", path="/m/", depth=0)
+    call = RecruitmentCall.objects.create(
+        title="招募", slug="mask-test", organization=organization, text="t", target_count=5, deadline=timezone.now()
+    )
+    agreement = old.get_model("volunteers", "CallAgreement").objects.create(call=call, version=1, text="协议")
+    rows = {}
+    for n, (reason, anonymised) in enumerate(
+        (("电话13912345678不通", True), ("名额已满", True), ("电话13912345678不通", False))
+    ):
+        rows[n] = CallApplication.objects.create(
+            call=call,
+            agreement=agreement,
+            agreement_accepted_at=timezone.now(),
+            mobile=f"1360000010{n}",
+            real_name="申请人",
+            birth_date=date(1996, 1, 1),
+            gender="female",
+            organization=organization,
+            emergency_contact_name="家人",
+            emergency_contact_mobile="13600000099",
+            id_number_hash=f"h{n}",
+            status="rejected",
+            reject_reason=reason,
+            anonymised_at=timezone.now() if anonymised else None,
+        ).pk
+
+    new = _migrate(MASKED)
+    reasons = dict(new.get_model("volunteers", "CallApplication").objects.values_list("pk", "reject_reason"))
+    # Only anonymised answers: the reviewers still read the others in full until the sweep.
+    assert [reasons[rows[n]] for n in range(3)] == ["电话139****5678不通", "名额已满", "电话13912345678不通"]

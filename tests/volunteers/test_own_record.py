@@ -64,6 +64,8 @@ def test_the_mobile_changes_only_with_the_code_texted_to_the_new_number():
     assert Volunteer.objects.get(pk=volunteer.pk).mobile == old
     response = client.post("/api/v1/me/mobile/", {"mobile": "13711112222", "code": code}, format="json")
     assert response.status_code == 200, response.json()
+    # The new log-in name (the number), and never the old number in full.
+    assert response.json() == {"mobile_masked": "137****2222", "username": "13711112222"}
     volunteer.refresh_from_db()
     volunteer.user.refresh_from_db()
     assert (volunteer.mobile, volunteer.user.username) == ("13711112222", "13711112222")
@@ -125,7 +127,7 @@ def test_the_mobile_page_texts_a_code_then_changes_the_number_with_it():
     wrong = "000000" if code != "000000" else "111111"
     page = client.post("/me/mobile/", {"mobile": "13755556666", "code": wrong})
     assert page.status_code == 200 and page.context["form"].errors["code"]
-    # The wrong try is counted on the code; the number and the trail are as they were.
+    # The number and the trail are as they were.
     assert Volunteer.objects.get(pk=volunteer.pk).mobile == old
     assert not AuditEntry.objects.filter(volunteer=volunteer).exists()
     page = client.post("/me/mobile/", {"mobile": "13755556666", "code": code})

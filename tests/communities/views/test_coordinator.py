@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from communities.models import Assignment, AuditEntry, CheckinCodeAttempts, Notification, Shift
 from tests.factories import CommunityFactory, PostFactory, ShiftFactory, TeamFactory, UserFactory, VolunteerFactory
+from tests.test_access_control import fingerprint
 
 pytestmark = pytest.mark.django_db
 
@@ -529,21 +530,28 @@ def test_a_shift_with_attendance_offers_its_capacity_and_notes_but_not_its_times
     client.force_login(coordinator)
     page = client.get(f"/coordinator/shifts/{shift.pk}/edit/")
     form = page.context["form"]
-    assert [name for name in ("day", "start", "end", "capacity") if form.fields[name].disabled] == [
-        "day",
-        "start",
-        "end",
-    ]
+    readonly = [name for name in ("day", "start", "end", "capacity") if form.fields[name].widget.attrs.get("readonly")]
+    assert readonly == ["day", "start", "end"]
     assert "本班次已有考勤记录，时间不可再改。" in page.content.decode()
-    # A tampered time is ignored (the field is disabled); the capacity changes.
+    start, end = timezone.localtime(shift.starts_at), timezone.localtime(shift.ends_at)
+    unchanged = {"day": start.date().isoformat(), "start": f"{start:%H:%M}", "end": f"{end:%H:%M}"}
+    # A time changed anyway (a tampered form, or a check-in since the page was drawn) is refused.
+    before = fingerprint()
     response = client.post(
         f"/coordinator/shifts/{shift.pk}/edit/",
         {"day": "2099-01-01", "start": "08:00", "end": "09:00", "capacity": "5", "notes": "", "reason": ""},
+        follow=True,
+    )
+    assert [str(m) for m in response.context["messages"]] == ["该班次已有签到或缺勤记录，不能再修改时间。"]
+    assert fingerprint() == before
+    # The times as shown (minutes; the shift's seconds aside), with a new capacity: saved.
+    response = client.post(
+        f"/coordinator/shifts/{shift.pk}/edit/", {**unchanged, "capacity": "5", "notes": "", "reason": ""}
     )
     assert response.status_code == 302
-    before = shift.starts_at
+    before_start = shift.starts_at
     shift.refresh_from_db()
-    assert (shift.capacity, shift.starts_at) == (5, before)
+    assert (shift.capacity, shift.starts_at) == (5, before_start)
 
 
 def test_another_communitys_shift_cannot_be_edited_or_cancelled(client, post):
