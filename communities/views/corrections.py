@@ -89,7 +89,10 @@ def answer(request, correction_id: int):
     except ServiceError as error:
         if error.code == "not_found":
             raise Http404 from None
-        report_refusal(request, error)
+        if error.code == "invalid" and "answer" in error.details:
+            messages.error(request, _("Give the volunteer a reason to decline."))
+        else:
+            report_refusal(request, error)
     else:
         messages.success(request, _("Answered; the volunteer is told."))
     return redirect(safe_next_url(request, reverse("coordinator-hours")))

@@ -1,0 +1,119 @@
+"""Reported errors in service records on the pages: the volunteer's hours page and report page,
+the coordinators' hours page and answer."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from communities.models import Assignment, RecordCorrection
+from tests.factories import CommunityFactory, PostFactory, ShiftFactory, UserFactory, VolunteerFactory
+from tests.test_access_control import fingerprint
+
+pytestmark = pytest.mark.django_db
+
+
+def logged_in(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def scene():
+    coordinator = UserFactory(username="coord-page-corrections")
+    community = CommunityFactory(name="金鸡湖社区")
+    community.coordinators.add(coordinator)
+    post = PostFactory(community=community, name="东门封控点")
+    start = timezone.now() - timedelta(days=1)
+    shift = ShiftFactory(post=post, starts_at=start, ends_at=start + timedelta(hours=4))
+    volunteer = VolunteerFactory(real_name="王芳")
+    missed = Assignment.objects.create(shift=shift, volunteer=volunteer, status="no_show", no_show_at=start)
+    return {"coordinator": coordinator, "volunteer": volunteer, "missed": missed, "post": post}
+
+
+def test_a_volunteer_reports_from_the_hours_page_and_sees_it_waiting(scene):
+    volunteer, missed = scene["volunteer"], scene["missed"]
+    client = logged_in(volunteer.user)
+    page = client.get("/me/hours/").content.decode()
+    assert "缺勤" in page and f'href="/me/hours/{missed.pk}/report/"' in page
+
+    form = client.get(f"/me/hours/{missed.pk}/report/")
+    assert "当前记录：缺勤。" in form.content.decode()
+    before = fingerprint()
+    refused = client.post(f"/me/hours/{missed.pk}/report/", {"message": ""})
+    assert refused.status_code == 200 and refused.context["form"].errors["message"]
+    assert fingerprint() == before
+    response = client.post(f"/me/hours/{missed.pk}/report/", {"message": "我 8 点就到岗了"})
+    assert (response.status_code, response["Location"]) == (302, "/me/hours/")
+    assert RecordCorrection.objects.get(assignment=missed).message == "我 8 点就到岗了"
+
+    page = client.get("/me/hours/").content.decode()
+    assert "已反映，等待答复" in page and f'href="/me/hours/{missed.pk}/report/"' not in page
+    again = client.get(f"/me/hours/{missed.pk}/report/").content.decode()
+    assert "正在等待协调员答复" in again and 'name="message"' not in again
+    # Someone else's place is not found.
+    assert logged_in(VolunteerFactory().user).get(f"/me/hours/{missed.pk}/report/").status_code == 404
+
+
+def test_the_hours_page_reads_a_fixed_number_of_queries(scene, django_assert_num_queries):
+    volunteer = scene["volunteer"]
+    client = logged_in(volunteer.user)
+    client.get("/me/hours/")  # the session and the caches warm
+
+    def count() -> int:
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get("/me/hours/").status_code == 200
+        return len(queries)
+
+    one = count()
+    for days in (2, 3, 4):
+        start = timezone.now() - timedelta(days=days)
+        place = Assignment.objects.create(
+            shift=ShiftFactory(post=scene["post"], starts_at=start, ends_at=start + timedelta(hours=4)),
+            volunteer=volunteer,
+            status="completed",
+            credited_minutes=240,
+            hours_status="approved",
+        )
+        RecordCorrection.objects.create(assignment=place, message="x", status="declined", answer="核实无误")
+    assert count() == one
+
+
+def test_a_coordinator_answers_from_the_hours_page(scene):
+    volunteer, missed = scene["volunteer"], scene["missed"]
+    report = RecordCorrection.objects.create(assignment=missed, message="我 8 点就到岗了")
+    client = logged_in(scene["coordinator"])
+    page = client.get("/coordinator/hours/").content.decode()
+    assert "1 条服务记录问题待处理" in page and "我 8 点就到岗了" in page and volunteer.volunteer_number in page
+
+    before = fingerprint()
+    refused = client.post(
+        f"/coordinator/corrections/{report.pk}/answer/", {"decision": "declined", "answer": ""}, follow=True
+    )
+    messages = [str(m) for m in refused.context["messages"]]
+    assert messages == ["不予更正时请写明理由告知志愿者。"]
+    assert fingerprint() == before
+    response = client.post(
+        f"/coordinator/corrections/{report.pk}/answer/", {"decision": "corrected", "answer": "已撤销缺勤"}, follow=True
+    )
+    assert [str(m) for m in response.context["messages"]] == ["已答复，并已通知志愿者。"]
+    report.refresh_from_db()
+    assert (report.status, report.answer) == ("corrected", "已撤销缺勤")
+    assert "服务记录问题待处理" not in response.content.decode()
+
+    page = logged_in(volunteer.user).get("/me/hours/").content.decode()
+    assert "您的反映已答复：已更正。" in page and "已撤销缺勤" in page
+    # Another community's coordinator does not find it.
+    other = UserFactory()
+    CommunityFactory().coordinators.add(other)
+    assert (
+        logged_in(other).post(f"/coordinator/corrections/{report.pk}/answer/", {"decision": "corrected"}).status_code
+        == 404
+    )
