@@ -35,6 +35,7 @@ PAGES: dict[str, tuple[str | None, list[tuple[str, str]]]] = {
             ("my-week", "/my/week/"),
             ("check-in", "/check-in/"),
             ("hours", "/me/hours/"),
+            ("record-report", "/me/hours/{record_place}/report/"),
             ("inbox", "/inbox/"),
             ("profile", "/me/profile/"),
             ("contact", "/me/contact/"),
@@ -106,6 +107,7 @@ def ids():
         "later_shift": shifts.filter(starts_at__gte=timezone.now() + timedelta(days=1)).first().pk,
         "team": Team.objects.get(leader__mobile="13800000002").pk,
         "organization": volunteer.organization_id,
+        "record_place": volunteer.assignments.filter(status__in=("completed", "no_show")).order_by("pk").first().pk,
     }
 
 
