@@ -69,7 +69,7 @@ def correction_report(*, user, assignment_id: int, message: str, now: datetime |
         action=AuditEntry.Action.CORRECTION_REPORTED,
         actor=user,
         assignment=assignment,
-        after={"correction": correction.pk, "message": message},
+        after={"correction": correction.pk},  # the words stay on the report, which an account's deletion removes
     )
     community_id = assignment.shift.community_id
     messages.correction_reported(

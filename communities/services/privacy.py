@@ -20,7 +20,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from communities.models import Assignment, AuditEntry, Notification
+from communities.models import Assignment, AuditEntry, Notification, RecordCorrection
 from communities.selectors.people import volunteer_credited_minutes
 from communities.services import locks
 from communities.services.signup import volunteer_places_release
@@ -148,6 +148,17 @@ def volunteer_data_export(*, actor, volunteer: Volunteer) -> dict:
             }
             for a in assignments
         ],
+        "record_corrections": [
+            {
+                "assignment": c.assignment_id,
+                "message": c.message,
+                "status": c.status,
+                "answer": c.answer,
+                "created_at": _iso(c.created_at),
+                "answered_at": _iso(c.answered_at),
+            }
+            for c in RecordCorrection.objects.filter(assignment__volunteer=volunteer).order_by("created_at", "id")
+        ],
         "service_totals": {"credited_minutes": minutes, "star_level": star_level(minutes / 60)},
         "notifications": [
             {
@@ -266,6 +277,8 @@ def _scrub(volunteer: Volunteer, now) -> None:
     proofs += [r.proof.name for r in volunteer.change_requests.all() if r.proof]
     volunteer.qualifications.all().delete()
     volunteer.change_requests.all().delete()
+    # The person's own words about their record; the trail keeps that a report was made and answered.
+    RecordCorrection.objects.filter(assignment__volunteer=volunteer).delete()
     if proofs:
         storage = private_storage()
         transaction.on_commit(lambda: [storage.delete(name) for name in sorted(set(proofs))])

@@ -16,7 +16,7 @@ from django.forms.models import model_to_dict
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
-from communities.models import Assignment, AuditEntry, DailyTally, Notification
+from communities.models import Assignment, AuditEntry, DailyTally, Notification, RecordCorrection
 from communities.selectors import people as people_selectors
 from communities.services import privacy, recruitment
 from config.errors import ServiceError
@@ -313,6 +313,7 @@ def history():
         content={"duties": ["卡口执勤"]},
     )
     VolunteerTally.objects.create(volunteer=volunteer, total_minutes=240, completed_shifts=1)
+    RecordCorrection.objects.create(assignment=past, message="我 8 点到岗，实际服务 4 小时，王小明")
     DailyTally.objects.create(
         date=past_day,
         community=past.shift.community,
@@ -342,6 +343,7 @@ def test_export_holds_everything_about_the_caller_and_records_the_id_display(api
         "profile",
         "qualifications",
         "assignments",
+        "record_corrections",
         "service_totals",
         "notifications",
         "certificates",
@@ -366,6 +368,9 @@ def test_export_holds_everything_about_the_caller_and_records_the_id_display(api
             "certificate_number": "PSY-001",
             "valid_until": "2030-01-01",
         }
+    ]
+    assert [(c["assignment"], c["status"], c["message"]) for c in data["record_corrections"]] == [
+        (history["past"].pk, "pending", "我 8 点到岗，实际服务 4 小时，王小明")
     ]
     assert [(a["id"], a["status"], a["credited_minutes"]) for a in data["assignments"]] == [
         (history["past"].pk, "completed", 240),
@@ -463,6 +468,7 @@ def test_delete_anonymises_the_person_and_keeps_the_hours(api_client, history):
     assert VolunteerTally.objects.filter(volunteer=volunteer).values("total_minutes").get() == tally_before
     history["past"].refresh_from_db()
     assert (history["past"].status, history["past"].credited_minutes) == ("completed", 240)
+    assert not RecordCorrection.objects.filter(assignment__volunteer=volunteer).exists()
     history["upcoming"].refresh_from_db()
     history["upcoming"].shift.refresh_from_db()
     assert history["upcoming"].status == "cancelled"
