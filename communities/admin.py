@@ -577,14 +577,22 @@ class RecordCorrectionAdmin(ReadOnlyAdmin):
     fields = [
         "volunteer_shown",
         "shift",
-        "message",
+        "message_shown",
         "status",
-        "answer",
+        "answer_shown",
         "answered_by_shown",
         "created_at",
         "answered_at",
     ]
     readonly_fields = fields
+
+    @admin.display(description=_("what is wrong"))
+    def message_shown(self, obj):
+        return redact(obj.message)
+
+    @admin.display(description=_("answer"))
+    def answer_shown(self, obj):
+        return redact(obj.answer)
 
     @admin.display(description=_("volunteer"))
     def volunteer_shown(self, obj):

@@ -17,6 +17,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from volunteers.models import Named
 
@@ -662,7 +663,7 @@ class RecordCorrection(models.Model):
     class Status(models.TextChoices):
         PENDING = "pending", _("Waiting for the coordinator")
         CORRECTED = "corrected", _("Corrected")
-        DECLINED = "declined", _("Declined")
+        DECLINED = "declined", pgettext_lazy("record correction", "Declined")
 
     assignment = models.ForeignKey(
         Assignment, verbose_name=_("place"), on_delete=models.CASCADE, related_name="corrections"

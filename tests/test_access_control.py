@@ -966,6 +966,21 @@ ROWS = [
         data={"decision": "corrected"},
     ),
     Row(
+        "api/v1/^record-corrections/(?P<pk>[^/.]+)/correct/$",
+        "POST",
+        "/api/v1/record-corrections/{id}/correct/",
+        {
+            "anonymous": (401, 401),
+            "volunteer": (403, 403),
+            "team_leader": (403, 403),
+            "coordinator": (400, 404),
+            "committee_staff": (403, 403),
+            "superuser": (400, 400),
+        },
+        obj="correction",
+        data={"attended_from": "2020-01-01T08:00:00+08:00", "attended_to": "2020-01-01T09:00:00+08:00"},
+    ),
+    Row(
         "api/v1/^notifications/failed/$",
         "GET",
         "/api/v1/notifications/failed/",
@@ -1350,6 +1365,21 @@ ROWS = [
         },
         obj="correction",
         data={"decision": "corrected"},
+    ),
+    Row(
+        "coordinator/corrections/<int:correction_id>/correct/",
+        "POST",
+        "/coordinator/corrections/{id}/correct/",
+        {
+            "anonymous": (302, 302),
+            "volunteer": (403, 403),
+            "team_leader": (403, 403),
+            "coordinator": (302, 404),
+            "committee_staff": (403, 403),
+            "superuser": (302, 302),
+        },
+        obj="correction",
+        data={"attended_from": "2020-01-01T08:00", "attended_to": "2020-01-01T09:00"},
     ),
     Row(
         "me/calendar/reset/",

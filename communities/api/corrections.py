@@ -69,6 +69,17 @@ class AnswerSerializer(serializers.Serializer):
     )
 
 
+class CorrectSerializer(serializers.Serializer):
+    attended_from = serializers.DateTimeField(
+        required=False, help_text="A place not attended on the record: at the post from (with `attended_to`)."
+    )
+    attended_to = serializers.DateTimeField(required=False, help_text="… until.")
+    credited_minutes = serializers.IntegerField(
+        required=False, min_value=0, help_text="An attended place: the credited time as it should be."
+    )
+    answer = serializers.CharField(max_length=corrections.MAX_LENGTH, required=False, allow_blank=True)
+
+
 _SELECTED = ("assignment__volunteer", "assignment__shift__post", "assignment__shift__community")
 
 
@@ -120,5 +131,29 @@ class RecordCorrectionViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
             correction_id=object_id(pk),
             corrected=data["decision"] == "corrected",
             answer=data.get("answer", ""),
+        )
+        return Response(RecordCorrectionSerializer(correction).data)
+
+    @extend_schema(
+        request=CorrectSerializer,
+        responses={
+            200: RecordCorrectionSerializer,
+            409: OpenApiResponse(description="`correction_not_pending`; or the attendance rules' refusal."),
+        },
+        summary="Correct the record as reported (times at the post, or the credited time) and answer",
+    )
+    @action(detail=True, methods=["post"])
+    def correct(self, request, pk=None):
+        require_coordinator(request.user)
+        data = parse(CorrectSerializer, request.data)
+        attended = None
+        if data.get("attended_from") and data.get("attended_to"):
+            attended = (data["attended_from"], data["attended_to"])
+        correction = corrections.correction_correct(
+            actor=request.user,
+            correction_id=object_id(pk),
+            answer=data.get("answer", ""),
+            attended=attended,
+            credited_minutes=data.get("credited_minutes"),
         )
         return Response(RecordCorrectionSerializer(correction).data)

@@ -81,6 +81,7 @@ def correction_reported(*, correction: RecordCorrection, coordinators: list, now
             body=body,
             params=params,
             now=now,
+            shift_id=correction.assignment.shift_id,
         )
     return outbox._deployment_insert(rows, now)
 
@@ -99,5 +100,6 @@ def correction_answered(*, correction: RecordCorrection, now: datetime) -> list[
         body=body,
         params=_sms_params(correction),
         now=now,
+        shift_id=correction.assignment.shift_id,
     )
     return outbox._deployment_insert(rows, now)

@@ -680,9 +680,19 @@ def _names(volunteers: list) -> str:
 
 
 def _deployment_rows(
-    *, kind: str, prefix: str, user, recipient: Recipient, subject: str, body: str, params: dict, now: datetime
+    *,
+    kind: str,
+    prefix: str,
+    user,
+    recipient: Recipient,
+    subject: str,
+    body: str,
+    params: dict,
+    now: datetime,
+    shift_id: int | None = None,
 ) -> list[Notification]:
-    """The inbox row, then SMS and email as the person chose: keyed ``<prefix>:<kind>:<channel>:u<user>``."""
+    """The inbox row, then SMS and email as the person chose: keyed ``<prefix>:<kind>:<channel>:u<user>``.
+    ``shift_id`` names the shift a message is about, when one is (the failed list reads it)."""
 
     def row(channel: str, state: str, send_after: datetime, sent_at: datetime | None = None) -> Notification:
         return Notification(
@@ -697,6 +707,7 @@ def _deployment_rows(
             sent_at=sent_at,
             created_at=now,
             params=params if channel == Channel.SMS else None,
+            shift_id=shift_id,
         )
 
     rows = [row(Channel.INAPP, State.SENT, now, now)]

@@ -161,6 +161,11 @@ def explain(error: ServiceError) -> list[str]:
     if code in ("not_cancellable", "not_checkable"):
         label = dict(Assignment.Status.choices).get(details.get("status"), details.get("status"))
         return [_("Your place is “%(status)s”.") % {"status": label}]
+    if code == "invalid":
+        # Each field's problems, already in words (a form on the page shows them on the field instead).
+        return [
+            str(problem) for problems in details.values() if isinstance(problems, list | tuple) for problem in problems
+        ]
     return []
 
 

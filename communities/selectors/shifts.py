@@ -356,12 +356,15 @@ def volunteer_checkin_open_ids(*, volunteer: Volunteer, now: datetime | None = N
     return set(Assignment.objects.filter(_checkin_open_q(now), volunteer=volunteer).values_list("pk", flat=True))
 
 
-def volunteer_service_record(*, volunteer: Volunteer) -> QuerySet:
-    """Attended shifts with their credited time, and shifts marked missed, most recent first, each
-    with its reported errors newest first (``reports``): the hours page."""
+def volunteer_record_places(*, volunteer: Volunteer, now: datetime | None = None) -> QuerySet:
+    """The places on the volunteer's record, most recent first: attended (with their credited
+    time), marked missed, and held on a shift that has started without a check-out yet; each with
+    its reported errors newest first (``reports``). The hours page."""
+    now = now or timezone.now()
+    held = Q(status=Assignment.Status.CONFIRMED, shift__starts_at__lte=now)
     return (
         Assignment.objects.filter(
-            volunteer=volunteer, status__in=(Assignment.Status.COMPLETED, Assignment.Status.NO_SHOW)
+            Q(status__in=(Assignment.Status.COMPLETED, Assignment.Status.NO_SHOW)) | held, volunteer=volunteer
         )
         .select_related("shift__post__post_type", "shift__community")
         .prefetch_related(

@@ -22,7 +22,9 @@ from communities.models import Assignment, AuditEntry, RecordCorrection
 from communities.notifications import corrections as messages
 from communities.notifications import outbox
 from communities.selectors.shifts import communities_managed_by
+from communities.services import attendance, locks
 from communities.services.audit import audit_record
+from config.db import retry_on_conflict
 from config.errors import ServiceError
 from volunteers.models import Volunteer
 
@@ -41,6 +43,16 @@ def _text(value: str, *, field: str, required: bool) -> str:
     return value
 
 
+def report_refusal(assignment: Assignment, *, now: datetime) -> ServiceError | None:
+    """Why the record of ``assignment`` may not be reported now, or None: the one rule, which the
+    report page also asks before it offers its form."""
+    if assignment.status not in REPORTABLE:
+        return ServiceError("correction_not_applicable", {"status": assignment.status})
+    if now < assignment.shift.starts_at:
+        return ServiceError("shift_not_started", {"starts_at": assignment.shift.starts_at.isoformat()})
+    return None
+
+
 @transaction.atomic
 def correction_report(*, user, assignment_id: int, message: str, now: datetime | None = None) -> RecordCorrection:
     """A volunteer reports an error in the record of one of their places."""
@@ -56,10 +68,9 @@ def correction_report(*, user, assignment_id: int, message: str, now: datetime |
     )
     if assignment is None:
         raise ServiceError("not_found")
-    if assignment.status not in REPORTABLE:
-        raise ServiceError("correction_not_applicable", {"status": assignment.status})
-    if now < assignment.shift.starts_at:
-        raise ServiceError("shift_not_started", {"starts_at": assignment.shift.starts_at.isoformat()})
+    refusal = report_refusal(assignment, now=now)
+    if refusal is not None:
+        raise refusal
     try:
         with transaction.atomic():
             correction = RecordCorrection.objects.create(assignment=assignment, message=message, created_at=now)
@@ -78,6 +89,15 @@ def correction_report(*, user, assignment_id: int, message: str, now: datetime |
     return correction
 
 
+def _open(actor, correction_id: int) -> RecordCorrection:
+    """The report, locked, if ``actor`` coordinates its community (else ``not_found``) and it is open."""
+    correction = locks.record_correction(correction_id, communities=communities_managed_by(actor))
+    if correction.status != Status.PENDING:
+        raise ServiceError("correction_not_pending", {"status": correction.status})
+    return correction
+
+
+@retry_on_conflict
 @transaction.atomic
 def correction_answer(
     *, actor, correction_id: int, corrected: bool, answer: str = "", now: datetime | None = None
@@ -86,16 +106,47 @@ def correction_answer(
     record with the usual tools), or declined with a reason. Others get ``not_found``."""
     answer = _text(answer, field="answer", required=not corrected)
     now = now or timezone.now()
-    correction = (
-        RecordCorrection.objects.select_for_update(of=("self",))
-        .select_related("assignment__shift__community", "assignment__shift__post", "assignment__volunteer__user")
-        .filter(pk=correction_id, assignment__shift__community__in=communities_managed_by(actor))
-        .first()
-    )
-    if correction is None:
-        raise ServiceError("not_found")
-    if correction.status != Status.PENDING:
-        raise ServiceError("correction_not_pending", {"status": correction.status})
+    return _answer(_open(actor, correction_id), actor=actor, corrected=corrected, answer=answer, now=now)
+
+
+@retry_on_conflict
+@transaction.atomic
+def correction_correct(
+    *,
+    actor,
+    correction_id: int,
+    answer: str = "",
+    attended: tuple[datetime, datetime] | None = None,
+    credited_minutes: int | None = None,
+    now: datetime | None = None,
+) -> RecordCorrection:
+    """Correct the record as reported and answer, in one step and one transaction, through the
+    tools that keep attendance: a place not attended on the record gets the check-in (by hand, if
+    it has none) and the check-out at the times ``attended``; an attended place gets its credited
+    time (``hours_adjust``). A step the attendance rules refuse refuses the whole and changes nothing."""
+    answer = _text(answer, field="answer", required=False)
+    now = now or timezone.now()
+    correction = _open(actor, correction_id)
+    place = correction.assignment
+    reason = answer or _("Corrected on the volunteer's report")
+    if place.status == Assignment.Status.COMPLETED:
+        if credited_minutes is None:
+            raise ServiceError("invalid", {"credited_minutes": [_("This field is required.")]})
+        attendance.hours_adjust(
+            assignment_id=place.pk, actor=actor, credited_minutes=credited_minutes, reason=reason, now=now
+        )
+    else:
+        if attended is None:
+            raise ServiceError("invalid", {"attended": [_("This field is required.")]})
+        start, end = attended
+        if place.checked_in_at is None:
+            attendance.assignment_check_in_manual(assignment_id=place.pk, actor=actor, reason=reason, at=start, now=now)
+        attendance.assignment_check_out_manual(assignment_id=place.pk, actor=actor, reason=reason, at=end, now=now)
+    correction.assignment.refresh_from_db()
+    return _answer(correction, actor=actor, corrected=True, answer=answer, now=now)
+
+
+def _answer(correction: RecordCorrection, *, actor, corrected: bool, answer: str, now: datetime) -> RecordCorrection:
     correction.status = Status.CORRECTED if corrected else Status.DECLINED
     correction.answer, correction.answered_by, correction.answered_at = answer, actor, now
     correction.save(update_fields=["status", "answer", "answered_by", "answered_at"])

@@ -1,6 +1,7 @@
 """Every row lock a writer takes, in one fixed order (docs/concurrency.md).
 
-0. a community request (one at a time: its fulfilment then dispatches, which locks volunteers);
+0. a community request (one at a time: its fulfilment then dispatches, which locks volunteers),
+   or a reported error in a service record (one at a time: its answer then the place's attendance);
 1. shifts, in ascending id order;
 2. then assignments, in ascending id order;
 3. then volunteers, in ascending id order;
@@ -25,7 +26,7 @@ from collections.abc import Iterable
 from django.db import connection
 from django.db.models import QuerySet
 
-from communities.models import Assignment, CommunityRequest, Shift
+from communities.models import Assignment, CommunityRequest, RecordCorrection, Shift
 from communities.rules.eligibility import Requirements
 from config.errors import ServiceError
 from volunteers.models import Volunteer
@@ -57,6 +58,19 @@ def community_request(request_id: int) -> CommunityRequest:
         )
     except CommunityRequest.DoesNotExist:
         raise ServiceError("not_found") from None
+
+
+def record_correction(correction_id: int, *, communities: QuerySet) -> RecordCorrection:
+    """Lock one reported record error at ``communities``, with its place, shift and volunteer."""
+    found = (
+        RecordCorrection.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("assignment__shift__community", "assignment__shift__post", "assignment__volunteer__user")
+        .filter(pk=correction_id, assignment__shift__community__in=communities)
+        .first()
+    )
+    if found is None:
+        raise ServiceError("not_found")
+    return found
 
 
 def shift(shift_id: int) -> Shift:

@@ -277,8 +277,12 @@ def _scrub(volunteer: Volunteer, now) -> None:
     proofs += [r.proof.name for r in volunteer.change_requests.all() if r.proof]
     volunteer.qualifications.all().delete()
     volunteer.change_requests.all().delete()
-    # The person's own words about their record; the trail keeps that a report was made and answered.
-    RecordCorrection.objects.filter(assignment__volunteer=volunteer).delete()
+    # The person's own words about their record, and the coordinators' messages that quote them;
+    # the trail keeps that a report was made and answered.
+    reports = list(RecordCorrection.objects.filter(assignment__volunteer=volunteer).values_list("pk", flat=True))
+    for report in reports:
+        Notification.objects.filter(key__startswith=f"c{report}:").delete()
+    RecordCorrection.objects.filter(pk__in=reports).delete()
     if proofs:
         storage = private_storage()
         transaction.on_commit(lambda: [storage.delete(name) for name in sorted(set(proofs))])

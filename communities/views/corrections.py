@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
@@ -43,15 +44,42 @@ class AnswerForm(forms.Form):
     decision = forms.ChoiceField(choices=[("corrected", "corrected"), ("declined", "declined")])
 
 
+_MOMENT = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+
+
+class CorrectForm(forms.Form):
+    """The record as it should be: the times at the post (a place not attended on the record), or
+    the credited time (an attended one); and the answer."""
+
+    attended_from = forms.DateTimeField(label=gettext_lazy("At the post from"), required=False, widget=_MOMENT)
+    attended_to = forms.DateTimeField(label=gettext_lazy("Until"), required=False, widget=_MOMENT)
+    hours = forms.IntegerField(label=gettext_lazy("Hours"), min_value=0, max_value=24, required=False)
+    minutes = forms.IntegerField(label=gettext_lazy("Minutes"), min_value=0, max_value=59, required=False)
+    answer = forms.CharField(
+        label=gettext_lazy("Answer to the volunteer"), max_length=corrections.MAX_LENGTH, required=False
+    )
+
+    def attended(self):
+        start, end = self.cleaned_data.get("attended_from"), self.cleaned_data.get("attended_to")
+        return (start, end) if start and end else None
+
+    def credited_minutes(self):
+        if self.cleaned_data.get("hours") is None:
+            return None
+        return self.cleaned_data["hours"] * 60 + (self.cleaned_data.get("minutes") or 0)
+
+
 @volunteer_required
 def report(request, assignment_id: int):
     """Report an error in the record of one of my attended or missed shifts."""
     assignment = get_object_or_404(
         Assignment.objects.select_related("shift__post__post_type", "shift__community").filter(
-            volunteer=request.volunteer, status__in=corrections.REPORTABLE
+            volunteer=request.volunteer
         ),
         pk=assignment_id,
     )
+    if corrections.report_refusal(assignment, now=timezone.now()) is not None:
+        raise Http404  # the hours page links only the places whose record may be reported
     open_report = assignment.corrections.filter(status=RecordCorrection.Status.PENDING).first()
     form = ReportForm(request.POST or None)
     if request.method == "POST" and open_report is None and form.is_valid():
@@ -95,4 +123,29 @@ def answer(request, correction_id: int):
             report_refusal(request, error)
     else:
         messages.success(request, _("Answered; the volunteer is told."))
+    return redirect(safe_next_url(request, reverse("coordinator-hours")))
+
+
+@require_POST
+@coordinator_required
+def correct(request, correction_id: int):
+    """Correct the record as reported (times at the post, or the credited time) and answer, in one step."""
+    form = CorrectForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Give the times at the post, or the credited time."))
+        return redirect(safe_next_url(request, reverse("coordinator-hours")))
+    try:
+        corrections.correction_correct(
+            actor=request.user,
+            correction_id=correction_id,
+            answer=form.cleaned_data["answer"],
+            attended=form.attended(),
+            credited_minutes=form.credited_minutes(),
+        )
+    except ServiceError as error:
+        if error.code == "not_found":
+            raise Http404 from None
+        report_refusal(request, error)
+    else:
+        messages.success(request, _("The record is corrected; the volunteer is told."))
     return redirect(safe_next_url(request, reverse("coordinator-hours")))

@@ -82,7 +82,7 @@ def hours(request):
     stars = selectors.star_level(total_hours)
     thresholds = settings.RULES["STAR_THRESHOLDS_HOURS"]
     next_threshold = next((t for t in thresholds if t > total_hours), None)
-    page = Paginator(shift_selectors.volunteer_service_record(volunteer=volunteer), PAGE_SIZE).get_page(
+    page = Paginator(shift_selectors.volunteer_record_places(volunteer=volunteer), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
     return render(

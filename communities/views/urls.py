@@ -54,6 +54,11 @@ urlpatterns = [
         "coordinator/corrections/<int:correction_id>/answer/", corrections.answer, name="coordinator-correction-answer"
     ),
     path(
+        "coordinator/corrections/<int:correction_id>/correct/",
+        corrections.correct,
+        name="coordinator-correction-correct",
+    ),
+    path(
         "coordinator/hours/<int:assignment_id>/<slug:action>/",
         coordinator.coordinator_hours_action,
         name="coordinator-hours-action",

@@ -1,6 +1,6 @@
-"""A volunteer marked as not come reports the error from their phone; the coordinator corrects the
-record (clears the no-show) and answers; the volunteer reads the answer. Both languages, phone and
-desktop, axe on each page."""
+"""A volunteer marked absent reports the error from their phone; the coordinator corrects the
+record and answers in one step from their hours page; the volunteer reads the answer. Both
+languages, phone and desktop, axe on each page."""
 
 from __future__ import annotations
 
@@ -44,6 +44,7 @@ def test_a_wrong_no_show_is_reported_corrected_and_answered(page, live_server, l
     page.context.clear_cookies()
     login(page, coordinator.username)
     page.goto(f"{live_server.url}/coordinator/hours/")
+    missed.correction_pk = RecordCorrection.objects.get(assignment=missed).pk
     reports = page.locator("section.reports")
     assert "1 条服务记录问题待处理" in reports.inner_text() and "手机没电" in reports.inner_text()
     capture(page, "coordinator-record-reports")
@@ -53,17 +54,19 @@ def test_a_wrong_no_show_is_reported_corrected_and_answered(page, live_server, l
     capture(page, "coordinator-record-reports-en")
     page.locator("header form.lang button[value=zh-hans]").click()
 
-    # The coordinator corrects the record on the roster with the usual tool, then answers.
-    from communities.services import attendance
-
-    attendance.assignment_check_in_manual(assignment_id=missed.pk, actor=coordinator, reason="现场见证到岗", at=start)
-    attendance.assignment_check_out_manual(assignment_id=missed.pk, actor=coordinator, reason="按班次结束签退")
+    # The coordinator corrects the record in one step: the times at the post (the shift's, as
+    # filled in) and the answer.
     page.goto(f"{live_server.url}/coordinator/hours/")
-    form = page.locator("section.reports form")
-    form.locator("input[name=answer]").fill("已撤销缺勤并补签到")
-    form.locator("button[value=corrected]").click()
+    page.locator("section.reports details.confirm-box summary").click()
+    form = page.locator(f"form[action='/coordinator/corrections/{missed.correction_pk}/correct/']")
+    form.locator("input[name=answer]").fill("已按现场记录补签到、签退")
+    capture(page, "coordinator-record-correct")
+    assert axe_violations(page, axe_source) == []
+    form.locator("button[type=submit]").click()
     page.wait_for_load_state()
-    assert page.locator(".message-success").inner_text() == "已答复，并已通知志愿者。"
+    assert page.locator(".message-success").inner_text() == "记录已更正，并已通知志愿者。"
+    missed.refresh_from_db()
+    assert (missed.status, missed.credited_minutes) == ("completed", 240)
     assert RecordCorrection.objects.get(assignment=missed).status == "corrected"
 
     page.context.clear_cookies()

@@ -182,3 +182,62 @@ def test_two_reports_of_one_place_at_once_leave_one_open():
     assert sorted(r if isinstance(r, str) else "created" for r in results) == ["correction_pending", "created"]
     assert RecordCorrection.objects.filter(assignment=place, status="pending").count() == 1
     assert AuditEntry.objects.filter(action="correction_reported").count() == 1
+
+
+def test_a_wrong_no_show_is_corrected_and_answered_in_one_step(scene):
+    volunteer, coordinator, missed, shift = scene["volunteer"], scene["coordinator"], scene["missed"], scene["shift"]
+    correction = corrections.correction_report(user=volunteer.user, assignment_id=missed.pk, message="我到岗了")
+    # A time the attendance rules refuse (before the check-in opens) refuses the whole step.
+    refused(
+        "invalid",
+        lambda: corrections.correction_correct(
+            actor=coordinator,
+            correction_id=correction.pk,
+            attended=(shift.starts_at - timedelta(hours=5), shift.ends_at),
+        ),
+    )
+    refused("invalid", lambda: corrections.correction_correct(actor=coordinator, correction_id=correction.pk))
+
+    answered = corrections.correction_correct(
+        actor=coordinator,
+        correction_id=correction.pk,
+        attended=(shift.starts_at, shift.ends_at - timedelta(hours=1)),
+        answer="已按现场记录补签",
+    )
+    missed.refresh_from_db()
+    assert (missed.status, missed.checked_in_at, missed.checked_out_at, missed.credited_minutes) == (
+        "completed",
+        shift.starts_at,
+        shift.ends_at - timedelta(hours=1),
+        180,
+    )
+    assert (answered.status, answered.answer) == ("corrected", "已按现场记录补签")
+    actions = list(AuditEntry.objects.filter(assignment=missed).order_by("pk").values_list("action", "reason"))
+    assert actions[-3:] == [
+        ("manual_check_in", "已按现场记录补签"),
+        ("manual_check_out", "已按现场记录补签"),
+        ("correction_decided", "已按现场记录补签"),
+    ]
+    assert Notification.objects.filter(recipient=volunteer.user, kind="correction_corrected").exists()
+
+
+def test_an_attended_places_credited_time_is_corrected(scene):
+    volunteer, coordinator, shift = scene["volunteer"], scene["coordinator"], scene["shift"]
+    place = Assignment.objects.create(
+        shift=ShiftFactory(post=shift.post, starts_at=shift.starts_at - timedelta(days=1)),
+        volunteer=volunteer,
+        status="completed",
+        checked_in_at=shift.starts_at - timedelta(days=1),
+        credited_minutes=60,
+        hours_status="approved",
+    )
+    correction = corrections.correction_report(user=volunteer.user, assignment_id=place.pk, message="少算了时长")
+    refused(
+        "hours_out_of_range",
+        lambda: corrections.correction_correct(actor=coordinator, correction_id=correction.pk, credited_minutes=9999),
+    )
+    corrections.correction_correct(actor=coordinator, correction_id=correction.pk, credited_minutes=210)
+    place.refresh_from_db()
+    assert (place.credited_minutes, place.hours_status) == (210, "approved")
+    entry = AuditEntry.objects.filter(assignment=place, action="hours_adjusted").get()
+    assert entry.reason == "根据志愿者反映更正"

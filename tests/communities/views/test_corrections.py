@@ -117,3 +117,32 @@ def test_a_coordinator_answers_from_the_hours_page(scene):
         logged_in(other).post(f"/coordinator/corrections/{report.pk}/answer/", {"decision": "corrected"}).status_code
         == 404
     )
+
+
+def test_a_coordinator_corrects_a_wrong_no_show_from_the_page(scene):
+    missed = scene["missed"]
+    report = RecordCorrection.objects.create(assignment=missed, message="我到岗了")
+    client = logged_in(scene["coordinator"])
+    page = client.get("/coordinator/hours/").content.decode()
+    assert f'action="/coordinator/corrections/{report.pk}/correct/"' in page and 'name="attended_from"' in page
+
+    start = timezone.localtime(missed.shift.starts_at)
+    end = timezone.localtime(missed.shift.ends_at)
+    before = fingerprint()
+    refused = client.post(
+        f"/coordinator/corrections/{report.pk}/correct/",
+        {"attended_from": f"{start - timedelta(hours=5):%Y-%m-%dT%H:%M}", "attended_to": f"{end:%Y-%m-%dT%H:%M}"},
+        follow=True,
+    )
+    assert [str(m) for m in refused.context["messages"]] == ["请求包含无效数据。\n时间须在班次时段之内。"]
+    assert fingerprint() == before
+    response = client.post(
+        f"/coordinator/corrections/{report.pk}/correct/",
+        {"attended_from": f"{start:%Y-%m-%dT%H:%M}", "attended_to": f"{end:%Y-%m-%dT%H:%M}", "answer": "已补签"},
+        follow=True,
+    )
+    assert [str(m) for m in response.context["messages"]] == ["记录已更正，并已通知志愿者。"]
+    missed.refresh_from_db()
+    report.refresh_from_db()
+    assert (missed.status, report.status, report.answer) == ("completed", "corrected", "已补签")
+    assert missed.credited_minutes == 240
