@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.utils import timezone
 from rest_framework.test import APIClient
 
 from communities.models import Assignment, RecordCorrection
-from tests.factories import CommunityFactory, PostFactory, ShiftFactory, UserFactory, VolunteerFactory
+from tests.communities.services import test_corrections as test_corrections_services
+from tests.factories import ShiftFactory, VolunteerFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -20,22 +20,12 @@ def client_for(user) -> APIClient:
     return client
 
 
-@pytest.fixture
-def scene():
-    coordinator = UserFactory(username="coord-api-corrections")
-    community = CommunityFactory(name="金鸡湖社区")
-    community.coordinators.add(coordinator)
-    start = timezone.now() - timedelta(days=1)
-    shift = ShiftFactory(
-        post=PostFactory(community=community, name="东门封控点"), starts_at=start, ends_at=start + timedelta(hours=4)
-    )
-    volunteer = VolunteerFactory(real_name="王芳")
-    place = Assignment.objects.create(shift=shift, volunteer=volunteer, status="no_show", no_show_at=start)
-    return {"coordinator": coordinator, "volunteer": volunteer, "place": place, "shift": shift}
+# The services tests' scene: a coordinator's community, a volunteer marked absent there yesterday.
+scene = test_corrections_services.scene
 
 
 def test_a_report_made_read_and_answered(scene):
-    volunteer, place = scene["volunteer"], scene["place"]
+    volunteer, place = scene["volunteer"], scene["missed"]
     mine = client_for(volunteer.user)
     response = mine.post(f"/api/v1/assignments/{place.pk}/report-error/", {"message": "我到岗了"}, format="json")
     assert response.status_code == 201, response.json()

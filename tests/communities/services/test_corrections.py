@@ -20,6 +20,8 @@ from tests.test_access_control import fingerprint
 
 @pytest.fixture
 def scene(db):
+    """A community with its coordinator, and a volunteer marked absent on yesterday's shift there
+    (``missed``): the reports' tests on every floor start here."""
     coordinator = UserFactory(username="coord-records")
     community = CommunityFactory(name="金鸡湖社区")
     community.coordinators.add(coordinator)
@@ -32,6 +34,7 @@ def scene(db):
     return {
         "coordinator": coordinator,
         "community": community,
+        "post": shift.post,
         "shift": shift,
         "volunteer": volunteer,
         "missed": missed,

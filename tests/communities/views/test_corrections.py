@@ -10,7 +10,8 @@ from django.test import Client
 from django.utils import timezone
 
 from communities.models import Assignment, RecordCorrection
-from tests.factories import CommunityFactory, PostFactory, ShiftFactory, UserFactory, VolunteerFactory
+from tests.communities.services import test_corrections as test_corrections_services
+from tests.factories import CommunityFactory, ShiftFactory, UserFactory, VolunteerFactory
 from tests.test_access_control import fingerprint
 
 pytestmark = pytest.mark.django_db
@@ -22,17 +23,8 @@ def logged_in(user) -> Client:
     return client
 
 
-@pytest.fixture
-def scene():
-    coordinator = UserFactory(username="coord-page-corrections")
-    community = CommunityFactory(name="金鸡湖社区")
-    community.coordinators.add(coordinator)
-    post = PostFactory(community=community, name="东门封控点")
-    start = timezone.now() - timedelta(days=1)
-    shift = ShiftFactory(post=post, starts_at=start, ends_at=start + timedelta(hours=4))
-    volunteer = VolunteerFactory(real_name="王芳")
-    missed = Assignment.objects.create(shift=shift, volunteer=volunteer, status="no_show", no_show_at=start)
-    return {"coordinator": coordinator, "volunteer": volunteer, "missed": missed, "post": post}
+# The services tests' scene: a coordinator's community, a volunteer marked absent there yesterday.
+scene = test_corrections_services.scene
 
 
 def test_a_volunteer_reports_from_the_hours_page_and_sees_it_waiting(scene):
