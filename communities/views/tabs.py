@@ -32,6 +32,7 @@ SECTIONS: dict[str, frozenset[str]] = {
         {"profile", "profile-contact", "profile-mobile", "records-my-requests", "records-account-delete"}
     ),
     "shift-list": frozenset({"shift-list", "shift-detail"}),
+    "my-hours": frozenset({"my-hours", "my-record-report"}),
     "my-shifts": frozenset({"my-shifts", "my-week"}),
     "coordinator-today": frozenset(
         {
@@ -76,7 +77,7 @@ _ME = _tab(
     "profile",
     pgettext_lazy("tab", "Me"),
     "me",
-    "my-hours",
+    *SECTIONS["my-hours"],
     "inbox",
     "password_change",
     "password-set",

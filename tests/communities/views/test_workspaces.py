@@ -167,6 +167,12 @@ def test_a_person_with_two_roles_switches_workspace(client, people):
         ("volunteer", "/me/contact/", ["/", "/shifts/", "/check-in/", "/my/shifts/", "/me/profile/"], "/me/profile/"),
         ("volunteer", "/me/records/", ["/", "/shifts/", "/check-in/", "/my/shifts/", "/me/profile/"], "/me/profile/"),
         (
+            "volunteer",
+            "/me/hours/{record}/report/",
+            ["/", "/shifts/", "/check-in/", "/my/shifts/", "/me/profile/"],
+            "/me/profile/",
+        ),
+        (
             "committee",
             "/committee/",
             ["/committee/", "/committee/dispatch/", "/committee/reports/", "/inbox/"],
@@ -175,6 +181,18 @@ def test_a_person_with_two_roles_switches_workspace(client, people):
     ],
 )
 def test_the_tab_bar_holds_the_workspace_destinations_and_marks_the_current(client, people, who, path, hrefs, current):
+    if "{record}" in path:  # a page about one place on the volunteer's record
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        from communities.models import Assignment
+        from tests.factories import ShiftFactory
+
+        start = timezone.now() - timedelta(days=1)
+        shift = ShiftFactory(starts_at=start, ends_at=start + timedelta(hours=4))
+        place = Assignment.objects.create(shift=shift, volunteer=people[who].volunteer, status="no_show")
+        path = path.format(record=place.pk)
     client.force_login(people[who])
     [bar] = _page(client.get(path)).find_all("nav", cls="tabbar")
     links = bar.find_all("a")
