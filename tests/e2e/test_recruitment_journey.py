@@ -69,7 +69,10 @@ def _outbox_size() -> int:
 
 
 @pytest.fixture
-def mobilisation():
+def mobilisation(settings):
+    # The approval text is not urgent: inside the quiet hours (22:00-07:00 by default) it would
+    # wait for the morning. The journey runs at any hour.
+    settings.NOTIFICATIONS = {**settings.NOTIFICATIONS, "QUIET_HOURS_START": "", "QUIET_HOURS_END": ""}
     committee = OrganizationFactory(
         code="SZJR", name="苏州金融团工委", name_en="Suzhou finance league", kind="committee"
     )
