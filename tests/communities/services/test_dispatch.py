@@ -3,7 +3,7 @@ reserve's order, and a recall releasing coming places with the waitlist promoted
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 import pytest
 from django.utils import timezone
@@ -90,7 +90,9 @@ def test_deployment_texts_carry_their_template_parameters_to_the_provider(world)
     volunteer = reserve(world)
     dispatch(world, count=1)
     row = Notification.objects.get(recipient=volunteer.user, channel="sms", kind="dispatched")
-    claimed = notifications.claim(limit=10, keys=[row.key], now=timezone.now() + timedelta(days=1))
+    # Tomorrow at noon: past the text's send-after and outside the quiet hours whatever the time now.
+    noon = timezone.make_aware(datetime.combine(timezone.localdate() + timedelta(days=1), time(12)))
+    claimed = notifications.claim(limit=10, keys=[row.key], now=noon)
     params = notifications.template_params(claimed)
     assert params[row.pk] == row.params
 
