@@ -45,7 +45,7 @@ from communities.services.privacy import volunteer_anonymise
 from config.errors import ServiceError
 from config.logging import redact
 from volunteers import admin as volunteers_admin
-from volunteers.admin import ReadOnlyAdmin, person_shown
+from volunteers.admin import ReadOnlyAdmin
 from volunteers.idcard import mask_mobile
 from volunteers.models import CallAgreement, CallApplication, ImportBatch, RecruitmentCall, Volunteer
 
@@ -269,7 +269,8 @@ class AssignmentAdmin(ServiceAdmin):
 
 @admin.register(AuditEntry)
 class AuditEntryAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "action", "by", "assignment", "shift", "reason_shown"]
+    people = ("actor",)
+    list_display = ["created_at", "action", "actor", "assignment", "shift", "reason_shown"]
     list_filter = ["action"]
     search_fields = [
         "reason",
@@ -279,12 +280,8 @@ class AuditEntryAdmin(ReadOnlyAdmin):
     ]
     list_select_related = ["actor__volunteer", "assignment", "shift__post"]
     date_hierarchy = "created_at"
-    fields = ["created_at", "action", "by", "volunteer", "assignment", "shift", "before", "after", "reason_shown"]
+    fields = ["created_at", "action", "actor", "volunteer", "assignment", "shift", "before", "after", "reason_shown"]
     readonly_fields = fields
-
-    @admin.display(description=_("by"))
-    def by(self, obj):
-        return person_shown(obj.actor)
 
     @admin.display(description=_("reason"))
     def reason_shown(self, obj):
@@ -373,7 +370,8 @@ class NotificationAdmin(ReadOnlyAdmin):
     """Rows are made and sent by ``communities.notifications.outbox``; their key makes each message once.
     Deleting a row would let the sweep make and send it again; a failed one is sent again here."""
 
-    list_display = ["created_at", "kind", "channel", "to", "state", "attempts", "sent_at", "last_error"]
+    people = ("recipient",)
+    list_display = ["created_at", "kind", "channel", "recipient", "state", "attempts", "sent_at", "last_error"]
     list_filter = ["state", "channel", "kind", "urgent"]
     search_fields = ["key", "recipient__volunteer__volunteer_number", "recipient__volunteer__real_name"]
     list_select_related = ["recipient__volunteer"]
@@ -385,7 +383,7 @@ class NotificationAdmin(ReadOnlyAdmin):
         "key",
         "kind",
         "channel",
-        "to",
+        "recipient",
         "assignment",
         "shift",
         "urgent",
@@ -406,10 +404,6 @@ class NotificationAdmin(ReadOnlyAdmin):
         "delivered_at",
     ]
     readonly_fields = fields
-
-    @admin.display(description=_("recipient"))
-    def to(self, obj):
-        return person_shown(obj.recipient)
 
     @admin.display(description=_("subject"))
     def subject_shown(self, obj):
@@ -569,6 +563,7 @@ class RecordCorrectionAdmin(ReadOnlyAdmin):
     (``communities.services.corrections``, which audits and tells both); a record here. The
     volunteer is named by number and name."""
 
+    people = ("answered_by",)
     list_display = ["created_at", "volunteer_shown", "shift", "status", "answered_at"]
     list_filter = ["status"]
     search_fields = ["assignment__volunteer__volunteer_number", "assignment__volunteer__real_name"]
@@ -580,7 +575,7 @@ class RecordCorrectionAdmin(ReadOnlyAdmin):
         "message_shown",
         "status",
         "answer_shown",
-        "answered_by_shown",
+        "answered_by",
         "created_at",
         "answered_at",
     ]
@@ -596,16 +591,11 @@ class RecordCorrectionAdmin(ReadOnlyAdmin):
 
     @admin.display(description=_("volunteer"))
     def volunteer_shown(self, obj):
-        volunteer = obj.assignment.volunteer
-        return f"{volunteer.real_name} ({volunteer.volunteer_number})"
+        return obj.assignment.volunteer  # name (number), never a mobile
 
     @admin.display(description=_("shift"))
     def shift(self, obj):
         return obj.assignment.shift
-
-    @admin.display(description=_("answered by"))
-    def answered_by_shown(self, obj):
-        return person_shown(obj.answered_by)
 
 
 @admin.register(CommunityRequest)

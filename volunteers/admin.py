@@ -185,7 +185,7 @@ def person_shown(user) -> str:
         return "-"
     volunteer = getattr(user, "volunteer", None)
     if volunteer is not None:
-        return f"{volunteer.real_name} ({volunteer.volunteer_number})"
+        return str(volunteer)  # name (number)
     return redact(user.get_username())
 
 

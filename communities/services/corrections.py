@@ -4,9 +4,10 @@ error or omission in their record may raise it; the organiser checks and correct
 A volunteer reports one of their own places on a shift that has started (attended, marked a
 no-show, or held without a check-in) with a short note of what is wrong; one report per place is
 open at a time (a partial unique index decides two at once). The community's coordinators are
-told. They correct the record with the tools that already keep it (check-in and check-out by
-hand, clearing a no-show, adjusting hours: each audited, each under its rules), then answer the
-report: corrected, with an optional note, or declined, with a reason. The volunteer is told.
+told. In one step they correct the record through the tools that already keep it (check-in and
+check-out by hand, adjusting hours: each audited, each under its rules) and answer
+(``correction_correct``), or they answer only: corrected (put right elsewhere), with an optional
+note, or declined, with a reason (``correction_answer``). The volunteer is told.
 Each report and answer leaves an ``AuditEntry`` on the place.
 """
 
@@ -142,7 +143,6 @@ def correction_correct(
         if place.checked_in_at is None:
             attendance.assignment_check_in_manual(assignment_id=place.pk, actor=actor, reason=reason, at=start, now=now)
         attendance.assignment_check_out_manual(assignment_id=place.pk, actor=actor, reason=reason, at=end, now=now)
-    correction.assignment.refresh_from_db()
     return _answer(correction, actor=actor, corrected=True, answer=answer, now=now)
 
 

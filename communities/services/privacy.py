@@ -280,8 +280,11 @@ def _scrub(volunteer: Volunteer, now) -> None:
     # The person's own words about their record, and the coordinators' messages that quote them;
     # the trail keeps that a report was made and answered.
     reports = list(RecordCorrection.objects.filter(assignment__volunteer=volunteer).values_list("pk", flat=True))
-    for report in reports:
-        Notification.objects.filter(key__startswith=f"c{report}:").delete()
+    if reports:
+        copies = Q()
+        for report in reports:
+            copies |= Q(key__startswith=f"c{report}:")
+        Notification.objects.filter(copies).delete()
     RecordCorrection.objects.filter(pk__in=reports).delete()
     if proofs:
         storage = private_storage()

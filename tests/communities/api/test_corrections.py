@@ -5,19 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from rest_framework.test import APIClient
 
 from communities.models import Assignment, RecordCorrection
+from tests.communities.api.test_records import client_for
 from tests.communities.services import test_corrections as test_corrections_services
 from tests.factories import ShiftFactory, VolunteerFactory
 
 pytestmark = pytest.mark.django_db
-
-
-def client_for(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 # The services tests' scene: a coordinator's community, a volunteer marked absent there yesterday.

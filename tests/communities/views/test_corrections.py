@@ -6,21 +6,15 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.test import Client
 from django.utils import timezone
 
 from communities.models import Assignment, RecordCorrection
 from tests.communities.services import test_corrections as test_corrections_services
+from tests.communities.views.test_records import logged_in
 from tests.factories import CommunityFactory, ShiftFactory, UserFactory, VolunteerFactory
 from tests.test_access_control import fingerprint
 
 pytestmark = pytest.mark.django_db
-
-
-def logged_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 # The services tests' scene: a coordinator's community, a volunteer marked absent there yesterday.
